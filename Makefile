@@ -1,0 +1,38 @@
+# lime-explain: set-up, demo, tests and benchmarks. Every target creates what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+TEXT_MODELS := sample_models/bbc_rf.joblib sample_models/bbc_rf.skops
+
+.PHONY: install sample-models demo test lint bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+$(TEXT_MODELS) &: sample_models/build_text_model.py $(INSTALLED)
+	$(BIN)/python sample_models/build_text_model.py
+
+sample-models: $(TEXT_MODELS)
+
+demo: sample-models
+	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
+		--input sample_data/text/sports_506.txt
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: sample-models lint
+	$(BIN)/python -m pytest
+
+bench: sample-models
+	$(BIN)/python bench/bench_text.py
+
+clean:
+	rm -rf $(VENV) $(TEXT_MODELS) .pytest_cache .ruff_cache

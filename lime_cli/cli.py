@@ -1,0 +1,68 @@
+"""The ``lime-explain`` command group.
+
+Subcommands live in ``lime_cli.commands`` and are imported only when invoked,
+so ``lime-explain --help`` starts without NumPy, scikit-learn or onnxruntime.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from lime_cli import __version__
+
+#: name -> (module, attribute, one-line help shown by --help)
+SUBCOMMANDS = {
+    "text": (
+        "lime_cli.commands.text",
+        "text",
+        "Explain a text classifier's prediction for documents.",
+    ),
+}
+
+EPILOG = """\b
+Exit codes:
+  0  success
+  1  a requested check failed
+  2  usage error
+  3  bad input (missing, unreadable, empty, undecodable)
+  4  model error (cannot load, wrong kind, fails to predict, wrong output)
+  5  unexpected internal error
+"""
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = SUBCOMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module = importlib.import_module(spec[0])
+        return getattr(module, spec[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, spec[2]) for name, spec in SUBCOMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lime-explain")
+def cli() -> None:
+    """Explain a classifier's predictions with LIME (Ribeiro et al., KDD 2016).
+
+    Perturb an input, ask the model about each perturbed copy, weight the
+    copies by their closeness to the original and fit a sparse linear model:
+    its weights say which words, superpixels or conditions made the model
+    decide.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="lime-explain")

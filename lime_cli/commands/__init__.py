@@ -1,0 +1,1 @@
+"""One module per subcommand, plus the options and the run loop they share."""

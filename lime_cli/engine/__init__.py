@@ -1,0 +1,5 @@
+"""The modality-agnostic LIME loop: sample, predict in batches, weigh, select, fit."""
+
+from lime_cli.engine.explain import LabelRequest, LimeParams, explain
+
+__all__ = ["LabelRequest", "LimeParams", "explain"]

@@ -1,0 +1,195 @@
+"""One LIME explanation: sample, predict in batches, weigh, select, fit per label."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from lime_cli.engine.kernels import exponential_kernel
+from lime_cli.engine.selection import METHODS, select_features
+from lime_cli.engine.surrogate import WeightedDesign
+from lime_cli.errors import ModelError, UsageError
+from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
+
+#: Progress callback: (samples predicted so far, total samples).
+Progress = Callable[[int, int], None]
+
+
+class Domain(Protocol):
+    """The interpretable representation of one input (see ``lime_cli.domains``)."""
+
+    modality: str
+    feature_names: list[str]
+    default_kernel_width: float
+
+    def sample(self, n: int, rng: np.random.Generator) -> Any: ...
+    def to_model_input(self, z: Any) -> Any: ...
+    def distances(self, z: Any) -> np.ndarray: ...
+    def feature_info(self, j: int) -> dict[str, Any]: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+class Model(Protocol):
+    """A model adapter (see ``lime_cli.models``)."""
+
+    classes: list[str]
+    mode: str
+
+    def predict(self, batch: Any) -> np.ndarray: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class LimeParams:
+    """Settings of the LIME loop; defaults are lime 0.2.0.1's text defaults."""
+
+    num_samples: int = 5000
+    num_features: int = 10
+    feature_selection: str = "auto"
+    kernel_width: float | None = None
+    batch_size: int = 1000
+    seed: int | None = None
+    ridge_alpha: float = 1.0
+
+    def validate(self) -> None:
+        if self.num_samples < 2:
+            raise UsageError("--num-samples must be at least 2")
+        if self.num_features < 1:
+            raise UsageError("--num-features must be at least 1")
+        if self.batch_size < 1:
+            raise UsageError("--batch-size must be at least 1")
+        if self.kernel_width is not None and not self.kernel_width > 0:
+            raise UsageError("--kernel-width must be positive")
+        if self.feature_selection not in METHODS:
+            raise UsageError(f"--feature-selection must be one of {', '.join(METHODS)}")
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    """Which labels to explain: named ones, the K most probable, or (default) the predicted."""
+
+    names: tuple[str, ...] = ()
+    top: int | None = None
+
+
+def explain(
+    domain: Domain,
+    model: Model,
+    labels: LabelRequest,
+    params: LimeParams,
+    rng: np.random.Generator,
+    progress: Progress | None = None,
+) -> Explanation:
+    """Explain the model's prediction for the input ``domain`` represents."""
+    params.validate()
+    z = domain.sample(params.num_samples, rng)
+    y = predict_samples(domain, model, z, params.batch_size, progress)
+    width = params.kernel_width or domain.default_kernel_width
+    weights = exponential_kernel(domain.distances(z), width)
+    design = WeightedDesign(z, weights)
+    warnings: list[str] = []
+    results = []
+    for index in resolve_labels(model, y[0], labels):
+        target = y[:, index]
+        name = model.classes[index]
+        if np.ptp(target) == 0:
+            warnings.append(
+                f"the model's output for {name!r} is the same for every sample: "
+                "nothing in this input changes it, so the explanation is empty"
+            )
+        chosen = select_features(design, target, params.num_features, params.feature_selection)
+        fit = design.fit(target, chosen, params.ridge_alpha)
+        order = np.argsort(-np.abs(fit.coef), kind="stable")
+        features = [
+            FeatureWeight(
+                domain.feature_names[int(fit.features[i])],
+                float(fit.coef[i]),
+                int(fit.features[i]),
+                domain.feature_info(int(fit.features[i])),
+            )
+            for i in order
+        ]
+        results.append(
+            LabelExplanation(
+                label=name,
+                label_index=int(index),
+                intercept=fit.intercept,
+                score=fit.score,
+                local_prediction=fit.local_prediction,
+                model_prediction=float(y[0, index]),
+                features=features,
+            )
+        )
+    return Explanation(
+        modality=domain.modality,
+        input=domain.describe(),
+        model=model.describe(),
+        prediction=_prediction(model, y[0]),
+        params={
+            "num_samples": params.num_samples,
+            "num_features": params.num_features,
+            "kernel_width": float(width),
+            "feature_selection": params.feature_selection,
+            "seed": params.seed,
+            "batch_size": params.batch_size,
+        },
+        explanations=results,
+        warnings=warnings,
+        source=domain,
+    )
+
+
+def predict_samples(
+    domain: Domain, model: Model, z: Any, batch_size: int, progress: Progress | None = None
+) -> np.ndarray:
+    """Ask the model about every sample, ``batch_size`` at a time, and check its answers."""
+    n = z.shape[0]
+    k = len(model.classes)
+    out = np.empty((n, k), dtype=np.float64)
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        batch = domain.to_model_input(z[start:stop])
+        pred = np.asarray(model.predict(batch), dtype=np.float64)
+        if pred.ndim == 1 and k == 1:
+            pred = pred[:, None]
+        if pred.shape != (stop - start, k):
+            raise ModelError(
+                f"the model returned an array of shape {pred.shape} for {stop - start} inputs; "
+                f"expected ({stop - start}, {k})"
+            )
+        if not np.isfinite(pred).all():
+            raise ModelError("the model returned NaN or infinite predictions")
+        out[start:stop] = pred
+        if progress is not None:
+            progress(stop, n)
+    return out
+
+
+def resolve_labels(model: Model, first: np.ndarray, request: LabelRequest) -> list[int]:
+    """Turn a label request into class indices (regression: the single output)."""
+    if model.mode == "regression":
+        return [0]
+    if request.names:
+        return [_label_index(model.classes, name) for name in request.names]
+    if request.top is not None:
+        top = max(1, min(request.top, len(model.classes)))
+        return [int(i) for i in np.argsort(-first, kind="stable")[:top]]
+    return [int(np.argmax(first))]
+
+
+def _label_index(classes: list[str], name: str) -> int:
+    if name in classes:
+        return classes.index(name)
+    if name.isdigit() and int(name) < len(classes):
+        return int(name)
+    raise UsageError(f"unknown label {name!r}; the model's classes are: {', '.join(classes)}")
+
+
+def _prediction(model: Model, first: np.ndarray) -> dict[str, Any]:
+    if model.mode == "regression":
+        return {"value": float(first[0])}
+    probs = {name: float(p) for name, p in zip(model.classes, first)}
+    return {"probabilities": probs, "predicted": model.classes[int(np.argmax(first))]}

@@ -1,0 +1,67 @@
+"""Products with the sample matrix, a block of rows at a time.
+
+Sample matrices of long texts are large 0/1 arrays stored compactly (uint8 or
+sparse). These helpers never make a float64 copy of the whole matrix: they
+convert one block of rows at a time, which bounds memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+#: Bytes of float64 data converted at once (about 32 MB).
+BLOCK_BYTES = 32 * 1024 * 1024
+
+
+def _block_rows(z: np.ndarray) -> int:
+    d = max(1, z.shape[1])
+    return max(1, BLOCK_BYTES // (8 * d))
+
+
+def row_chunks(z: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield ``(start, stop, block)`` with blocks of rows converted to float64."""
+    n = z.shape[0]
+    step = _block_rows(z)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        block = z[start:stop]
+        if hasattr(block, "toarray"):
+            yield start, stop, block.astype(np.float64)
+        else:
+            yield start, stop, np.asarray(block, dtype=np.float64)
+
+
+def matvec(z: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``z @ x`` for a vector or an (d, m) matrix ``x``."""
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty((z.shape[0],) + x.shape[1:], dtype=np.float64)
+    for start, stop, block in row_chunks(z):
+        out[start:stop] = np.asarray(block @ x)
+    return out
+
+
+def rmatvec(z: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``z.T @ v`` for a vector or an (n, m) matrix ``v``."""
+    v = np.asarray(v, dtype=np.float64)
+    out = np.zeros((z.shape[1],) + v.shape[1:], dtype=np.float64)
+    for start, stop, block in row_chunks(z):
+        out += np.asarray(block.T @ v[start:stop])
+    return out
+
+
+def columns(z: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Dense float64 copy of the chosen columns."""
+    sub = z[:, np.asarray(idx, dtype=np.intp)]
+    if hasattr(sub, "toarray"):
+        sub = sub.toarray()
+    return np.asarray(sub, dtype=np.float64)
+
+
+def row(z: np.ndarray, i: int) -> np.ndarray:
+    """Dense float64 copy of one row."""
+    r = z[i]
+    if hasattr(r, "toarray"):
+        r = r.toarray()
+    return np.asarray(r, dtype=np.float64).ravel()

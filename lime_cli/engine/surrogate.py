@@ -1,0 +1,162 @@
+"""Weighted ridge regression on the sample matrix, as scikit-learn's Ridge fits it.
+
+``WeightedDesign`` holds the sample matrix ``Z`` and the kernel weights ``w``
+and answers the products every label needs (weighted means, centred cross
+products, the Gram matrix and its Cholesky factor) once, so explaining several
+labels, or selecting features greedily, never refits from scratch.
+
+The model is Ridge(alpha, fit_intercept=True) with sample weights: minimise
+``sum_i w_i (y_i - b0 - z_i.b)^2 + alpha |b|^2``. With weighted centring the
+intercept drops out and ``(Zc' W Zc + alpha I) b = Zc' W yc``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+from scipy.sparse.linalg import LinearOperator, lsqr
+
+from lime_cli.engine import matrix
+
+#: Up to this many features the dense Gram matrix is formed and factorised once;
+#: above it, ridge problems over all features are solved iteratively (LSQR).
+GRAM_LIMIT = 1500
+
+
+@dataclass
+class RidgeFit:
+    """A fitted local surrogate restricted to ``features``."""
+
+    features: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    score: float
+    local_prediction: float
+
+
+class WeightedDesign:
+    """The sample matrix with its kernel weights and cached weighted products."""
+
+    def __init__(self, z: np.ndarray, weights: np.ndarray) -> None:
+        self.z = z
+        self.w = np.asarray(weights, dtype=np.float64)
+        self.n, self.d = z.shape
+        self.sw = float(self.w.sum())
+        if not self.sw > 0:
+            raise ValueError("kernel weights sum to zero")
+        self.mean = matrix.rmatvec(z, self.w) / self.sw
+        self.first_row = matrix.row(z, 0)
+        self._diag: np.ndarray | None = None
+        self._gram: np.ndarray | None = None
+        self._factors: dict[float, tuple[np.ndarray, bool]] = {}
+
+    # -- products -----------------------------------------------------------
+    def target_stats(self, y: np.ndarray) -> tuple[float, np.ndarray, float]:
+        """Weighted mean of y, the centred y and its weighted sum of squares."""
+        ybar = float(self.w @ y) / self.sw
+        yc = y - ybar
+        return ybar, yc, float(self.w @ (yc * yc))
+
+    def cross(self, v: np.ndarray) -> np.ndarray:
+        """``Zc' W v`` for an n-vector (or n x m matrix) ``v``."""
+        wv = self.w[:, None] * v if v.ndim == 2 else self.w * v
+        return matrix.rmatvec(self.z, wv) - np.multiply.outer(self.mean, wv.sum(axis=0))
+
+    def diag(self) -> np.ndarray:
+        """Diagonal of ``Zc' W Zc``: each feature's weighted variance times sum(w)."""
+        if self._diag is None:
+            sq = matrix.rmatvec(_square(self.z), self.w)
+            self._diag = np.maximum(sq - self.sw * self.mean**2, 0.0)
+        return self._diag
+
+    def centred_columns(self, idx: np.ndarray) -> np.ndarray:
+        """Dense ``Z[:, idx] - mean[idx]``."""
+        idx = np.asarray(idx, dtype=np.intp)
+        return matrix.columns(self.z, idx) - self.mean[idx]
+
+    def gram(self) -> np.ndarray:
+        """Dense ``Zc' W Zc`` (d x d), formed once a block of rows at a time."""
+        if self._gram is None:
+            g = np.zeros((self.d, self.d))
+            for start, stop, block in matrix.row_chunks(self.z):
+                scaled = block * np.sqrt(self.w[start:stop])[:, None]
+                g += np.asarray(scaled.T @ scaled)
+            g -= self.sw * np.outer(self.mean, self.mean)
+            self._gram = g
+        return self._gram
+
+    # -- solvers ------------------------------------------------------------
+    def solve_all(self, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+        """Ridge coefficients and intercept over every feature."""
+        ybar, yc, _ = self.target_stats(y)
+        if self.d <= GRAM_LIMIT:
+            factor = self._factors.get(alpha)
+            if factor is None:
+                g = self.gram() + alpha * np.eye(self.d)
+                factor = linalg.cho_factor(g, check_finite=False)
+                self._factors[alpha] = factor
+            coef = linalg.cho_solve(factor, self.cross(yc), check_finite=False)
+        else:
+            coef = self._lsqr(yc, alpha)
+        return coef, ybar - float(self.mean @ coef)
+
+    def _lsqr(self, yc: np.ndarray, alpha: float) -> np.ndarray:
+        """Iterative ridge on ``sqrt(w) * Zc`` without forming it (large d)."""
+        root_w = np.sqrt(self.w)
+        mean = self.mean
+
+        def mv(x: np.ndarray) -> np.ndarray:
+            x = np.ravel(x)
+            return root_w * (matrix.matvec(self.z, x) - float(mean @ x))
+
+        def rmv(u: np.ndarray) -> np.ndarray:
+            u = root_w * np.ravel(u)
+            return matrix.rmatvec(self.z, u) - mean * float(u.sum())
+
+        op = LinearOperator((self.n, self.d), matvec=mv, rmatvec=rmv, dtype=np.float64)
+        result = lsqr(op, root_w * yc, damp=np.sqrt(alpha), atol=1e-10, btol=1e-10, iter_lim=2000)
+        return result[0]
+
+    def fit(self, y: np.ndarray, features: np.ndarray | None, alpha: float) -> RidgeFit:
+        """Weighted ridge on the chosen features (``None``: all), with its score.
+
+        ``score`` is the weighted R^2 (scikit-learn's convention: 1 for a
+        perfect fit of a constant target, else 0 when the target is constant).
+        """
+        if features is None or len(features) == self.d and self.d > GRAM_LIMIT:
+            idx = np.arange(self.d)
+            coef, intercept = self.solve_all(y, alpha)
+            fitted = matrix.matvec(self.z, coef) + intercept
+        else:
+            idx = np.asarray(features, dtype=np.intp)
+            ybar, yc, _ = self.target_stats(y)
+            xc = self.centred_columns(idx)
+            wx = xc * self.w[:, None]
+            a = xc.T @ wx + alpha * np.eye(len(idx))
+            coef = linalg.solve(a, wx.T @ yc, assume_a="pos") if len(idx) else np.zeros(0)
+            intercept = ybar - float(self.mean[idx] @ coef)
+            fitted = matrix.columns(self.z, idx) @ coef + intercept
+        score = weighted_r2(y, fitted, self.w)
+        local = float(self.first_row[idx] @ coef + intercept)
+        return RidgeFit(idx, np.asarray(coef, dtype=np.float64), float(intercept), score, local)
+
+
+def weighted_r2(y: np.ndarray, fitted: np.ndarray, w: np.ndarray) -> float:
+    """Weighted coefficient of determination, as ``sklearn.metrics.r2_score``."""
+    ybar = float(w @ y) / float(w.sum())
+    num = float(w @ (y - fitted) ** 2)
+    den = float(w @ (y - ybar) ** 2)
+    if den == 0.0:
+        return 1.0 if num == 0.0 else 0.0
+    return 1.0 - num / den
+
+
+def _square(z: np.ndarray) -> np.ndarray:
+    """Elementwise square; a 0/1 matrix is its own square, so skip the copy."""
+    if z.dtype == np.bool_ or (z.dtype == np.uint8 and not hasattr(z, "toarray")):
+        return z
+    if hasattr(z, "multiply"):
+        return z.multiply(z)
+    return np.square(z, dtype=np.float64)

@@ -1,0 +1,116 @@
+"""Any scikit-learn estimator or Pipeline as ``predict(batch) -> (n, k)`` floats.
+
+Classifiers answer with ``predict_proba``. Classifiers that only have
+``decision_function`` get a documented conversion: a binary margin ``m``
+becomes ``[1 - s(m), s(m)]`` with the logistic ``s``; multi-class margins go
+through a softmax. Regressors (``mode='regression'``) answer with ``predict``
+as a single column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lime_cli.errors import ModelError, UsageError
+
+
+class SklearnModel:
+    """Adapter around a fitted scikit-learn estimator."""
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        path: str,
+        fmt: str,
+        mode: str | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.path = path
+        self.format = fmt
+        if not hasattr(estimator, "predict") and not hasattr(estimator, "predict_proba"):
+            raise ModelError(
+                f"{path}: the file holds a {type(estimator).__name__}, not a model "
+                "(it has no predict or predict_proba method)"
+            )
+        self.mode = mode or _guess_mode(estimator)
+        if self.mode == "classification":
+            if hasattr(estimator, "predict_proba"):
+                self.method = "predict_proba"
+            elif hasattr(estimator, "decision_function"):
+                self.method = "decision_function"
+            else:
+                raise ModelError(
+                    f"{path}: {type(estimator).__name__} has neither predict_proba nor "
+                    "decision_function; use --mode regression to explain predict"
+                )
+            classes = [str(c) for c in getattr(estimator, "classes_", [])]
+        else:
+            self.method = "predict"
+            classes = ["value"]
+        if class_names is not None:
+            if classes and len(class_names) != len(classes):
+                raise UsageError(
+                    f"--class-names gives {len(class_names)} names but the model has "
+                    f"{len(classes)} classes"
+                )
+            classes = list(class_names)
+        self.classes: list[str] = classes
+
+    def predict(self, batch: Any) -> np.ndarray:
+        """Scores for a batch, shape (n, k); exceptions become model errors."""
+        try:
+            raw = getattr(self.estimator, self.method)(batch)
+        except Exception as exc:  # the model is foreign code: any failure is its own
+            raise ModelError(f"the model failed to predict: {type(exc).__name__}: {exc}") from exc
+        out = np.asarray(raw, dtype=np.float64)
+        if self.method == "decision_function":
+            out = margins_to_probabilities(out)
+        elif self.method == "predict" and out.ndim == 1:
+            out = out[:, None]
+        if not self.classes and out.ndim == 2:
+            self.classes = [str(i) for i in range(out.shape[1])]
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "mode": self.mode,
+            "classes": list(self.classes),
+            "type": _type_name(self.estimator),
+            "output": self.method,
+        }
+
+
+def margins_to_probabilities(margins: np.ndarray) -> np.ndarray:
+    """Logistic for one binary margin per row, softmax for one margin per class."""
+    if margins.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-margins))
+        return np.column_stack([1.0 - p, p])
+    shifted = margins - margins.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _guess_mode(estimator: Any) -> str:
+    from sklearn.base import is_regressor
+
+    try:
+        if is_regressor(estimator):
+            return "regression"
+    except Exception:  # noqa: S110 - a foreign object without sklearn tags
+        pass
+    if hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function"):
+        return "classification"
+    return "regression"
+
+
+def _type_name(obj: Any) -> str:
+    steps = getattr(obj, "steps", None)
+    if steps:
+        return "Pipeline(" + ", ".join(type(s).__name__ for _, s in steps) + ")"
+    return type(obj).__name__

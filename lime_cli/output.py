@@ -1,0 +1,49 @@
+"""Writing result files whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from lime_cli.errors import InputError
+
+
+@contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"{path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory")
+    fd, tmp = tempfile.mkstemp(
+        prefix=".lime-explain-", suffix=os.path.splitext(path)[1], dir=folder
+    )
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def atomic_write(path: str, write: Callable[[IO[bytes]], object]) -> None:
+    """Call ``write`` with a binary file that becomes ``path`` only if it succeeds."""
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                write(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except PermissionError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror})") from None

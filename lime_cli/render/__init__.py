@@ -1,0 +1,1 @@
+"""Turning explanations into text, JSON and pictures; no computation here."""

@@ -1,0 +1,122 @@
+"""Explanations as rich renderables for a terminal (plain text when piped).
+
+Colour follows rich's detection: none when stdout is not a terminal or when
+NO_COLOR is set. Signs and bars carry the meaning without colour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from lime_cli.explanation import Explanation, LabelExplanation
+
+BAR_WIDTH = 24
+MAX_CLASSES_SHOWN = 5
+MAX_TEXT_SHOWN = 4000
+POSITIVE = "green"
+NEGATIVE = "red"
+
+
+def render(explanation: Explanation) -> RenderableType:
+    """The whole explanation: prediction, one feature table per label, extras."""
+    parts: list[RenderableType] = [_prediction_table(explanation)]
+    for label in explanation.explanations:
+        parts.append(Text(""))
+        parts.append(_label_header(label, explanation.model.get("mode", "classification")))
+        parts.append(_feature_table(label))
+    text_view = _text_view(explanation)
+    if text_view is not None:
+        parts.append(Text(""))
+        parts.append(text_view)
+    for warning in explanation.warnings:
+        parts.append(Text(f"warning: {warning}", style="yellow"))
+    title = f"{explanation.modality} · {explanation.input.get('name', '-')}"
+    subtitle = f"model {explanation.model.get('path', '?')}"
+    return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left", expand=False)
+
+
+def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
+    """Print one explanation to ``console`` (stdout by default)."""
+    (console or Console()).print(render(explanation))
+
+
+def _bar(value: float, scale: float, width: int = BAR_WIDTH) -> Text:
+    cells = 0 if scale <= 0 else round(abs(value) / scale * width)
+    style = POSITIVE if value > 0 else NEGATIVE
+    return Text("█" * max(cells, 1 if value else 0), style=style)
+
+
+def _prediction_table(explanation: Explanation) -> RenderableType:
+    pred = explanation.prediction
+    if "value" in pred:
+        return Text.assemble(("Predicted value: ", "bold"), f"{pred['value']:.6g}")
+    probs: dict[str, float] = pred.get("probabilities", {})
+    ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+    table = Table(title="Prediction", title_justify="left", show_header=True, box=None)
+    table.add_column("class")
+    table.add_column("probability", justify="right")
+    table.add_column("")
+    for name, p in ranked[:MAX_CLASSES_SHOWN]:
+        table.add_row(name, f"{p:.3f}", Text("█" * round(p * BAR_WIDTH), style="cyan"))
+    if len(ranked) > MAX_CLASSES_SHOWN:
+        table.add_row(f"(+{len(ranked) - MAX_CLASSES_SHOWN} more)", "", "")
+    return table
+
+
+def _label_header(label: LabelExplanation, mode: str) -> Text:
+    what = "predicted value" if mode == "regression" else f"class {label.label!r}"
+    return Text.assemble(
+        ("Why ", "bold"),
+        (what, "bold"),
+        f"  score (weighted R²) {label.score:.3f}",
+        f" · intercept {label.intercept:.3f}",
+        f" · local prediction {label.local_prediction:.3f}",
+        f" · model {label.model_prediction:.3f}",
+    )
+
+
+def _feature_table(label: LabelExplanation) -> Table:
+    scale = max((abs(f.weight) for f in label.features), default=0.0)
+    table = Table(show_header=True, box=None, pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("feature")
+    table.add_column("weight", justify="right")
+    table.add_column(f"towards {label.label}" if label.label != "value" else "effect")
+    for rank, f in enumerate(label.features, start=1):
+        style = POSITIVE if f.weight > 0 else NEGATIVE
+        table.add_row(
+            str(rank), f.feature, Text(f"{f.weight:+.4f}", style=style), _bar(f.weight, scale)
+        )
+    if not label.features:
+        table.add_row("", "(no features)", "", "")
+    return table
+
+
+def _text_view(explanation: Explanation) -> RenderableType | None:
+    """The document with explained words coloured by their weight for the first label."""
+    source: Any = explanation.source
+    text = getattr(source, "text", None)
+    if explanation.modality != "text" or text is None or not explanation.explanations:
+        return None
+    label = explanation.explanations[0]
+    shown = text[:MAX_TEXT_SHOWN]
+    styled = Text(shown)
+    for f in label.features:
+        style = f"bold {POSITIVE}" if f.weight > 0 else f"bold {NEGATIVE}"
+        length = len(f.feature)
+        for pos in f.info.get("positions", []):
+            if pos < len(shown):
+                styled.stylize(style, pos, pos + length)
+    header = Text.assemble(
+        ("Text", "bold"),
+        f" (words towards {label.label!r} in {POSITIVE}, away in {NEGATIVE})",
+    )
+    parts: list[RenderableType] = [header, styled]
+    if len(text) > MAX_TEXT_SHOWN:
+        parts.append(Text(f"… ({len(text) - MAX_TEXT_SHOWN} more characters)", style="dim"))
+    return Group(*parts)
