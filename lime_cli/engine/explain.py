@@ -87,6 +87,22 @@ def explain(
     params.validate()
     z = domain.sample(params.num_samples, rng)
     y = predict_samples(domain, model, z, params.batch_size, progress)
+    return explain_predictions(domain, model, z, y, labels, params)
+
+
+def explain_predictions(
+    domain: Domain,
+    model: Model,
+    z: Any,
+    y: np.ndarray,
+    labels: LabelRequest,
+    params: LimeParams,
+) -> Explanation:
+    """Weigh, select and fit, given the samples and the model's answers for them.
+
+    Split from :func:`explain` so a caller can predict many inputs' samples in
+    one batch (tabular rows) and fit each input's surrogate afterwards.
+    """
     width = params.kernel_width or domain.default_kernel_width
     weights = exponential_kernel(domain.distances(z), width)
     design = WeightedDesign(z, weights)
