@@ -53,6 +53,13 @@ class CheckFailed(LimeCliError):
     kind = "check failed"
 
 
+class InternalError(LimeCliError):
+    """Something went wrong that is not the user's input or model (exit 5)."""
+
+    exit_code = EXIT_INTERNAL
+    kind = "internal error"
+
+
 def worst_exit_code(codes: list[int]) -> int:
     """Combine per-input exit codes: errors (3, 4, 5) win over a failed check (1)."""
     return max(codes, default=EXIT_OK)

@@ -13,7 +13,13 @@ from typing import Any, TypeVar
 
 import click
 
-from lime_cli.errors import EXIT_INTERNAL, LimeCliError, UsageError, worst_exit_code
+from lime_cli.errors import (
+    EXIT_INTERNAL,
+    InternalError,
+    LimeCliError,
+    UsageError,
+    worst_exit_code,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -72,8 +78,20 @@ def model_options(func: F) -> F:
     )
 
 
+def jobs_option(func: F) -> F:
+    """--jobs: worker processes across inputs."""
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Worker processes across inputs; results are identical for any number.",
+    )(func)
+
+
 def lime_options(
-    *, num_samples: int = 5000, num_features: int = 10, batch_size: int = 1000
+    *, num_samples: int = 5000, num_features: int = 10, batch_size: int | None = None
 ) -> Callable[[F], F]:
     """The LIME loop's settings, with a command's own defaults."""
 
@@ -124,8 +142,9 @@ def lime_options(
                     "--batch-size",
                     type=click.IntRange(min=1),
                     default=batch_size,
-                    show_default=True,
-                    help="Samples sent to the model per call.",
+                    show_default=batch_size is not None,
+                    help="Samples sent to the model per call (default: as many as fit in a "
+                    "bounded amount of memory for this kind of input).",
                 ),
                 click.option(
                     "--seed",
@@ -314,24 +333,108 @@ def explain_each(
     explain_one: Callable[[T], Any],
     plan: OutputPlan,
     debug: bool,
+    *,
+    jobs: int = 1,
+    name_of: Callable[[T], str] = str,
 ) -> int:
-    """Explain every input in order; a failure is reported for its input and the rest go on.
+    """Explain every input; a failure is reported for its input and the rest go on.
 
-    Each finished explanation is shown at once; files are written at the end,
-    whole, from the explanations that succeeded. Returns the worst exit code.
+    Explanations are shown in input order as soon as each is done; files are
+    written at the end, whole, from the explanations that succeeded. With
+    ``jobs > 1`` inputs are spread over worker processes (joblib); each
+    input's random stream depends only on the seed and the input, so the
+    results do not depend on the number of jobs. Returns the worst exit code.
     """
     done: list[Any] = []
     codes: list[int] = []
-    for item in items:
-        try:
-            done.append(explain_one(item))
-        except LimeCliError as exc:
-            if debug:
-                raise
-            report_error(exc)
-            codes.append(exc.exit_code)
-            continue
-        plan.emit(done[-1])
+    if jobs > 1 and len(items) > 1:
+        from joblib import Parallel, delayed
+
+        outcomes = Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(_attempt)(explain_one, item) for item in items
+        )
+    else:
+        outcomes = (_attempt(explain_one, item) for item in items)
+    show_bar = len(items) > 1 and not plan.quiet
+    with progress_bar("inputs", show_bar) as progress:
+        for count, (item, (explanation, error)) in enumerate(zip(items, outcomes), start=1):
+            if error is not None:
+                if debug:
+                    raise error
+                if not isinstance(error, LimeCliError):
+                    error = InternalError(f"{name_of(item)}: {type(error).__name__}: {error}")
+                report_error(error)
+                codes.append(error.exit_code)
+            else:
+                done.append(explanation)
+                plan.emit(explanation)
+            if progress is not None:
+                progress(count, len(items))
     if done:
         plan.write_files(done)
     return worst_exit_code(codes)
+
+
+def _attempt(explain_one: Callable[[T], Any], item: T) -> tuple[Any, BaseException | None]:
+    """Run one input, returning its error instead of raising it (so others go on)."""
+    try:
+        return explain_one(item), None
+    except LimeCliError as exc:
+        return None, exc
+    except Exception as exc:  # reported per input as an internal error (exit 5)
+        return None, exc
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load the model: picklable, so worker processes can load it themselves."""
+
+    path: str
+    fmt: str | None = None
+    mode: str | None = None
+    class_names: tuple[str, ...] | None = None
+    trust_model: bool = False
+    trusted_modules: tuple[str, ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def load(self) -> Any:
+        """The loaded model adapter, once per process (workers reuse it across inputs)."""
+        model = _LOADED_MODELS.get(self)
+        if model is None:
+            from lime_cli.models import load_model
+
+            model = load_model(
+                self.path,
+                fmt=self.fmt,
+                mode=self.mode,
+                class_names=list(self.class_names) if self.class_names else None,
+                trust_model=self.trust_model,
+                trusted_modules=self.trusted_modules,
+                **dict(self.options),
+            )
+            _LOADED_MODELS[self] = model
+        return model
+
+
+#: Per-process cache of loaded models, keyed by their spec (see ModelSpec.load).
+_LOADED_MODELS: dict[ModelSpec, Any] = {}
+
+
+def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Files as given; a directory stands for its files (sorted, hidden ones skipped).
+
+    ``suffixes`` filters a directory's files by extension (case-insensitive).
+    """
+    out: list[str] = []
+    for source in sources:
+        if source != "-" and os.path.isdir(source):
+            names = sorted(n for n in os.listdir(source) if not n.startswith("."))
+            for name in names:
+                path = os.path.join(source, name)
+                if os.path.isfile(path) and (
+                    not suffixes or os.path.splitext(name)[1].lower() in suffixes
+                ):
+                    out.append(path)
+        else:
+            out.append(source)
+    return out

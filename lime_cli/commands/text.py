@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import click
 
 from lime_cli.commands.common import (
+    ModelSpec,
     OutputPlan,
+    expand_sources,
     explain_each,
     guarded,
+    jobs_option,
     json_writers,
     lime_options,
     model_options,
@@ -17,9 +23,11 @@ from lime_cli.commands.common import (
     rng_for,
     split_names,
 )
-from lime_cli.errors import UsageError
+from lime_cli.errors import InputError, UsageError
 
 DEFAULT_MAX_FEATURES = 100_000
+#: Files taken from a directory argument.
+TEXT_SUFFIXES = (".txt", ".text", "")
 
 
 @click.command(
@@ -27,7 +35,7 @@ DEFAULT_MAX_FEATURES = 100_000
     "  lime-explain text --model rf.joblib a.txt b.txt --format json\n"
     "  cat post.txt | lime-explain text --model rf.skops - --top-labels 2"
 )
-@click.argument("files", nargs=-1, metavar="[FILE]...")
+@click.argument("files", nargs=-1, metavar="[FILE|DIR|-]...")
 @click.option(
     "--input",
     "input_files",
@@ -64,6 +72,12 @@ DEFAULT_MAX_FEATURES = 100_000
     show_default=True,
     help="Refuse documents with more distinct features than this.",
 )
+@click.option(
+    "--lines",
+    is_flag=True,
+    help="Each non-empty line of each input (or of stdin) is a separate document.",
+)
+@jobs_option
 @output_options([".json", ".jsonl"])
 def text(
     files: tuple[str, ...],
@@ -80,13 +94,15 @@ def text(
     num_features: int,
     feature_selection: str,
     kernel_width: float | None,
-    batch_size: int,
+    batch_size: int | None,
     seed: int | None,
     split_expression: str,
     bow: bool,
     char_level: bool,
     mask_token: str | None,
     max_features: int,
+    lines: bool,
+    jobs: int,
     fmt: str,
     outs: tuple[str, ...],
     quiet: bool,
@@ -100,12 +116,9 @@ def text(
     """
 
     def body() -> int:
-        from lime_cli.domains.text import TextDomain
-        from lime_cli.engine import LabelRequest, LimeParams, explain
-        from lime_cli.inputs import read_text
-        from lime_cli.models import load_model
+        from lime_cli.engine import LabelRequest, LimeParams
 
-        sources = list(input_files) + list(files)
+        sources = expand_sources(list(input_files) + list(files), suffixes=TEXT_SUFFIXES)
         if not sources:
             raise UsageError("no document given: use --input FILE, FILE arguments, or - for stdin")
         if sources.count("-") > 1:
@@ -114,41 +127,92 @@ def text(
             raise UsageError("--labels and --top-labels cannot be used together")
         plan = OutputPlan(fmt, outs, quiet, json_writers())
         plan.validate()
-        run_seed = resolve_seed(seed)
         params = LimeParams(
             num_samples=num_samples,
             num_features=num_features,
             feature_selection=feature_selection,
             kernel_width=kernel_width,
             batch_size=batch_size,
-            seed=run_seed,
+            seed=resolve_seed(seed),
         )
         params.validate()
-        model = load_model(
+        names = split_names(class_names)
+        spec = ModelSpec(
             model_path,
             fmt=model_format,
             mode=mode,
-            class_names=split_names(class_names),
+            class_names=tuple(names) if names else None,
             trust_model=trust_model,
             trusted_modules=trust_modules,
         )
-        labels = LabelRequest(tuple(label_names), top_labels)
-
-        def explain_one(source: str):  # noqa: ANN202 - returns an Explanation
-            content = read_text(source)
-            domain = TextDomain(
-                content,
-                name="stdin" if source == "-" else source,
+        spec.load()  # fail fast (exit 4) before reading any input
+        documents = read_documents(sources, lines)
+        task = TextTask(
+            spec,
+            LabelRequest(tuple(label_names), top_labels),
+            params,
+            dict(
                 split_expression=split_expression,
                 bow=bow,
                 char_level=char_level,
                 mask_token=mask_token,
                 max_features=max_features,
-            )
-            rng = rng_for(run_seed, content.encode("utf-8"))
-            with progress_bar(f"explaining {domain.name}", not quiet) as progress:
-                return explain(domain, model, labels, params, rng, progress)
-
-        return explain_each(sources, explain_one, plan, debug)
+            ),
+            show_progress=not quiet and len(documents) == 1,
+        )
+        return explain_each(documents, task, plan, debug, jobs=jobs, name_of=lambda d: d.name)
 
     guarded(debug, body)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One text to explain: where it came from, and its content or the error reading it."""
+
+    name: str
+    text: str | None
+    error: InputError | None = None
+
+
+def read_documents(sources: list[str], lines: bool) -> list[Document]:
+    """Read every source; a source that cannot be read becomes a failed document."""
+    from lime_cli.inputs import read_text
+
+    documents: list[Document] = []
+    for source in sources:
+        name = "stdin" if source == "-" else source
+        try:
+            content = read_text(source)
+        except InputError as exc:
+            documents.append(Document(name, None, exc))
+            continue
+        if not lines:
+            documents.append(Document(name, content))
+            continue
+        for number, line in enumerate(content.splitlines(), start=1):
+            if line.strip():
+                documents.append(Document(f"{name}:{number}", line))
+    return documents
+
+
+@dataclass(frozen=True)
+class TextTask:
+    """Explains one document; picklable so --jobs can run it in worker processes."""
+
+    model: ModelSpec
+    labels: Any
+    params: Any
+    domain_options: dict[str, Any]
+    show_progress: bool = False
+
+    def __call__(self, document: Document) -> Any:
+        from lime_cli.domains.text import TextDomain
+        from lime_cli.engine import explain
+
+        if document.error is not None:
+            raise document.error
+        assert document.text is not None
+        domain = TextDomain(document.text, name=document.name, **self.domain_options)
+        rng = rng_for(self.params.seed, document.text.encode("utf-8"))
+        with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
+            return explain(domain, self.model.load(), self.labels, self.params, rng, progress)

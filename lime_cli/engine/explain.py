@@ -30,6 +30,7 @@ class Domain(Protocol):
     def distances(self, z: Any) -> np.ndarray: ...
     def feature_info(self, j: int) -> dict[str, Any]: ...
     def describe(self) -> dict[str, Any]: ...
+    def preferred_batch_size(self, n: int) -> int: ...
 
 
 class Model(Protocol):
@@ -50,7 +51,9 @@ class LimeParams:
     num_features: int = 10
     feature_selection: str = "auto"
     kernel_width: float | None = None
-    batch_size: int = 1000
+    #: Samples per model call; ``None`` lets the domain choose (large batches
+    #: amortise per-call costs, the domain knows how big one model input is).
+    batch_size: int | None = None
     seed: int | None = None
     ridge_alpha: float = 1.0
 
@@ -59,7 +62,7 @@ class LimeParams:
             raise UsageError("--num-samples must be at least 2")
         if self.num_features < 1:
             raise UsageError("--num-features must be at least 1")
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
         if self.kernel_width is not None and not self.kernel_width > 0:
             raise UsageError("--kernel-width must be positive")
@@ -86,7 +89,8 @@ def explain(
     """Explain the model's prediction for the input ``domain`` represents."""
     params.validate()
     z = domain.sample(params.num_samples, rng)
-    y = predict_samples(domain, model, z, params.batch_size, progress)
+    batch_size = params.batch_size or domain.preferred_batch_size(params.num_samples)
+    y = predict_samples(domain, model, z, batch_size, progress)
     return explain_predictions(domain, model, z, y, labels, params)
 
 
@@ -103,6 +107,22 @@ def explain_predictions(
     Split from :func:`explain` so a caller can predict many inputs' samples in
     one batch (tabular rows) and fit each input's surrogate afterwards.
     """
+    # Surrogate problems are small; one BLAS thread is faster than two
+    # fighting over a busy machine (and right when inputs run in parallel).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_labels(domain, model, z, y, labels, params)
+
+
+def _fit_labels(
+    domain: Domain,
+    model: Model,
+    z: Any,
+    y: np.ndarray,
+    labels: LabelRequest,
+    params: LimeParams,
+) -> Explanation:
     width = params.kernel_width or domain.default_kernel_width
     weights = exponential_kernel(domain.distances(z), width)
     design = WeightedDesign(z, weights)
@@ -150,7 +170,6 @@ def explain_predictions(
             "kernel_width": float(width),
             "feature_selection": params.feature_selection,
             "seed": params.seed,
-            "batch_size": params.batch_size,
         },
         explanations=results,
         warnings=warnings,

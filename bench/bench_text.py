@@ -1,0 +1,145 @@
+"""Text benchmark: lime-explain against lime 0.2.0.1 on the same documents and model.
+
+For each document, both explain the model's predicted class with 5000 samples
+and 10 features (lime's defaults), side by side in one run so machine noise
+hits both. Reports wall-clock per explanation (model loading and start-up
+aside), time inside the model (the floor for both), and top-10 agreement:
+lime-explain vs lime, and each tool against itself under another seed.
+
+    .venv/bin/python bench/bench_text.py [--docs N] [--num-samples 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "sample_models"))
+
+from lime.lime_text import LimeTextExplainer  # noqa: E402
+
+from lime_cli.domains.text import TextDomain  # noqa: E402
+from lime_cli.engine import LabelRequest, LimeParams, explain  # noqa: E402
+from lime_cli.models import load_model  # noqa: E402
+
+
+class Timed:
+    """Wraps a predict function and adds up the seconds spent inside it."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.seconds = 0.0
+
+    def __call__(self, batch):
+        t0 = time.perf_counter()
+        try:
+            return self.fn(batch)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def documents(count: int) -> list[tuple[str, str]]:
+    """The shipped sample articles, then held-out BBC articles spread over lengths."""
+    docs = [(p.name, p.read_text()) for p in sorted((ROOT / "sample_data" / "text").glob("*.txt"))]
+    try:
+        from build_text_model import load_bbc, split
+    except ImportError:
+        return docs[:count]
+    _, x_test, _, _, _, ids = split(*load_bbc())
+    order = np.argsort([len(t) for t in x_test], kind="stable")
+    picks = np.linspace(0, len(order) - 1, max(0, count - len(docs))).astype(int)
+    docs += [(ids[order[i]], x_test[order[i]]) for i in picks]
+    return docs[:count]
+
+
+def top(pairs: list[tuple[str, float]], k: int = 10) -> set[str]:
+    return {name for name, _ in sorted(pairs, key=lambda p: -abs(p[1]))[:k]}
+
+
+def run_ours(model, text: str, seed: int, num_samples: int):
+    timed = Timed(model.predict)
+    model_view = type("M", (), {})()
+    model_view.classes, model_view.mode = model.classes, model.mode
+    model_view.predict, model_view.describe = timed, model.describe
+    t0 = time.perf_counter()
+    domain = TextDomain(text)
+    exp = explain(
+        domain,
+        model_view,
+        LabelRequest(),
+        LimeParams(num_samples=num_samples, seed=seed),
+        np.random.default_rng(seed),
+    )
+    wall = time.perf_counter() - t0
+    label = exp.explanations[0]
+    return wall, timed.seconds, label.label_index, [(f.feature, f.weight) for f in label.features]
+
+
+def run_lime(estimator, text: str, label: int, seed: int, num_samples: int):
+    timed = Timed(estimator.predict_proba)
+    t0 = time.perf_counter()
+    exp = LimeTextExplainer(random_state=seed).explain_instance(
+        text, timed, labels=(label,), num_features=10, num_samples=num_samples
+    )
+    wall = time.perf_counter() - t0
+    return wall, timed.seconds, exp.as_list(label=label)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", type=int, default=12, help="documents to explain")
+    parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument("--model", default=str(ROOT / "sample_models" / "bbc_rf.joblib"))
+    args = parser.parse_args()
+    model = load_model(args.model)
+    estimator = model.estimator
+    rows = []
+    header = f"{'document':<24}{'words':>6}{'ours s':>8}{'model':>7}{'lime s':>8}{'model':>7}"
+    print(header + f"{'ratio':>7}{'agree':>7}{'lime/lime':>10}{'ours/ours':>10}")
+    for name, text in documents(args.docs):
+        ours_wall, ours_model, label, ours = run_ours(model, text, 1, args.num_samples)
+        lime_wall, lime_model, lime1 = run_lime(estimator, text, label, 1, args.num_samples)
+        _, _, lime2 = run_lime(estimator, text, label, 2, args.num_samples)
+        _, _, _, ours2 = run_ours(model, text, 2, args.num_samples)
+        agree = len(top(ours) & top(lime1)) / 10
+        lime_self = len(top(lime1) & top(lime2)) / 10
+        ours_self = len(top(ours) & top(ours2)) / 10
+        words = TextDomain(text).num_features
+        rows.append((ours_wall, ours_model, lime_wall, lime_model, agree, lime_self, ours_self))
+        print(
+            f"{name[:23]:<24}{words:>6}{ours_wall:>8.2f}{ours_model:>7.2f}{lime_wall:>8.2f}"
+            f"{lime_model:>7.2f}{lime_wall / ours_wall:>7.2f}{agree:>7.1f}{lime_self:>10.1f}"
+            f"{ours_self:>10.1f}"
+        )
+    cols = list(zip(*rows))
+    ours_total, ours_model_total, lime_total, lime_model_total = (sum(c) for c in cols[:4])
+    print()
+    print(f"documents: {len(rows)}, samples per explanation: {args.num_samples}")
+    print(
+        f"lime-explain: {ours_total:.2f} s ({ours_total / len(rows):.3f} s per explanation), "
+        f"inside the model {ours_model_total:.2f} s, outside {ours_total - ours_model_total:.2f} s"
+    )
+    print(
+        f"lime 0.2.0.1: {lime_total:.2f} s ({lime_total / len(rows):.3f} s per explanation), "
+        f"inside the model {lime_model_total:.2f} s, outside {lime_total - lime_model_total:.2f} s"
+    )
+    print(f"speed-up (lime / lime-explain, one process): {lime_total / ours_total:.2f}x")
+    print(
+        "time outside the model: "
+        f"{(lime_total - lime_model_total) / max(ours_total - ours_model_total, 1e-9):.1f}x less"
+    )
+    print(
+        f"top-10 agreement, mean: lime-explain vs lime {statistics.mean(cols[4]):.2f}; "
+        f"lime vs lime (seeds 1, 2) {statistics.mean(cols[5]):.2f}; "
+        f"lime-explain vs itself (seeds 1, 2) {statistics.mean(cols[6]):.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
