@@ -78,6 +78,49 @@ def model_options(func: F) -> F:
     )
 
 
+def check_options(func: F) -> F:
+    """Checks that fail the command (exit 1) when the explanation breaks a rule."""
+    return _apply(
+        [
+            click.option("--forbid", multiple=True, metavar="FEATURE",
+                         help="Fail if FEATURE is among the --within strongest features of any "
+                              "explained label (tabular: a column matches all its conditions)."),
+            click.option("--require", multiple=True, metavar="FEATURE",
+                         help="Fail unless FEATURE is among the --within strongest features."),
+            click.option("--within", type=click.IntRange(min=1), metavar="K",
+                         help="How many of the strongest features the checks look at "
+                              "(default: --num-features)."),
+            click.option("--min-score", type=float, metavar="S",
+                         help="Fail if a surrogate's score (weighted R²) is below S."),
+            click.option("--max-weight", multiple=True, metavar="FEATURE=W",
+                         help="Fail if FEATURE's absolute weight exceeds W."),
+            click.option("--rules", "rules_file", metavar="FILE.toml",
+                         help="The same checks from a TOML file (keys: forbid, require, within, "
+                              "min_score, max_weight)."),
+            click.option("--junit", "junit_path", metavar="FILE.xml",
+                         help="Write the checks' outcomes as JUnit XML."),
+        ],
+        func,
+    )  # fmt: skip
+
+
+def build_rules(
+    forbid: tuple[str, ...],
+    require: tuple[str, ...],
+    within: int | None,
+    min_score: float | None,
+    max_weight: tuple[str, ...],
+    rules_file: str | None,
+) -> Any:
+    """The Rules from options and an optional TOML file."""
+    from lime_cli.checks import Rules, load_rules, parse_max_weight
+
+    rules = Rules(tuple(forbid), tuple(require), within, min_score, parse_max_weight(max_weight))
+    if rules_file:
+        rules = rules.merged(load_rules(rules_file))
+    return rules
+
+
 def jobs_option(func: F) -> F:
     """--jobs: worker processes across inputs."""
     return click.option(
@@ -289,8 +332,12 @@ class OutputPlan:
     outs: tuple[str, ...]
     quiet: bool
     writers: dict[str, Writer] = field(default_factory=dict)
+    rules: Any = None
+    junit: str | None = None
 
     def validate(self) -> None:
+        if self.junit and not self.junit.lower().endswith(".xml"):
+            raise UsageError(f"--junit {self.junit}: the file name must end in .xml")
         for path in self.outs:
             ext = os.path.splitext(path)[1].lower()
             if ext not in self.writers:
@@ -347,6 +394,8 @@ def explain_each(
     """
     done: list[Any] = []
     codes: list[int] = []
+    outcomes_all: list[Any] = []
+    failed_inputs: list[tuple[str, str]] = []
     if jobs > 1 and len(items) > 1:
         from joblib import Parallel, delayed
 
@@ -365,14 +414,36 @@ def explain_each(
                     error = InternalError(f"{name_of(item)}: {type(error).__name__}: {error}")
                 report_error(error)
                 codes.append(error.exit_code)
+                failed_inputs.append((name_of(item), error.message))
             else:
+                codes.append(_run_checks(plan, explanation, outcomes_all))
                 done.append(explanation)
                 plan.emit(explanation)
             if progress is not None:
                 progress(count, len(items))
     if done:
         plan.write_files(done)
+    if plan.junit:
+        from lime_cli.output import atomic_write_text
+        from lime_cli.render.junit import to_junit_xml
+
+        atomic_write_text(plan.junit, to_junit_xml(outcomes_all, failed_inputs, "lime-explain"))
     return worst_exit_code(codes)
+
+
+def _run_checks(plan: OutputPlan, explanation: Any, collected: list[Any]) -> int:
+    """Apply the plan's rules; failures go to stderr and into the explanation's JSON."""
+    if plan.rules is None or plan.rules.empty:
+        return 0
+    from lime_cli.checks import evaluate, failure_line
+
+    outcomes = evaluate(plan.rules, explanation)
+    explanation.checks = [o.to_dict() for o in outcomes]
+    collected.extend(outcomes)
+    failed = [o for o in outcomes if not o.passed]
+    for outcome in failed:
+        click.echo(f"lime-explain: check failed: {failure_line(outcome)}", err=True)
+    return 1 if failed else 0
 
 
 def _attempt(explain_one: Callable[[T], Any], item: T) -> tuple[Any, BaseException | None]:

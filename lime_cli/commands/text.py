@@ -10,6 +10,8 @@ import click
 from lime_cli.commands.common import (
     ModelSpec,
     OutputPlan,
+    build_rules,
+    check_options,
     expand_sources,
     explain_each,
     guarded,
@@ -78,6 +80,7 @@ TEXT_SUFFIXES = (".txt", ".text", "")
     help="Each non-empty line of each input (or of stdin) is a separate document.",
 )
 @jobs_option
+@check_options
 @output_options([".json", ".jsonl"])
 def text(
     files: tuple[str, ...],
@@ -103,6 +106,13 @@ def text(
     max_features: int,
     lines: bool,
     jobs: int,
+    forbid: tuple[str, ...],
+    require: tuple[str, ...],
+    within: int | None,
+    min_score: float | None,
+    max_weight: tuple[str, ...],
+    rules_file: str | None,
+    junit_path: str | None,
     fmt: str,
     outs: tuple[str, ...],
     quiet: bool,
@@ -125,7 +135,8 @@ def text(
             raise UsageError("stdin ('-') can be read only once")
         if label_names and top_labels:
             raise UsageError("--labels and --top-labels cannot be used together")
-        plan = OutputPlan(fmt, outs, quiet, json_writers())
+        rules = build_rules(forbid, require, within, min_score, max_weight, rules_file)
+        plan = OutputPlan(fmt, outs, quiet, json_writers(), rules=rules, junit=junit_path)
         plan.validate()
         params = LimeParams(
             num_samples=num_samples,
