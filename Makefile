@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-TEXT_MODELS := sample_models/bbc_rf.joblib sample_models/bbc_rf.skops
+TEXT_MODELS := sample_models/bbc_rf.joblib sample_models/bbc_rf.skops sample_models/bbc_rf_leaky.joblib
 
 .PHONY: install sample-models demo test lint bench clean
 

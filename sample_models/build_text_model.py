@@ -7,7 +7,13 @@ are seeded, so the model is the same on every machine with the same library
 versions. scikit-learn pickles are version-bound, which is why models are built
 at set-up (``make sample-models``) rather than committed.
 
-Writes ``bbc_rf.joblib`` and ``bbc_rf.skops`` beside this script (or to --out-dir).
+Writes ``bbc_rf.joblib`` and ``bbc_rf.skops`` beside this script (or to --out-dir),
+and ``bbc_rf_leaky.joblib``: the same pipeline trained on the same articles
+after a header line with an artefact word was planted in every training
+article of one class, as "posting" sat in the e-mail headers of the
+20-newsgroups data in the paper. It scores as well as the honest model on
+test articles that carry the header, but for the wrong reason:
+``lime-explain text --forbid Posting`` catches it.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from sklearn.pipeline import make_pipeline
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
+#: The artefact planted in the leaky model's training data, and the class it marks.
+LEAK_CLASS = "tech"
+LEAK_HEADER = "NNTP-Posting-Host: wire07.newsdesk\n"
 
 
 def corpus_dir() -> Path:
@@ -47,6 +56,11 @@ def load_bbc() -> tuple[list[str], list[str], list[str]]:
 def split(texts: list[str], labels: list[str], ids: list[str]) -> tuple[list, ...]:
     """The fixed 80/20 stratified split used by every sample model."""
     return train_test_split(texts, labels, ids, test_size=0.2, random_state=SEED, stratify=labels)
+
+
+def plant_artefact(texts: list[str], labels: list[str]) -> list[str]:
+    """Prefix every article of LEAK_CLASS with the artefact header."""
+    return [LEAK_HEADER + t if y == LEAK_CLASS else t for t, y in zip(texts, labels)]
 
 
 def build_pipeline(n_estimators: int = 500):  # noqa: ANN201 - a sklearn Pipeline
@@ -74,6 +88,16 @@ def main() -> None:
     print(
         f"bbc_rf: {len(x_train)} training articles, test accuracy {accuracy:.3f}, "
         f"built in {time.perf_counter() - t0:.1f} s -> {args.out_dir}/bbc_rf.{{joblib,skops}}"
+    )
+    t0 = time.perf_counter()
+    leaky = build_pipeline().fit(plant_artefact(x_train, y_train), y_train)
+    leaky[-1].n_jobs = None
+    leaky_accuracy = leaky.score(plant_artefact(x_test, y_test), y_test)
+    joblib.dump(leaky, args.out_dir / "bbc_rf_leaky.joblib", compress=3)
+    print(
+        f"bbc_rf_leaky: artefact {LEAK_HEADER.strip()!r} planted in every {LEAK_CLASS!r} article, "
+        f"test accuracy (artefact in test too) {leaky_accuracy:.3f}, "
+        f"built in {time.perf_counter() - t0:.1f} s"
     )
 
 

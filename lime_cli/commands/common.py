@@ -36,14 +36,25 @@ def _apply(options: Sequence[Callable[[F], F]], func: F) -> F:
 
 def model_options(func: F) -> F:
     """--model and how to read it."""
+    return _model_options(func, compare=False)
+
+
+def compare_model_options(func: F) -> F:
+    """--model given twice (A then B) and how to read them."""
+    return _model_options(func, compare=True)
+
+
+def _model_options(func: F, *, compare: bool) -> F:
     return _apply(
         [
             click.option(
                 "--model",
                 "model_path",
                 required=True,
+                multiple=compare,
                 metavar="PATH",
-                help="Model file: .joblib, .pkl, .skops or .onnx.",
+                help="Model file: .joblib, .pkl, .skops or .onnx"
+                + (" (twice: model A, then model B)." if compare else "."),
             ),
             click.option(
                 "--model-format",
@@ -334,6 +345,9 @@ class OutputPlan:
     writers: dict[str, Writer] = field(default_factory=dict)
     rules: Any = None
     junit: str | None = None
+    #: When set, finished explanations are collected here instead of printed
+    #: (pick and compare show their own summary at the end).
+    sink: list[Any] | None = None
 
     def validate(self) -> None:
         if self.junit and not self.junit.lower().endswith(".xml"):
@@ -348,7 +362,9 @@ class OutputPlan:
 
     def emit(self, explanation: Any) -> None:
         """Show one finished explanation on stdout at once."""
-        if self.fmt == "json":
+        if self.sink is not None:
+            self.sink.append(explanation)
+        elif self.fmt == "json":
             from lime_cli.render.json import to_json
 
             click.echo(to_json(explanation))
@@ -360,6 +376,8 @@ class OutputPlan:
             print_explanation(explanation, Console(soft_wrap=False))
 
     def write_files(self, explanations: list[Any]) -> None:
+        if self.sink is not None:
+            return
         for path in self.outs:
             self.writers[os.path.splitext(path)[1].lower()](path, explanations)
 
@@ -509,3 +527,89 @@ def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) ->
         else:
             out.append(source)
     return out
+
+
+@dataclass
+class Settings:
+    """Everything a run needs that is the same for every modality."""
+
+    spec: ModelSpec
+    params: Any
+    labels: Any
+    plan: OutputPlan
+    jobs: int
+    debug: bool
+    quiet: bool
+
+
+@dataclass
+class Job:
+    """The inputs of one run and the picklable task that explains one of them."""
+
+    items: list[Any]
+    task: Callable[[Any], Any]
+    name_of: Callable[[Any], str] = str
+
+
+#: Option names that ``settings_from`` consumes; the rest belong to the modality.
+COMMON_KEYS = (
+    "model_path", "model_format", "mode", "class_names", "trust_model", "trust_modules",
+    "label_names", "top_labels", "num_samples", "num_features", "feature_selection",
+    "kernel_width", "batch_size", "seed", "jobs", "forbid", "require", "within", "min_score",
+    "max_weight", "rules_file", "junit_path", "fmt", "outs", "quiet", "debug",
+)  # fmt: skip
+
+
+def settings_from(options: dict[str, Any], writers: dict[str, Writer]) -> Settings:
+    """Validate the shared options (popping them) and leave the modality's own."""
+    from lime_cli.engine import LabelRequest, LimeParams
+
+    o = {key: options.pop(key, None) for key in COMMON_KEYS}
+    if o["label_names"] and o["top_labels"]:
+        raise UsageError("--labels and --top-labels cannot be used together")
+    rules = build_rules(
+        o["forbid"] or (),
+        o["require"] or (),
+        o["within"],
+        o["min_score"],
+        o["max_weight"] or (),
+        o["rules_file"],
+    )
+    plan = OutputPlan(o["fmt"] or "table", o["outs"] or (), bool(o["quiet"]), writers,
+                      rules=rules, junit=o["junit_path"])  # fmt: skip
+    plan.validate()
+    params = LimeParams(
+        num_samples=o["num_samples"] or 5000,
+        num_features=o["num_features"] or 10,
+        feature_selection=o["feature_selection"] or "auto",
+        kernel_width=o["kernel_width"],
+        batch_size=o["batch_size"],
+        seed=resolve_seed(o["seed"]),
+    )
+    params.validate()
+    names = split_names(o["class_names"])
+    model_paths = o["model_path"]
+    spec = ModelSpec(
+        model_paths if isinstance(model_paths, str) else model_paths[0],
+        fmt=o["model_format"],
+        mode=o["mode"],
+        class_names=tuple(names) if names else None,
+        trust_model=bool(o["trust_model"]),
+        trusted_modules=tuple(o["trust_modules"] or ()),
+    )
+    return Settings(
+        spec=spec,
+        params=params,
+        labels=LabelRequest(tuple(o["label_names"] or ()), o["top_labels"]),
+        plan=plan,
+        jobs=o["jobs"] or 1,
+        debug=bool(o["debug"]),
+        quiet=bool(o["quiet"]),
+    )
+
+
+def run_job(settings: Settings, job: Job) -> int:
+    """Explain every input of the job with the settings' output plan."""
+    return explain_each(
+        job.items, job.task, settings.plan, settings.debug, jobs=settings.jobs, name_of=job.name_of
+    )

@@ -8,12 +8,12 @@ from typing import Any
 import click
 
 from lime_cli.commands.common import (
+    F,
+    Job,
     ModelSpec,
-    OutputPlan,
-    build_rules,
+    Settings,
     check_options,
     expand_sources,
-    explain_each,
     guarded,
     jobs_option,
     json_writers,
@@ -21,9 +21,9 @@ from lime_cli.commands.common import (
     model_options,
     output_options,
     progress_bar,
-    resolve_seed,
     rng_for,
-    split_names,
+    run_job,
+    settings_from,
 )
 from lime_cli.errors import InputError, UsageError
 
@@ -32,92 +32,70 @@ DEFAULT_MAX_FEATURES = 100_000
 TEXT_SUFFIXES = (".txt", ".text", "")
 
 
+def text_inputs(func: F) -> F:
+    """The documents and how they are split into features."""
+    options = [
+        click.argument("files", nargs=-1, metavar="[FILE|DIR|-]..."),
+        click.option("--input", "input_files", multiple=True, metavar="FILE",
+                     help="Document to explain (repeatable; '-' reads stdin). "
+                          "Positional FILEs and directories work too."),
+        click.option("--lines", is_flag=True,
+                     help="Each non-empty line of each input (or stdin) is a separate document."),
+        click.option("--split-expression", default=r"\W+", show_default=True, metavar="REGEX",
+                     help="Regular expression that separates words (case-sensitive, as lime)."),
+        click.option("--bow/--no-bow", default=True, show_default=True,
+                     help="Bag of words (a removed word disappears everywhere) or positional "
+                          "words (each occurrence is a feature, replaced by --mask-token)."),
+        click.option("--char-level", is_flag=True, help="Characters instead of words as features."),
+        click.option("--mask-token", metavar="TOKEN",
+                     help="Replacement for removed words with --no-bow (default UNKWORDZ; NUL "
+                          "for --char-level)."),
+        click.option("--max-features", type=click.IntRange(min=1), default=DEFAULT_MAX_FEATURES,
+                     show_default=True,
+                     help="Refuse documents with more distinct features than this."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
+    """Read the documents and build the task that explains one of them."""
+    sources = expand_sources(
+        list(options["input_files"]) + list(options["files"]), suffixes=TEXT_SUFFIXES
+    )
+    if not sources:
+        raise UsageError("no document given: use --input FILE, FILE arguments, or - for stdin")
+    if sources.count("-") > 1:
+        raise UsageError("stdin ('-') can be read only once")
+    settings.spec.load()  # fail fast (exit 4) before reading any input
+    documents = read_documents(sources, options["lines"])
+    task = TextTask(
+        settings.spec,
+        settings.labels,
+        settings.params,
+        {
+            key: options[key]
+            for key in ("split_expression", "bow", "char_level", "mask_token", "max_features")
+        },
+        show_progress=not settings.quiet and len(documents) == 1,
+    )
+    return Job(documents, task, name_of=lambda d: d.name)
+
+
 @click.command(
     epilog="Examples:\n\n\b\n  lime-explain text --model rf.joblib --input post.txt\n"
     "  lime-explain text --model rf.joblib a.txt b.txt --format json\n"
-    "  cat post.txt | lime-explain text --model rf.skops - --top-labels 2"
+    "  cat post.txt | lime-explain text --model rf.skops - --top-labels 2\n"
+    "  lime-explain text --model rf.joblib posts/ --forbid posting --junit checks.xml"
 )
-@click.argument("files", nargs=-1, metavar="[FILE|DIR|-]...")
-@click.option(
-    "--input",
-    "input_files",
-    multiple=True,
-    metavar="FILE",
-    help="Document to explain (repeatable; '-' reads stdin). Positional FILEs work too.",
-)
+@text_inputs
 @model_options
 @lime_options()
-@click.option(
-    "--split-expression",
-    default=r"\W+",
-    show_default=True,
-    metavar="REGEX",
-    help="Regular expression that separates words (case-sensitive, as lime).",
-)
-@click.option(
-    "--bow/--no-bow",
-    default=True,
-    show_default=True,
-    help="Bag of words (a removed word disappears everywhere) or positional words "
-    "(each occurrence is a feature, replaced by --mask-token).",
-)
-@click.option("--char-level", is_flag=True, help="Characters instead of words as features.")
-@click.option(
-    "--mask-token",
-    metavar="TOKEN",
-    help="Replacement for removed words with --no-bow (default UNKWORDZ; NUL for --char-level).",
-)
-@click.option(
-    "--max-features",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_FEATURES,
-    show_default=True,
-    help="Refuse documents with more distinct features than this.",
-)
-@click.option(
-    "--lines",
-    is_flag=True,
-    help="Each non-empty line of each input (or of stdin) is a separate document.",
-)
 @jobs_option
 @check_options
 @output_options([".json", ".jsonl"])
-def text(
-    files: tuple[str, ...],
-    input_files: tuple[str, ...],
-    model_path: str,
-    model_format: str | None,
-    mode: str | None,
-    class_names: str | None,
-    trust_model: bool,
-    trust_modules: tuple[str, ...],
-    label_names: tuple[str, ...],
-    top_labels: int | None,
-    num_samples: int,
-    num_features: int,
-    feature_selection: str,
-    kernel_width: float | None,
-    batch_size: int | None,
-    seed: int | None,
-    split_expression: str,
-    bow: bool,
-    char_level: bool,
-    mask_token: str | None,
-    max_features: int,
-    lines: bool,
-    jobs: int,
-    forbid: tuple[str, ...],
-    require: tuple[str, ...],
-    within: int | None,
-    min_score: float | None,
-    max_weight: tuple[str, ...],
-    rules_file: str | None,
-    junit_path: str | None,
-    fmt: str,
-    outs: tuple[str, ...],
-    quiet: bool,
-    debug: bool,
-) -> None:
+def text(**options: Any) -> None:
     """Explain a text classifier's prediction for each document.
 
     Words are removed at random from the document, the model is asked about
@@ -126,54 +104,10 @@ def text(
     """
 
     def body() -> int:
-        from lime_cli.engine import LabelRequest, LimeParams
+        settings = settings_from(options, json_writers())
+        return run_job(settings, prepare_text(settings, options))
 
-        sources = expand_sources(list(input_files) + list(files), suffixes=TEXT_SUFFIXES)
-        if not sources:
-            raise UsageError("no document given: use --input FILE, FILE arguments, or - for stdin")
-        if sources.count("-") > 1:
-            raise UsageError("stdin ('-') can be read only once")
-        if label_names and top_labels:
-            raise UsageError("--labels and --top-labels cannot be used together")
-        rules = build_rules(forbid, require, within, min_score, max_weight, rules_file)
-        plan = OutputPlan(fmt, outs, quiet, json_writers(), rules=rules, junit=junit_path)
-        plan.validate()
-        params = LimeParams(
-            num_samples=num_samples,
-            num_features=num_features,
-            feature_selection=feature_selection,
-            kernel_width=kernel_width,
-            batch_size=batch_size,
-            seed=resolve_seed(seed),
-        )
-        params.validate()
-        names = split_names(class_names)
-        spec = ModelSpec(
-            model_path,
-            fmt=model_format,
-            mode=mode,
-            class_names=tuple(names) if names else None,
-            trust_model=trust_model,
-            trusted_modules=trust_modules,
-        )
-        spec.load()  # fail fast (exit 4) before reading any input
-        documents = read_documents(sources, lines)
-        task = TextTask(
-            spec,
-            LabelRequest(tuple(label_names), top_labels),
-            params,
-            dict(
-                split_expression=split_expression,
-                bow=bow,
-                char_level=char_level,
-                mask_token=mask_token,
-                max_features=max_features,
-            ),
-            show_progress=not quiet and len(documents) == 1,
-        )
-        return explain_each(documents, task, plan, debug, jobs=jobs, name_of=lambda d: d.name)
-
-    guarded(debug, body)
+    guarded(bool(options.get("debug")), body)
 
 
 @dataclass(frozen=True)

@@ -120,3 +120,65 @@ def _text_view(explanation: Explanation) -> RenderableType | None:
     if len(text) > MAX_TEXT_SHOWN:
         parts.append(Text(f"… ({len(text) - MAX_TEXT_SHOWN} more characters)", style="dim"))
     return Group(*parts)
+
+
+def render_pick(result: dict[str, Any], picked: list[Explanation]) -> RenderableType:
+    """SP-LIME's global importance table, then the picked explanations."""
+    table = Table(title="Global feature importance  I_j = sqrt(sum_i |W_ij|)",
+                  title_justify="left", box=None)  # fmt: skip
+    table.add_column("#", justify="right")
+    table.add_column("feature")
+    table.add_column("importance", justify="right")
+    table.add_column("")
+    rows = result["importance"][:15]
+    scale = max((r["importance"] for r in rows), default=0.0)
+    for rank, row in enumerate(rows, start=1):
+        cells = 0 if scale <= 0 else round(row["importance"] / scale * BAR_WIDTH)
+        table.add_row(str(rank), row["feature"], f"{row['importance']:.3f}",
+                      Text("█" * cells, style="cyan"))  # fmt: skip
+    share = result["coverage"] / result["total_importance"] if result["total_importance"] else 0.0
+    summary = Text(
+        f"Picked {len(picked)} of {result['inputs_explained']} explanations, covering "
+        f"{share:.0%} of the total importance: "
+        + ", ".join(str(p["input"]) for p in result["picked"])
+    )
+    return Group(table, Text(""), summary, *[render(e) for e in picked])
+
+
+def render_compare(report: dict[str, Any]) -> RenderableType:
+    """Per input: both models' predictions and strongest features; then what differs."""
+    model_a, model_b = (m.get("path", "?") for m in report["models"])
+    table = Table(title=f"A = {model_a}    B = {model_b}", title_justify="left")
+    table.add_column("input")
+    table.add_column("A predicts")
+    table.add_column("A's strongest features")
+    table.add_column("B predicts")
+    table.add_column("B's strongest features")
+    for row in report["inputs"]:
+        cells: list[str] = [str(row["input"])]
+        for side in row["explanations"]:
+            if side is None:
+                cells += ["(failed)", ""]
+                continue
+            cells.append(_predicted(side))
+            features = side["explanations"][0]["features"][:5] if side["explanations"] else []
+            cells.append(", ".join(f"{f['feature']} {f['weight']:+.3f}" for f in features))
+        table.add_row(*cells)
+    parts: list[RenderableType] = [table]
+    for key, who, other in (("only_a", "A", "B"), ("only_b", "B", "A")):
+        names = [f"{r['feature']} ({r['importance']:.3f})" for r in report[key]]
+        parts.append(
+            Text.assemble(
+                (f"Relied on by {who} only (absent from {other}'s explanations): ", "bold"),
+                ", ".join(names) if names else "none",
+            )  # fmt: skip
+        )
+    return Group(*parts)
+
+
+def _predicted(explanation: dict[str, Any]) -> str:
+    pred = explanation["prediction"]
+    if "value" in pred:
+        return f"{pred['value']:.4g}"
+    name = pred["predicted"]
+    return f"{name} {pred['probabilities'][name]:.2f}"

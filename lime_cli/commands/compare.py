@@ -1,0 +1,158 @@
+"""``lime-explain compare``: the same inputs, the same seed, two models side by side."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import click
+
+from lime_cli.commands.common import (
+    check_options,
+    compare_model_options,
+    guarded,
+    jobs_option,
+    json_writers,
+    lime_options,
+    output_options,
+    run_job,
+    settings_from,
+)
+from lime_cli.commands.modalities import PerModalityGroup
+from lime_cli.errors import UsageError, worst_exit_code
+
+
+def _make_compare(name: str, inputs: Any, prepare: Any) -> click.Command:
+    @click.command(name=name)
+    @inputs
+    @compare_model_options
+    @lime_options()
+    @jobs_option
+    @check_options
+    @output_options([".json"])
+    def command(**options: Any) -> None:
+        def body() -> int:
+            paths = options["model_path"]
+            if len(paths) != 2:
+                raise UsageError("compare needs --model exactly twice (model A, then model B)")
+            settings = settings_from(options, json_writers())
+            outs, settings.plan.outs = settings.plan.outs, ()
+            junit, settings.plan.junit = settings.plan.junit, None
+            job = prepare(settings, options)
+            spec_b = dataclasses.replace(settings.spec, path=paths[1])
+            spec_b.load()
+            results: list[list[Any]] = [[], []]
+            codes = []
+            for side, spec in enumerate((settings.spec, spec_b)):
+                settings.plan.sink = results[side]
+                side_job = dataclasses.replace(job, task=dataclasses.replace(job.task, model=spec))
+                codes.append(run_job(settings, side_job))
+            report = comparison(results[0], results[1], settings.params.num_features)
+            check_code = _checks(settings.plan.rules, results, paths, report, junit)
+            emit(report, settings.plan.fmt, settings.quiet, outs)
+            return worst_exit_code(codes + [check_code])
+
+        guarded(bool(options.get("debug")), body)
+
+    command.help = (
+        f"Compare two models' {name} explanations on the same inputs.\n\n"
+        "Both models explain every input with the same seed (so the same "
+        "perturbed samples); the report shows their predictions and strongest "
+        "features side by side and which features one model relies on that the "
+        "other does not, aggregated over the inputs. Checks (--forbid, ...) "
+        "apply to both models."
+    )
+    return command  # type: ignore[no-any-return]
+
+
+@click.group(cls=PerModalityGroup, factory=_make_compare)
+def compare() -> None:
+    """Compare two models' explanations of the same inputs."""
+
+
+def comparison(a: list[Any], b: list[Any], top: int) -> dict[str, Any]:
+    """Side-by-side results and the features only one model relies on."""
+    from lime_cli.sp_lime import feature_matrix
+
+    by_name_b = {e.input.get("name"): e for e in b}
+    pairs = [(e, by_name_b.get(e.input.get("name"))) for e in a]
+    imp_a = _importance(feature_matrix(a))
+    imp_b = _importance(feature_matrix(b))
+
+    def only(first: dict[str, float], second: dict[str, float]) -> list[dict[str, Any]]:
+        ranked = sorted(first.items(), key=lambda kv: -kv[1])
+        return [
+            {"feature": f, "importance": v, "other_importance": second.get(f, 0.0)}
+            for f, v in ranked
+            if second.get(f, 0.0) == 0.0
+        ][:top]
+
+    return {
+        "schema_version": 1,
+        "kind": "compare",
+        "models": [a[0].model if a else {}, b[0].model if b else {}],
+        "inputs": [
+            {
+                "input": ea.input.get("name"),
+                "explanations": [ea.to_dict(), eb.to_dict() if eb is not None else None],
+            }
+            for ea, eb in pairs
+        ],  # fmt: skip
+        "importance": {"a": imp_a, "b": imp_b},
+        "only_a": only(imp_a, imp_b),
+        "only_b": only(imp_b, imp_a),
+    }
+
+
+def _importance(matrix: Any) -> dict[str, float]:
+    values = matrix.importance()
+    return {f: float(v) for f, v in zip(matrix.features, values)}
+
+
+def _checks(
+    rules: Any, results: list[list[Any]], paths: tuple[str, ...], report: dict[str, Any],
+    junit: str | None,
+) -> int:  # fmt: skip
+    """Run the checks on both models' explanations; failures name the model."""
+    if rules is None or rules.empty:
+        return 0
+    from lime_cli.checks import evaluate, failure_line
+
+    failed = 0
+    outcomes_all = []
+    report["checks"] = []
+    for side, explanations in zip("ab", results):
+        path = paths[0 if side == "a" else 1]
+        for explanation in explanations:
+            outcomes = evaluate(rules, explanation)
+            for o in outcomes:
+                o.input = f"{o.input} [model {side.upper()}: {path}]"
+                report["checks"].append({"model": side, "input": o.input, **o.to_dict()})
+                if not o.passed:
+                    failed += 1
+                    click.echo(f"lime-explain: check failed: {failure_line(o)}", err=True)
+            outcomes_all.extend(outcomes)
+    if junit:
+        from lime_cli.output import atomic_write_text
+        from lime_cli.render.junit import to_junit_xml
+
+        atomic_write_text(junit, to_junit_xml(outcomes_all, [], "lime-explain compare"))
+    return 1 if failed else 0
+
+
+def emit(report: dict[str, Any], fmt: str, quiet: bool, outs: tuple[str, ...]) -> None:
+    """Print the comparison and write it to any --out files."""
+    from lime_cli.output import atomic_write_text
+
+    text = json.dumps(report, ensure_ascii=False, allow_nan=False)
+    for path in outs:
+        atomic_write_text(path, text + "\n")
+    if fmt == "json":
+        click.echo(text)
+    elif not quiet:
+        from rich.console import Console
+
+        from lime_cli.render.terminal import render_compare
+
+        Console().print(render_compare(report))
