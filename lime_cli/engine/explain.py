@@ -14,6 +14,9 @@ from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
 
+#: Below this many features (or samples) surrogate fits use a single BLAS thread.
+_SMALL_PROBLEM = 1000
+
 #: Progress callback: (samples predicted so far, total samples).
 Progress = Callable[[int, int], None]
 
@@ -107,11 +110,13 @@ def explain_predictions(
     Split from :func:`explain` so a caller can predict many inputs' samples in
     one batch (tabular rows) and fit each input's surrogate afterwards.
     """
-    # Surrogate problems are small; one BLAS thread is faster than two
-    # fighting over a busy machine (and right when inputs run in parallel).
+    # Typical surrogate problems are small: one BLAS thread is faster than
+    # several spinning on a busy machine (and right when inputs run in
+    # parallel). Large ones (thousands of words) get every thread.
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    small = min(z.shape) < _SMALL_PROBLEM
+    with threadpool_limits(limits=1 if small else None, user_api="blas"):
         return _fit_labels(domain, model, z, y, labels, params)
 
 

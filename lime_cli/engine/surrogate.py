@@ -20,9 +20,12 @@ from scipy.sparse.linalg import LinearOperator, lsqr
 
 from lime_cli.engine import matrix
 
-#: Up to this many features the dense Gram matrix is formed and factorised once;
-#: above it, ridge problems over all features are solved iteratively (LSQR).
-GRAM_LIMIT = 1500
+#: Ridge problems over all features are solved exactly through the smaller of
+#: the two normal-equation systems: d x d (features) or n x n (samples, the
+#: "dual" or kernel form, used when there are more features than samples), as
+#: long as it has at most this many rows; it is factorised once and reused for
+#: every label. Beyond that, LSQR iterates without forming either.
+GRAM_LIMIT = 6000
 
 
 @dataclass
@@ -49,8 +52,7 @@ class WeightedDesign:
         self.mean = matrix.rmatvec(z, self.w) / self.sw
         self.first_row = matrix.row(z, 0)
         self._diag: np.ndarray | None = None
-        self._gram: np.ndarray | None = None
-        self._factors: dict[float, tuple[np.ndarray, bool]] = {}
+        self._factors: dict[tuple[str, float], tuple[np.ndarray, bool]] = {}
 
     # -- products -----------------------------------------------------------
     def target_stats(self, y: np.ndarray) -> tuple[float, np.ndarray, float]:
@@ -76,31 +78,61 @@ class WeightedDesign:
         idx = np.asarray(idx, dtype=np.intp)
         return matrix.columns(self.z, idx) - self.mean[idx]
 
-    def gram(self) -> np.ndarray:
-        """Dense ``Zc' W Zc`` (d x d), formed once a block of rows at a time."""
-        if self._gram is None:
-            g = np.zeros((self.d, self.d))
-            for start, stop, block in matrix.row_chunks(self.z):
-                scaled = block * np.sqrt(self.w[start:stop])[:, None]
-                g += np.asarray(scaled.T @ scaled)
-            g -= self.sw * np.outer(self.mean, self.mean)
-            self._gram = g
-        return self._gram
-
     # -- solvers ------------------------------------------------------------
     def solve_all(self, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
         """Ridge coefficients and intercept over every feature."""
         ybar, yc, _ = self.target_stats(y)
-        if self.d <= GRAM_LIMIT:
-            factor = self._factors.get(alpha)
-            if factor is None:
-                g = self.gram() + alpha * np.eye(self.d)
-                factor = linalg.cho_factor(g, check_finite=False)
-                self._factors[alpha] = factor
-            coef = linalg.cho_solve(factor, self.cross(yc), check_finite=False)
+        if self.d <= self.n and self.d <= GRAM_LIMIT:
+            coef = linalg.cho_solve(
+                self._factor("primal", alpha), self.cross(yc), check_finite=False
+            )
+        elif self.n < self.d and self.n <= GRAM_LIMIT:
+            root_w = np.sqrt(self.w)
+            u = linalg.cho_solve(self._factor("dual", alpha), root_w * yc, check_finite=False)
+            coef = self.cross(u / root_w) if np.all(root_w > 0) else self._dual_coef(u)
         else:
             coef = self._lsqr(yc, alpha)
         return coef, ybar - float(self.mean @ coef)
+
+    def _factor(self, form: str, alpha: float) -> tuple[np.ndarray, bool]:
+        """Cholesky factor of ``G + alpha I`` (primal) or ``K + alpha I`` (dual), cached.
+
+        The system is built, regularised and factorised in place, so only one
+        dense square matrix is held per (form, alpha).
+        """
+        key = (form, alpha)
+        factor = self._factors.get(key)
+        if factor is None:
+            system = self.gram() if form == "primal" else self.kernel()
+            system[np.diag_indices_from(system)] += alpha
+            factor = linalg.cho_factor(system, overwrite_a=True, check_finite=False)
+            self._factors[key] = factor
+        return factor
+
+    def gram(self) -> np.ndarray:
+        """A new dense ``Zc' W Zc`` (d x d), built a block of rows at a time."""
+        g = np.zeros((self.d, self.d))
+        for start, stop, block in matrix.row_chunks(self.z):
+            scaled = block * np.sqrt(self.w[start:stop])[:, None]
+            g += np.asarray(scaled.T @ scaled)
+        g -= self.sw * np.outer(self.mean, self.mean)
+        return g
+
+    def kernel(self) -> np.ndarray:
+        """A new dense ``A A'`` (n x n), ``A = sqrt(W) Zc``, built a block of columns at a time."""
+        root_w = np.sqrt(self.w)[:, None]
+        k = np.zeros((self.n, self.n))
+        step = max(1, matrix.BLOCK_BYTES // (8 * max(1, self.n)))
+        for start in range(0, self.d, step):
+            cols = np.arange(start, min(self.d, start + step))
+            block = self.centred_columns(cols) * root_w
+            k += block @ block.T
+        return k
+
+    def _dual_coef(self, u: np.ndarray) -> np.ndarray:
+        """``A' u`` when some weights are zero (so ``u / sqrt(w)`` is undefined)."""
+        v = np.sqrt(self.w) * u
+        return matrix.rmatvec(self.z, v) - self.mean * float(v.sum())
 
     def _lsqr(self, yc: np.ndarray, alpha: float) -> np.ndarray:
         """Iterative ridge on ``sqrt(w) * Zc`` without forming it (large d)."""
@@ -125,7 +157,7 @@ class WeightedDesign:
         ``score`` is the weighted R^2 (scikit-learn's convention: 1 for a
         perfect fit of a constant target, else 0 when the target is constant).
         """
-        if features is None or len(features) == self.d and self.d > GRAM_LIMIT:
+        if features is None or len(features) == self.d and self.d > min(self.n, GRAM_LIMIT):
             idx = np.arange(self.d)
             coef, intercept = self.solve_all(y, alpha)
             fitted = matrix.matvec(self.z, coef) + intercept
