@@ -19,6 +19,7 @@ test articles that carry the header, but for the wrong reason:
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -71,6 +72,19 @@ def build_pipeline(n_estimators: int = 500):  # noqa: ANN201 - a sklearn Pipelin
     )
 
 
+def save(model: object, path: Path) -> None:
+    """Write a joblib or skops file under a temporary name, then rename it into place,
+    so a model being rebuilt is never seen half-written."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    if path.suffix == ".skops":
+        import skops.io as sio
+
+        sio.dump(model, tmp)
+    else:
+        joblib.dump(model, tmp, compress=3)
+    os.replace(tmp, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=HERE)
@@ -81,10 +95,8 @@ def main() -> None:
     model[-1].n_jobs = None  # explain-time predictions should not fork workers
     accuracy = model.score(x_test, y_test)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, args.out_dir / "bbc_rf.joblib", compress=3)
-    import skops.io as sio
-
-    sio.dump(model, args.out_dir / "bbc_rf.skops")
+    save(model, args.out_dir / "bbc_rf.joblib")
+    save(model, args.out_dir / "bbc_rf.skops")
     print(
         f"bbc_rf: {len(x_train)} training articles, test accuracy {accuracy:.3f}, "
         f"built in {time.perf_counter() - t0:.1f} s -> {args.out_dir}/bbc_rf.{{joblib,skops}}"
@@ -93,7 +105,7 @@ def main() -> None:
     leaky = build_pipeline().fit(plant_artefact(x_train, y_train), y_train)
     leaky[-1].n_jobs = None
     leaky_accuracy = leaky.score(plant_artefact(x_test, y_test), y_test)
-    joblib.dump(leaky, args.out_dir / "bbc_rf_leaky.joblib", compress=3)
+    save(leaky, args.out_dir / "bbc_rf_leaky.joblib")
     print(
         f"bbc_rf_leaky: artefact {LEAK_HEADER.strip()!r} planted in every {LEAK_CLASS!r} article, "
         f"test accuracy (artefact in test too) {leaky_accuracy:.3f}, "

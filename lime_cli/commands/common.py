@@ -308,7 +308,8 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Callable[[int, int
 
 def report_error(error: LimeCliError) -> None:
     """One line on stderr."""
-    click.echo(f"lime-explain: {error.kind}: {error.message}", err=True)
+    message = " ".join(error.message.split())  # foreign exception texts may span lines
+    click.echo(f"lime-explain: {error.kind}: {message}", err=True)
 
 
 def guarded(debug: bool, body: Callable[[], int]) -> None:
@@ -326,8 +327,9 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
     except Exception as exc:  # the promise: no traceback without --debug
         if debug:
             raise
+        message = " ".join(str(exc).split())
         click.echo(
-            f"lime-explain: internal error: {type(exc).__name__}: {exc} "
+            f"lime-explain: internal error: {type(exc).__name__}: {message} "
             "(run again with --debug for a traceback)",
             err=True,
         )

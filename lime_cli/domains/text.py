@@ -97,7 +97,7 @@ class TextDomain:
         tokens = self._token_array
         if self.bow:
             return ["".join(tokens[row].tolist()) for row in keep]
-        mask = self.mask_token
+        mask = np.array(self.mask_token, dtype=object)  # a str scalar would drop NULs
         return ["".join(np.where(row, tokens, mask).tolist()) for row in keep]
 
     def preferred_batch_size(self, n: int) -> int:

@@ -188,13 +188,17 @@ def predict_samples(
     """Ask the model about every sample, ``batch_size`` at a time, and check its answers."""
     n = z.shape[0]
     k = len(model.classes)
-    out = np.empty((n, k), dtype=np.float64)
+    out: np.ndarray | None = None
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         batch = domain.to_model_input(z[start:stop])
         pred = np.asarray(model.predict(batch), dtype=np.float64)
-        if pred.ndim == 1 and k == 1:
+        if pred.ndim == 1 and k <= 1:
             pred = pred[:, None]
+        if out is None:
+            # A model that does not name its classes learns their number here.
+            k = k or (pred.shape[1] if pred.ndim == 2 else 0)
+            out = np.empty((n, k), dtype=np.float64)
         if pred.shape != (stop - start, k):
             raise ModelError(
                 f"the model returned an array of shape {pred.shape} for {stop - start} inputs; "
@@ -205,6 +209,7 @@ def predict_samples(
         out[start:stop] = pred
         if progress is not None:
             progress(stop, n)
+    assert out is not None
     return out
 
 

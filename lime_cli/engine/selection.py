@@ -104,9 +104,16 @@ def lasso_path_selection(design: WeightedDesign, y: np.ndarray, k: int) -> np.nd
     x = design.centred_columns(np.arange(design.d)) * root_w[:, None]
     ybar = float(design.w @ y) / design.sw
     _, _, coefs = lars_path(x, (y - ybar) * root_w, method="lasso", verbose=False)
-    nonzero = np.arange(design.d)
+    chosen = np.zeros(0, dtype=np.intp)
     for i in range(coefs.shape[1] - 1, 0, -1):
         nonzero = coefs[:, i].nonzero()[0]
         if len(nonzero) <= k:
+            chosen = nonzero.astype(np.intp)
             break
-    return nonzero.astype(np.intp)
+    if len(chosen) < k:
+        # A degenerate path (constant target or columns) activates fewer than
+        # K features: fill up with the lowest-numbered unused ones, as lime's
+        # other modes would still return K.
+        rest = np.setdiff1d(np.arange(design.d), chosen)[: k - len(chosen)]
+        chosen = np.concatenate([chosen, rest]).astype(np.intp)
+    return chosen

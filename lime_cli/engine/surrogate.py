@@ -113,8 +113,13 @@ class WeightedDesign:
         """A new dense ``Zc' W Zc`` (d x d), built a block of rows at a time."""
         g = np.zeros((self.d, self.d))
         for start, stop, block in matrix.row_chunks(self.z):
-            scaled = block * np.sqrt(self.w[start:stop])[:, None]
-            g += np.asarray(scaled.T @ scaled)
+            root = np.sqrt(self.w[start:stop])[:, None]
+            if hasattr(block, "toarray"):
+                scaled = block.multiply(root).tocsr()
+                g += (scaled.T @ scaled).toarray()
+            else:
+                scaled = block * root
+                g += scaled.T @ scaled
         g -= self.sw * np.outer(self.mean, self.mean)
         return g
 
