@@ -98,28 +98,51 @@ def _feature_table(label: LabelExplanation) -> Table:
 
 
 def _text_view(explanation: Explanation) -> RenderableType | None:
-    """The document with explained words coloured by their weight for the first label."""
+    """The document with the explaining words marked by their weight for the first label."""
     source: Any = explanation.source
     text = getattr(source, "text", None)
     if explanation.modality != "text" or text is None or not explanation.explanations:
         return None
-    label = explanation.explanations[0]
-    shown = text[:MAX_TEXT_SHOWN]
-    styled = Text(shown)
-    for f in label.features:
-        style = f"bold {POSITIVE}" if f.weight > 0 else f"bold {NEGATIVE}"
-        length = len(f.feature)
-        for pos in f.info.get("positions", []):
-            if pos < len(shown):
-                styled.stylize(style, pos, pos + length)
-    header = Text.assemble(
-        ("Text", "bold"),
-        f" (words towards {label.label!r} in {POSITIVE}, away in {NEGATIVE})",
-    )
-    parts: list[RenderableType] = [header, styled]
-    if len(text) > MAX_TEXT_SHOWN:
-        parts.append(Text(f"… ({len(text) - MAX_TEXT_SHOWN} more characters)", style="dim"))
-    return Group(*parts)
+    return _MarkedText(text, explanation.explanations[0])
+
+
+class _MarkedText:
+    """Words coloured on a colour terminal, bracketed as ``[+word]``/``[-word]`` elsewhere."""
+
+    def __init__(self, text: str, label: LabelExplanation) -> None:
+        self.text = text
+        self.label = label
+
+    def _spans(self, limit: int) -> list[tuple[int, int, float]]:
+        spans = []
+        for f in self.label.features:
+            for pos in f.info.get("positions", []):
+                if pos < limit:
+                    spans.append((pos, pos + len(f.feature), f.weight))
+        return sorted(spans)
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        shown = self.text[:MAX_TEXT_SHOWN]
+        plain = console.no_color or console.color_system is None
+        if plain:
+            pieces, last = [], 0
+            for start, stop, weight in self._spans(len(shown)):
+                if start < last:
+                    continue
+                sign = "+" if weight > 0 else "-"
+                pieces += [shown[last:start], f"[{sign}{shown[start:stop]}]"]
+                last = stop
+            body = Text("".join(pieces) + shown[last:])
+            how = "[+word] towards it, [-word] away"
+        else:
+            body = Text(shown)
+            for start, stop, weight in self._spans(len(shown)):
+                body.stylize(f"bold {POSITIVE if weight > 0 else NEGATIVE}", start, stop)
+            how = f"words towards it in {POSITIVE}, away in {NEGATIVE}"
+        yield Text.assemble(("Text", "bold"), f" for {self.label.label!r} ({how})")
+        yield body
+        if len(self.text) > MAX_TEXT_SHOWN:
+            yield Text(f"… ({len(self.text) - MAX_TEXT_SHOWN} more characters)", style="dim")
 
 
 def render_pick(result: dict[str, Any], picked: list[Explanation]) -> RenderableType:
