@@ -8,6 +8,7 @@ absolute weights (``max_weight``). Rules come from options or a TOML file.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,17 +118,19 @@ def load_rules(path: str) -> Rules:
         raise UsageError(f"{path}: within must be a positive integer")
     min_score = data.get("min_score")
     if min_score is not None and (
-        isinstance(min_score, bool) or not isinstance(min_score, int | float)
+        isinstance(min_score, bool)
+        or not isinstance(min_score, int | float)
+        or not math.isfinite(min_score)
     ):
-        raise UsageError(f"{path}: min_score must be a number")
+        raise UsageError(f"{path}: min_score must be a finite number")
     caps = data.get("max_weight", {})
     if not isinstance(caps, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in caps.values()
     ):
         raise UsageError(f"{path}: max_weight must be a table of feature = non-negative number")
     return Rules(
-        forbid=strings("forbid"),
-        require=strings("require"),
+        forbid=tuple(dict.fromkeys(strings("forbid"))),
+        require=tuple(dict.fromkeys(strings("require"))),
         within=within,
         min_score=None if min_score is None else float(min_score),
         max_weight=tuple((str(k), float(v)) for k, v in caps.items()),
@@ -135,8 +138,16 @@ def load_rules(path: str) -> Rules:
 
 
 def matches(feature: FeatureWeight, name: str) -> bool:
-    """A rule's feature name matches the feature itself or, for tabular data, its column."""
-    return feature.feature == name or feature.info.get("column") == name
+    """A rule's feature name matches the feature or, for tabular data, its column.
+
+    Case-insensitively: text features keep the document's case ("Posting"),
+    and a policy that forbids "posting" means the word in any case.
+    """
+    wanted = name.casefold()
+    column = feature.info.get("column")
+    return feature.feature.casefold() == wanted or (
+        isinstance(column, str) and column.casefold() == wanted
+    )
 
 
 def evaluate(rules: Rules, explanation: Explanation) -> list[CheckOutcome]:

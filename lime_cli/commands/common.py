@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import sys
@@ -126,7 +127,15 @@ def build_rules(
     """The Rules from options and an optional TOML file."""
     from lime_cli.checks import Rules, load_rules, parse_max_weight
 
-    rules = Rules(tuple(forbid), tuple(require), within, min_score, parse_max_weight(max_weight))
+    if min_score is not None and not math.isfinite(min_score):
+        raise UsageError("--min-score must be a finite number")
+    rules = Rules(
+        tuple(dict.fromkeys(forbid)),
+        tuple(dict.fromkeys(require)),
+        within,
+        min_score,
+        parse_max_weight(max_weight),
+    )
     if rules_file:
         rules = rules.merged(load_rules(rules_file))
     return rules
@@ -350,6 +359,9 @@ class OutputPlan:
     #: When set, finished explanations are collected here instead of printed
     #: (pick and compare show their own summary at the end).
     sink: list[Any] | None = None
+    #: When set, failed inputs are collected here as (name, error) instead of
+    #: reported (compare reports each input once for both models).
+    failures: list[tuple[str, LimeCliError]] | None = None
 
     def validate(self) -> None:
         if self.junit and not self.junit.lower().endswith(".xml"):
@@ -430,11 +442,13 @@ def explain_each(
             if error is not None:
                 if debug:
                     raise error
-                if not isinstance(error, LimeCliError):
-                    error = InternalError(f"{name_of(item)}: {type(error).__name__}: {error}")
-                report_error(error)
+                error = _named(error, name_of(item))
                 codes.append(error.exit_code)
-                failed_inputs.append((name_of(item), error.message))
+                if plan.failures is not None:
+                    plan.failures.append((name_of(item), error))
+                else:
+                    report_error(error)
+                    failed_inputs.append((name_of(item), error.message))
             else:
                 codes.append(_run_checks(plan, explanation, outcomes_all))
                 done.append(explanation)
@@ -449,6 +463,16 @@ def explain_each(
 
         atomic_write_text(plan.junit, to_junit_xml(outcomes_all, failed_inputs, "lime-explain"))
     return worst_exit_code(codes)
+
+
+def _named(error: BaseException, name: str) -> LimeCliError:
+    """The error as a LimeCliError whose message starts with the input's name."""
+    if not isinstance(error, LimeCliError):
+        return InternalError(f"{name}: {type(error).__name__}: {error}")
+    if error.message.startswith(f"{name}: ") or error.message.startswith(f"{name} "):
+        return error
+    renamed = type(error)(f"{name}: {error.message}")
+    return renamed
 
 
 def _run_checks(plan: OutputPlan, explanation: Any, collected: list[Any]) -> int:

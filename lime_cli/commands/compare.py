@@ -37,19 +37,24 @@ def _make_compare(name: str, inputs: Any, prepare: Any) -> click.Command:
             if len(paths) != 2:
                 raise UsageError("compare needs --model exactly twice (model A, then model B)")
             settings = settings_from(options, json_writers())
-            outs, settings.plan.outs = settings.plan.outs, ()
-            junit, settings.plan.junit = settings.plan.junit, None
+            plan = settings.plan
+            # compare writes its own report, checks and JUnit once for both models.
+            outs, plan.outs = plan.outs, ()
+            junit, plan.junit = plan.junit, None
+            rules, plan.rules = plan.rules, None
             job = prepare(settings, options)
             spec_b = dataclasses.replace(settings.spec, path=paths[1])
             spec_b.load()
             results: list[list[Any]] = [[], []]
+            failures: list[list[tuple[str, Any]]] = [[], []]
             codes = []
             for side, spec in enumerate((settings.spec, spec_b)):
-                settings.plan.sink = results[side]
+                plan.sink, plan.failures = results[side], failures[side]
                 side_job = dataclasses.replace(job, task=dataclasses.replace(job.task, model=spec))
                 codes.append(run_job(settings, side_job))
+            failed_inputs = _report_failures(failures, paths)
             report = comparison(results[0], results[1], settings.params.num_features)
-            check_code = _checks(settings.plan.rules, results, paths, report, junit)
+            check_code = _checks(rules, results, paths, report, junit, failed_inputs)
             emit(report, settings.plan.fmt, settings.quiet, outs)
             return worst_exit_code(codes + [check_code])
 
@@ -110,12 +115,36 @@ def _importance(matrix: Any) -> dict[str, float]:
     return {f: float(v) for f, v in zip(matrix.features, values)}
 
 
+def _report_failures(
+    failures: list[list[tuple[str, Any]]], paths: tuple[str, ...]
+) -> list[tuple[str, str]]:
+    """One stderr line per failed input: input errors once, model errors per model."""
+    from lime_cli.commands.common import report_error
+    from lime_cli.errors import ModelError
+
+    seen: set[tuple[str, str]] = set()
+    failed: list[tuple[str, str]] = []
+    for side, side_failures in zip("AB", failures):
+        for name, error in side_failures:
+            if isinstance(error, ModelError):
+                path = paths[0 if side == "A" else 1]
+                error = ModelError(f"[model {side}: {path}] {error.message}")
+            key = (type(error).__name__, error.message)
+            if key not in seen:
+                seen.add(key)
+                report_error(error)
+                failed.append((name, error.message))
+    return failed
+
+
 def _checks(
     rules: Any, results: list[list[Any]], paths: tuple[str, ...], report: dict[str, Any],
-    junit: str | None,
+    junit: str | None, failed_inputs: list[tuple[str, str]],
 ) -> int:  # fmt: skip
     """Run the checks on both models' explanations; failures name the model."""
     if rules is None or rules.empty:
+        if junit:
+            _write_junit(junit, [], failed_inputs)
         return 0
     from lime_cli.checks import evaluate, failure_line
 
@@ -134,11 +163,15 @@ def _checks(
                     click.echo(f"lime-explain: check failed: {failure_line(o)}", err=True)
             outcomes_all.extend(outcomes)
     if junit:
-        from lime_cli.output import atomic_write_text
-        from lime_cli.render.junit import to_junit_xml
-
-        atomic_write_text(junit, to_junit_xml(outcomes_all, [], "lime-explain compare"))
+        _write_junit(junit, outcomes_all, failed_inputs)
     return 1 if failed else 0
+
+
+def _write_junit(path: str, outcomes: list[Any], failed_inputs: list[tuple[str, str]]) -> None:
+    from lime_cli.output import atomic_write_text
+    from lime_cli.render.junit import to_junit_xml
+
+    atomic_write_text(path, to_junit_xml(outcomes, failed_inputs, "lime-explain compare"))
 
 
 def emit(report: dict[str, Any], fmt: str, quiet: bool, outs: tuple[str, ...]) -> None:

@@ -62,9 +62,8 @@ def _make_pick(name: str, inputs: Any, prepare: Any) -> click.Command:
                 return code
             matrix = feature_matrix(explanations)
             picked = greedy_pick(matrix, budget)
-            result = pick_result(
-                explanations, matrix, picked, coverage(matrix, [i for i, _ in picked])
-            )
+            covered = coverage(matrix, [i for i, _ in picked])
+            result = pick_result(explanations, matrix, picked, covered, budget)
             show(result, explanations, picked, settings.plan.fmt, settings.quiet, outs)
             return code
 
@@ -85,7 +84,11 @@ def pick() -> None:
 
 
 def pick_result(
-    explanations: list[Any], matrix: Any, picked: list[tuple[int, float]], covered: float
+    explanations: list[Any],
+    matrix: Any,
+    picked: list[tuple[int, float]],
+    covered: float,
+    budget: int,
 ) -> dict[str, Any]:
     """The JSON document of a pick."""
     importance = matrix.importance()
@@ -93,7 +96,8 @@ def pick_result(
     return {
         "schema_version": 1,
         "kind": "pick",
-        "budget": len(picked),
+        "budget": budget,
+        "picked_count": len(picked),
         "inputs_explained": len(explanations),
         "coverage": covered,
         "total_importance": float(importance.sum()),
