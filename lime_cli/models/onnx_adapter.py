@@ -1,0 +1,216 @@
+"""An ONNX classifier as ``predict(batch) -> (n, k)`` probabilities, through onnxruntime.
+
+The model file says what it takes: one input tensor (its name, rank, element
+type and any fixed sizes are read from the file) and a rank-2 output of class
+scores. Quirks stay here: a fixed batch size is honoured by splitting and
+padding, inputs are cast to the model's element type, and logits go through a
+softmax (``output='logits'``, or ``'auto'`` when the scores are not already
+probabilities).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lime_cli.errors import ModelError, UsageError
+
+#: onnxruntime element types lime-explain can feed, and their NumPy types.
+INPUT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(uint8)": np.uint8,
+}
+OUTPUT_TYPES = ("tensor(float)", "tensor(double)", "tensor(float16)")
+SUPPORTED_INPUT_RANKS = (2, 4)
+
+#: Scores count as probabilities when every row sums to 1 within this.
+PROBABILITY_TOLERANCE = 1e-3
+
+
+class OnnxModel:
+    """Adapter around an onnxruntime session for one classifier."""
+
+    mode = "classification"
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        path: str,
+        class_names: list[str] | None = None,
+        output: str = "auto",
+    ) -> None:
+        if output not in ("auto", "logits", "probabilities"):
+            raise UsageError("--output must be probabilities, logits or auto")
+        self.session = session
+        self.path = path
+        self.output = output
+        self._softmax: bool | None = {"auto": None, "logits": True, "probabilities": False}[output]
+        inputs = session.get_inputs()
+        if len(inputs) != 1:
+            names = ", ".join(i.name for i in inputs)
+            raise ModelError(
+                f"{path}: the model takes {len(inputs)} inputs ({names}); "
+                "lime-explain feeds exactly one tensor"
+            )
+        meta = inputs[0]
+        self.input_name: str = meta.name
+        self.input_shape: tuple[int | None, ...] = _dims(meta.shape)
+        if meta.shape is None or len(self.input_shape) not in SUPPORTED_INPUT_RANKS:
+            raise ModelError(
+                f"{path}: unexpected input rank {len(self.input_shape)} "
+                f"(shape {_shape_text(self.input_shape)}); expected rank 4 (a batch of images, "
+                "NCHW or NHWC) or rank 2 (a batch of flattened pixels)"
+            )
+        if meta.type not in INPUT_TYPES:
+            raise ModelError(f"{path}: unsupported input element type {meta.type}")
+        self.input_dtype = INPUT_TYPES[meta.type]
+        self.output_name, self.output_shape = _pick_output(session.get_outputs(), path)
+        self.fixed_batch = self.input_shape[0]
+        k = self.output_shape[1]
+        if class_names is not None and k is not None and len(class_names) != k:
+            raise UsageError(
+                f"{len(class_names)} class names were given, but the model has {k} outputs"
+            )
+        if class_names is not None:
+            self.classes: list[str] = list(class_names)
+        else:
+            self.classes = [str(i) for i in range(k)] if k is not None else []
+
+    @classmethod
+    def load(
+        cls,
+        path: str,
+        *,
+        class_names: list[str] | None = None,
+        output: str = "auto",
+        threads: int | None = None,
+    ) -> OnnxModel:
+        """Open ``path`` with onnxruntime on the CPU."""
+        try:
+            import onnxruntime as ort
+        except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
+            raise ModelError("reading .onnx files needs the onnxruntime package") from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own classes for broken files
+            raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+        return cls(session, path=path, class_names=class_names, output=output)
+
+    @property
+    def input_rank(self) -> int:
+        return len(self.input_shape)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities for a batch, shape (n, k), float64."""
+        x = np.asarray(batch)
+        if np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
+            x = np.clip(np.rint(x), 0, 255)
+        x = x.astype(self.input_dtype, copy=False)
+        if len(x.shape) != self.input_rank:
+            raise ModelError(
+                f"{self.path}: got a batch of rank {x.ndim} for an input of rank {self.input_rank}"
+            )
+        scores = self._run(x)
+        if not self.classes:
+            self.classes = [str(i) for i in range(scores.shape[1])]
+        if self._softmax is None:
+            self._softmax = not _looks_like_probabilities(scores)
+        return softmax(scores) if self._softmax else scores
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        fixed = self.fixed_batch
+        if fixed is None or fixed == x.shape[0]:
+            return self._run_once(x)
+        parts = []
+        for start in range(0, x.shape[0], fixed):
+            chunk = x[start : start + fixed]
+            missing = fixed - chunk.shape[0]
+            if missing:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], missing, axis=0)])
+            parts.append(self._run_once(chunk)[: fixed - missing])
+        return np.concatenate(parts)
+
+    def _run_once(self, x: np.ndarray) -> np.ndarray:
+        try:
+            (raw,) = self.session.run([self.output_name], {self.input_name: x})
+        except Exception as exc:  # onnxruntime's own error classes
+            raise ModelError(f"{self.path}: the model failed to run ({_first_line(exc)})") from exc
+        out = np.asarray(raw, dtype=np.float64)
+        if out.ndim != 2 or out.shape[0] != x.shape[0]:
+            raise ModelError(
+                f"{self.path}: unexpected output shape {out.shape} for a batch of {x.shape[0]}; "
+                "expected (batch, classes)"
+            )
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        softmax_used = self._softmax
+        return {
+            "path": self.path,
+            "format": "onnx",
+            "mode": self.mode,
+            "classes": list(self.classes),
+            "type": "onnx",
+            "input": {
+                "name": self.input_name,
+                "shape": [d if d is not None else "dynamic" for d in self.input_shape],
+                "dtype": np.dtype(self.input_dtype).name,
+            },
+            "output": {
+                "name": self.output_name,
+                "kind": self.output,
+                "softmax": softmax_used,
+            },
+        }
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits; NaN rows stay NaN."""
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _looks_like_probabilities(scores: np.ndarray) -> bool:
+    if not np.isfinite(scores).all():
+        return False
+    if scores.min() < 0 or scores.max() > 1:
+        return False
+    return bool(np.allclose(scores.sum(axis=1), 1.0, atol=PROBABILITY_TOLERANCE))
+
+
+def _pick_output(outputs: list[Any], path: str) -> tuple[str, tuple[int | None, ...]]:
+    """The first floating-point output of rank 2 (class scores)."""
+    seen = []
+    for meta in outputs:
+        shape = _dims(meta.shape) if meta.shape is not None else ()
+        seen.append(f"{meta.name} {meta.type} {_shape_text(shape)}")
+        if meta.type in OUTPUT_TYPES and len(shape) == 2:
+            return meta.name, shape
+    raise ModelError(
+        f"{path}: no output of rank 2 (batch, classes) with floating-point scores; "
+        f"outputs: {'; '.join(seen) or 'none'}"
+    )
+
+
+def _dims(shape: Any) -> tuple[int | None, ...]:
+    if shape is None:
+        return ()
+    return tuple(d if isinstance(d, int) and d > 0 else None for d in shape)
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
