@@ -23,11 +23,11 @@ from lime_cli.commands.modalities import PerModalityGroup
 from lime_cli.errors import UsageError, worst_exit_code
 
 
-def _make_compare(name: str, inputs: Any, prepare: Any) -> click.Command:
+def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:
     @click.command(name=name)
     @inputs
     @compare_model_options
-    @lime_options()
+    @lime_options(**defaults)
     @jobs_option
     @check_options
     @output_options([".json"])

@@ -127,10 +127,14 @@ def image_inputs(func: F) -> F:
     return func
 
 
+#: lime's image defaults, also used by ``pick image`` and ``compare image``.
+LIME_DEFAULTS = {"num_samples": DEFAULT_NUM_SAMPLES, "num_features": DEFAULT_SHOWN}
+
+
 @click.command(epilog=EPILOG)
 @image_inputs
 @model_options
-@lime_options(num_samples=DEFAULT_NUM_SAMPLES, num_features=DEFAULT_SHOWN)
+@lime_options(**LIME_DEFAULTS)
 @click.option(
     "--heatmap",
     "heatmaps",

@@ -1,7 +1,8 @@
 """The modalities that pick and compare run on, imported only when used.
 
 Each modality's command module provides an inputs decorator (its arguments and
-options) and a ``prepare(settings, options) -> Job`` function; its task is a
+options), a ``prepare(settings, options) -> Job`` function and optionally
+``LIME_DEFAULTS`` (keyword arguments for ``lime_options``); its task is a
 dataclass with a ``model`` field holding the ModelSpec, so the same inputs can
 be explained under another model.
 """
@@ -21,8 +22,11 @@ MODALITIES = {
     "tabular": ("lime_cli.commands.tabular", "tabular_inputs", "prepare_tabular"),
 }
 
-#: Builds one subcommand: (modality name, inputs decorator, prepare) -> command.
-CommandFactory = Callable[[str, Callable[..., Any], Callable[..., Any]], click.Command]
+#: Builds one subcommand: (modality name, inputs decorator, prepare, LIME option
+#: defaults such as the image command's 1000 samples) -> command.
+CommandFactory = Callable[
+    [str, Callable[..., Any], Callable[..., Any], dict[str, Any]], click.Command
+]
 
 
 class PerModalityGroup(click.Group):
@@ -40,4 +44,5 @@ class PerModalityGroup(click.Group):
         if spec is None:
             return None
         module = importlib.import_module(spec[0])
-        return self.factory(cmd_name, getattr(module, spec[1]), getattr(module, spec[2]))
+        defaults = getattr(module, "LIME_DEFAULTS", {})
+        return self.factory(cmd_name, getattr(module, spec[1]), getattr(module, spec[2]), defaults)

@@ -21,11 +21,11 @@ from lime_cli.commands.common import (
 from lime_cli.commands.modalities import PerModalityGroup
 
 
-def _make_pick(name: str, inputs: Any, prepare: Any) -> click.Command:
+def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:
     @click.command(name=name)
     @inputs
     @model_options
-    @lime_options()
+    @lime_options(**defaults)
     @click.option(
         "--budget",
         "-B",

@@ -94,7 +94,9 @@ def explain(
     z = domain.sample(params.num_samples, rng)
     batch_size = params.batch_size or domain.preferred_batch_size(params.num_samples)
     y = predict_samples(domain, model, z, batch_size, progress)
-    return explain_predictions(domain, model, z, y, labels, params)
+    explanation = explain_predictions(domain, model, z, y, labels, params)
+    explanation.params["batch_size"] = batch_size
+    return explanation
 
 
 def explain_predictions(
