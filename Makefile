@@ -23,6 +23,15 @@ sample-models: $(TEXT_MODELS)
 demo: sample-models
 	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
 		--input sample_data/text/sports_506.txt
+	mkdir -p demo_out
+	$(BIN)/lime-explain image --model sample_models/efficientnet_lite0.onnx --seed 7 \
+		sample_data/images/coffee.jpg --out demo_out/coffee_explanation.png \
+		--heatmap demo_out/coffee_heatmap.png
+	@echo "wrote demo_out/coffee_explanation.png and demo_out/coffee_heatmap.png"
+	@echo "A model that relies on an artefact word fails a CI check:"
+	@$(BIN)/lime-explain text --model sample_models/bbc_rf_leaky.joblib --forbid posting \
+		sample_data/text_leaky/tech_003_with_header.txt --seed 7 --quiet; \
+		echo "exit code $$? (1: a check failed)"
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -33,6 +42,8 @@ test: sample-models lint
 
 bench: sample-models
 	$(BIN)/python bench/bench_text.py
+	$(BIN)/python bench/bench_image.py
+	$(BIN)/python bench/bench_memory.py
 
 clean:
-	rm -rf $(VENV) $(TEXT_MODELS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TEXT_MODELS) .pytest_cache .ruff_cache demo_out
