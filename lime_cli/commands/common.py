@@ -639,3 +639,25 @@ def run_job(settings: Settings, job: Job) -> int:
     return explain_each(
         job.items, job.task, settings.plan, settings.debug, jobs=settings.jobs, name_of=job.name_of
     )
+
+
+def emit_report(
+    report: dict[str, Any],
+    plan: OutputPlan,
+    outs: tuple[str, ...],
+    renderable: Callable[[], Any],
+) -> None:
+    """Print a whole-run report (pick, compare) and write it to ``outs`` as JSON."""
+    import json
+
+    from lime_cli.output import atomic_write_text
+
+    text = json.dumps(report, ensure_ascii=False, allow_nan=False)
+    for path in outs:
+        atomic_write_text(path, text + "\n")
+    if plan.fmt == "json":
+        click.echo(text)
+    elif not plan.quiet:
+        from rich.console import Console
+
+        Console().print(renderable())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ import click
 from lime_cli.commands.common import (
     check_options,
     compare_model_options,
+    emit_report,
     guarded,
     jobs_option,
     json_writers,
@@ -55,7 +55,7 @@ def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]
             failed_inputs = _report_failures(failures, paths)
             report = comparison(results[0], results[1], settings.params.num_features)
             check_code = _checks(rules, results, paths, report, junit, failed_inputs)
-            emit(report, settings.plan.fmt, settings.quiet, outs)
+            emit_report(report, plan, outs, lambda: _render(report))
             return worst_exit_code(codes + [check_code])
 
         guarded(bool(options.get("debug")), body)
@@ -174,18 +174,7 @@ def _write_junit(path: str, outcomes: list[Any], failed_inputs: list[tuple[str, 
     atomic_write_text(path, to_junit_xml(outcomes, failed_inputs, "lime-explain compare"))
 
 
-def emit(report: dict[str, Any], fmt: str, quiet: bool, outs: tuple[str, ...]) -> None:
-    """Print the comparison and write it to any --out files."""
-    from lime_cli.output import atomic_write_text
+def _render(report: dict[str, Any]) -> Any:
+    from lime_cli.render.terminal import render_compare
 
-    text = json.dumps(report, ensure_ascii=False, allow_nan=False)
-    for path in outs:
-        atomic_write_text(path, text + "\n")
-    if fmt == "json":
-        click.echo(text)
-    elif not quiet:
-        from rich.console import Console
-
-        from lime_cli.render.terminal import render_compare
-
-        Console().print(render_compare(report))
+    return render_compare(report)

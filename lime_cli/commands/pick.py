@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from lime_cli.commands.common import (
+    emit_report,
     guarded,
     jobs_option,
     json_writers,
@@ -64,7 +64,8 @@ def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -
             picked = greedy_pick(matrix, budget)
             covered = coverage(matrix, [i for i, _ in picked])
             result = pick_result(explanations, matrix, picked, covered, budget)
-            show(result, explanations, picked, settings.plan.fmt, settings.quiet, outs)
+            chosen = [explanations[i] for i, _ in picked]
+            emit_report(result, settings.plan, outs, lambda: _render(result, chosen))
             return code
 
         guarded(bool(options.get("debug")), body)
@@ -115,25 +116,7 @@ def pick_result(
     }
 
 
-def show(
-    result: dict[str, Any],
-    explanations: list[Any],
-    picked: list[tuple[int, float]],
-    fmt: str,
-    quiet: bool,
-    outs: tuple[str, ...],
-) -> None:
-    """Print the pick and write it to any --out files."""
-    from lime_cli.output import atomic_write_text
+def _render(result: dict[str, Any], chosen: list[Any]) -> Any:
+    from lime_cli.render.terminal import render_pick
 
-    text = json.dumps(result, ensure_ascii=False, allow_nan=False)
-    for path in outs:
-        atomic_write_text(path, text + "\n")
-    if fmt == "json":
-        click.echo(text)
-    elif not quiet:
-        from rich.console import Console
-
-        from lime_cli.render.terminal import render_pick
-
-        Console().print(render_pick(result, [explanations[i] for i, _ in picked]))
+    return render_pick(result, chosen)

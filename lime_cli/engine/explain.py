@@ -112,6 +112,8 @@ def explain_predictions(
     Split from :func:`explain` so a caller can predict many inputs' samples in
     one batch (tabular rows) and fit each input's surrogate afterwards.
     """
+    width = params.kernel_width or domain.default_kernel_width
+    weights = exponential_kernel(domain.distances(z), width)
     # Typical surrogate problems are small: one BLAS thread is faster than
     # several spinning on a busy machine (and right when inputs run in
     # parallel). Large ones (thousands of words) get every thread.
@@ -119,53 +121,17 @@ def explain_predictions(
 
     small = min(z.shape) < _SMALL_PROBLEM
     with threadpool_limits(limits=1 if small else None, user_api="blas"):
-        return _fit_labels(domain, model, z, y, labels, params)
-
-
-def _fit_labels(
-    domain: Domain,
-    model: Model,
-    z: Any,
-    y: np.ndarray,
-    labels: LabelRequest,
-    params: LimeParams,
-) -> Explanation:
-    width = params.kernel_width or domain.default_kernel_width
-    weights = exponential_kernel(domain.distances(z), width)
-    design = WeightedDesign(z, weights)
-    warnings: list[str] = []
-    results = []
-    for index in resolve_labels(model, y[0], labels):
-        target = y[:, index]
-        name = model.classes[index]
-        if np.ptp(target) == 0:
-            warnings.append(
-                f"the model's output for {name!r} is the same for every sample: "
-                "nothing in this input changes it, so the explanation is empty"
-            )
-        chosen = select_features(design, target, params.num_features, params.feature_selection)
-        fit = design.fit(target, chosen, params.ridge_alpha)
-        order = np.argsort(-np.abs(fit.coef), kind="stable")
-        features = [
-            FeatureWeight(
-                domain.feature_names[int(fit.features[i])],
-                float(fit.coef[i]),
-                int(fit.features[i]),
-                domain.feature_info(int(fit.features[i])),
-            )
-            for i in order
+        design = WeightedDesign(z, weights)
+        results = [
+            _fit_label(domain, model, design, y, index, params)
+            for index in resolve_labels(model, y[0], labels)
         ]
-        results.append(
-            LabelExplanation(
-                label=name,
-                label_index=int(index),
-                intercept=fit.intercept,
-                score=fit.score,
-                local_prediction=fit.local_prediction,
-                model_prediction=float(y[0, index]),
-                features=features,
-            )
-        )
+    warnings = [
+        f"the model's output for {r.label!r} is the same for every sample: "
+        "nothing in this input changes it, so the explanation is empty"
+        for r in results
+        if np.ptp(y[:, r.label_index]) == 0
+    ]
     return Explanation(
         modality=domain.modality,
         input=domain.describe(),
@@ -181,6 +147,39 @@ def _fit_labels(
         explanations=results,
         warnings=warnings,
         source=domain,
+    )
+
+
+def _fit_label(
+    domain: Domain,
+    model: Model,
+    design: WeightedDesign,
+    y: np.ndarray,
+    index: int,
+    params: LimeParams,
+) -> LabelExplanation:
+    """Select features and fit the surrogate for one label."""
+    target = y[:, index]
+    chosen = select_features(design, target, params.num_features, params.feature_selection)
+    fit = design.fit(target, chosen, params.ridge_alpha)
+    order = np.argsort(-np.abs(fit.coef), kind="stable")
+    features = [
+        FeatureWeight(
+            domain.feature_names[int(fit.features[i])],
+            float(fit.coef[i]),
+            int(fit.features[i]),
+            domain.feature_info(int(fit.features[i])),
+        )
+        for i in order
+    ]
+    return LabelExplanation(
+        label=model.classes[index],
+        label_index=int(index),
+        intercept=fit.intercept,
+        score=fit.score,
+        local_prediction=fit.local_prediction,
+        model_prediction=float(y[0, index]),
+        features=features,
     )
 
 
