@@ -1,0 +1,610 @@
+"""``lime-explain tabular``: which conditions on which columns decided a row of a CSV file.
+
+Rows are explained in batches: the samples of many rows are predicted in a
+few large model calls (bounded memory), then each row's surrogate is fitted
+on its own samples. ``--jobs N`` makes N processes share batches of rows:
+this one, which starts at once, and N-1 joblib (loky) workers, started while
+the data is read and given rows once they have loaded the model. Each row's
+random stream is derived from the seed and the row's index alone, so a row's
+explanation is the same whatever the batch, the job count or the order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from lime_cli.commands.common import (
+    F,
+    Job,
+    ModelSpec,
+    Settings,
+    check_options,
+    explain_each,
+    guarded,
+    jobs_option,
+    json_writers,
+    lime_options,
+    model_options,
+    output_options,
+    rng_for,
+    settings_from,
+)
+from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
+
+DISCRETIZER_CHOICES = ("quartile", "decile", "entropy", "none")
+#: Batches per worker when rows are spread over processes (balances the load).
+_TASKS_PER_JOB = 8
+
+
+def tabular_inputs(func: F) -> F:
+    """The CSV rows, the training data and how columns become features."""
+    options = [
+        click.argument("csv_file", required=False, metavar="[CSV]"),
+        click.option("--train", "train_path", required=True, metavar="FILE.csv|FILE.json",
+                     help="Training data (CSV with a header row), or statistics saved from it "
+                          "with --save-stats."),
+        click.option("--target", metavar="COL",
+                     help="The label column: left out of the training statistics and dropped "
+                          "from the rows if present (needed by --discretizer entropy)."),
+        click.option("--categorical", metavar="COL,...",
+                     help="Also treat these columns as categorical (string, boolean and "
+                          "category columns always are)."),
+        click.option("--discretizer", type=click.Choice(DISCRETIZER_CHOICES),
+                     help="Bins for numeric columns: quartile (default), decile, entropy "
+                          "(splits that predict --target) or none (standardised values)."),
+        click.option("--row", "row_numbers", multiple=True, type=click.IntRange(min=0),
+                     metavar="N", help="Explain data row N (0-based, header excluded; "
+                                       "repeatable)."),
+        click.option("--rows", "row_range", metavar="A:B",
+                     help="Explain data rows A to B-1 (either end may be left out)."),
+        click.option("--all", "all_rows", is_flag=True, help="Explain every row of the CSV."),
+        click.option("--save-stats", "save_stats_path", metavar="FILE.json",
+                     help="Write the training statistics to FILE.json (for --train FILE.json)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command(
+    epilog="Examples:\n\n\b\n"
+    "  lime-explain tabular --model credit.joblib --train train.csv --row 17 applicants.csv\n"
+    "  lime-explain tabular --model m.joblib --train train.csv --target y "
+    "--save-stats stats.json --all rows.csv --format json\n"
+    "  lime-explain tabular --model m.skops --train stats.json --rows 0:100 rows.csv --jobs 2\n"
+    "\n\b\nMissing values: statistics use each column's non-missing values; missing\n"
+    "values are one more category (or bin) drawn at their training frequency.\n"
+    "Errors: exit 2 for option misuse (--rows syntax, --discretizer entropy\n"
+    "without --target); exit 3 for unknown column names, rows out of range, empty\n"
+    "CSVs, columns that do not match the training data or the model, unreadable\n"
+    "values, and NaN or infinite values the model cannot take; exit 4 for models\n"
+    "that cannot be loaded or fail on the samples."
+)
+@tabular_inputs
+@model_options
+@lime_options()
+@jobs_option
+@check_options
+@output_options([".json", ".jsonl"])
+def tabular(**options: Any) -> None:
+    """Explain a tabular model's prediction for rows of a CSV file.
+
+    New rows are drawn from the training data's statistics (per column: bins
+    and their frequencies, or category frequencies), the model is asked about
+    each, and a weighted linear model over conditions such as "age <= 31.00"
+    or "housing = rent" shows which pushed the prediction up or down.
+    """
+
+    def body() -> int:
+        try:
+            settings = settings_from(options, json_writers())
+            job = prepare_tabular(settings, options, start_early=True)
+            return run_rows(settings, job)
+        finally:
+            stop_workers()  # at once, even those still starting when an error stopped the run
+
+    guarded(bool(options.get("debug")), body)
+
+
+# -- preparing a run ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row to explain: its 0-based index and its typed values, or why it cannot be."""
+
+    index: int
+    values: list[Any] | None
+    error: LimeCliError | None = None
+
+
+def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bool = False) -> Job:
+    """Read the training data and the rows, and build the task that explains rows.
+
+    ``start_early``: with ``--jobs`` above 1, start the worker processes of
+    :func:`run_rows` now, so they load while the data is read.
+    """
+    from lime_cli.domains.tabular import ModelInput
+    from lime_cli.tabular_data import convert_rows, read_table, save_stats
+
+    selection = RowSelection.parse(
+        options.get("row_numbers") or (), options.get("row_range"), bool(options.get("all_rows"))
+    )
+    categorical = _split_columns(options.get("categorical"))
+    source = options.get("csv_file")
+    if source is None and not (options.get("save_stats_path") and selection.empty):
+        raise UsageError("no CSV of rows to explain: give it as an argument ('-' reads stdin)")
+    if source == "-" and options["train_path"] == "-":
+        raise UsageError("stdin ('-') can be read only once: give the training data as a file")
+    if start_early and settings.jobs > 1 and source is not None and not selection.single:
+        start_workers(settings.spec, settings.jobs - 1)  # they start while we read the data
+    model = settings.spec.load()  # fail fast (exit 4) before reading any data
+    _check_label_names(model, settings.labels)
+    stats = training_stats(
+        options["train_path"], options.get("target"), categorical, options.get("discretizer")
+    )
+    ModelInput.for_model(model, stats, stats.source or options["train_path"])
+    if options.get("save_stats_path"):
+        save_stats(options["save_stats_path"], stats)
+    if source is None:  # only saving the statistics
+        return Job([], TabularTask(settings.spec, settings.labels, settings.params, stats, ""))
+    name = "stdin" if source == "-" else source
+    frame = read_table(source, as_text=True)
+    target = options.get("target") or stats.target
+    if target is not None and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    _check_row_columns(list(frame.columns), stats.names, name)
+    indices = selection.resolve(len(frame), name)
+    rows = [
+        TableRow(index, None, result)
+        if isinstance(result, LimeCliError)
+        else TableRow(index, result)
+        for index, result in zip(indices, convert_rows(frame, stats, indices, name))
+    ]
+    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name)
+    return Job(rows, task, name_of=lambda row: f"{name} row {row.index}")
+
+
+def training_stats(
+    path: str, target: str | None, categorical: list[str], discretizer: str | None
+) -> Any:
+    """Statistics computed from a training CSV, or loaded from saved JSON."""
+    from lime_cli.tabular_data import compute_stats, listed_names, load_stats, read_table
+
+    if not path.lower().endswith(".json"):
+        frame = read_table(path)
+        return compute_stats(
+            frame,
+            discretizer=discretizer or "quartile",
+            categorical=categorical,
+            target=target,
+            source="stdin" if path == "-" else path,
+        )
+    stats = load_stats(path)
+    if discretizer is not None and discretizer != stats.discretizer:
+        raise UsageError(
+            f"{path} holds {stats.discretizer} statistics; --discretizer {discretizer} "
+            "needs statistics computed again from the training CSV"
+        )
+    unknown = [c for c in categorical if c not in stats.names]
+    if unknown:
+        raise InputError(
+            f"--categorical names {listed_names(unknown)}, which {path} does not have; "
+            f"its columns are: {listed_names(stats.names, 30)}"
+        )
+    numeric = [c for c in categorical if stats.column(c).kind != "categorical"]
+    if numeric:
+        raise UsageError(
+            f"{path} treats {listed_names(numeric)} as numeric; compute the statistics "
+            "again from the training CSV with --categorical"
+        )
+    return stats
+
+
+def _split_columns(value: str | None) -> list[str]:
+    if not value:
+        return []
+    names = [v.strip() for v in value.split(",")]
+    if not all(names):
+        raise UsageError("--categorical must be a comma-separated list of column names")
+    return names
+
+
+def _check_label_names(model: Any, labels: Any) -> None:
+    """Refuse unknown --labels before any work (the engine would refuse them per row)."""
+    if getattr(model, "mode", "classification") == "regression":
+        return
+    classes = list(getattr(model, "classes", []))
+    for label in labels.names:
+        if label not in classes and not (label.isdigit() and int(label) < len(classes)):
+            raise UsageError(
+                f"unknown label {label!r}; the model's classes are: {', '.join(classes)}"
+            )
+
+
+def _check_row_columns(columns: list[str], expected: list[str], name: str) -> None:
+    from lime_cli.tabular_data import count_of, listed_names
+
+    missing = [c for c in expected if c not in columns]
+    if missing:
+        raise InputError(
+            f"{name} lacks {count_of(missing, 'column')} of the training data: "
+            + listed_names(missing)
+        )
+    known = set(expected)
+    extra = [c for c in columns if c not in known]
+    if extra:
+        raise InputError(
+            f"{name} has {count_of(extra, 'column')} the training data does not: "
+            + listed_names(extra)
+            + " (name a label column with --target)"
+        )
+
+
+@dataclass(frozen=True)
+class RowSelection:
+    """Which data rows to explain: listed indices, a range, or all of them."""
+
+    numbers: tuple[int, ...]
+    start: int | None
+    stop: int | None
+    ranged: bool
+    every: bool
+
+    @classmethod
+    def parse(cls, numbers: tuple[int, ...], row_range: str | None, every: bool) -> RowSelection:
+        start = stop = None
+        if row_range is not None:
+            start, stop = _parse_range(row_range)
+        if every and (numbers or row_range is not None):
+            raise UsageError("--all cannot be combined with --row or --rows")
+        return cls(tuple(numbers), start, stop, row_range is not None, every)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.numbers or self.ranged or self.every)
+
+    @property
+    def single(self) -> bool:
+        """At most one row, whatever the file holds."""
+        return len(set(self.numbers)) <= 1 and not (self.ranged or self.every)
+
+    def resolve(self, count: int, name: str) -> list[int]:
+        """The chosen indices in the order given (duplicates once); exit 3 if out of range."""
+        if self.every:
+            return list(range(count))
+        if self.empty:
+            if count == 1:
+                return [0]
+            raise UsageError(
+                f"{name} has {count} rows: choose them with --row N, --rows A:B or --all"
+            )
+        chosen = list(self.numbers)
+        if self.ranged:
+            start = 0 if self.start is None else self.start
+            stop = count if self.stop is None else self.stop
+            if stop > count:
+                raise InputError(
+                    f"--rows {start}:{stop} is out of range: {name} has {count} data rows "
+                    f"(0 to {count - 1})"
+                )
+            if start >= stop:
+                raise UsageError(f"--rows {start}:{stop} selects no rows")
+            chosen += range(start, stop)
+        bad = [i for i in chosen if i >= count]
+        if bad:
+            raise InputError(
+                f"row {bad[0]} is out of range: {name} has {count} data rows (0 to {count - 1})"
+            )
+        return list(dict.fromkeys(chosen))
+
+
+def _parse_range(text: str) -> tuple[int | None, int | None]:
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise UsageError(f"--rows {text!r}: expected A:B, for example 0:100, 5: or :20")
+    try:
+        bounds = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        raise UsageError(f"--rows {text!r}: A and B must be whole numbers") from None
+    if any(b is not None and b < 0 for b in bounds):
+        raise UsageError(f"--rows {text!r}: rows are numbered from 0")
+    return bounds[0], bounds[1]
+
+
+# -- explaining rows ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TabularTask:
+    """Explains rows with one set of training statistics; picklable for worker processes.
+
+    Calling it explains one row (what ``pick`` and ``compare`` use);
+    :meth:`outcomes` explains many, predicting many rows' samples per model call.
+    """
+
+    model: ModelSpec
+    labels: Any
+    params: Any
+    stats: Any
+    name: str
+
+    def __call__(self, row: TableRow) -> Any:
+        explanation, error = next(self.outcomes([row]))
+        if error is not None:
+            raise error
+        return explanation
+
+    def explain_many(self, rows: list[TableRow]) -> list[tuple[Any, LimeCliError | None]]:
+        """Every row's (explanation, None) or (None, error), in order."""
+        return list(self.outcomes(rows))
+
+    def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
+        """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
+        from lime_cli.domains.tabular import ModelInput, TabularSampler, batch_rows
+
+        model = self.model.load()
+        try:
+            layout = ModelInput.for_model(
+                model, self.stats, self.stats.source or "the training data"
+            )
+        except LimeCliError as exc:
+            for _ in rows:
+                yield None, exc
+            return
+        sampler = TabularSampler(self.stats)
+        n = self.params.num_samples
+        batch = self.params.batch_size or batch_rows(len(self.stats.columns))
+        per_chunk = max(1, max(batch, batch_rows(len(self.stats.columns))) // n)
+        for start in range(0, len(rows), per_chunk):
+            yield from self._chunk(rows[start : start + per_chunk], model, layout, sampler, batch)
+
+    def _chunk(
+        self, rows: list[TableRow], model: Any, layout: Any, sampler: Any, batch: int
+    ) -> list[tuple[Any, LimeCliError | None]]:
+        from lime_cli.domains.tabular import TabularDomain
+
+        outcomes: list[tuple[Any, LimeCliError | None]] = [(None, None)] * len(rows)
+        domains = []
+        for i, row in enumerate(rows):
+            if row.error is not None:
+                outcomes[i] = (None, row.error)
+                continue
+            try:
+                domain = TabularDomain(
+                    row.values or [], self.stats, layout, row=row.index, name=self.name,
+                    sampler=sampler,
+                )  # fmt: skip
+            except LimeCliError as exc:
+                outcomes[i] = (None, exc)
+                continue
+            domains.append((i, domain))
+        try:
+            for i, explanation in self._explain(domains, model, batch, outcomes):
+                outcomes[i] = (explanation, None)
+        except Exception as exc:  # one failure fails the rows of its batch, not the run
+            for i, domain in domains:
+                if outcomes[i][0] is None and outcomes[i][1] is None:
+                    outcomes[i] = (None, _for_row(domain.label, exc))
+        return outcomes
+
+    def _explain(
+        self, domains: list[tuple[int, Any]], model: Any, batch: int, outcomes: list[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """Sample every row, predict all samples in large calls, then fit each row."""
+        from lime_cli.engine import explain_predictions
+
+        if not domains:
+            return
+        n = self.params.num_samples
+        samples = {i: d.sample(n, rng_for(self.params.seed, d.row)) for i, d in domains}
+        try:
+            y = self._predict(domains, samples, model, batch)
+        except ModelError as exc:
+            # Find the rows the model refuses on their own, fail only those, retry the rest.
+            kept = self._rows_the_model_takes(domains, model, outcomes)
+            if len(kept) == len(domains):
+                raise ModelError(exc.message + _missing_hint(self.stats)) from exc
+            domains = kept
+            y = self._predict(domains, samples, model, batch) if domains else None
+        for k, (i, domain) in enumerate(domains):
+            explanation = explain_predictions(
+                domain, model, samples[i], y[k * n : (k + 1) * n], self.labels, self.params
+            )
+            explanation.params["batch_size"] = batch  # as engine.explain reports it
+            yield i, explanation
+
+    def _predict(
+        self, domains: list[tuple[int, Any]], samples: dict[int, Any], model: Any, batch: int
+    ) -> Any:
+        from lime_cli.domains.tabular import TabularSample
+        from lime_cli.engine import predict_samples
+
+        combined = TabularSample.concatenate([samples[i] for i, _ in domains])
+        return predict_samples(domains[0][1], model, combined, batch)
+
+    def _rows_the_model_takes(
+        self, domains: list[tuple[int, Any]], model: Any, outcomes: list[Any]
+    ) -> list[tuple[int, Any]]:
+        """Show each row alone to the model; a row it refuses gets its own error.
+
+        When the row has missing, infinite or never-seen cells, the message
+        names them and it is an input error (exit 3); otherwise a model error.
+        """
+        from lime_cli.engine import predict_samples
+
+        kept = []
+        for i, domain in domains:
+            try:
+                predict_samples(domain, model, domain.instance(), 1)
+            except ModelError as exc:
+                odd = _unusual_cells(domain)
+                error: LimeCliError = (
+                    InputError(f"{domain.label}: the model cannot take {odd} ({exc.message})")
+                    if odd
+                    else ModelError(f"{domain.label}: {exc.message}")
+                )
+                outcomes[i] = (None, error)
+                continue
+            kept.append((i, domain))
+        return kept
+
+
+def _for_row(label: str, exc: Exception) -> LimeCliError:
+    """The error of a batch as one row's error (the original kept as its cause)."""
+    if isinstance(exc, LimeCliError):
+        error: LimeCliError = type(exc)(f"{label}: {exc.message}")
+    else:
+        error = InternalError(f"{label}: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+def _unusual_cells(domain: Any) -> str:
+    """``"the missing value in 'a' and the unseen value 'x' in 'b'"``, or ``""``."""
+    import numpy as np
+
+    parts = []
+    for j, (column, value) in enumerate(zip(domain.stats.columns, domain.values)):
+        if isinstance(value, float) and np.isnan(value):
+            parts.append(f"the missing value in {column.name!r}")
+        elif isinstance(value, float) and np.isinf(value):
+            parts.append(f"the infinite value in {column.name!r}")
+        elif column.kind == "categorical":
+            k = domain.sampler.position[j]
+            if domain.categorical_levels[k] < 0:
+                parts.append(f"the value {value!r} in {column.name!r}, unseen in training")
+    return " and ".join(parts)
+
+
+def _missing_hint(stats: Any) -> str:
+    """Why samples can hold missing values the model may refuse."""
+    columns = [c.name for c in stats.columns if c.missing]
+    if not columns:
+        return ""
+    return (
+        " (samples hold missing values, drawn as often as the training data has them, in "
+        + ", ".join(map(repr, columns[:5]))
+        + (" and more" if len(columns) > 5 else "")
+        + ")"
+    )
+
+
+def iter_outcomes(
+    task: TabularTask, rows: list[TableRow], jobs: int
+) -> Iterator[tuple[Any, LimeCliError | None]]:
+    """Every row's outcome in order; with ``jobs > 1``, ``jobs`` processes share the rows."""
+    if jobs <= 1 or len(rows) <= 1:
+        yield from task.outcomes(rows)
+        return
+    size = max(1, math.ceil(len(rows) / (jobs * _TASKS_PER_JOB)))
+    groups = [rows[i : i + size] for i in range(0, len(rows), size)]
+    yield from _shared_groups(task, groups, jobs - 1)
+
+
+def _shared_groups(
+    task: TabularTask, groups: list[list[TableRow]], workers: int
+) -> Iterator[tuple[Any, LimeCliError | None]]:
+    """This process and ``workers`` joblib (loky) processes take groups of rows in turn.
+
+    Starting a worker means importing scikit-learn and loading the model,
+    seconds on a busy machine; this process explains groups meanwhile, and a
+    worker is given groups only once it is ready, so nobody waits on a worker
+    that has not started. Outcomes are yielded in row order. A group whose
+    worker dies is explained again here.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+    pool = start_workers(task.model, workers)
+    pending: dict[Future, int] = {}
+    finished: dict[int, list[tuple[Any, LimeCliError | None]]] = {}
+    next_group = next_out = 0
+    while next_out < len(groups):
+        # Two groups per ready worker: one running, one queued for when it ends.
+        while pool.healthy and len(pending) < 2 * pool.ready() and next_group < len(groups):
+            pending[pool.executor.submit(task.explain_many, groups[next_group])] = next_group
+            next_group += 1
+        for future in [f for f in pending if f.done()]:
+            index = pending.pop(future)
+            try:
+                finished[index] = future.result()
+            except Exception:  # a worker died (killed, out of memory): redo it here
+                finished[index] = task.explain_many(groups[index])
+                pool.close()
+        if next_out in finished:
+            yield from finished.pop(next_out)
+            next_out += 1
+        elif next_group < len(groups):
+            finished[next_group] = task.explain_many(groups[next_group])
+            next_group += 1
+        else:
+            wait(list(pending), return_when=FIRST_COMPLETED)
+
+
+class WorkerPool:
+    """Worker processes that have loaded one model, kept for later runs in this process."""
+
+    def __init__(self, model: ModelSpec, workers: int) -> None:
+        from joblib.externals.loky import ProcessPoolExecutor
+
+        # A private pool, not joblib's shared one: other commands' Parallel calls
+        # in the same process must not find it busy or resized.
+        self.executor = ProcessPoolExecutor(max_workers=workers)
+        self.warming = [self.executor.submit(_warm_up, model) for _ in range(workers)]
+        self.started = 0
+        self.healthy = True
+
+    def ready(self) -> int:
+        """How many workers have finished starting (imports done, model loaded)."""
+        for future in [f for f in self.warming if f.done()]:
+            self.warming.remove(future)
+            self.started += future.exception() is None
+        return self.started
+
+    def close(self) -> None:
+        self.healthy = False
+        self.executor.shutdown(wait=False, kill_workers=True)
+
+
+#: Pools by (model, worker count), so a second run in the same process finds them warm.
+_POOLS: dict[tuple[ModelSpec, int], WorkerPool] = {}
+
+
+def start_workers(model: ModelSpec, workers: int) -> WorkerPool:
+    """Worker processes for ``model``: started now in the background, or found running."""
+    pool = _POOLS.get((model, workers))
+    if pool is None or not pool.healthy:
+        pool = _POOLS[(model, workers)] = WorkerPool(model, workers)
+    return pool
+
+
+def stop_workers() -> None:
+    """Shut down every worker pool this process started."""
+    for pool in _POOLS.values():
+        pool.close()
+    _POOLS.clear()
+
+
+def _warm_up(model: ModelSpec) -> None:
+    """Load the model and the tabular modules in a worker before it is given rows."""
+    import lime_cli.domains.tabular  # noqa: F401
+
+    model.load()
+
+
+def run_rows(settings: Settings, job: Job) -> int:
+    """Explain the job's rows in batches and hand them, in order, to the shared output loop."""
+    outcomes = iter_outcomes(job.task, job.items, settings.jobs)
+
+    def take(row: TableRow) -> Any:
+        explanation, error = next(outcomes)
+        if error is not None:
+            raise error
+        return explanation
+
+    return explain_each(job.items, take, settings.plan, settings.debug, name_of=job.name_of)

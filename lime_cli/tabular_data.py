@@ -1,0 +1,584 @@
+"""CSV tables and the training statistics tabular LIME samples from.
+
+Tabular LIME never needs the training rows themselves, only their statistics:
+per numeric column its mean and spread and, when discretised, the bins with
+each bin's frequency, mean, spread and range; per categorical column its
+values and their frequencies. ``TrainingStats`` holds exactly that, is computed
+from a DataFrame, and round-trips through JSON without loss (floats are
+written with ``repr`` precision), so saved statistics give the same
+explanations as the CSV they came from.
+
+Missing values: statistics are computed on the non-missing values of each
+column, and the number of missing values is kept. A categorical column's
+missing values are one more category; a numeric column's missing values are
+one more bin (when discretised), drawn at their training frequency. Infinite
+values in training data are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lime_cli.errors import InputError, UsageError
+from lime_cli.inputs import STDIN, read_bytes
+
+STATS_FORMAT = "lime-explain/tabular-stats"
+STATS_VERSION = 1
+DISCRETIZERS = ("quartile", "decile", "entropy", "none")
+_PERCENTILES = {"quartile": [25, 50, 75], "decile": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
+
+#: Type tags kept for each column so model inputs get the dtypes seen in training.
+NUMERIC_DTYPES = ("float", "integer")
+CATEGORICAL_DTYPES = ("string", "bool", "integer", "float", "category", "object")
+
+
+# -- reading CSV files --------------------------------------------------------
+
+
+def read_table(source: str, *, as_text: bool = False) -> pd.DataFrame:
+    """A CSV file (or stdin for ``-``) with a header row, as a DataFrame.
+
+    ``as_text`` keeps every cell as a string (missing cells as NaN), so values
+    can be converted with the training data's column types instead of types
+    guessed from a few rows. Otherwise pandas infers the types, as it did
+    for the user who trained the model on the same file.
+    """
+    name = "stdin" if source == STDIN else source
+    data = read_bytes(source)
+    if not data.strip():
+        raise InputError(f"{name}: the CSV file is empty")
+    if b"\x00" in data:
+        raise InputError(f"{name}: contains NUL bytes; this looks like a binary file, not CSV")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    _check_header(text, name)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str if as_text else None, skipinitialspace=False
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{name}: the CSV file is empty") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{name}: not a readable CSV file ({detail})") from None
+    if len(frame) == 0:
+        raise InputError(f"{name}: the CSV file has a header but no data rows")
+    return frame
+
+
+def _check_header(text: str, name: str) -> None:
+    """Refuse blank or repeated column names (pandas would silently rename them)."""
+    first = next(csv.reader(io.StringIO(text)), [])
+    names = [h.strip() for h in first]
+    if not any(names):
+        raise InputError(f"{name}: the first line must be a header row of column names")
+    blank = [i for i, h in enumerate(names) if not h]
+    if blank:
+        raise InputError(f"{name}: column {blank[0] + 1} of the header has no name")
+    repeated = sorted({h for h in names if names.count(h) > 1})
+    if repeated:
+        raise InputError(f"{name}: the header repeats the column name {repeated[0]!r}")
+
+
+# -- statistics ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bins:
+    """Bins of one numeric column: value ``v`` falls in bin ``searchsorted(edges, v)``.
+
+    Bin ``b`` covers ``(edges[b-1], edges[b]]``; the first is open below and
+    the last open above, as lime names them. Per bin: how many training values
+    fell in it, and their mean and (population) standard deviation.
+    """
+
+    edges: tuple[float, ...]
+    counts: tuple[int, ...]
+    means: tuple[float, ...]
+    stds: tuple[float, ...]
+
+    def lows(self, column_min: float) -> np.ndarray:
+        """Lower limit of each bin for sampling (the training minimum for the first)."""
+        return np.array((column_min,) + self.edges, dtype=np.float64)
+
+    def highs(self, column_max: float) -> np.ndarray:
+        """Upper limit of each bin for sampling (the training maximum for the last)."""
+        return np.array(self.edges + (column_max,), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    """A numeric column: its spread for scaling and, when discretised, its bins."""
+
+    name: str
+    dtype: str
+    count: int
+    missing: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    bins: Bins | None
+
+    kind = "numeric"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "count": self.count,
+            "missing": self.missing,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.min,
+            "max": self.max,
+        }
+        if self.bins is not None:
+            out["bins"] = {
+                "edges": list(self.bins.edges),
+                "counts": list(self.bins.counts),
+                "means": list(self.bins.means),
+                "stds": list(self.bins.stds),
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class CategoricalColumn:
+    """A categorical column: its values (JSON types) and how often each occurred."""
+
+    name: str
+    dtype: str
+    values: tuple[Any, ...]
+    counts: tuple[int, ...]
+    missing: int
+
+    kind = "categorical"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "values": list(self.values),
+            "counts": list(self.counts),
+            "missing": self.missing,
+        }
+
+
+Column = NumericColumn | CategoricalColumn
+
+
+@dataclass(frozen=True)
+class TrainingStats:
+    """Everything tabular sampling needs to know about the training data."""
+
+    columns: tuple[Column, ...]
+    rows: int
+    discretizer: str
+    target: str | None = None
+    source: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def discretize(self) -> bool:
+        return self.discretizer != "none"
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": STATS_FORMAT,
+            "version": STATS_VERSION,
+            "source": self.source,
+            "rows": self.rows,
+            "target": self.target,
+            "discretizer": self.discretizer,
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingStats:
+        """Statistics written by :meth:`to_dict`; ``KeyError`` or ``ValueError`` if malformed."""
+        if data.get("format") != STATS_FORMAT:
+            raise ValueError("not a lime-explain tabular statistics file")
+        if data.get("version") != STATS_VERSION:
+            raise ValueError(f"unsupported statistics version {data.get('version')!r}")
+        discretizer = str(data["discretizer"])
+        if discretizer not in DISCRETIZERS:
+            raise ValueError(f"unknown discretizer {discretizer!r}")
+        columns = tuple(_column_from_dict(c, discretizer != "none") for c in data["columns"])
+        if not columns:
+            raise ValueError("no columns")
+        return cls(
+            columns=columns,
+            rows=int(data["rows"]),
+            discretizer=discretizer,
+            target=None if data.get("target") is None else str(data["target"]),
+            source=str(data.get("source", "")),
+        )
+
+
+def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
+    kind = data["kind"]
+    if kind == "numeric":
+        bins = None
+        if discretize:
+            raw = data["bins"]
+            bins = Bins(
+                edges=tuple(float(v) for v in raw["edges"]),
+                counts=tuple(int(v) for v in raw["counts"]),
+                means=tuple(float(v) for v in raw["means"]),
+                stds=tuple(float(v) for v in raw["stds"]),
+            )
+            n = len(bins.edges) + 1
+            if not (len(bins.counts) == len(bins.means) == len(bins.stds) == n):
+                raise ValueError(f"column {data['name']!r}: bins of inconsistent lengths")
+        dtype = str(data["dtype"])
+        if dtype not in NUMERIC_DTYPES:
+            raise ValueError(f"column {data['name']!r}: unknown numeric dtype {dtype!r}")
+        return NumericColumn(
+            name=str(data["name"]),
+            dtype=dtype,
+            count=int(data["count"]),
+            missing=int(data["missing"]),
+            mean=float(data["mean"]),
+            std=float(data["std"]),
+            min=float(data["min"]),
+            max=float(data["max"]),
+            bins=bins,
+        )
+    if kind == "categorical":
+        values = tuple(data["values"])
+        counts = tuple(int(v) for v in data["counts"])
+        if len(values) != len(counts):
+            raise ValueError(f"column {data['name']!r}: values and counts differ in length")
+        dtype = str(data["dtype"])
+        if dtype not in CATEGORICAL_DTYPES:
+            raise ValueError(f"column {data['name']!r}: unknown categorical dtype {dtype!r}")
+        return CategoricalColumn(
+            name=str(data["name"]),
+            dtype=dtype,
+            values=values,
+            counts=counts,
+            missing=int(data["missing"]),
+        )
+    raise ValueError(f"unknown column kind {kind!r}")
+
+
+def compute_stats(
+    frame: pd.DataFrame,
+    *,
+    discretizer: str = "quartile",
+    categorical: list[str] | tuple[str, ...] = (),
+    target: str | None = None,
+    source: str = "",
+) -> TrainingStats:
+    """Statistics of a training DataFrame (the ``target`` column, if named, is left out).
+
+    String, boolean and pandas category columns are categorical, and so is any
+    column named in ``categorical``; every other column must be numeric.
+    ``entropy`` bins need ``target``: they are the splits of a depth-3
+    decision tree that predicts the target from the column (lime's rule).
+    """
+    if discretizer not in DISCRETIZERS:
+        raise UsageError(f"--discretizer must be one of {', '.join(DISCRETIZERS)}")
+    where = source or "the training data"
+    check_columns_named(frame, list(categorical), "--categorical", where)
+    labels = None
+    if target is not None:
+        check_columns_named(frame, [target], "--target", where)
+        labels = frame[target]
+        frame = frame.drop(columns=[target])
+    if discretizer == "entropy" and labels is None:
+        raise UsageError("--discretizer entropy needs --target: the training data's label column")
+    if frame.shape[1] == 0:
+        raise InputError(f"{where}: no columns left to explain")
+    forced = set(categorical)
+    columns: list[Column] = []
+    for name in frame.columns:
+        series = frame[name]
+        if name in forced or not _is_numeric(series):
+            columns.append(_categorical_stats(str(name), series))
+        else:
+            columns.append(_numeric_stats(str(name), series, discretizer, labels, where))
+    return TrainingStats(
+        columns=tuple(columns),
+        rows=int(len(frame)),
+        discretizer=discretizer,
+        target=target,
+        source=source,
+    )
+
+
+def check_columns_named(frame: pd.DataFrame, names: list[str], option: str, where: str) -> None:
+    """Refuse options that name columns the table does not have (exit 3)."""
+    unknown = [n for n in names if n not in frame.columns]
+    if unknown:
+        raise InputError(
+            f"{option} names {listed_names(unknown)}, which {where} does not have; "
+            f"its columns are: {listed_names(list(frame.columns), 30)}"
+        )
+
+
+def count_of(items: list[str], noun: str) -> str:
+    """``"1 column"``, ``"3 columns"``."""
+    return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
+
+
+def listed_names(names: list[str], limit: int = 12) -> str:
+    """Quoted names, the first ``limit`` of them, for error messages."""
+    shown = ", ".join(repr(str(n)) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
+
+
+def _numeric_stats(
+    name: str, series: pd.Series, discretizer: str, labels: pd.Series | None, where: str
+) -> NumericColumn:
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    present = ~np.isnan(values)
+    x = values[present]
+    if np.isinf(x).any():
+        raise InputError(
+            f"{where}: column {name!r} has infinite values; statistics need finite ones"
+        )
+    if x.size == 0:
+        raise InputError(f"{where}: column {name!r} has no values (every cell is missing)")
+    dtype = "integer" if pd.api.types.is_integer_dtype(series.dtype) else "float"
+    bins = None
+    if discretizer != "none":
+        y = None if labels is None else labels.to_numpy()[present]
+        edges = _bin_edges(x, discretizer, y, name)
+        bins = _bin_stats(x, edges)
+    return NumericColumn(
+        name=name,
+        dtype=dtype,
+        count=int(x.size),
+        missing=int((~present).sum()),
+        mean=float(x.mean()),
+        std=float(x.std()),
+        min=float(x.min()),
+        max=float(x.max()),
+        bins=bins,
+    )
+
+
+def _bin_edges(x: np.ndarray, discretizer: str, labels: np.ndarray | None, name: str) -> np.ndarray:
+    """Inner bin boundaries, ascending and distinct."""
+    if discretizer in _PERCENTILES:
+        return np.unique(np.percentile(x, _PERCENTILES[discretizer]))
+    assert labels is not None
+    from sklearn.tree import DecisionTreeClassifier
+
+    known = ~pd.isna(labels)
+    if not known.any():
+        raise InputError(f"--target has no values where column {name!r} has values")
+    try:
+        tree = DecisionTreeClassifier(criterion="entropy", max_depth=3, random_state=0)
+        tree.fit(x[known].reshape(-1, 1), labels[known].astype(str))
+    except ValueError as exc:
+        raise InputError(f"--discretizer entropy could not split column {name!r}: {exc}") from None
+    inner = tree.tree_.children_left > -1
+    edges = np.unique(tree.tree_.threshold[inner])
+    return edges if edges.size else np.array([float(np.median(x))])
+
+
+def _bin_stats(x: np.ndarray, edges: np.ndarray) -> Bins:
+    which = np.searchsorted(edges, x, side="left")
+    n = edges.size + 1
+    counts = np.bincount(which, minlength=n)
+    sums = np.bincount(which, weights=x, minlength=n)
+    lows = np.concatenate([[x.min()], edges])
+    highs = np.concatenate([edges, [x.max()]])
+    means, stds = [], []
+    for b in range(n):
+        if counts[b] == 0:
+            # Never drawn (frequency 0); a neutral value keeps the file valid JSON.
+            means.append(float((lows[b] + highs[b]) / 2))
+            stds.append(0.0)
+            continue
+        chosen = x[which == b]
+        mean = sums[b] / counts[b]
+        means.append(float(mean))
+        stds.append(float(np.sqrt(np.mean((chosen - mean) ** 2))))
+    return Bins(
+        edges=tuple(float(e) for e in edges),
+        counts=tuple(int(c) for c in counts),
+        means=tuple(means),
+        stds=tuple(stds),
+    )
+
+
+def _categorical_stats(name: str, series: pd.Series) -> CategoricalColumn:
+    """Values by decreasing frequency; a pandas category column keeps its categories' order
+    (models may rely on the codes), unused categories included with count 0."""
+    present = series.notna().to_numpy()
+    values = [to_native(v) for v in series[present].tolist()]
+    counted = Counter(values)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = [to_native(v) for v in series.dtype.categories.tolist()]
+        ordered = [(v, counted.get(v, 0)) for v in categories]
+    else:
+        ordered = sorted(counted.items(), key=lambda kv: (-kv[1], type(kv[0]).__name__, str(kv[0])))
+    return CategoricalColumn(
+        name=name,
+        dtype=_categorical_dtype(series, [v for v, _ in ordered]),
+        values=tuple(v for v, _ in ordered),
+        counts=tuple(int(c) for _, c in ordered),
+        missing=int((~present).sum()),
+    )
+
+
+def _categorical_dtype(series: pd.Series, values: list[Any]) -> str:
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(dtype) or (values and all(isinstance(v, bool) for v in values)):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    if values and all(isinstance(v, str) for v in values) or pd.api.types.is_string_dtype(dtype):
+        return "string"
+    return "object"
+
+
+def to_native(value: Any) -> Any:
+    """A cell as a plain JSON type: numpy scalars unwrapped, missing values as None."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
+# -- saving and loading -------------------------------------------------------
+
+
+def save_stats(path: str, stats: TrainingStats) -> None:
+    """Write statistics as JSON, whole or not at all."""
+    from lime_cli.output import atomic_write_text
+
+    text = json.dumps(stats.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+
+
+def load_stats(path: str) -> TrainingStats:
+    """Statistics saved by :func:`save_stats` (exit 3 if the file is not one)."""
+    data = read_bytes(path)
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        if not isinstance(parsed, dict):
+            raise ValueError("not a JSON object")
+        return TrainingStats.from_dict(parsed)
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(f"{path}: not usable training statistics ({detail})") from None
+
+
+# -- converting rows to the training data's types ------------------------------
+
+
+def convert_rows(
+    frame: pd.DataFrame, stats: TrainingStats, indices: list[int], name: str
+) -> list[list[Any] | InputError]:
+    """The chosen rows of a text-typed table, one value per statistics column.
+
+    Numeric cells become floats (NaN when missing); categorical cells become
+    the training value they spell (so ``"true"`` matches ``True`` and ``"3"``
+    matches ``3``), or stay as text when training never saw them. A row with a
+    cell that cannot be read as its column's type becomes an ``InputError``.
+    """
+    subset = frame.iloc[indices]
+    converted: dict[str, list[Any]] = {}
+    problems: dict[int, list[str]] = {}
+    for column in stats.columns:
+        raw = subset[column.name]
+        if isinstance(column, NumericColumn):
+            # to_numeric reads " 2 ", "1e3" and "inf"; whatever it cannot read is reported.
+            numbers = pd.to_numeric(raw.astype(object), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+            bad = raw.notna().to_numpy() & np.isnan(numbers)
+            for pos in np.flatnonzero(bad):
+                problems.setdefault(int(pos), []).append(
+                    f"cannot read {raw.iloc[pos]!r} in column {column.name!r} as a number"
+                )
+            converted[column.name] = numbers.tolist()
+        else:
+            lookup = CategoryLookup(column)
+            converted[column.name] = [lookup.match(v) for v in raw.tolist()]
+    out: list[list[Any] | InputError] = []
+    for pos, index in enumerate(indices):
+        if pos in problems:
+            out.append(InputError(f"{name}: row {index}: " + "; ".join(problems[pos])))
+        else:
+            out.append([converted[c.name][pos] for c in stats.columns])
+    return out
+
+
+class CategoryLookup:
+    """Match a CSV cell's text to a training category of one column."""
+
+    def __init__(self, column: CategoricalColumn) -> None:
+        self.by_text = {str(v): v for v in column.values if isinstance(v, str)}
+        self.by_bool = {v: v for v in column.values if isinstance(v, bool)}
+        self.by_number = {
+            float(v): v
+            for v in column.values
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+
+    def match(self, cell: Any) -> Any:
+        """The training value the cell spells; NaN when missing; the text itself if unseen."""
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            return np.nan
+        text = str(cell)
+        if text in self.by_text:
+            return self.by_text[text]
+        lowered = text.strip().lower()
+        if self.by_bool and lowered in ("true", "false"):
+            return lowered == "true"
+        if self.by_number:
+            try:
+                number = float(text)
+            except ValueError:
+                return text
+            return self.by_number.get(number, number)
+        return text
