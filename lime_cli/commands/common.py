@@ -149,7 +149,7 @@ def jobs_option(func: F) -> F:
         type=click.IntRange(min=1),
         default=1,
         show_default=True,
-        help="Worker processes across inputs; results are identical for any number.",
+        help="Processes that share the inputs; results are identical for any number.",
     )(func)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -117,10 +118,8 @@ def explain_predictions(
     # Typical surrogate problems are small: one BLAS thread is faster than
     # several spinning on a busy machine (and right when inputs run in
     # parallel). Large ones (thousands of words) get every thread.
-    from threadpoolctl import threadpool_limits
-
     small = min(z.shape) < _SMALL_PROBLEM
-    with threadpool_limits(limits=1 if small else None, user_api="blas"):
+    with _blas_controller().limit(limits=1 if small else None, user_api="blas"):
         design = WeightedDesign(z, weights)
         results = [
             _fit_label(domain, model, design, y, index, params)
@@ -181,6 +180,15 @@ def _fit_label(
         model_prediction=float(y[0, index]),
         features=features,
     )
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """One threadpoolctl controller per process: scanning the loaded libraries
+    takes milliseconds, which adds up over thousands of tabular rows."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def predict_samples(
