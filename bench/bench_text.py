@@ -148,7 +148,7 @@ def main() -> None:
         rows.append((ours_wall, ours_model, lime_wall, lime_model, agree, lime_self, ours_self))
         print(
             f"{name[:23]:<24}{words:>6}{ours_wall:>8.2f}{ours_model:>7.2f}{lime_wall:>8.2f}"
-            f"{lime_model:>7.2f}{lime_wall / ours_wall:>7.2f}{agree:>7.1f}{lime_self:>10.1f}"
+            f"{lime_model:>7.2f}{lime_wall / ours_wall:>7.2f}{agree:>7.2f}{lime_self:>10.1f}"
             f"{ours_self:>10.1f}"
         )
     texts = [text for _, text in documents(args.docs)]
