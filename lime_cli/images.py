@@ -17,15 +17,18 @@ Conversions, so every model sees the same kind of picture:
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lime_cli.errors import InputError
-from lime_cli.inputs import STDIN, read_bytes
+from lime_cli.inputs import STDIN, display_name, read_bytes
 
 #: Pillow's decompression-bomb threshold (width x height) is the default limit.
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -66,8 +69,19 @@ def read_image(source: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedIm
     Raises :class:`InputError` for missing, empty, truncated, corrupted,
     non-image, zero-sized and oversized (more than ``max_pixels``) files.
     """
-    name = "stdin" if source == STDIN else source
-    return read_image_bytes(read_bytes(source), name, max_pixels=max_pixels)
+    name = "stdin" if source == STDIN else display_name(source)
+    data = read_bytes(source, max_bytes=max_file_bytes(max_pixels), limit_name="--max-pixels")
+    return read_image_bytes(data, name, max_pixels=max_pixels)
+
+
+def max_file_bytes(max_pixels: int) -> int:
+    """The largest image file read for a pixel limit: 8 bytes a pixel and 16 MB more.
+
+    Uncompressed pixels take at most 4 bytes in the modes Pillow reads, so
+    this leaves room for metadata and further frames while a huge file (or a
+    never-ending stream) is refused before it fills the memory.
+    """
+    return 8 * max_pixels + (16 << 20)
 
 
 def read_image_bytes(
@@ -78,9 +92,10 @@ def read_image_bytes(
 
     if not data:
         raise InputError(f"{name}: the file is empty")
-    with warnings.catch_warnings():
-        # The size is checked below against max_pixels; Pillow's warning is redundant.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    with warnings.catch_warnings(), _pillow_pixel_limit(max_pixels):
+        # Pillow warns about broken EXIF blocks, odd palettes and sizes over the
+        # limit (checked below): the one line on stderr is the error, if any.
+        warnings.simplefilter("ignore")
         try:
             im = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
@@ -93,7 +108,7 @@ def read_image_bytes(
                 f"{name}: not an image Pillow can read (unknown format or a corrupted header)"
             ) from None
         except Image.DecompressionBombError as exc:
-            raise InputError(f"{name}: refused as a possible decompression bomb ({exc})") from None
+            raise _bomb(name, exc, max_pixels) from None
         except _DECODE_ERRORS as exc:
             raise InputError(f"{name}: cannot read the image ({_reason(exc)})") from None
         width, height = im.size
@@ -111,7 +126,7 @@ def read_image_bytes(
             im.load()
             rgb = _to_rgb(_upright(im))
         except Image.DecompressionBombError as exc:
-            raise InputError(f"{name}: refused as a possible decompression bomb ({exc})") from None
+            raise _bomb(name, exc, max_pixels) from None
         except MemoryError:
             raise InputError(f"{name}: not enough memory to decode the image") from None
         except _DECODE_ERRORS as exc:
@@ -119,6 +134,34 @@ def read_image_bytes(
     if rgb.width <= 0 or rgb.height <= 0:
         raise InputError(f"{name}: the image has zero size ({rgb.width}x{rgb.height})")
     return LoadedImage(rgb, name, data, fmt, mode, (width, height), frames)
+
+
+@contextmanager
+def _pillow_pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's own decompression-bomb limit follows ``max_pixels`` while decoding.
+
+    Pillow refuses images over twice its global limit before lime-explain can
+    look at them, so without this a raised ``--max-pixels`` would not be
+    honoured (and a lowered one would be checked only after Pillow's).
+    """
+    from PIL import Image
+
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _bomb(name: str, exc: BaseException, max_pixels: int) -> InputError:
+    """The error for an image Pillow refused as too large."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1))} pixels" if found else "more pixels"
+    return InputError(
+        f"{name}: its header declares {size}, over the limit of {max_pixels} "
+        "(a guard against decompression bombs; raise it with --max-pixels)"
+    )
 
 
 def _declared_size(data: bytes) -> tuple[int, int] | None:

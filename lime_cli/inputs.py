@@ -3,39 +3,78 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
+from typing import BinaryIO
 
 from lime_cli.errors import InputError
 
 STDIN = "-"
 
 
-def read_bytes(source: str, *, max_bytes: int | None = None) -> bytes:
-    """The bytes of a file, or of stdin for ``-``."""
+def display_name(path: str) -> str:
+    """The path as text any output can carry: bytes that are not UTF-8 become U+FFFD.
+
+    Python hands file names with such bytes over as lone surrogates, which a
+    UTF-8 terminal, JSON file or XML report cannot encode.
+    """
+    try:
+        raw = path.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="replace")
+
+
+def read_bytes(source: str, *, max_bytes: int | None = None, limit_name: str = "") -> bytes:
+    """The bytes of a file, or of stdin for ``-``.
+
+    Regular files and pipes are read; devices (``/dev/zero`` never ends) and
+    sockets are refused. With ``max_bytes``, at most that many bytes are
+    read: a larger input is refused before it fills the memory.
+    ``limit_name`` names the option that sets the limit, for the message.
+    """
     if source == STDIN:
-        data = sys.stdin.buffer.read()
-    else:
-        if not os.path.exists(source):
-            raise InputError(f"{source}: no such file")
-        if os.path.isdir(source):
-            raise InputError(f"{source}: is a directory, not a file")
-        try:
+        return _read_limited(sys.stdin.buffer, "stdin", max_bytes, limit_name)
+    name = display_name(source)
+    if not os.path.exists(source):
+        raise InputError(f"{name}: no such file")
+    if os.path.isdir(source):
+        raise InputError(f"{name}: is a directory, not a file")
+    try:
+        mode = os.stat(source).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise InputError(f"{name}: not a regular file (a device or a socket)")
+        if stat.S_ISREG(mode) and max_bytes is not None:
             size = os.path.getsize(source)
-            if max_bytes is not None and size > max_bytes:
-                raise InputError(f"{source}: {size} bytes is larger than the limit of {max_bytes}")
-            with open(source, "rb") as fh:
-                data = fh.read()
-        except PermissionError:
-            raise InputError(f"{source}: permission denied") from None
-        except OSError as exc:
-            raise InputError(f"{source}: cannot read ({exc.strerror or exc})") from None
+            if size > max_bytes:
+                raise _too_large(name, size, max_bytes, limit_name)
+        with open(source, "rb") as fh:
+            return _read_limited(fh, name, max_bytes, limit_name)
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
+def _read_limited(fh: BinaryIO, name: str, max_bytes: int | None, limit_name: str) -> bytes:
+    if max_bytes is None:
+        return fh.read()
+    data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _too_large(name, None, max_bytes, limit_name)
     return data
 
 
-def read_text(source: str, *, max_bytes: int | None = None) -> str:
+def _too_large(name: str, size: int | None, max_bytes: int, limit_name: str) -> InputError:
+    what = f"{size} bytes is" if size is not None else "the input is"
+    by = f" set by {limit_name}" if limit_name else ""
+    return InputError(f"{name}: {what} larger than the limit of {max_bytes} bytes{by}")
+
+
+def read_text(source: str, *, max_bytes: int | None = None, limit_name: str = "") -> str:
     """UTF-8 text of a file or stdin; empty, binary and undecodable input is refused."""
-    data = read_bytes(source, max_bytes=max_bytes)
-    name = "stdin" if source == STDIN else source
+    data = read_bytes(source, max_bytes=max_bytes, limit_name=limit_name)
+    name = "stdin" if source == STDIN else display_name(source)
     if not data.strip():
         raise InputError(f"{name}: the input is empty")
     if b"\x00" in data:

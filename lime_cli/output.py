@@ -40,8 +40,14 @@ def _umask() -> int:
 
 
 def atomic_write_text(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    A file name that is not valid UTF-8 reaches Python as lone surrogates
+    (``\udcff``), which UTF-8 cannot encode; they are written as that escape,
+    which JSON reads back as the same string and XML shows as text.
+    """
+    data = text.encode("utf-8", errors="backslashreplace")
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def atomic_write(path: str, write: Callable[[IO[bytes]], object]) -> None:

@@ -120,7 +120,8 @@ def image_inputs(func: F) -> F:
                      help="Class names: one per line, or a JSON list."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
                      show_default=True,
-                     help="Refuse images with more pixels (a decompression-bomb guard)."),
+                     help="Refuse images with more pixels, from their header, before decoding "
+                          "(a decompression-bomb guard); files over 8 bytes a pixel are not read."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -189,6 +190,7 @@ class ImageSource:
     name: str
     path: str | None
     data: bytes | None = None
+    error: InputError | None = None
 
 
 def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
@@ -250,7 +252,7 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         max_pixels=options["max_pixels"],
         show_progress=not settings.quiet and len(sources) == 1,
     )
-    items = [_source(s) for s in sources]
+    items = [_source(s, options["max_pixels"]) for s in sources]
     return Job(items, task, name_of=lambda item: item.name)
 
 
@@ -269,12 +271,18 @@ _FLAGS = {
 }
 
 
-def _source(source: str) -> ImageSource:
-    if source != "-":
-        return ImageSource(source, source)
-    import sys
+def _source(source: str, max_pixels: int) -> ImageSource:
+    from lime_cli.images import max_file_bytes
+    from lime_cli.inputs import display_name, read_bytes
 
-    return ImageSource("stdin", None, sys.stdin.buffer.read())
+    if source != "-":
+        return ImageSource(display_name(source), source)
+
+    try:
+        data = read_bytes("-", max_bytes=max_file_bytes(max_pixels), limit_name="--max-pixels")
+    except InputError as exc:
+        return ImageSource("stdin", None, error=exc)
+    return ImageSource("stdin", None, data)
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
@@ -324,6 +332,7 @@ class ImageTask:
         params = dataclasses.replace(self.params, num_features=domain.num_features)
         with progress_bar(f"explaining {domain.name}", self.show_progress) as progress:
             explanation = explain(domain, model, self.labels, params, rng, progress)
+        domain.release_encodings()  # explanations are kept until the files are written
         explanation.model["preprocessing"] = preprocessing.describe(domain.encoder)
         explanation.params["num_features_shown"] = self.params.num_features
         return explanation
@@ -332,10 +341,12 @@ class ImageTask:
         """Read, resize and segment the image: its domain and its random stream."""
         import numpy as np
 
-        from lime_cli.domains.image import ImageDomain, segment
+        from lime_cli.domains.image import ImageDomain, segment, segmentation_size
         from lime_cli.images import read_image, read_image_bytes
         from lime_cli.models.image_preprocess import LUMA, apply_geometry
 
+        if source.error is not None:
+            raise source.error
         if source.data is not None:
             loaded = read_image_bytes(source.data, source.name, max_pixels=self.max_pixels)
         else:
@@ -355,6 +366,9 @@ class ImageTask:
             "original": {k: v for k, v in loaded.describe().items() if k != "name"},
             "segmenter": {"name": self.segmenter, **seg_params, "seed": seg_seed},
         }
+        size = segmentation_size(picture.size[0], picture.size[1])
+        if size != picture.size:  # a large picture: segmented on a reduced copy
+            details["segmenter"]["segmented_at"] = f"{size[0]}x{size[1]}"
         domain = ImageDomain(
             pixels, segments, self.hide, encoder, name=loaded.name, details=details
         )

@@ -25,9 +25,13 @@ from lime_cli.commands.common import (
     run_job,
     settings_from,
 )
-from lime_cli.errors import InputError, UsageError
+from lime_cli.errors import InputError, ModelError, UsageError
 
 DEFAULT_MAX_FEATURES = 100_000
+#: Longest document explained by default: a 10 MB line passes, a file of
+#: gigabytes is refused before it is read (explaining takes up to about 80 bytes
+#: of memory per character, whatever the number of samples).
+DEFAULT_MAX_CHARACTERS = 20_000_000
 #: Files taken from a directory argument.
 TEXT_SUFFIXES = (".txt", ".text", "")
 
@@ -53,6 +57,10 @@ def text_inputs(func: F) -> F:
         click.option("--max-features", type=click.IntRange(min=1), default=DEFAULT_MAX_FEATURES,
                      show_default=True,
                      help="Refuse documents with more distinct features than this."),
+        click.option("--max-characters", type=click.IntRange(min=1),
+                     default=DEFAULT_MAX_CHARACTERS, show_default=True,
+                     help="Refuse documents longer than this (explaining takes up to about 80 "
+                          "bytes of memory per character)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -68,16 +76,16 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         raise UsageError("no document given: use --input FILE, FILE arguments, or - for stdin")
     if sources.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
-    settings.spec.load()  # fail fast (exit 4) before reading any input
-    documents = read_documents(sources, options["lines"])
+    refuse_image_models(settings.spec)  # fail fast (exit 4) before reading any input
+    documents = read_documents(sources, options["lines"], options["max_characters"])
+    domain_keys = (
+        "split_expression", "bow", "char_level", "mask_token", "max_features", "max_characters",
+    )  # fmt: skip
     task = TextTask(
         settings.spec,
         settings.labels,
         settings.params,
-        {
-            key: options[key]
-            for key in ("split_expression", "bow", "char_level", "mask_token", "max_features")
-        },
+        {key: options[key] for key in domain_keys},
         show_progress=not settings.quiet and len(documents) == 1,
     )
     return Job(documents, task, name_of=lambda d: d.name)
@@ -110,6 +118,16 @@ def text(**options: Any) -> None:
     guarded(bool(options.get("debug")), body)
 
 
+def refuse_image_models(spec: ModelSpec) -> None:
+    """Load the model; an ONNX model (a tensor of numbers in) cannot read documents."""
+    model = spec.load()
+    if model.describe().get("format") == "onnx":
+        raise ModelError(
+            f"{spec.path}: an ONNX model takes a tensor of numbers, not text; "
+            "lime-explain explains ONNX models with the image command"
+        )
+
+
 @dataclass(frozen=True)
 class Document:
     """One text to explain: where it came from, and its content or the error reading it."""
@@ -119,15 +137,23 @@ class Document:
     error: InputError | None = None
 
 
-def read_documents(sources: list[str], lines: bool) -> list[Document]:
-    """Read every source; a source that cannot be read becomes a failed document."""
-    from lime_cli.inputs import read_text
+def read_documents(
+    sources: list[str], lines: bool, max_characters: int | None = None
+) -> list[Document]:
+    """Read every source; a source that cannot be read becomes a failed document.
 
+    Without ``lines`` a source is one document, so a file too large to hold
+    ``max_characters`` (UTF-8 takes at most 4 bytes a character) is refused
+    before it is read; each document's length is checked by the domain.
+    """
+    from lime_cli.inputs import display_name, read_text
+
+    max_bytes = 4 * max_characters if max_characters and not lines else None
     documents: list[Document] = []
     for source in sources:
-        name = "stdin" if source == "-" else source
+        name = "stdin" if source == "-" else display_name(source)
         try:
-            content = read_text(source)
+            content = read_text(source, max_bytes=max_bytes, limit_name="--max-characters")
         except InputError as exc:
             documents.append(Document(name, None, exc))
             continue

@@ -5,6 +5,12 @@ and cropping). A 0 in a sample row hides that superpixel: its pixels take the
 fill (each superpixel's own mean colour, a constant colour, or a blurred copy
 of the image). Samples are built a batch at a time, directly in the model's
 input layout, so perturbed copies never all exist at once.
+
+Large pictures (tens of megapixels) stay within bounded memory: the picture is
+encoded, and each batch built, a strip of rows at a time (no full-size
+temporaries besides the batch itself); the mean and colour fills are a small
+table per superpixel, not a second full-size picture; and pictures above
+``SEGMENT_MAX_PIXELS`` are segmented on a reduced copy (see :func:`segment`).
 """
 
 from __future__ import annotations
@@ -37,7 +43,19 @@ BATCH_PIXELS = 16 * 224 * 224
 #: Default Gaussian blur for ``--hide blur``, as a fraction of the longer side.
 BLUR_FRACTION = 0.05
 
+#: Pixels handled at once when encoding the picture and building a batch: the
+#: temporaries stay a few megabytes whatever the picture's size.
+STRIP_PIXELS = 1 << 20
+
 _ALL_BITS = np.uint32(0xFFFFFFFF)
+
+#: Pictures with more pixels are segmented on a copy reduced to about this
+#: many (box filter), and the superpixel map is scaled back up (nearest
+#: neighbour). scikit-image's segmenters work in float64 with several
+#: full-size temporaries (slic on 48 megapixels: about 5.8 GB and 50 s); at
+#: 4 megapixels a superpixel of a 100-segment map still has some 40,000
+#: pixels, so only its outline is coarser (by the reduction factor).
+SEGMENT_MAX_PIXELS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -125,50 +143,123 @@ def segment(
 
     quickshift breaks ties with seeded noise (``seed``); slic and felzenszwalb
     are deterministic. Labels are renumbered so that every label in 0..n-1 is
-    used, whatever the segmenter's own numbering starts at.
+    used, whatever the segmenter's own numbering starts at. A picture with
+    more than ``SEGMENT_MAX_PIXELS`` pixels is segmented at
+    :func:`segmentation_size` (so the segmenter's parameters in pixels refer
+    to that size) and the map is scaled back to the picture's size.
     """
     from skimage import segmentation
 
+    height, width = image.shape[:2]
+    size = segmentation_size(width, height)
+    work = image if size == (width, height) else _reduced(image, size)
     try:
         if method == "quickshift":
-            labels = segmentation.quickshift(image, rng=seed, **params)
+            labels = segmentation.quickshift(work, rng=seed, **params)
         elif method == "slic":
-            labels = segmentation.slic(image, start_label=0, **params)
+            labels = segmentation.slic(work, start_label=0, **params)
         elif method == "felzenszwalb":
-            labels = segmentation.felzenszwalb(image, **params)
+            labels = segmentation.felzenszwalb(work, **params)
         else:
             raise UsageError(f"unknown segmenter {method!r}; use {', '.join(SEGMENTERS)}")
     except (ValueError, ZeroDivisionError) as exc:
         raise InputError(f"{method} could not segment the image ({exc})") from None
-    return normalise_labels(labels)
+    labels = normalise_labels(labels)
+    if work is not image:
+        labels = _enlarged(labels, height, width)
+    return labels
+
+
+def segmentation_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) the segmenter works at: the picture's, or reduced to the budget."""
+    if width * height <= SEGMENT_MAX_PIXELS:
+        return (width, height)
+    factor = (width * height / SEGMENT_MAX_PIXELS) ** 0.5
+    return (max(1, int(width / factor)), max(1, int(height / factor)))
+
+
+def _reduced(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The picture shrunk to ``size`` (width, height) with a box filter, as uint8 RGB."""
+    from PIL import Image
+
+    pixels = np.ascontiguousarray(np.clip(image, 0, 255), dtype=np.uint8)
+    reduced = Image.fromarray(pixels, "RGB").resize(size, Image.Resampling.BOX)
+    return np.asarray(reduced)
+
+
+def _enlarged(labels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A label map scaled up to (height, width) by nearest neighbour (pixel centres)."""
+    h, w = labels.shape
+    rows = ((2 * np.arange(height) + 1) * h) // (2 * height)
+    cols = ((2 * np.arange(width) + 1) * w) // (2 * width)
+    return labels[rows[:, None], cols[None, :]]
 
 
 def normalise_labels(labels: np.ndarray) -> np.ndarray:
-    """Renumber any integer label map to consecutive labels 0..n-1 (order preserved)."""
-    _, inverse = np.unique(np.asarray(labels), return_inverse=True)
-    return inverse.reshape(np.shape(labels)).astype(np.int32)
+    """Renumber any integer label map to consecutive labels 0..n-1 (order preserved).
+
+    An int32 map that is already numbered so is returned as it is (no copy);
+    others are renumbered a strip at a time, without full-size int64
+    temporaries, when their labels are small non-negative integers.
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        _, inverse = np.unique(labels, return_inverse=True)
+        return inverse.reshape(np.shape(labels)).astype(np.int32)
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= max(2 * labels.size, 1 << 16):
+        _, inverse = np.unique(labels, return_inverse=True)
+        return inverse.reshape(labels.shape).astype(np.int32)
+    flat = labels.reshape(-1)
+    counts = np.zeros(high + 1, dtype=np.int64)
+    for part in _parts(flat.size):
+        counts += np.bincount(flat[part], minlength=high + 1)
+    lookup = (np.cumsum(counts > 0) - 1).astype(np.int32)
+    if labels.dtype == np.int32 and lookup[-1] == high:
+        return labels  # already 0..n-1 with every label used
+    out = np.empty(flat.size, dtype=np.int32)
+    for part in _parts(flat.size):
+        out[part] = lookup[flat[part]]
+    return out.reshape(labels.shape)
+
+
+def _parts(size: int, step: int = STRIP_PIXELS) -> list[slice]:
+    return [slice(start, min(size, start + step)) for start in range(0, size, step)]
+
+
+def segment_means(image: np.ndarray, segments: np.ndarray, d: int) -> np.ndarray:
+    """Each superpixel's mean colour (d, 3), float64, summed a strip at a time.
+
+    The sums of 8-bit values are exact in float64, so the order of summation
+    does not change the result.
+    """
+    flat_segments = segments.reshape(-1)
+    pixels = np.asarray(image).reshape(-1, 3)
+    sums = np.zeros((d, 3), dtype=np.float64)
+    for part in _parts(flat_segments.size):
+        seg = flat_segments[part]
+        for c in range(3):
+            sums[:, c] += np.bincount(seg, weights=pixels[part, c], minlength=d)
+    counts = np.bincount(flat_segments, minlength=d).astype(np.float64)
+    return sums / np.maximum(counts, 1)[:, None]
 
 
 def fill_image(image: np.ndarray, segments: np.ndarray, hide: Hide) -> np.ndarray:
     """What hidden pixels become, as a float32 (H, W, 3) image."""
-    pixels = np.asarray(image, dtype=np.float32)
     if hide.mode == "mean":
-        flat = segments.ravel()
-        d = int(flat.max()) + 1
-        counts = np.bincount(flat, minlength=d).astype(np.float64)
-        means = (
-            np.stack(
-                [np.bincount(flat, weights=pixels[..., c].ravel(), minlength=d) for c in range(3)],
-                axis=1,
-            )
-            / np.maximum(counts, 1)[:, None]
-        )
-        return means.astype(np.float32)[segments]
+        d = int(segments.max()) + 1
+        return segment_means(image, segments, d).astype(np.float32)[segments]
     if hide.mode == "color":
-        return np.broadcast_to(np.array(hide.color, dtype=np.float32), pixels.shape).copy()
+        return np.broadcast_to(np.array(hide.color, dtype=np.float32), image.shape).copy()
+    return blurred(image, hide.sigma)
+
+
+def blurred(image: np.ndarray, sigma: float | None = None) -> np.ndarray:
+    """The picture under a Gaussian blur, float32 (H, W, 3); default sigma: see blur_sigma."""
     from scipy.ndimage import gaussian_filter
 
-    sigma = hide.sigma or blur_sigma(pixels.shape)
+    pixels = np.asarray(image, dtype=np.float32)
+    sigma = sigma or blur_sigma(pixels.shape)
     return gaussian_filter(pixels, sigma=(sigma, sigma, 0), mode="nearest").astype(np.float32)
 
 
@@ -184,7 +275,10 @@ class ImageDomain:
     turns 0..255 RGB pixels into the model's tensor; without one, model
     inputs are float32 (n, H, W, 3) pixel arrays. Because the encoding is a
     per-pixel map, the original and the fill are encoded once, and a sample
-    picks each pixel from one or the other by its superpixel's bit.
+    picks each pixel from one or the other by its superpixel's bit. Memory:
+    the picture (uint8), the segment map (int32) and two encoded float32
+    copies (the fill, and its bitwise difference from the picture), built a
+    strip of rows at a time, plus one batch.
     """
 
     modality = "image"
@@ -213,19 +307,75 @@ class ImageDomain:
         self.details = dict(details or {})
         self.num_features = int(self.segments.max()) + 1
         self.feature_names = [f"superpixel {j}" for j in range(self.num_features)]
-        self.fill = fill_image(image, self.segments, self.hide)
         self._boxes, self._counts = _boxes_and_counts(self.segments, self.num_features)
-        self._flat_segments = self.segments.ravel().astype(np.intp)
-        base = self._encode(image[None])
-        fill = self._encode(self.fill[None])
-        self._fill_bits = fill.view(np.uint32)
-        self._diff_bits = base.view(np.uint32) ^ self._fill_bits
         self._channel_axis = encoder.channel_axis if encoder is not None else 3
+        base = self._encode_picture(image)
+        if self.hide.mode == "blur":
+            fill = self._encode_picture(blurred(image, self.hide.sigma))
+        else:
+            if self.hide.mode == "mean":
+                colours = segment_means(image, self.segments, self.num_features)
+            else:
+                colours = np.array([self.hide.color], dtype=np.float64)
+            fill = self._fill_from_table(self._encode_colours(colours.astype(np.float32)))
+        self._fill_bits = fill.view(np.uint32)
+        # The picture's encoding becomes its difference from the fill, in place.
+        self._diff_bits = np.bitwise_xor(
+            base.view(np.uint32), self._fill_bits, out=base.view(np.uint32)
+        )
 
-    def _encode(self, pixels: np.ndarray) -> np.ndarray:
+    def release_encodings(self) -> None:
+        """Free the encoded copies once every sample has been built.
+
+        They are most of the domain's memory (two float32 copies of the
+        picture); the picture and the segment map stay for drawing outputs,
+        which happens after all inputs are explained.
+        """
+        self._fill_bits = self._diff_bits = None  # type: ignore[assignment]
+
+    @property
+    def fill(self) -> np.ndarray:
+        """The fill as a float32 (H, W, 3) picture in 0..255 RGB (built on demand)."""
+        return fill_image(self.image, self.segments, self.hide)
+
+    def _encode4(self, pixels: np.ndarray) -> np.ndarray:
+        """(n, H, W, 3) 0..255 RGB -> the float32 working array (channels on their axis)."""
         if self.encoder is None:
-            return np.ascontiguousarray(pixels, dtype=np.float32)
+            return np.asarray(pixels, dtype=np.float32)
         return self.encoder.encode4(pixels)
+
+    def _encode_picture(self, picture: np.ndarray) -> np.ndarray:
+        """The whole picture encoded as a (1, ...) working array, a strip of rows at a time."""
+        height = picture.shape[0]
+        out: np.ndarray | None = None
+        for top, bottom in self._strips():
+            part = self._encode4(picture[None, top:bottom])
+            if out is None:
+                shape = list(part.shape)
+                shape[2 if self._channel_axis == 1 else 1] = height
+                out = np.empty(shape, dtype=np.float32)
+            self._rows_of(out, top, bottom)[...] = part
+        assert out is not None
+        return out
+
+    def _encode_colours(self, colours: np.ndarray) -> np.ndarray:
+        """(m, 3) 0..255 RGB colours -> their encodings (m, channels)."""
+        encoded = self._encode4(colours[None, None])  # a 1 x m picture
+        if self._channel_axis == 1:
+            return np.ascontiguousarray(encoded[0, :, 0, :].T)
+        return np.ascontiguousarray(encoded[0, 0])
+
+    def _strips(self) -> list[tuple[int, int]]:
+        """(top, bottom) row ranges of about ``STRIP_PIXELS`` pixels each."""
+        height, width = self.segments.shape
+        step = max(1, STRIP_PIXELS // max(1, width))
+        return [(top, min(height, top + step)) for top in range(0, height, step)]
+
+    def _rows_of(self, working: np.ndarray, top: int, bottom: int) -> np.ndarray:
+        """Rows top:bottom of a 4-D working array, whichever axis holds the channels."""
+        if self._channel_axis == 1:
+            return working[:, :, top:bottom]
+        return working[:, top:bottom]
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """0/1 rows (uint8): each superpixel kept with probability 0.5; row 0 all ones."""
@@ -236,21 +386,43 @@ class ImageDomain:
     def to_model_input(self, z: np.ndarray) -> np.ndarray:
         """The model's input for a block of rows: each pixel from the image or the fill.
 
-        Selection is exact and branch-free on the float32 bit patterns:
-        ``fill ^ ((image ^ fill) & mask)`` with an all-ones mask where the
-        pixel's superpixel is kept.
+        Built a strip of rows at a time. Selection is exact and branch-free on
+        the float32 bit patterns: ``fill ^ ((image ^ fill) & mask)`` with an
+        all-ones mask where the pixel's superpixel is kept.
         """
         rows = np.asarray(z) != 0
         n = rows.shape[0]
         table = np.where(rows, _ALL_BITS, np.uint32(0))
-        height, width = self.segments.shape
-        mask = np.take(table, self._flat_segments, axis=1).reshape(n, height, width)
-        mask = np.expand_dims(mask, self._channel_axis)
         out = np.empty((n,) + self._diff_bits.shape[1:], dtype=np.float32)
-        bits = out.view(np.uint32)
-        np.bitwise_and(mask, self._diff_bits, out=bits)
-        np.bitwise_xor(bits, self._fill_bits, out=bits)
+        for top, bottom in self._strips():
+            # np.take gives a C-ordered mask (fancy indexing would not: slow below).
+            mask = np.take(table, self.segments[top:bottom], axis=1)
+            mask = np.expand_dims(mask, self._channel_axis)
+            bits = self._rows_of(out, top, bottom).view(np.uint32)
+            np.bitwise_and(mask, self._rows_of(self._diff_bits, top, bottom), out=bits)
+            np.bitwise_xor(bits, self._rows_of(self._fill_bits, top, bottom), out=bits)
         return self.encoder.finish(out) if self.encoder is not None else out
+
+    def _fill_from_table(self, table: np.ndarray) -> np.ndarray:
+        """The encoded fill picture from encoded colours: one per superpixel, or one in all."""
+        height, width = self.segments.shape
+        channels = table.shape[1]
+        if self._channel_axis == 1:
+            fill = np.empty((1, channels, height, width), dtype=np.float32)
+        else:
+            fill = np.empty((1, height, width, channels), dtype=np.float32)
+        if table.shape[0] == 1:
+            fill[...] = table[0].reshape(1, channels, 1, 1) if self._channel_axis == 1 else table[0]
+            return fill
+        for top, bottom in self._strips():
+            seg = self.segments[top:bottom]
+            rows = self._rows_of(fill, top, bottom)
+            if self._channel_axis == 1:
+                for c in range(channels):  # one contiguous gather per channel plane
+                    np.take(np.ascontiguousarray(table[:, c]), seg, out=rows[0, c], mode="clip")
+            else:
+                np.take(table, seg, axis=0, out=rows[0], mode="clip")
+        return fill
 
     def pixels(self, z_row: np.ndarray) -> np.ndarray:
         """The perturbed picture (H, W, 3) float32 for one 0/1 row, in 0..255 RGB."""
@@ -288,5 +460,8 @@ def _boxes_and_counts(segments: np.ndarray, d: int) -> tuple[np.ndarray, np.ndar
         if found is not None:
             rows, cols = found
             boxes[j] = (cols.start, rows.start, cols.stop, rows.stop)
-    counts = np.bincount(segments.ravel(), minlength=d)
+    flat = segments.reshape(-1)
+    counts = np.zeros(d, dtype=np.int64)
+    for part in _parts(flat.size):
+        counts += np.bincount(flat[part], minlength=d)
     return boxes, counts

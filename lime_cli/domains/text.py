@@ -43,7 +43,13 @@ class TextDomain:
         char_level: bool = False,
         mask_token: str | None = None,
         max_features: int | None = None,
+        max_characters: int | None = None,
     ) -> None:
+        if max_characters is not None and len(text) > max_characters:
+            raise InputError(
+                f"{name}: {len(text)} characters exceed --max-characters {max_characters}; "
+                "raise the limit if this machine has the memory (up to about 80 bytes a character)"
+            )
         self.text = text
         self.name = name
         self.bow = bow

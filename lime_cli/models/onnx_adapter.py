@@ -111,6 +111,11 @@ class OnnxModel:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch, shape (n, k), float64."""
         x = np.asarray(batch)
+        if x.dtype.kind not in "biuf":  # documents, or anything else that is not numbers
+            raise ModelError(
+                f"{self.path}: an ONNX model takes a tensor of numbers, not {_kind_of(x)}; "
+                "lime-explain explains ONNX models with the image command"
+            )
         if np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
             x = np.clip(np.rint(x), 0, 255)
         x = x.astype(self.input_dtype, copy=False)
@@ -173,10 +178,19 @@ class OnnxModel:
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits; NaN rows stay NaN."""
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
+    """Row-wise softmax, stable for large logits; NaN rows stay NaN.
+
+    Infinite logits give NaN too, quietly: the engine refuses NaN with one
+    clear line, which NumPy's warning on stderr would only muddle.
+    """
+    with np.errstate(invalid="ignore"):
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _kind_of(x: np.ndarray) -> str:
+    return "text" if x.dtype.kind in "USO" else f"{x.dtype} values"
 
 
 def _looks_like_probabilities(scores: np.ndarray) -> bool:

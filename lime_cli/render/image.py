@@ -3,7 +3,8 @@
 Both pictures show the image the model saw (after resizing and cropping),
 scaled up by a whole factor with nearest-neighbour sampling so that the
 shorter side is at least ``MIN_SIDE`` pixels (a 224x224 input stays
-224x224; an 8x8 one becomes 224x224). Each input pixel becomes a square block,
+224x224; an 8x8 one becomes 224x224), unless that would exceed
+``MAX_UPSCALED_PIXELS``. Each input pixel becomes a square block,
 so superpixel shapes are kept exactly.
 
 - Masked image: the ``num_features`` superpixels with the largest positive
@@ -12,16 +13,23 @@ so superpixel shapes are kept exactly.
 - Heatmap: the greyscale image tinted per superpixel by its weight, blue for
   towards the label, red for against it, stronger for larger |weight|
   (scaled by the largest |weight|), with every superpixel's outline in grey.
+
+Both are drawn a strip of rows at a time, so a picture of tens of megapixels
+needs its output (uint8) and a few megabytes, not several float64 copies.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 MIN_SIDE = 224
+#: Upscaling stops short of pictures larger than this (16.8 megapixels).
+MAX_UPSCALED_PIXELS = 1 << 24
 OUTLINE = np.array([255, 214, 0], dtype=np.float64)
 TOWARDS = np.array([33, 102, 172], dtype=np.float64)
 AGAINST = np.array([178, 24, 43], dtype=np.float64)
@@ -32,9 +40,16 @@ Weights = Sequence[tuple[int, float]]  # (superpixel index, weight)
 
 
 def scale_factor(height: int, width: int, min_side: int = MIN_SIDE) -> int:
-    """The whole factor that brings the shorter side to at least ``min_side``."""
+    """The whole factor that brings the shorter side to at least ``min_side``.
+
+    Capped so that the upscaled picture has at most ``MAX_UPSCALED_PIXELS``
+    pixels: a picture one pixel high and thousands wide would otherwise
+    become gigabytes.
+    """
     shorter = max(1, min(height, width))
-    return max(1, -(-min_side // shorter))
+    wanted = -(-min_side // shorter)
+    limit = math.isqrt(MAX_UPSCALED_PIXELS // max(1, height * width))
+    return max(1, min(wanted, limit))
 
 
 def output_size(height: int, width: int) -> tuple[int, int]:
@@ -43,20 +58,28 @@ def output_size(height: int, width: int) -> tuple[int, int]:
     return width * k, height * k
 
 
+#: Output pixels drawn at once.
+STRIP_PIXELS = 1 << 20
+
+
 def masked_image(
     image: np.ndarray, segments: np.ndarray, weights: Weights, num_features: int
 ) -> np.ndarray:
     """The picture with only the strongest positive superpixels in colour (uint8 RGB)."""
     shown = [j for j, w in sorted(weights, key=lambda jw: -jw[1]) if w > 0][:num_features]
-    big_image, big_segments = _upscale(image, segments)
-    keep = np.isin(big_segments, shown)
-    pixels = big_image.astype(np.float64)
-    grey = _luma(pixels)[..., None]
-    faded = 0.5 * grey + 0.5 * GREY_LEVEL
-    out = np.where(keep[..., None], pixels, faded)
-    labels = np.where(keep, big_segments, -1)
-    out[_inner_outline(labels) & keep] = OUTLINE
-    return _to_uint8(out)
+    is_shown = np.zeros(int(segments.max()) + 1, dtype=bool)
+    is_shown[shown] = True
+
+    def draw(pixels: np.ndarray, context: np.ndarray, inner: slice) -> np.ndarray:
+        keep = is_shown[context[inner]]
+        grey = _luma(pixels)[..., None]
+        faded = 0.5 * grey + 0.5 * GREY_LEVEL
+        out = np.where(keep[..., None], pixels, faded)
+        outline = _inner_outline(np.where(is_shown[context], context, -1))[inner]
+        out[outline & keep] = OUTLINE
+        return out
+
+    return _draw_in_strips(image, segments, draw)
 
 
 def heatmap(image: np.ndarray, segments: np.ndarray, weights: Weights) -> np.ndarray:
@@ -67,15 +90,48 @@ def heatmap(image: np.ndarray, segments: np.ndarray, weights: Weights) -> np.nda
         per_segment[j] = w
     top = float(np.abs(per_segment).max())
     strength = per_segment / top if top > 0 else per_segment
-    big_image, big_segments = _upscale(image, segments)
-    grey = np.repeat(_luma(big_image.astype(np.float64))[..., None], 3, axis=2)
-    s = strength[big_segments][..., None]
-    colour = np.where(s >= 0, TOWARDS, AGAINST)
-    alpha = HEAT_ALPHA * np.abs(s)
-    out = (1.0 - alpha) * grey + alpha * colour
-    edges = _inner_outline(big_segments)
-    out[edges] = 0.5 * out[edges] + 0.5 * GREY_LEVEL
-    return _to_uint8(out)
+
+    def draw(pixels: np.ndarray, context: np.ndarray, inner: slice) -> np.ndarray:
+        grey = np.repeat(_luma(pixels)[..., None], 3, axis=2)
+        s = strength[context[inner]][..., None]
+        colour = np.where(s >= 0, TOWARDS, AGAINST)
+        alpha = HEAT_ALPHA * np.abs(s)
+        out = (1.0 - alpha) * grey + alpha * colour
+        edges = _inner_outline(context)[inner]
+        out[edges] = 0.5 * out[edges] + 0.5 * GREY_LEVEL
+        return out
+
+    return _draw_in_strips(image, segments, draw)
+
+
+def _draw_in_strips(image: np.ndarray, segments: np.ndarray, draw: Any) -> np.ndarray:
+    """The upscaled picture drawn by ``draw`` a strip of output rows at a time.
+
+    ``draw(pixels, context, inner)`` gets the strip's float64 pixels and the
+    labels of the strip with one more row above and below where the picture
+    has them (so outlines at the strip's edges come out right);
+    ``context[inner]`` are the strip's own labels.
+    """
+    height, width = segments.shape
+    k = scale_factor(height, width)
+    big_height, big_width = height * k, width * k
+    out = np.empty((big_height, big_width, 3), dtype=np.uint8)
+    step = max(1, STRIP_PIXELS // big_width)
+    for top in range(0, big_height, step):
+        bottom = min(big_height, top + step)
+        above, below = max(0, top - 1), min(big_height, bottom + 1)
+        pixels = _upscaled_rows(np.asarray(image), k, top, bottom).astype(np.float64)
+        context = _upscaled_rows(segments, k, above, below)
+        inner = slice(top - above, top - above + bottom - top)
+        out[top:bottom] = _to_uint8(draw(pixels, context, inner))
+    return out
+
+
+def _upscaled_rows(array: np.ndarray, k: int, top: int, bottom: int) -> np.ndarray:
+    """Rows top:bottom of ``array`` scaled up k times by nearest neighbour."""
+    if k == 1:
+        return array[top:bottom]
+    return np.repeat(array[np.arange(top, bottom) // k], k, axis=1)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -87,14 +143,6 @@ def png_bytes(pixels: np.ndarray) -> bytes:
         buffer, format="PNG", optimize=False
     )
     return buffer.getvalue()
-
-
-def _upscale(image: np.ndarray, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = scale_factor(*segments.shape)
-    if k == 1:
-        return np.asarray(image), segments
-    big = np.repeat(np.repeat(image, k, axis=0), k, axis=1)
-    return big, np.repeat(np.repeat(segments, k, axis=0), k, axis=1)
 
 
 def _inner_outline(labels: np.ndarray) -> np.ndarray:
