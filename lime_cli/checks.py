@@ -99,6 +99,10 @@ def load_rules(path: str) -> Rules:
         raise InputError(f"{path}: is a directory, not a rules file") from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the rules file is not valid UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the rules file ({exc.strerror or exc})") from None
     unknown = sorted(set(data) - set(RULE_KEYS))
     if unknown:
         raise UsageError(f"{path}: unknown key {unknown[0]!r}; the keys are {', '.join(RULE_KEYS)}")

@@ -7,6 +7,7 @@ so ``lime-explain --help`` starts without NumPy, scikit-learn or onnxruntime.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
 
@@ -65,4 +66,8 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    # File names that are not valid UTF-8 must not crash printing them.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     cli(prog_name="lime-explain")

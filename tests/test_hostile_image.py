@@ -149,10 +149,7 @@ BROKEN = {
 COMMANDS = [
     "image",
     "pick",
-    pytest.param(
-        "compare",
-        marks=pytest.mark.xfail(strict=True, reason="compare writes --out when every input failed"),
-    ),
+    "compare",
 ]
 
 

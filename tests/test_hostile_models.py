@@ -303,9 +303,7 @@ def test_predictions_that_are_unusable_exit_4(tmp_path, folder, modality, behavi
 
 @pytest.mark.parametrize(
     "behaviour",
-    [pytest.param(b, marks=pytest.mark.xfail(strict=True, reason="exit 5 or a warning on "
-                                             "stderr: sklearn_adapter converts outside its try"))
-     for b in NOT_NUMBERS],
+    NOT_NUMBERS,
 )  # fmt: skip
 def test_answers_that_are_not_numbers_exit_4(tmp_path, folder, behaviour):
     model = dump(Misbehaving(behaviour), folder / f"{behaviour}.joblib")
@@ -436,9 +434,6 @@ WRONG = ["onnx-as-joblib", "onnx-as-skops", "pickle-as-onnx", "text-as-joblib", 
 @pytest.mark.parametrize("modality", ["text", "image"])
 @pytest.mark.parametrize("case", WRONG)
 def test_model_files_of_the_wrong_kind(tmp_path, folder, good, command, modality, case, request):
-    if command == "compare" and modality == "image" and case.startswith("onnx-as"):
-        reason = "compare image reads model B in model A's format (ONNX), whatever B's name says"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     path, code = wrong_model_files(folder, good)[case]
     item = write_inputs(tmp_path)[modality]
     before = files_in(tmp_path)
@@ -500,11 +495,6 @@ def test_any_answer_is_explained_or_refused_with_exit_4(model, modality):
             assert_clean_failure(result, 4, tmp, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine's weighted sums overflow for |prediction| > 1e154 and scipy's "
-    "ValueError escapes as exit 5; it should be explained or refused with exit 4",
-)
 def test_huge_but_finite_answers_do_not_crash(tmp_path):
     item = write_inputs(tmp_path)["text"]
     model = dump(Garbage(0, 2, False, 1e308), tmp_path / "huge.joblib")
@@ -512,11 +502,6 @@ def test_huge_but_finite_answers_do_not_crash(tmp_path):
     assert result.exit_code in (0, 4), result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render/terminal.py draws a probability bar of round(p * BAR_WIDTH) characters "
-    "without clipping p to [0, 1] (p = 1e6 takes a minute, larger p runs out of memory)",
-)
 def test_the_table_of_out_of_range_probabilities_is_drawn(tmp_path):
     item = write_inputs(tmp_path)["text"]
     model = dump(Garbage(0, 2, False, 1e12), tmp_path / "huge.joblib")

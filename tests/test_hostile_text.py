@@ -96,10 +96,7 @@ BROKEN = {
 COMMANDS = [
     "text",
     "pick",
-    pytest.param(
-        "compare",
-        marks=pytest.mark.xfail(strict=True, reason="compare writes --out when every input failed"),
-    ),
+    "compare",
 ]
 
 
@@ -202,11 +199,6 @@ def test_a_directory_or_undecodable_rules_file_is_an_input_error(model, tmp_path
     assert_clean_failure(result, 3, tmp_path, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks.load_rules lets tomllib's UnicodeDecodeError escape (exit 5); "
-    "it should be an input error (exit 3)",
-)
 def test_an_undecodable_rules_file_is_an_input_error(model, tmp_path):
     doc = tmp_path / "doc.txt"
     doc.write_text(SPORTS_DOC, encoding="utf-8")

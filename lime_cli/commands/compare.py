@@ -36,6 +36,7 @@ def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]
             paths = options["model_path"]
             if len(paths) != 2:
                 raise UsageError("compare needs --model exactly twice (model A, then model B)")
+            user_format = options.get("model_format")
             settings = settings_from(options, json_writers())
             plan = settings.plan
             # compare writes its own report, checks and JUnit once for both models.
@@ -43,7 +44,7 @@ def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]
             junit, plan.junit = plan.junit, None
             rules, plan.rules = plan.rules, None
             job = prepare(settings, options)
-            spec_b = dataclasses.replace(settings.spec, path=paths[1])
+            spec_b = _spec_for_b(settings.spec, paths[1], user_format)
             spec_b.load()
             results: list[list[Any]] = [[], []]
             failures: list[list[tuple[str, Any]]] = [[], []]
@@ -55,7 +56,8 @@ def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]
             failed_inputs = _report_failures(failures, paths)
             report = comparison(results[0], results[1], settings.params.num_features)
             check_code = _checks(rules, results, paths, report, junit, failed_inputs)
-            emit_report(report, plan, outs, lambda: _render(report))
+            if results[0] and results[1]:
+                emit_report(report, plan, outs, lambda: _render(report))
             return worst_exit_code(codes + [check_code])
 
         guarded(bool(options.get("debug")), body)
@@ -113,6 +115,20 @@ def comparison(a: list[Any], b: list[Any], top: int) -> dict[str, Any]:
 def _importance(matrix: Any) -> dict[str, float]:
     values = matrix.importance()
     return {f: float(v) for f, v in zip(matrix.features, values)}
+
+
+def _spec_for_b(spec_a: Any, path: str, user_format: str | None) -> Any:
+    """Model B's spec: A's settings, but its own file format (and ONNX options only for ONNX).
+
+    A's format may have been filled in by the modality (an image command knows
+    it loads ONNX); B can be another kind of model file.
+    """
+    from lime_cli.models.loading import check_model_path, detect_format
+
+    check_model_path(path)
+    fmt = user_format or detect_format(path)
+    options = spec_a.options if fmt == "onnx" else ()
+    return dataclasses.replace(spec_a, path=path, fmt=user_format, options=options)
 
 
 def _report_failures(

@@ -15,6 +15,9 @@ from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
 
+#: Predictions beyond this magnitude would overflow the surrogate's sums of squares.
+_LARGEST_PREDICTION = 1e150
+
 #: Below this many features (or samples) surrogate fits use a single BLAS thread.
 _SMALL_PROBLEM = 1000
 
@@ -202,6 +205,7 @@ def predict_samples(
         stop = min(n, start + batch_size)
         batch = domain.to_model_input(z[start:stop])
         pred = np.asarray(model.predict(batch), dtype=np.float64)
+        del batch  # do not hold two batches of model input at once
         if pred.ndim == 1 and k <= 1:
             pred = pred[:, None]
         if out is None:
@@ -215,6 +219,11 @@ def predict_samples(
             )
         if not np.isfinite(pred).all():
             raise ModelError("the model returned NaN or infinite predictions")
+        if pred.size and np.abs(pred).max() > _LARGEST_PREDICTION:
+            raise ModelError(
+                f"the model returned predictions as large as {np.abs(pred).max():.3g}; "
+                "weighted sums of their squares would overflow"
+            )
         out[start:stop] = pred
         if progress is not None:
             progress(stop, n)

@@ -64,9 +64,12 @@ class SklearnModel:
         """Scores for a batch, shape (n, k); exceptions become model errors."""
         try:
             raw = getattr(self.estimator, self.method)(batch)
-        except Exception as exc:  # the model is foreign code: any failure is its own
-            raise ModelError(f"the model failed to predict: {type(exc).__name__}: {exc}") from exc
-        out = np.asarray(raw, dtype=np.float64)
+            if np.iscomplexobj(raw):
+                raise TypeError("complex-valued predictions")
+            out = np.asarray(raw, dtype=np.float64)
+        except (Exception, SystemExit) as exc:  # foreign code: any failure is the model's
+            message = f"the model failed to predict: {type(exc).__name__}: {exc}"
+            raise ModelError(message) from exc
         if self.method == "decision_function":
             out = margins_to_probabilities(out)
         elif self.method == "predict" and out.ndim == 1:
@@ -89,7 +92,8 @@ class SklearnModel:
 def margins_to_probabilities(margins: np.ndarray) -> np.ndarray:
     """Logistic for one binary margin per row, softmax for one margin per class."""
     if margins.ndim == 1:
-        p = 1.0 / (1.0 + np.exp(-margins))
+        with np.errstate(over="ignore"):  # exp overflow gives p = 0 exactly, as it should
+            p = 1.0 / (1.0 + np.exp(-margins))
         return np.column_stack([1.0 - p, p])
     shifted = margins - margins.max(axis=1, keepdims=True)
     e = np.exp(shifted)

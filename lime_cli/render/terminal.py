@@ -62,7 +62,8 @@ def _prediction_table(explanation: Explanation) -> RenderableType:
     table.add_column("probability", justify="right")
     table.add_column("")
     for name, p in ranked[:MAX_CLASSES_SHOWN]:
-        table.add_row(name, f"{p:.3f}", Text("█" * round(p * BAR_WIDTH), style="cyan"))
+        cells = round(min(max(p, 0.0), 1.0) * BAR_WIDTH)
+        table.add_row(name, f"{p:.3f}", Text("█" * cells, style="cyan"))
     if len(ranked) > MAX_CLASSES_SHOWN:
         table.add_row(f"(+{len(ranked) - MAX_CLASSES_SHOWN} more)", "", "")
     return table
@@ -116,6 +117,8 @@ class _MarkedText:
     def _spans(self, limit: int) -> list[tuple[int, int, float]]:
         spans = []
         for f in self.label.features:
+            if f.weight == 0:
+                continue
             for pos in f.info.get("positions", []):
                 if pos < limit:
                     spans.append((pos, pos + len(f.feature), f.weight))
