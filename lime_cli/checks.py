@@ -158,7 +158,8 @@ def evaluate(rules: Rules, explanation: Explanation) -> list[CheckOutcome]:
     """Every rule on every explained label of one explanation."""
     outcomes: list[CheckOutcome] = []
     name = str(explanation.input.get("name", "-"))
-    k = rules.within or int(explanation.params.get("num_features", 10))
+    shown = explanation.params.get("num_features_shown", explanation.params.get("num_features"))
+    k = rules.within or int(shown or 10)
     for label in explanation.explanations:
         strongest = label.features[:k]
         for wanted in rules.forbid:

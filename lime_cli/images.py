@@ -28,10 +28,9 @@ from typing import Any
 import numpy as np
 
 from lime_cli.errors import InputError
-from lime_cli.inputs import STDIN, display_name, read_bytes
+from lime_cli.inputs import DEFAULT_MAX_PIXELS, STDIN, display_name, read_bytes
 
-#: Pillow's decompression-bomb threshold (width x height) is the default limit.
-DEFAULT_MAX_PIXELS = 89_478_485
+__all__ = ["DEFAULT_MAX_PIXELS"]
 
 #: Background that transparent pixels are composited onto.
 BACKGROUND = (255, 255, 255)

@@ -9,6 +9,10 @@ from typing import BinaryIO
 
 from lime_cli.errors import InputError
 
+#: Pillow's decompression-bomb threshold (width x height), the default image limit.
+#: Defined here, not in images.py, so ``image --help`` need not import NumPy.
+DEFAULT_MAX_PIXELS = 89_478_485
+
 STDIN = "-"
 
 

@@ -16,6 +16,7 @@ import click
 
 from lime_cli.errors import (
     EXIT_INTERNAL,
+    InputError,
     InternalError,
     LimeCliError,
     UsageError,
@@ -366,6 +367,11 @@ class OutputPlan:
     def validate(self) -> None:
         if self.junit and not self.junit.lower().endswith(".xml"):
             raise UsageError(f"--junit {self.junit}: the file name must end in .xml")
+        # A missing folder is found now, not after hours of explaining.
+        for path in (*self.outs, *([self.junit] if self.junit else [])):
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise InputError(f"{path}: the folder {folder} does not exist")
         for path in self.outs:
             ext = os.path.splitext(path)[1].lower()
             if ext not in self.writers:

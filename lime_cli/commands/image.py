@@ -31,7 +31,7 @@ from lime_cli.commands.common import (
     settings_from,
 )
 from lime_cli.errors import InputError, UsageError
-from lime_cli.images import DEFAULT_MAX_PIXELS
+from lime_cli.inputs import DEFAULT_MAX_PIXELS
 
 DEFAULT_NUM_SAMPLES = 1000
 #: Superpixels shown in the PNG and the terminal table (lime's get_image_and_mask default).

@@ -141,9 +141,17 @@ def _tokenise(text: str, split_expression: str, char_level: bool) -> tuple[list[
         tokens = list(text)
         return tokens, [True] * len(tokens)
     try:
+        inner = re.compile(split_expression)
         splitter = re.compile(rf"({split_expression})|$")
     except re.error as exc:
         raise UsageError(f"--split-expression is not a valid regular expression: {exc}") from None
+    if inner.groups:
+        # re.split would return each group's match too, duplicating text.
+        raise UsageError(
+            "--split-expression must not contain capturing groups; use (?:...) instead of (...)"
+        )
+    if inner.match(""):
+        raise UsageError("--split-expression must not match the empty string")
     tokens = [t for t in splitter.split(text) if t]
     return tokens, [splitter.match(t) is None for t in tokens]
 

@@ -118,6 +118,10 @@ def explain_predictions(
     """
     width = params.kernel_width or domain.default_kernel_width
     weights = exponential_kernel(domain.distances(z), width)
+    if not np.any(weights[1:] > 0):
+        raise UsageError(
+            f"kernel width {width:g} is too small: every perturbed sample gets weight 0"
+        )
     # Typical surrogate problems are small: one BLAS thread is faster than
     # several spinning on a busy machine (and right when inputs run in
     # parallel). Large ones (thousands of words) get every thread.

@@ -10,7 +10,8 @@ from lime_cli.engine.matrix import row, row_chunks
 def exponential_kernel(distances: np.ndarray, width: float) -> np.ndarray:
     """lime's kernel, ``sqrt(exp(-d^2 / width^2))``."""
     d = np.asarray(distances, dtype=np.float64)
-    return np.sqrt(np.exp(-(d**2) / width**2))
+    with np.errstate(over="ignore", under="ignore"):
+        return np.sqrt(np.exp(-((d / width) ** 2)))
 
 
 def cosine_distance_to_first(z: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lime_cli.errors import InputError, ModelError
+from lime_cli.errors import InputError, ModelError, UsageError
 
 EXTENSIONS = {
     ".joblib": "joblib",
@@ -144,6 +144,11 @@ def load_model(
     if fmt == "onnx":
         from lime_cli.models.onnx_adapter import OnnxModel
 
+        if mode == "regression":
+            raise UsageError(
+                f"{path}: ONNX models are explained as classifiers (class scores); "
+                "--mode regression is supported for scikit-learn models"
+            )
         return OnnxModel.load(path, class_names=class_names, **onnx_options)
     from lime_cli.models.sklearn_adapter import SklearnModel
 
