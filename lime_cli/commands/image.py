@@ -61,8 +61,8 @@ Outputs (--out, repeatable; the extension picks the format):
                 the JSON), so anyone can recompute masks
   --heatmap P   every superpixel's weight as a tint (blue: towards the
                 label, red: against)
-Several images or labels give one file each: PATH-<image>-<label>.png (and
-PATH-<image>.npy). PNGs have the explained picture's size, scaled up by a
+Several images or labels give one file each, the image's name and/or the
+label added to PATH (PATH-<image>-<label>.png, PATH-<image>.npy). PNGs have the explained picture's size, scaled up by a
 whole factor (nearest neighbour) so that the shorter side is at least 224
 pixels: 224x224 for the sample model.
 
