@@ -62,9 +62,10 @@ Outputs (--out, repeatable; the extension picks the format):
   --heatmap P   every superpixel's weight as a tint (blue: towards the
                 label, red: against)
 Several images or labels give one file each, the image's name and/or the
-label added to PATH (PATH-<image>-<label>.png, PATH-<image>.npy). PNGs have the explained picture's size, scaled up by a
-whole factor (nearest neighbour) so that the shorter side is at least 224
-pixels: 224x224 for the sample model.
+label added to PATH (PATH-<image>-<label>.png, PATH-<image>.npy). PNGs
+have the explained picture's size, scaled up by a whole factor (nearest
+neighbour) so that the shorter side is at least 224 pixels: 224x224 for the
+sample model.
 
 \b
 Preprocessing (ONNX: from MODEL.json beside the model, or --preprocess FILE;
