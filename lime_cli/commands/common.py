@@ -632,7 +632,7 @@ def settings_from(options: dict[str, Any], writers: dict[str, Writer]) -> Settin
     return Settings(
         spec=spec,
         params=params,
-        labels=LabelRequest(tuple(o["label_names"] or ()), o["top_labels"]),
+        labels=LabelRequest(tuple(dict.fromkeys(o["label_names"] or ())), o["top_labels"]),
         plan=plan,
         jobs=o["jobs"] or 1,
         debug=bool(o["debug"]),
@@ -640,8 +640,26 @@ def settings_from(options: dict[str, Any], writers: dict[str, Writer]) -> Settin
     )
 
 
+def check_labels(settings: Settings) -> None:
+    """Refuse label options the model cannot honour before any input is explained."""
+    labels = settings.labels
+    if not (labels.names or labels.top):
+        return
+    model = settings.spec.load()
+    if model.mode == "regression":
+        raise UsageError(
+            "--labels and --top-labels apply to classifiers; this model is a regressor"
+        )
+    if labels.names and model.classes:
+        from lime_cli.engine.explain import label_index
+
+        for name in labels.names:
+            label_index(model.classes, name)
+
+
 def run_job(settings: Settings, job: Job) -> int:
     """Explain every input of the job with the settings' output plan."""
+    check_labels(settings)
     return explain_each(
         job.items, job.task, settings.plan, settings.debug, jobs=settings.jobs, name_of=job.name_of
     )

@@ -240,14 +240,15 @@ def resolve_labels(model: Model, first: np.ndarray, request: LabelRequest) -> li
     if model.mode == "regression":
         return [0]
     if request.names:
-        return [_label_index(model.classes, name) for name in request.names]
+        return [label_index(model.classes, name) for name in request.names]
     if request.top is not None:
         top = max(1, min(request.top, len(model.classes)))
         return [int(i) for i in np.argsort(-first, kind="stable")[:top]]
     return [int(np.argmax(first))]
 
 
-def _label_index(classes: list[str], name: str) -> int:
+def label_index(classes: list[str], name: str) -> int:
+    """The index of a class given by name (or by its number)."""
     if name in classes:
         return classes.index(name)
     if name.isdigit() and int(name) < len(classes):

@@ -37,6 +37,10 @@ class SklearnModel:
                 "(it has no predict or predict_proba method)"
             )
         self.mode = mode or _guess_mode(estimator)
+        if mode == "regression" and _is_classifier(estimator):
+            raise UsageError(
+                f"{path}: {_type_name(estimator)} is a classifier; drop --mode regression"
+            )
         if self.mode == "classification":
             if hasattr(estimator, "predict_proba"):
                 self.method = "predict_proba"
@@ -111,6 +115,15 @@ def _guess_mode(estimator: Any) -> str:
     if hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function"):
         return "classification"
     return "regression"
+
+
+def _is_classifier(estimator: Any) -> bool:
+    from sklearn.base import is_classifier
+
+    try:
+        return bool(is_classifier(estimator))
+    except Exception:  # a foreign object without sklearn tags
+        return False
 
 
 def _type_name(obj: Any) -> str:
