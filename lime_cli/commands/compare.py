@@ -7,19 +7,15 @@ from typing import Any
 
 import click
 
-from lime_cli.commands.common import (
+from lime_cli.commands.common import emit_report, guarded, json_writers, run_job, settings_from
+from lime_cli.commands.modalities import PerModalityGroup
+from lime_cli.commands.options import (
     check_options,
     compare_model_options,
-    emit_report,
-    guarded,
     jobs_option,
-    json_writers,
     lime_options,
     output_options,
-    run_job,
-    settings_from,
 )
-from lime_cli.commands.modalities import PerModalityGroup
 from lime_cli.errors import UsageError, worst_exit_code
 
 

@@ -11,24 +11,26 @@ from typing import Any
 import click
 
 from lime_cli.commands.common import (
-    F,
     Job,
     ModelSpec,
     OutputPlan,
     Settings,
     Writer,
-    check_options,
     expand_sources,
     guarded,
-    jobs_option,
     json_writers,
-    lime_options,
-    model_options,
-    output_options,
     progress_bar,
     rng_for,
     run_job,
     settings_from,
+)
+from lime_cli.commands.options import (
+    F,
+    check_options,
+    jobs_option,
+    lime_options,
+    model_options,
+    output_options,
 )
 from lime_cli.errors import InputError, UsageError
 from lime_cli.inputs import DEFAULT_MAX_PIXELS

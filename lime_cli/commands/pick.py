@@ -9,16 +9,13 @@ import click
 from lime_cli.commands.common import (
     emit_report,
     guarded,
-    jobs_option,
     json_writers,
-    lime_options,
-    model_options,
-    output_options,
     rng_for,
     run_job,
     settings_from,
 )
 from lime_cli.commands.modalities import PerModalityGroup
+from lime_cli.commands.options import jobs_option, lime_options, model_options, output_options
 
 
 def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:

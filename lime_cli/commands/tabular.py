@@ -19,20 +19,22 @@ from typing import Any
 import click
 
 from lime_cli.commands.common import (
-    F,
     Job,
     ModelSpec,
     Settings,
-    check_options,
     explain_each,
     guarded,
-    jobs_option,
     json_writers,
+    rng_for,
+    settings_from,
+)
+from lime_cli.commands.options import (
+    F,
+    check_options,
+    jobs_option,
     lime_options,
     model_options,
     output_options,
-    rng_for,
-    settings_from,
 )
 from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
 

@@ -1,0 +1,220 @@
+"""Command-line options shared by every command (click decorators, help texts).
+
+Kept apart from the run loop in ``common.py`` so the wiring of options is in
+one place and the loop can be read without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _apply(options: Sequence[Callable[[F], F]], func: F) -> F:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def model_options(func: F) -> F:
+    """--model and how to read it."""
+    return _model_options(func, compare=False)
+
+
+def compare_model_options(func: F) -> F:
+    """--model given twice (A then B) and how to read them."""
+    return _model_options(func, compare=True)
+
+
+def _model_options(func: F, *, compare: bool) -> F:
+    return _apply(
+        [
+            click.option(
+                "--model",
+                "model_path",
+                required=True,
+                multiple=compare,
+                metavar="PATH",
+                help="Model file: .joblib, .pkl, .skops or .onnx"
+                + (" (twice: model A, then model B)." if compare else "."),
+            ),
+            click.option(
+                "--model-format",
+                type=click.Choice(["joblib", "pickle", "skops", "onnx"]),
+                help="Model file format (default: from the extension or the file's bytes).",
+            ),
+            click.option(
+                "--mode",
+                type=click.Choice(["classification", "regression"]),
+                help="Explain class probabilities or a regressor's value (default: by model).",
+            ),
+            click.option(
+                "--class-names",
+                metavar="A,B,...",
+                help="Names for the model's classes, in its output order.",
+            ),
+            click.option(
+                "--trust-model",
+                is_flag=True,
+                help="Load any pickle, even one that names code outside scikit-learn, "
+                "NumPy and SciPy. Only for files you trust: loading runs that code.",
+            ),
+            click.option(
+                "--trust-module",
+                "trust_modules",
+                multiple=True,
+                metavar="NAME",
+                help="Also admit classes and functions of this package (repeatable).",
+            ),
+        ],
+        func,
+    )
+
+
+def check_options(func: F) -> F:
+    """Checks that fail the command (exit 1) when the explanation breaks a rule."""
+    return _apply(
+        [
+            click.option("--forbid", multiple=True, metavar="FEATURE",
+                         help="Fail if FEATURE is among the --within strongest features of any "
+                              "explained label (tabular: a column matches all its conditions)."),
+            click.option("--require", multiple=True, metavar="FEATURE",
+                         help="Fail unless FEATURE is among the --within strongest features."),
+            click.option("--within", type=click.IntRange(min=1), metavar="K",
+                         help="How many of the strongest features the checks look at "
+                              "(default: --num-features)."),
+            click.option("--min-score", type=float, metavar="S",
+                         help="Fail if a surrogate's score (weighted R²) is below S."),
+            click.option("--max-weight", multiple=True, metavar="FEATURE=W",
+                         help="Fail if FEATURE's absolute weight exceeds W."),
+            click.option("--rules", "rules_file", metavar="FILE.toml",
+                         help="The same checks from a TOML file (keys: forbid, require, within, "
+                              "min_score, max_weight)."),
+            click.option("--junit", "junit_path", metavar="FILE.xml",
+                         help="Write the checks' outcomes as JUnit XML."),
+        ],
+        func,
+    )  # fmt: skip
+
+
+def jobs_option(func: F) -> F:
+    """--jobs: worker processes across inputs."""
+    return click.option(
+        "--jobs",
+        "-j",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        help="Processes that share the inputs; results are identical for any number.",
+    )(func)
+
+
+def lime_options(
+    *, num_samples: int = 5000, num_features: int = 10, batch_size: int | None = None
+) -> Callable[[F], F]:
+    """The LIME loop's settings, with a command's own defaults."""
+
+    def decorate(func: F) -> F:
+        return _apply(
+            [
+                click.option(
+                    "--labels",
+                    "label_names",
+                    multiple=True,
+                    metavar="NAME",
+                    help="Class to explain (repeatable; default: the predicted class).",
+                ),
+                click.option(
+                    "--top-labels",
+                    type=click.IntRange(min=1),
+                    metavar="K",
+                    help="Explain the K most probable classes.",
+                ),
+                click.option(
+                    "--num-samples",
+                    type=click.IntRange(min=2),
+                    default=num_samples,
+                    show_default=True,
+                    help="Perturbed samples per explanation.",
+                ),
+                click.option(
+                    "--num-features",
+                    type=click.IntRange(min=1),
+                    default=num_features,
+                    show_default=True,
+                    help="Features in each explanation.",
+                ),
+                click.option(
+                    "--feature-selection",
+                    default="auto",
+                    show_default=True,
+                    type=click.Choice(["auto", "forward", "highest", "lasso", "none"]),
+                    help="auto: forward selection up to 6 features, highest weights above.",
+                ),
+                click.option(
+                    "--kernel-width",
+                    type=float,
+                    metavar="W",
+                    help="Kernel width (default: the modality's lime default).",
+                ),
+                click.option(
+                    "--batch-size",
+                    type=click.IntRange(min=1),
+                    default=batch_size,
+                    show_default=batch_size is not None,
+                    help="Samples sent to the model per call (default: as many as fit in a "
+                    "bounded amount of memory for this kind of input).",
+                ),
+                click.option(
+                    "--seed",
+                    type=click.IntRange(min=0),
+                    metavar="N",
+                    help="Random seed; the same seed gives the same output "
+                    "(default: a fresh one, reported in the JSON).",
+                ),
+            ],
+            func,
+        )
+
+    return decorate
+
+
+def output_options(extensions: Sequence[str]) -> Callable[[F], F]:
+    """--format, --out, --quiet and --debug."""
+    listed = ", ".join(extensions)
+
+    def decorate(func: F) -> F:
+        return _apply(
+            [
+                click.option(
+                    "--format",
+                    "fmt",
+                    type=click.Choice(["table", "json"]),
+                    default="table",
+                    show_default=True,
+                    help="stdout: rich tables, or JSON (one line per input).",
+                ),
+                click.option(
+                    "--out",
+                    "outs",
+                    multiple=True,
+                    metavar="PATH",
+                    help=f"Also write to PATH; its extension picks the format ({listed}). "
+                    "Repeatable.",
+                ),
+                click.option(
+                    "--quiet",
+                    "-q",
+                    is_flag=True,
+                    help="No progress bar and no terminal output (files and exit code only).",
+                ),
+                click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
+            ],
+            func,
+        )
+
+    return decorate
