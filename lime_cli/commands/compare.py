@@ -39,15 +39,25 @@ def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]
             outs, plan.outs = plan.outs, ()
             junit, plan.junit = plan.junit, None
             rules, plan.rules = plan.rules, None
+            base_spec = settings.spec
+            modality_options = dict(options)
             job = prepare(settings, options)
-            spec_b = _spec_for_b(settings.spec, paths[1], user_format)
+            if _reads_stdin(modality_options):
+                # stdin can be read once: B explains A's inputs with A's task settings.
+                spec_b = _spec_for_b(settings.spec, paths[1], user_format)
+                job_b = dataclasses.replace(job, task=dataclasses.replace(job.task, model=spec_b))
+            else:
+                # B gets its own preparation: its preprocessing file, class names, format.
+                own = dataclasses.replace(base_spec, path=paths[1], fmt=user_format)
+                settings_b = dataclasses.replace(settings, spec=own)
+                job_b = prepare(settings_b, modality_options)
+                spec_b = settings_b.spec
             spec_b.load()
             results: list[list[Any]] = [[], []]
             failures: list[list[tuple[str, Any]]] = [[], []]
             codes = []
-            for side, spec in enumerate((settings.spec, spec_b)):
+            for side, side_job in enumerate((job, job_b)):
                 plan.sink, plan.failures = results[side], failures[side]
-                side_job = dataclasses.replace(job, task=dataclasses.replace(job.task, model=spec))
                 codes.append(run_job(settings, side_job))
             failed_inputs = _report_failures(failures, paths)
             report = comparison(results[0], results[1], settings.params.num_features)
@@ -111,6 +121,14 @@ def comparison(a: list[Any], b: list[Any], top: int) -> dict[str, Any]:
 def _importance(matrix: Any) -> dict[str, float]:
     values = matrix.importance()
     return {f: float(v) for f, v in zip(matrix.features, values)}
+
+
+def _reads_stdin(options: dict[str, Any]) -> bool:
+    """Whether any input argument is '-' (stdin, which can be read only once)."""
+    for value in options.values():
+        if value == "-" or (isinstance(value, tuple | list) and "-" in value):
+            return True
+    return False
 
 
 def _spec_for_b(spec_a: Any, path: str, user_format: str | None) -> Any:
