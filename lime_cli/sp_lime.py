@@ -30,14 +30,20 @@ class FeatureMatrix:
 
 
 def feature_matrix(explanations: list[Explanation]) -> FeatureMatrix:
-    """Sum each input's weights over its explained labels (as lime's SubmodularPick)."""
+    """Sum each input's absolute weights over its explained labels.
+
+    lime's SubmodularPick sums the signed weights, so a word that pushes one
+    label up and another down (always the case for the two labels of a binary
+    model) cancels out and looks unimportant; absolute values keep it. With one
+    label per input the two agree.
+    """
     index: dict[str, int] = {}
     entries: list[tuple[int, int, float]] = []
     for row, explanation in enumerate(explanations):
         for label in explanation.explanations:
             for f in label.features:
                 col = index.setdefault(f.feature, len(index))
-                entries.append((row, col, f.weight))
+                entries.append((row, col, abs(f.weight)))
     weights = np.zeros((len(explanations), len(index)))
     for row, col, weight in entries:
         weights[row, col] += weight
