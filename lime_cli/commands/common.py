@@ -405,7 +405,8 @@ def settings_from(options: dict[str, Any], writers: dict[str, Writer]) -> Settin
     plan.validate()
     params = LimeParams(
         num_samples=o["num_samples"] or 5000,
-        num_features=o["num_features"] or 10,
+        # Checks look at the `within` strongest features, so at least that many are explained.
+        num_features=max(o["num_features"] or 10, rules.within or 0),
         feature_selection=o["feature_selection"] or "auto",
         kernel_width=o["kernel_width"],
         batch_size=o["batch_size"],
