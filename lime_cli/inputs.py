@@ -79,10 +79,19 @@ def read_text(source: str, *, max_bytes: int | None = None, limit_name: str = ""
     """UTF-8 text of a file or stdin; empty, binary and undecodable input is refused."""
     data = read_bytes(source, max_bytes=max_bytes, limit_name=limit_name)
     name = "stdin" if source == STDIN else display_name(source)
+    return decode_utf8(data, name)
+
+
+def decode_utf8(data: bytes, name: str, *, what: str = "input", kind: str = "text") -> str:
+    """Bytes as UTF-8 text (a BOM dropped); empty, binary and undecodable data is refused.
+
+    ``what`` and ``kind`` name the input in the messages ("the CSV file is
+    empty", "not CSV").
+    """
     if not data.strip():
-        raise InputError(f"{name}: the input is empty")
+        raise InputError(f"{name}: the {what} is empty")
     if b"\x00" in data:
-        raise InputError(f"{name}: contains NUL bytes; this looks like a binary file, not text")
+        raise InputError(f"{name}: contains NUL bytes; this looks like a binary file, not {kind}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -11,12 +11,18 @@ from typing import IO
 from lime_cli.errors import InputError
 
 
-@contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+def check_folder(path: str) -> str:
+    """The folder ``path`` would be written in; exit 3 if it does not exist."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"{path}: the folder {folder} does not exist")
+    return folder
+
+
+@contextmanager
+def atomic_path(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` that replaces it only if the block succeeds."""
+    folder = check_folder(path)
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory")
     fd, tmp = tempfile.mkstemp(

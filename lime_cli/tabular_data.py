@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lime_cli.errors import InputError, UsageError
-from lime_cli.inputs import STDIN, read_bytes
+from lime_cli.inputs import STDIN, decode_utf8, read_bytes
 
 STATS_FORMAT = "lime-explain/tabular-stats"
 STATS_VERSION = 1
@@ -52,17 +52,7 @@ def read_table(source: str, *, as_text: bool = False) -> pd.DataFrame:
     for the user who trained the model on the same file.
     """
     name = "stdin" if source == STDIN else source
-    data = read_bytes(source)
-    if not data.strip():
-        raise InputError(f"{name}: the CSV file is empty")
-    if b"\x00" in data:
-        raise InputError(f"{name}: contains NUL bytes; this looks like a binary file, not CSV")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-        ) from None
+    text = decode_utf8(read_bytes(source), name, what="CSV file", kind="CSV")
     _check_header(text, name)
     try:
         frame = pd.read_csv(

@@ -16,7 +16,6 @@ import click
 
 from lime_cli.errors import (
     EXIT_INTERNAL,
-    InputError,
     InternalError,
     LimeCliError,
     UsageError,
@@ -161,10 +160,10 @@ class OutputPlan:
         if self.junit and not self.junit.lower().endswith(".xml"):
             raise UsageError(f"--junit {self.junit}: the file name must end in .xml")
         # A missing folder is found now, not after hours of explaining.
+        from lime_cli.output import check_folder
+
         for path in (*self.outs, *([self.junit] if self.junit else [])):
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise InputError(f"{path}: the folder {folder} does not exist")
+            check_folder(path)
         for path in self.outs:
             ext = os.path.splitext(path)[1].lower()
             if ext not in self.writers:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from lime_cli.errors import ModelError, UsageError
+from lime_cli.models.scores import softmax
 
 #: onnxruntime element types lime-explain can feed, and their NumPy types.
 INPUT_TYPES = {
@@ -175,18 +176,6 @@ class OnnxModel:
                 "softmax": softmax_used,
             },
         }
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits; NaN rows stay NaN.
-
-    Infinite logits give NaN too, quietly: the engine refuses NaN with one
-    clear line, which NumPy's warning on stderr would only muddle.
-    """
-    with np.errstate(invalid="ignore"):
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        return e / e.sum(axis=1, keepdims=True)
 
 
 def _kind_of(x: np.ndarray) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lime_cli.errors import ModelError, UsageError
+from lime_cli.models.scores import softmax
 
 
 class SklearnModel:
@@ -99,9 +100,7 @@ def margins_to_probabilities(margins: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):  # exp overflow gives p = 0 exactly, as it should
             p = 1.0 / (1.0 + np.exp(-margins))
         return np.column_stack([1.0 - p, p])
-    shifted = margins - margins.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(margins)
 
 
 def _guess_mode(estimator: Any) -> str:
