@@ -36,17 +36,17 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lime_cli.commands.common import ModelSpec  # noqa: E402
-from lime_cli.commands.image import ImageSource, ImageTask, model_input_of  # noqa: E402
-from lime_cli.domains.image import Hide, segment, segmenter_params  # noqa: E402
 from lime_cli.engine import LabelRequest, LimeParams  # noqa: E402
-from lime_cli.images import read_image  # noqa: E402
-from lime_cli.models.image_preprocess import (  # noqa: E402
+from lime_cli.image.command import ImageSource, ImageTask, model_input_of  # noqa: E402
+from lime_cli.image.domain import Hide, segment, segmenter_params  # noqa: E402
+from lime_cli.image.preprocess import (  # noqa: E402
     Preprocessing,
     apply_geometry,
     beside,
     read_class_names,
 )
+from lime_cli.image.reading import read_image  # noqa: E402
+from lime_cli.run.common import ModelSpec  # noqa: E402
 
 QUICKSHIFT = segmenter_params("quickshift", {})
 

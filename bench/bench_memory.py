@@ -70,8 +70,8 @@ def long_document(words: int = 100_000, distinct: int = 20_000, seed: int = 0) -
 
 
 def run_text(_: argparse.Namespace) -> dict:
-    from lime_cli.domains.text import TextDomain
     from lime_cli.engine import LabelRequest, LimeParams, explain
+    from lime_cli.text.domain import TextDomain
 
     text = long_document()
     t0 = time.perf_counter()

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT / "sample_models"))
 
 from lime.lime_text import LimeTextExplainer  # noqa: E402
 
-from lime_cli.domains.text import TextDomain  # noqa: E402
 from lime_cli.engine import LabelRequest, LimeParams, explain  # noqa: E402
 from lime_cli.models import load_model  # noqa: E402
+from lime_cli.text.domain import TextDomain  # noqa: E402
 
 
 class Timed:
@@ -112,7 +112,7 @@ def parallel_seconds(model_path: str, texts: list[str], jobs: int, num_samples: 
     """Wall-clock for all documents over ``jobs`` processes, the workers already warm."""
     from joblib import Parallel, delayed
 
-    from lime_cli.commands.common import ModelSpec
+    from lime_cli.run.common import ModelSpec
 
     spec = ModelSpec(model_path)
     with Parallel(n_jobs=jobs) as parallel:

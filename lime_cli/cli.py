@@ -15,9 +15,9 @@ from lime_cli import __version__
 
 #: name -> (module, attribute, one-line help shown by --help)
 SUBCOMMANDS = {
-    "text": ("lime_cli.commands.text", "text", "Which words made a text classifier decide."),
-    "image": ("lime_cli.commands.image", "image", "Which superpixels made an image model decide."),
-    "tabular": ("lime_cli.commands.tabular", "tabular", "Which column conditions decided a row."),
+    "text": ("lime_cli.text.command", "text", "Which words made a text classifier decide."),
+    "image": ("lime_cli.image.command", "image", "Which superpixels made an image model decide."),
+    "tabular": ("lime_cli.tabular.command", "tabular", "Which column conditions decided a row."),
     "pick": ("lime_cli.commands.pick", "pick", "A few representative explanations (SP-LIME)."),
     "compare": ("lime_cli.commands.compare", "compare", "Two models' explanations side by side."),
 }

@@ -479,7 +479,7 @@ def test_untrusted_code_in_a_model_file_is_refused_with_4(models, docs):
 
 
 def test_unexpected_internal_error_exits_5(models, docs, monkeypatch):
-    from lime_cli.domains.text import TextDomain
+    from lime_cli.text.domain import TextDomain
 
     def boom(self, z):
         raise ZeroDivisionError("simulated bug")
@@ -492,7 +492,7 @@ def test_unexpected_internal_error_exits_5(models, docs, monkeypatch):
 
 
 def test_a_multi_line_internal_error_is_reported_on_one_line(models, docs, monkeypatch):
-    from lime_cli.domains.text import TextDomain
+    from lime_cli.text.domain import TextDomain
 
     def boom(self, z):
         raise RuntimeError("first line\nsecond line")

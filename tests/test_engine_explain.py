@@ -13,10 +13,10 @@ from _fakes import FunctionModel, LinearProbabilityModel, WordLogitModel
 from sklearn.linear_model import Ridge
 from sklearn.metrics.pairwise import cosine_distances
 
-from lime_cli.commands.common import rng_for
-from lime_cli.domains.text import TextDomain
 from lime_cli.engine import LabelRequest, LimeParams, explain, explain_predictions, predict_samples
 from lime_cli.errors import ModelError, UsageError
+from lime_cli.run.common import rng_for
+from lime_cli.text.domain import TextDomain
 
 REVIEW = (
     "The plot was great and the acting wonderful, yet the ending felt terrible "

@@ -222,7 +222,7 @@ def test_broken_images_on_stdin_exit_3(model, tmp_path, data, word):
 
 
 def test_stdin_larger_than_any_allowed_image_is_refused_unread(model, tmp_path):
-    from lime_cli.images import max_file_bytes
+    from lime_cli.image.reading import max_file_bytes
 
     data = b"\x89PNG\r\n\x1a\n" + b"\x00" * max_file_bytes(100)
     before = files_in(tmp_path)

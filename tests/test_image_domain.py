@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from lime_cli.domains.image import (
+from lime_cli.errors import UsageError
+from lime_cli.image.domain import (
     Hide,
     ImageDomain,
     normalise_labels,
     segment,
     segmenter_params,
 )
-from lime_cli.errors import UsageError
-from lime_cli.models.image_preprocess import PixelEncoder
+from lime_cli.image.preprocess import PixelEncoder
 
 
 def textured_image(height=48, width=40, seed=0):

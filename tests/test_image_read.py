@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from lime_cli.errors import InputError
-from lime_cli.images import read_image
+from lime_cli.image.reading import read_image
 
 
 def colour_picture(width=30, height=20):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lime_cli.render.image import (
+from lime_cli.image.pictures import (
     MIN_SIDE,
     heatmap,
     masked_image,

@@ -14,9 +14,9 @@ from onnx import TensorProto, helper
 from PIL import Image
 
 from lime_cli.cli import cli
-from lime_cli.domains.image import ImageDomain
 from lime_cli.errors import ModelError, UsageError
-from lime_cli.models.image_preprocess import ModelInput, Preprocessing, apply_geometry
+from lime_cli.image.domain import ImageDomain
+from lime_cli.image.preprocess import ModelInput, Preprocessing, apply_geometry
 from lime_cli.models.onnx_adapter import OnnxModel
 
 

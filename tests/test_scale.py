@@ -29,10 +29,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from lime_cli.cli import cli
-from lime_cli.domains import image as image_domain
-from lime_cli.domains.image import Hide, ImageDomain, segment, segmenter_params
-from lime_cli.models.image_preprocess import PixelEncoder
-from lime_cli.render import image as render
+from lime_cli.image import domain as image_domain
+from lime_cli.image import pictures as render
+from lime_cli.image.domain import Hide, ImageDomain, segment, segmenter_params
+from lime_cli.image.preprocess import PixelEncoder
 
 TESTS = Path(__file__).resolve().parent
 TRUST = ["--trust-module", "test_scale"]

@@ -248,10 +248,10 @@ def test_rows_explained_in_worker_processes_match(files):
     """The batch a row is in, and the process that explains it, do not change its result."""
     from joblib import Parallel, delayed
 
-    from lime_cli.commands.common import ModelSpec
-    from lime_cli.commands.tabular import TableRow, TabularTask
     from lime_cli.engine import LabelRequest, LimeParams
-    from lime_cli.tabular_data import compute_stats, convert_rows, read_table
+    from lime_cli.run.common import ModelSpec
+    from lime_cli.tabular.command import TableRow, TabularTask
+    from lime_cli.tabular.data import compute_stats, convert_rows, read_table
 
     stats = compute_stats(read_table(files["train"]), target="y")
     frame = read_table(files["rows"], as_text=True)
@@ -266,16 +266,16 @@ def test_rows_shared_with_a_ready_worker_match(files):
     """With a worker already running, the first groups go to it; results do not change."""
     import time
 
-    from lime_cli.commands.common import ModelSpec
-    from lime_cli.commands.tabular import (
+    from lime_cli.engine import LabelRequest, LimeParams
+    from lime_cli.run.common import ModelSpec
+    from lime_cli.tabular.command import (
         TableRow,
         TabularTask,
         iter_outcomes,
         start_workers,
         stop_workers,
     )
-    from lime_cli.engine import LabelRequest, LimeParams
-    from lime_cli.tabular_data import compute_stats, convert_rows, read_table
+    from lime_cli.tabular.data import compute_stats, convert_rows, read_table
 
     stats = compute_stats(read_table(files["train"]), target="y")
     frame = read_table(files["rows"], as_text=True)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lime_cli.errors import InputError, UsageError
-from lime_cli.tabular_data import (
+from lime_cli.tabular.data import (
     CategoricalColumn,
     NumericColumn,
     TrainingStats,

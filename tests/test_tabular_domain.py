@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lime_cli.domains.tabular import (
+from lime_cli.engine import LabelRequest, LimeParams, explain, explain_predictions
+from lime_cli.errors import InputError
+from lime_cli.tabular.data import compute_stats
+from lime_cli.tabular.domain import (
     ModelInput,
     TabularDomain,
     TabularSample,
@@ -16,9 +19,6 @@ from lime_cli.domains.tabular import (
     bin_names,
     edge_labels,
 )
-from lime_cli.engine import LabelRequest, LimeParams, explain, explain_predictions
-from lime_cli.errors import InputError
-from lime_cli.tabular_data import compute_stats
 
 
 @pytest.fixture(scope="module")

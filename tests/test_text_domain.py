@@ -14,8 +14,8 @@ import pytest
 from lime.lime_text import IndexedCharacters, IndexedString
 from sklearn.metrics.pairwise import cosine_distances
 
-from lime_cli.domains.text import TextDomain
 from lime_cli.errors import InputError, UsageError
+from lime_cli.text.domain import TextDomain
 
 TEXTS = {
     "punctuation_and_repeats": "Hello, world! Hello again; the world is big.",

@@ -7,16 +7,16 @@ from typing import Any
 
 import click
 
-from lime_cli.commands.common import emit_report, guarded, json_writers, run_job, settings_from
 from lime_cli.commands.modalities import PerModalityGroup
-from lime_cli.commands.options import (
+from lime_cli.errors import UsageError, worst_exit_code
+from lime_cli.run.common import emit_report, guarded, json_writers, run_job, settings_from
+from lime_cli.run.options import (
     check_options,
     compare_model_options,
     jobs_option,
     lime_options,
     output_options,
 )
-from lime_cli.errors import UsageError, worst_exit_code
 
 
 def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:
@@ -149,8 +149,8 @@ def _report_failures(
     failures: list[list[tuple[str, Any]]], paths: tuple[str, ...]
 ) -> list[tuple[str, str]]:
     """One stderr line per failed input: input errors once, model errors per model."""
-    from lime_cli.commands.common import report_error
     from lime_cli.errors import ModelError
+    from lime_cli.run.common import report_error
 
     seen: set[tuple[str, str]] = set()
     failed: list[tuple[str, str]] = []

@@ -17,9 +17,9 @@ import click
 
 #: name -> (module, inputs decorator, prepare function)
 MODALITIES = {
-    "text": ("lime_cli.commands.text", "text_inputs", "prepare_text"),
-    "image": ("lime_cli.commands.image", "image_inputs", "prepare_image"),
-    "tabular": ("lime_cli.commands.tabular", "tabular_inputs", "prepare_tabular"),
+    "text": ("lime_cli.text.command", "text_inputs", "prepare_text"),
+    "image": ("lime_cli.image.command", "image_inputs", "prepare_image"),
+    "tabular": ("lime_cli.tabular.command", "tabular_inputs", "prepare_tabular"),
 }
 
 #: Builds one subcommand: (modality name, inputs decorator, prepare, LIME option

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from lime_cli.commands.common import (
+from lime_cli.commands.modalities import PerModalityGroup
+from lime_cli.run.common import (
     emit_report,
     guarded,
     json_writers,
@@ -14,8 +15,7 @@ from lime_cli.commands.common import (
     run_job,
     settings_from,
 )
-from lime_cli.commands.modalities import PerModalityGroup
-from lime_cli.commands.options import jobs_option, lime_options, model_options, output_options
+from lime_cli.run.options import jobs_option, lime_options, model_options, output_options
 
 
 def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:

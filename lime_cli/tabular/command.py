@@ -18,7 +18,8 @@ from typing import Any
 
 import click
 
-from lime_cli.commands.common import (
+from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
+from lime_cli.run.common import (
     Job,
     ModelSpec,
     Settings,
@@ -28,7 +29,7 @@ from lime_cli.commands.common import (
     rng_for,
     settings_from,
 )
-from lime_cli.commands.options import (
+from lime_cli.run.options import (
     F,
     check_options,
     jobs_option,
@@ -36,7 +37,6 @@ from lime_cli.commands.options import (
     model_options,
     output_options,
 )
-from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
 
 DISCRETIZER_CHOICES = ("quartile", "decile", "entropy", "none")
 #: Batches per worker when rows are spread over processes (balances the load).
@@ -131,8 +131,8 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     ``start_early``: with ``--jobs`` above 1, start the worker processes of
     :func:`run_rows` now, so they load while the data is read.
     """
-    from lime_cli.domains.tabular import ModelInput
-    from lime_cli.tabular_data import convert_rows, read_table, save_stats
+    from lime_cli.tabular.data import convert_rows, read_table, save_stats
+    from lime_cli.tabular.domain import ModelInput
 
     selection = RowSelection.parse(
         options.get("row_numbers") or (), options.get("row_range"), bool(options.get("all_rows"))
@@ -176,7 +176,7 @@ def training_stats(
     path: str, target: str | None, categorical: list[str], discretizer: str | None
 ) -> Any:
     """Statistics computed from a training CSV, or loaded from saved JSON."""
-    from lime_cli.tabular_data import compute_stats, listed_names, load_stats, read_table
+    from lime_cli.tabular.data import compute_stats, listed_names, load_stats, read_table
 
     if not path.lower().endswith(".json"):
         frame = read_table(path)
@@ -230,7 +230,7 @@ def _check_label_names(model: Any, labels: Any) -> None:
 
 
 def _check_row_columns(columns: list[str], expected: list[str], name: str) -> None:
-    from lime_cli.tabular_data import count_of, listed_names
+    from lime_cli.tabular.data import count_of, listed_names
 
     missing = [c for c in expected if c not in columns]
     if missing:
@@ -348,7 +348,7 @@ class TabularTask:
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.domains.tabular import ModelInput, TabularSampler, batch_rows
+        from lime_cli.tabular.domain import ModelInput, TabularSampler, batch_rows
 
         model = self.model.load()
         try:
@@ -369,7 +369,7 @@ class TabularTask:
     def _chunk(
         self, rows: list[TableRow], model: Any, layout: Any, sampler: Any, batch: int
     ) -> list[tuple[Any, LimeCliError | None]]:
-        from lime_cli.domains.tabular import TabularDomain
+        from lime_cli.tabular.domain import TabularDomain
 
         outcomes: list[tuple[Any, LimeCliError | None]] = [(None, None)] * len(rows)
         domains = []
@@ -424,8 +424,8 @@ class TabularTask:
     def _predict(
         self, domains: list[tuple[int, Any]], samples: dict[int, Any], model: Any, batch: int
     ) -> Any:
-        from lime_cli.domains.tabular import TabularSample
         from lime_cli.engine import predict_samples
+        from lime_cli.tabular.domain import TabularSample
 
         combined = TabularSample.concatenate([samples[i] for i, _ in domains])
         return predict_samples(domains[0][1], model, combined, batch)
@@ -594,7 +594,7 @@ def stop_workers() -> None:
 
 def _warm_up(model: ModelSpec) -> None:
     """Load the model and the tabular modules in a worker before it is given rows."""
-    import lime_cli.domains.tabular  # noqa: F401
+    import lime_cli.tabular.domain  # noqa: F401
 
     model.load()
 

@@ -27,7 +27,7 @@ from scipy.special import ndtr, ndtri
 
 from lime_cli.engine.kernels import euclidean_distance_to_first
 from lime_cli.errors import InputError
-from lime_cli.tabular_data import (
+from lime_cli.tabular.data import (
     CategoricalColumn,
     NumericColumn,
     TrainingStats,

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from lime_cli.commands.common import (
+from lime_cli.errors import InputError, ModelError, UsageError
+from lime_cli.run.common import (
     Job,
     ModelSpec,
     Settings,
@@ -19,7 +20,7 @@ from lime_cli.commands.common import (
     run_job,
     settings_from,
 )
-from lime_cli.commands.options import (
+from lime_cli.run.options import (
     F,
     check_options,
     jobs_option,
@@ -27,7 +28,6 @@ from lime_cli.commands.options import (
     model_options,
     output_options,
 )
-from lime_cli.errors import InputError, ModelError, UsageError
 
 DEFAULT_MAX_FEATURES = 100_000
 #: Longest document explained by default: a 10 MB line passes, a file of
@@ -179,8 +179,8 @@ class TextTask:
     show_progress: bool = False
 
     def __call__(self, document: Document) -> Any:
-        from lime_cli.domains.text import TextDomain
         from lime_cli.engine import explain
+        from lime_cli.text.domain import TextDomain
 
         if document.error is not None:
             raise document.error

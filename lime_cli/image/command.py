@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-from lime_cli.commands.common import (
+from lime_cli.errors import InputError, UsageError
+from lime_cli.inputs import DEFAULT_MAX_PIXELS
+from lime_cli.run.common import (
     Job,
     ModelSpec,
     OutputPlan,
@@ -24,7 +26,7 @@ from lime_cli.commands.common import (
     run_job,
     settings_from,
 )
-from lime_cli.commands.options import (
+from lime_cli.run.options import (
     F,
     check_options,
     jobs_option,
@@ -32,8 +34,6 @@ from lime_cli.commands.options import (
     model_options,
     output_options,
 )
-from lime_cli.errors import InputError, UsageError
-from lime_cli.inputs import DEFAULT_MAX_PIXELS
 
 DEFAULT_NUM_SAMPLES = 1000
 #: Superpixels shown in the PNG and the terminal table (lime's get_image_and_mask default).
@@ -202,8 +202,8 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
     Sets ``settings.spec`` to the model spec the task uses (class names from the
     preprocessing file, ONNX output handling).
     """
-    from lime_cli.domains.image import Hide, segmenter_params
-    from lime_cli.models.image_preprocess import Preprocessing, beside, read_class_names
+    from lime_cli.image.domain import Hide, segmenter_params
+    from lime_cli.image.preprocess import Preprocessing, beside, read_class_names
     from lime_cli.models.loading import check_model_path, detect_format
 
     sources = expand_sources(list(options["files"]), suffixes=IMAGE_SUFFIXES)
@@ -275,7 +275,7 @@ _FLAGS = {
 
 
 def _source(source: str, max_pixels: int) -> ImageSource:
-    from lime_cli.images import max_file_bytes
+    from lime_cli.image.reading import max_file_bytes
     from lime_cli.inputs import display_name, read_bytes
 
     if source != "-":
@@ -300,7 +300,7 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
 
 def model_input_of(model: Any) -> Any:
     """What the loaded model says about its input (rank and fixed sizes)."""
-    from lime_cli.models.image_preprocess import ModelInput
+    from lime_cli.image.preprocess import ModelInput
 
     if hasattr(model, "input_shape"):
         return ModelInput(model.input_rank, model.input_shape)
@@ -344,9 +344,9 @@ class ImageTask:
         """Read, resize and segment the image: its domain and its random stream."""
         import numpy as np
 
-        from lime_cli.domains.image import ImageDomain, segment, segmentation_size
-        from lime_cli.images import read_image, read_image_bytes
-        from lime_cli.models.image_preprocess import LUMA, apply_geometry
+        from lime_cli.image.domain import ImageDomain, segment, segmentation_size
+        from lime_cli.image.preprocess import LUMA, apply_geometry
+        from lime_cli.image.reading import read_image, read_image_bytes
 
         if source.error is not None:
             raise source.error
@@ -420,8 +420,8 @@ def image_writers() -> dict[str, Writer]:
 
 def write_pictures(path: str, explanations: list[Any], kind: str) -> None:
     """One PNG per (image, label): the masked picture or the heatmap."""
+    from lime_cli.image.pictures import heatmap, masked_image, png_bytes
     from lime_cli.output import atomic_write
-    from lime_cli.render.image import heatmap, masked_image, png_bytes
 
     for target, explanation, label in _label_paths(path, explanations):
         domain = _source_of(explanation)

@@ -271,7 +271,7 @@ def blur_sigma(shape: tuple[int, ...]) -> float:
 class ImageDomain:
     """The superpixels of one image and how 0/1 rows become model inputs.
 
-    ``encoder`` (a :class:`lime_cli.models.image_preprocess.PixelEncoder`)
+    ``encoder`` (a :class:`lime_cli.image.preprocess.PixelEncoder`)
     turns 0..255 RGB pixels into the model's tensor; without one, model
     inputs are float32 (n, H, W, 3) pixel arrays. Because the encoding is a
     per-pixel map, the original and the fill are encoded once, and a sample
