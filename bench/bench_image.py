@@ -46,7 +46,7 @@ from lime_cli.image.preprocess import (  # noqa: E402
     read_class_names,
 )
 from lime_cli.image.reading import read_image  # noqa: E402
-from lime_cli.run.common import ModelSpec  # noqa: E402
+from lime_cli.run.settings import ModelSpec  # noqa: E402
 
 QUICKSHIFT = segmenter_params("quickshift", {})
 

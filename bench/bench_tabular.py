@@ -39,7 +39,7 @@ import numpy as np
 from lime.lime_tabular import LimeTabularExplainer
 
 from lime_cli.engine import LabelRequest, LimeParams
-from lime_cli.run.common import ModelSpec
+from lime_cli.run.settings import ModelSpec
 from lime_cli.tabular.command import TableRow, TabularTask, iter_outcomes, stop_workers
 from lime_cli.tabular.data import compute_stats, convert_rows, read_table
 
@@ -104,7 +104,7 @@ def run_lime(estimator, count: int, num_samples: int, seed: int):
 
 def lime_process(model: str, count: int, num_samples: int, seed: int) -> None:
     """The whole lime run in this (fresh) process: imports, model loading, the loop."""
-    from lime_cli.run.common import ModelSpec as Spec
+    from lime_cli.run.settings import ModelSpec as Spec
 
     run_lime(Spec(model).load().estimator, count, num_samples, seed)
 

@@ -112,7 +112,7 @@ def parallel_seconds(model_path: str, texts: list[str], jobs: int, num_samples: 
     """Wall-clock for all documents over ``jobs`` processes, the workers already warm."""
     from joblib import Parallel, delayed
 
-    from lime_cli.run.common import ModelSpec
+    from lime_cli.run.settings import ModelSpec
 
     spec = ModelSpec(model_path)
     with Parallel(n_jobs=jobs) as parallel:

@@ -12,14 +12,14 @@ import sys
 import click
 
 from lime_cli import __version__
+from lime_cli.modalities import MODALITIES
 
-#: name -> (module, attribute, one-line help shown by --help)
-SUBCOMMANDS = {
-    "text": ("lime_cli.text.command", "text", "Which words made a text classifier decide."),
-    "image": ("lime_cli.image.command", "image", "Which superpixels made an image model decide."),
-    "tabular": ("lime_cli.tabular.command", "tabular", "Which column conditions decided a row."),
+#: Commands that are not one modality's: name -> (module, attribute, one-line help).
+#: Each modality in ``lime_cli.modalities`` also gets a command of its own name.
+COMMANDS = {
     "pick": ("lime_cli.commands.pick", "pick", "A few representative explanations (SP-LIME)."),
     "compare": ("lime_cli.commands.compare", "compare", "Two models' explanations side by side."),
+    "render": ("lime_cli.commands.render", "render", "Draw saved explanations again (JSON in)."),
 }
 
 EPILOG = """\b
@@ -30,6 +30,7 @@ Exit codes:
   3  bad input (missing, unreadable, empty, undecodable)
   4  model error (cannot load, wrong kind, fails to predict, wrong output)
   5  unexpected internal error
+  130 interrupted (Ctrl-C)
 """
 
 
@@ -37,17 +38,23 @@ class LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(SUBCOMMANDS)
+        return [*MODALITIES, *COMMANDS]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = SUBCOMMANDS.get(cmd_name)
+        if cmd_name in MODALITIES:
+            from lime_cli.commands.explain import make_command
+            from lime_cli.modalities import load
+
+            return make_command(load(cmd_name))
+        spec = COMMANDS.get(cmd_name)
         if spec is None:
             return None
         module = importlib.import_module(spec[0])
-        return getattr(module, spec[1])
+        return getattr(module, spec[1])  # type: ignore[no-any-return]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, spec[2]) for name, spec in SUBCOMMANDS.items()]
+        rows = [(name, spec[1]) for name, spec in MODALITIES.items()]
+        rows += [(name, spec[2]) for name, spec in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

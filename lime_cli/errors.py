@@ -46,13 +46,6 @@ class ModelError(LimeCliError):
     kind = "model error"
 
 
-class CheckFailed(LimeCliError):
-    """A requested check on the explanation did not hold (exit 1)."""
-
-    exit_code = EXIT_CHECK_FAILED
-    kind = "check failed"
-
-
 class InternalError(LimeCliError):
     """Something went wrong that is not the user's input or model (exit 5)."""
 

@@ -77,8 +77,9 @@ class LabelExplanation:
 class Explanation:
     """Why the model predicted what it did for one input.
 
-    ``source`` is the domain object the explanation was computed on (for
-    example the tokenised text); renderers may use it, JSON never includes it.
+    It stands alone: ``input`` holds what a renderer needs to draw it again
+    (a document's text, an image's picture and segment map, a row's values),
+    so every output can be made from the JSON without the model.
     """
 
     modality: str
@@ -89,7 +90,6 @@ class Explanation:
     explanations: list[LabelExplanation]
     warnings: list[str] = field(default_factory=list)
     checks: list[dict[str, Any]] = field(default_factory=list)
-    source: Any = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -121,3 +121,40 @@ class Explanation:
             warnings=list(data.get("warnings", [])),
             checks=list(data.get("checks", [])),
         )
+
+
+def read_explanations(source: str) -> list[Explanation]:
+    """Every explanation in a ``.json`` file (one object) or JSON Lines file ('-': stdin).
+
+    Raises InputError (exit 3) naming the file and line when it cannot be read.
+    """
+    import json
+
+    from lime_cli.errors import InputError
+    from lime_cli.inputs import read_text
+
+    text = read_text(source)
+    name = "stdin" if source == "-" else source
+    stripped = text.strip()
+    if not stripped:
+        raise InputError(f"{name}: no explanation in it")
+    try:
+        documents = [json.loads(stripped)]
+        if isinstance(documents[0], list):
+            documents = documents[0]
+    except json.JSONDecodeError:
+        documents = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                documents.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{name} line {number}: not JSON ({exc.msg})") from None
+    out = []
+    for document in documents:
+        try:
+            out.append(Explanation.from_dict(document))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InputError(f"{name}: not a lime-explain explanation ({exc})") from None
+    return out

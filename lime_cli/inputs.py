@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from lime_cli.errors import InputError
 
 #: Pillow's decompression-bomb threshold (width x height), the default image limit.
-#: Defined here, not in images.py, so ``image --help`` need not import NumPy.
+#: Defined here, not in image/reading.py, so ``image --help`` need not import NumPy.
 DEFAULT_MAX_PIXELS = 89_478_485
 
 STDIN = "-"
@@ -99,3 +100,23 @@ def decode_utf8(data: bytes, name: str, *, what: str = "input", kind: str = "tex
             f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
     return text.removeprefix("\ufeff")
+
+
+def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Files as given; a directory stands for its files (sorted, hidden ones skipped).
+
+    ``suffixes`` filters a directory's files by extension (case-insensitive).
+    """
+    out: list[str] = []
+    for source in sources:
+        if source != "-" and os.path.isdir(source):
+            names = sorted(n for n in os.listdir(source) if not n.startswith("."))
+            for name in names:
+                path = os.path.join(source, name)
+                if os.path.isfile(path) and (
+                    not suffixes or os.path.splitext(name)[1].lower() in suffixes
+                ):
+                    out.append(path)
+        else:
+            out.append(source)
+    return out

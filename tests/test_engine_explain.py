@@ -15,7 +15,7 @@ from sklearn.metrics.pairwise import cosine_distances
 
 from lime_cli.engine import LabelRequest, LimeParams, explain, explain_predictions, predict_samples
 from lime_cli.errors import ModelError, UsageError
-from lime_cli.run.common import rng_for
+from lime_cli.run.settings import rng_for
 from lime_cli.text.domain import TextDomain
 
 REVIEW = (

@@ -249,7 +249,7 @@ def test_rows_explained_in_worker_processes_match(files):
     from joblib import Parallel, delayed
 
     from lime_cli.engine import LabelRequest, LimeParams
-    from lime_cli.run.common import ModelSpec
+    from lime_cli.run.settings import ModelSpec
     from lime_cli.tabular.command import TableRow, TabularTask
     from lime_cli.tabular.data import compute_stats, convert_rows, read_table
 
@@ -257,42 +257,30 @@ def test_rows_explained_in_worker_processes_match(files):
     frame = read_table(files["rows"], as_text=True)
     rows = [TableRow(i, v) for i, v in enumerate(convert_rows(frame, stats, list(range(6)), "r"))]
     task = TabularTask(ModelSpec(files["ab"]), LabelRequest(), LimeParams(500, seed=9), stats, "r")
-    together = [e.to_dict() for e, _ in task.explain_many(rows)]
-    apart = Parallel(n_jobs=2)(delayed(task.explain_many)([row]) for row in rows[::-1])
+    together = [e.to_dict() for e, _ in task.explain_batch(rows)]
+    apart = Parallel(n_jobs=2)(delayed(task.explain_batch)([row]) for row in rows[::-1])
     assert [e.to_dict() for [(e, _)] in apart[::-1]] == together
 
 
-def test_rows_shared_with_a_ready_worker_match(files):
-    """With a worker already running, the first groups go to it; results do not change."""
-    import time
-
+@pytest.mark.parametrize("backend", [None, "threading"])
+def test_the_executor_gives_the_same_rows_for_any_jobs_and_backend(files, backend):
+    """One executor for every modality: batches over joblib workers (processes by
+    default, threads or any joblib backend on request) change nothing."""
     from lime_cli.engine import LabelRequest, LimeParams
-    from lime_cli.run.common import ModelSpec
-    from lime_cli.tabular.command import (
-        TableRow,
-        TabularTask,
-        iter_outcomes,
-        start_workers,
-        stop_workers,
-    )
+    from lime_cli.run import executor
+    from lime_cli.run.settings import ModelSpec
+    from lime_cli.tabular.command import TableRow, TabularTask
     from lime_cli.tabular.data import compute_stats, convert_rows, read_table
 
     stats = compute_stats(read_table(files["train"]), target="y")
     frame = read_table(files["rows"], as_text=True)
     rows = [TableRow(i, v) for i, v in enumerate(convert_rows(frame, stats, list(range(8)), "r"))]
-    spec = ModelSpec(files["ab"])
-    task = TabularTask(spec, LabelRequest(), LimeParams(400, seed=2), stats, "r")
-    try:
-        pool = start_workers(spec, 1)
-        deadline = time.monotonic() + 120
-        while pool.ready() < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert pool.ready() == 1
-        shared = [(e.to_dict(), err) for e, err in iter_outcomes(task, rows, 2)]
-    finally:
-        stop_workers()
-    alone = [(e.to_dict(), err) for e, err in iter_outcomes(task, rows, 1)]
+    task = TabularTask(ModelSpec(files["ab"]), LabelRequest(), LimeParams(400, seed=2), stats, "r")
+    assert len(executor.batches(rows, task.batch_size, 2)) > 1  # really shared out
+    shared = [(e.to_dict(), err) for e, err in executor.run(task, rows, 2, backend)]
+    alone = [(e.to_dict(), err) for e, err in executor.run(task, rows, 1)]
     assert shared == alone
+    assert [e["input"]["row"] for e, _ in shared] == list(range(8))
 
 
 def test_a_single_row_file_needs_no_row_option_and_stdin_works(files):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from lime_cli.checks import Rules
 from lime_cli.commands.modalities import PerModalityGroup
 from lime_cli.errors import UsageError, worst_exit_code
-from lime_cli.run.common import emit_report, guarded, json_writers, run_job, settings_from
+from lime_cli.run.guard import guarded
+from lime_cli.run.loop import run_job
 from lime_cli.run.options import (
     check_options,
     compare_model_options,
@@ -17,66 +19,69 @@ from lime_cli.run.options import (
     lime_options,
     output_options,
 )
+from lime_cli.run.outputs import OutputPlan
+from lime_cli.run.settings import settings_from
+
+if TYPE_CHECKING:
+    from lime_cli.run.modality import Modality
 
 
-def _make_compare(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:
-    @click.command(name=name)
-    @inputs
+def _make_compare(modality: Modality) -> click.Command:
+    @click.command(name=modality.name)
+    @modality.inputs
     @compare_model_options
-    @lime_options(**defaults)
+    @lime_options(num_samples=modality.num_samples, num_features=modality.num_features)
     @jobs_option
     @check_options
-    @output_options([".json"])
+    @output_options(role="report_writer")
     def command(**options: Any) -> None:
         def body() -> int:
             paths = options["model_path"]
             if len(paths) != 2:
                 raise UsageError("compare needs --model exactly twice (model A, then model B)")
             user_format = options.get("model_format")
-            settings = settings_from(options, json_writers())
-            plan = settings.plan
-            # compare writes its own report, checks and JUnit once for both models.
-            outs, plan.outs = plan.outs, ()
-            junit, plan.junit = plan.junit, None
-            rules, plan.rules = plan.rules, None
-            base_spec = settings.spec
-            modality_options = dict(options)
-            job = prepare(settings, options)
-            if _reads_stdin(modality_options):
+            settings = settings_from(options)
+            plan = OutputPlan.build(options, role="report_writer")
+            # Each model's explanations are collected, not shown; compare writes its
+            # own report, checks and JUnit once for both models.
+            inner_plan = dataclasses.replace(plan, show=False, junit=None)
+            inner = dataclasses.replace(settings, rules=Rules())
+            job = modality.prepare(settings, dict(options))
+            if _reads_stdin(options):
                 # stdin can be read once: B explains A's inputs with A's task settings.
-                spec_b = _spec_for_b(settings.spec, paths[1], user_format)
+                spec_b = _spec_for_b(job.task.model, paths[1], user_format)
                 job_b = dataclasses.replace(job, task=dataclasses.replace(job.task, model=spec_b))
             else:
                 # B gets its own preparation: its preprocessing file, class names, format.
-                own = dataclasses.replace(base_spec, path=paths[1], fmt=user_format)
-                settings_b = dataclasses.replace(settings, spec=own)
-                job_b = prepare(settings_b, modality_options)
-                spec_b = settings_b.spec
-            spec_b.load()
-            results: list[list[Any]] = [[], []]
-            failures: list[list[tuple[str, Any]]] = [[], []]
-            codes = []
-            for side, side_job in enumerate((job, job_b)):
-                plan.sink, plan.failures = results[side], failures[side]
-                codes.append(run_job(settings, side_job))
+                own = dataclasses.replace(settings.spec, path=paths[1], fmt=user_format)
+                job_b = modality.prepare(dataclasses.replace(settings, spec=own), dict(options))
+            job_b.task.model.load()
+            results, failures, codes = [], [], []
+            for side_job in (job, job_b):
+                side = dataclasses.replace(inner, spec=side_job.task.model)
+                outcome = run_job(side, side_job, inner_plan, report_failures=False)
+                results.append(outcome.explanations)
+                failures.append(outcome.failures)
+                codes.append(outcome.code)
             failed_inputs = _report_failures(failures, paths)
             report = comparison(results[0], results[1], settings.params.num_features)
-            check_code = _checks(rules, results, paths, report, junit, failed_inputs)
+            check_code = _checks(settings.rules, results, paths, report, plan.junit,
+                                 failed_inputs)  # fmt: skip
             if results[0] and results[1]:
-                emit_report(report, plan, outs, lambda: _render(report))
+                plan.write_report(report, lambda: _render(report))
             return worst_exit_code(codes + [check_code])
 
         guarded(bool(options.get("debug")), body)
 
     command.help = (
-        f"Compare two models' {name} explanations on the same inputs.\n\n"
+        f"Compare two models' {modality.name} explanations on the same inputs.\n\n"
         "Both models explain every input with the same seed (so the same "
         "perturbed samples); the report shows their predictions and strongest "
         "features side by side and which features one model relies on that the "
         "other does not, aggregated over the inputs. Checks (--forbid, ...) "
         "apply to both models."
     )
-    return command  # type: ignore[no-any-return]
+    return command
 
 
 @click.group(cls=PerModalityGroup, factory=_make_compare)
@@ -150,7 +155,7 @@ def _report_failures(
 ) -> list[tuple[str, str]]:
     """One stderr line per failed input: input errors once, model errors per model."""
     from lime_cli.errors import ModelError
-    from lime_cli.run.common import report_error
+    from lime_cli.run.guard import report_error
 
     seen: set[tuple[str, str]] = set()
     failed: list[tuple[str, str]] = []

@@ -1,32 +1,19 @@
-"""The modalities that pick and compare run on, imported only when used.
-
-Each modality's command module provides an inputs decorator (its arguments and
-options), a ``prepare(settings, options) -> Job`` function and optionally
-``LIME_DEFAULTS`` (keyword arguments for ``lime_options``); its task is a
-dataclass with a ``model`` field holding the ModelSpec, so the same inputs can
-be explained under another model.
-"""
+"""A command group with one subcommand per registered modality (pick, compare)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-#: name -> (module, inputs decorator, prepare function)
-MODALITIES = {
-    "text": ("lime_cli.text.command", "text_inputs", "prepare_text"),
-    "image": ("lime_cli.image.command", "image_inputs", "prepare_image"),
-    "tabular": ("lime_cli.tabular.command", "tabular_inputs", "prepare_tabular"),
-}
+from lime_cli.modalities import MODALITIES
 
-#: Builds one subcommand: (modality name, inputs decorator, prepare, LIME option
-#: defaults such as the image command's 1000 samples) -> command.
-CommandFactory = Callable[
-    [str, Callable[..., Any], Callable[..., Any], dict[str, Any]], click.Command
-]
+if TYPE_CHECKING:
+    from lime_cli.run.modality import Modality
+
+#: Builds one subcommand from a modality.
+CommandFactory = Callable[["Modality"], click.Command]
 
 
 class PerModalityGroup(click.Group):
@@ -40,9 +27,8 @@ class PerModalityGroup(click.Group):
         return list(MODALITIES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        spec = MODALITIES.get(cmd_name)
-        if spec is None:
+        if cmd_name not in MODALITIES:
             return None
-        module = importlib.import_module(spec[0])
-        defaults = getattr(module, "LIME_DEFAULTS", {})
-        return self.factory(cmd_name, getattr(module, spec[1]), getattr(module, spec[2]), defaults)
+        from lime_cli.modalities import load
+
+        return self.factory(load(cmd_name))

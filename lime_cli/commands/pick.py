@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lime_cli.commands.modalities import PerModalityGroup
-from lime_cli.run.common import (
-    emit_report,
-    guarded,
-    json_writers,
-    rng_for,
-    run_job,
-    settings_from,
-)
+from lime_cli.run.guard import guarded
+from lime_cli.run.loop import run_job
 from lime_cli.run.options import jobs_option, lime_options, model_options, output_options
+from lime_cli.run.outputs import OutputPlan
+from lime_cli.run.settings import rng_for, settings_from
+
+if TYPE_CHECKING:
+    from lime_cli.run.modality import Modality
 
 
-def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -> click.Command:
-    @click.command(name=name)
-    @inputs
+def _make_pick(modality: Modality) -> click.Command:
+    @click.command(name=modality.name)
+    @modality.inputs
     @model_options
-    @lime_options(**defaults)
+    @lime_options(num_samples=modality.num_samples, num_features=modality.num_features)
     @click.option(
         "--budget",
         "-B",
@@ -37,7 +37,7 @@ def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -
         help="Explain only N inputs drawn at random (seeded) from the given ones.",
     )
     @jobs_option
-    @output_options([".json"])
+    @output_options(role="report_writer")
     def command(**options: Any) -> None:
         budget = options.pop("budget")
         sample = options.pop("sample")
@@ -45,35 +45,34 @@ def _make_pick(name: str, inputs: Any, prepare: Any, defaults: dict[str, Any]) -
         def body() -> int:
             from lime_cli.sp_lime import coverage, feature_matrix, greedy_pick
 
-            settings = settings_from(options, json_writers())
-            outs, settings.plan.outs = settings.plan.outs, ()
-            job = prepare(settings, options)
+            settings = settings_from(options)
+            plan = OutputPlan.build(options, role="report_writer")
+            job = modality.prepare(settings, options)
             if sample is not None and sample < len(job.items):
                 rng = rng_for(settings.params.seed, b"pick-sample")
                 chosen = sorted(rng.choice(len(job.items), size=sample, replace=False))
-                job.items = [job.items[i] for i in chosen]
-            explanations: list[Any] = []
-            settings.plan.sink = explanations
-            code = run_job(settings, job)
+                job = replace(job, items=[job.items[i] for i in chosen])
+            result = run_job(settings, job, replace(plan, show=False))
+            explanations = result.explanations
             if not explanations:
-                return code
+                return result.code
             matrix = feature_matrix(explanations)
             picked = greedy_pick(matrix, budget)
             covered = coverage(matrix, [i for i, _ in picked])
-            result = pick_result(explanations, matrix, picked, covered, budget)
-            chosen = [explanations[i] for i, _ in picked]
-            emit_report(result, settings.plan, outs, lambda: _render(result, chosen))
-            return code
+            report = pick_result(explanations, matrix, picked, covered, budget)
+            picks = [explanations[i] for i, _ in picked]
+            plan.write_report(report, lambda: _render(report, picks))
+            return result.code
 
         guarded(bool(options.get("debug")), body)
 
     command.help = (
-        f"Pick representative {name} explanations (SP-LIME).\n\n"
+        f"Pick representative {modality.name} explanations (SP-LIME).\n\n"
         "Explains every input, ranks features by global importance "
         "I_j = sqrt(sum_i |W_ij|) and greedily picks --budget explanations that "
         "together cover the most important features without redundancy."
     )
-    return command  # type: ignore[no-any-return]
+    return command
 
 
 @click.group(cls=PerModalityGroup, factory=_make_pick)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lime_cli import defaults
 from lime_cli.engine.kernels import exponential_kernel
 from lime_cli.engine.selection import METHODS, select_features
 from lime_cli.engine.surrogate import WeightedDesign
@@ -54,15 +55,15 @@ class Model(Protocol):
 class LimeParams:
     """Settings of the LIME loop; defaults are lime 0.2.0.1's text defaults."""
 
-    num_samples: int = 5000
-    num_features: int = 10
-    feature_selection: str = "auto"
+    num_samples: int = defaults.NUM_SAMPLES
+    num_features: int = defaults.NUM_FEATURES
+    feature_selection: str = defaults.FEATURE_SELECTION
     kernel_width: float | None = None
     #: Samples per model call; ``None`` lets the domain choose (large batches
     #: amortise per-call costs, the domain knows how big one model input is).
     batch_size: int | None = None
     seed: int | None = None
-    ridge_alpha: float = 1.0
+    ridge_alpha: float = defaults.RIDGE_ALPHA
 
     def validate(self) -> None:
         if self.num_samples < 2:
@@ -152,7 +153,6 @@ def explain_predictions(
         },
         explanations=results,
         warnings=warnings,
-        source=domain,
     )
 
 

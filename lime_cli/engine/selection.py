@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lime_cli.defaults import AUTO_FORWARD_LIMIT, FEATURE_SELECTIONS
 from lime_cli.engine.surrogate import WeightedDesign
 
-METHODS = ("auto", "forward", "highest", "lasso", "none")
+METHODS = FEATURE_SELECTIONS
 
 #: Relative size below which a candidate's residual variance counts as zero
 #: (the feature is a linear combination of those already chosen).
@@ -35,7 +36,7 @@ def select_features(
     if method == "none":
         return None
     if method == "auto":
-        method = "forward" if k <= 6 else "highest"
+        method = "forward" if k <= AUTO_FORWARD_LIMIT else "highest"
     if method == "forward":
         return forward_selection(design, y, k)
     if method == "highest":

@@ -4,42 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from lime_cli.errors import InputError, UsageError
-from lime_cli.inputs import DEFAULT_MAX_PIXELS
-from lime_cli.run.common import (
-    Job,
-    ModelSpec,
-    OutputPlan,
-    Settings,
-    Writer,
-    expand_sources,
-    guarded,
-    json_writers,
-    progress_bar,
-    rng_for,
-    run_job,
-    settings_from,
-)
-from lime_cli.run.options import (
-    F,
-    check_options,
-    jobs_option,
-    lime_options,
-    model_options,
-    output_options,
-)
+from lime_cli.image import choices
+from lime_cli.inputs import DEFAULT_MAX_PIXELS, expand_sources
+from lime_cli.render.registry import OutputFormat
+from lime_cli.run.executor import PerItemTask
+from lime_cli.run.loop import Job
+from lime_cli.run.modality import Modality
+from lime_cli.run.options import F
+from lime_cli.run.progress import progress_bar
+from lime_cli.run.settings import ModelSpec, Settings, rng_for
 
-DEFAULT_NUM_SAMPLES = 1000
+DEFAULT_NUM_SAMPLES = choices.NUM_SAMPLES
 #: Superpixels shown in the PNG and the terminal table (lime's get_image_and_mask default).
-DEFAULT_SHOWN = 5
+DEFAULT_SHOWN = choices.NUM_SHOWN
 #: Files taken from a directory argument.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = choices.SUFFIXES
 
 EPILOG = """\b
 Examples:
@@ -84,7 +69,7 @@ def image_inputs(func: F) -> F:
     """The images, how they are cut into superpixels, and how the model wants them."""
     options = [
         click.argument("files", nargs=-1, metavar="IMAGE|DIR|-..."),
-        click.option("--segmenter", type=click.Choice(["quickshift", "slic", "felzenszwalb"]),
+        click.option("--segmenter", type=click.Choice(choices.SEGMENTERS),
                      default="quickshift", show_default=True,
                      help="How the image is cut into superpixels (scikit-image)."),
         click.option("--segments", type=click.IntRange(min=1), metavar="N",
@@ -105,22 +90,23 @@ def image_inputs(func: F) -> F:
                      help="Resize the shorter side to N, or exactly to WxH."),
         click.option("--crop", metavar="N|WxH", help="Centre crop after resizing."),
         click.option("--interpolation",
-                     type=click.Choice(["nearest", "box", "bilinear", "hamming", "bicubic",
-                                        "lanczos"]),
+                     type=click.Choice(choices.INTERPOLATIONS),
                      help="Resampling filter for --resize (default bicubic)."),
         click.option("--scale", type=float, metavar="F", help="Multiplies 0..255 pixel values."),
         click.option("--mean", metavar="M|A,B,C", help="Subtracted after --scale."),
         click.option("--std", metavar="S|A,B,C", help="Divides after --mean."),
-        click.option("--channels", type=click.Choice(["rgb", "bgr", "grey"]),
+        click.option("--channels", type=click.Choice(choices.CHANNELS),
                      help="Channels the model expects (default: rgb; grey for 1 channel)."),
-        click.option("--layout", type=click.Choice(["nchw", "nhwc", "flat"]),
+        click.option("--layout", type=click.Choice(choices.LAYOUTS),
                      help="Tensor layout (default: from the model's input shape)."),
         click.option("--output", "output_kind",
-                     type=click.Choice(["probabilities", "logits", "auto"]),
+                     type=click.Choice(choices.OUTPUT_KINDS),
                      help="ONNX output: probabilities, or logits (softmax applied); auto "
                           "decides from the values (default)."),
         click.option("--class-names-file", metavar="FILE",
                      help="Class names: one per line, or a JSON list."),
+        click.option("--heatmap", "heatmaps", multiple=True, metavar="PATH.png",
+                     help="Also write the weight heatmap as a PNG (repeatable)."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
                      show_default=True,
                      help="Refuse images with more pixels, from their header, before decoding "
@@ -129,61 +115,6 @@ def image_inputs(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
-
-
-#: lime's image defaults, also used by ``pick image`` and ``compare image``.
-LIME_DEFAULTS = {"num_samples": DEFAULT_NUM_SAMPLES, "num_features": DEFAULT_SHOWN}
-
-
-@click.command(epilog=EPILOG)
-@image_inputs
-@model_options
-@lime_options(**LIME_DEFAULTS)
-@click.option(
-    "--heatmap",
-    "heatmaps",
-    multiple=True,
-    metavar="PATH.png",
-    help="Also write the weight heatmap as a PNG (repeatable).",
-)
-@jobs_option
-@check_options
-@output_options([".json", ".jsonl", ".png", ".npy"])
-def image(**options: Any) -> None:
-    """Explain an image classifier's prediction for each image.
-
-    The image is cut into superpixels; samples hide some of them, the model
-    is asked about each sample, and a weighted linear model over all
-    superpixels (as lime's image explainer) shows which pushed the prediction
-    towards (positive) or away from (negative) each class. Models: ONNX
-    (onnxruntime) and scikit-learn models on flattened pixels.
-    """
-
-    def body() -> int:
-        heatmaps = tuple(options.pop("heatmaps") or ())
-        for path in heatmaps:
-            if os.path.splitext(path)[1].lower() != ".png":
-                raise UsageError(f"--heatmap {path}: the heatmap is a PNG; name it *.png")
-        settings = settings_from(options, image_writers())
-        settings.plan = ImageOutputPlan.extending(settings.plan, heatmaps)
-        return run_job(settings, prepare_image(settings, options))
-
-    guarded(bool(options.get("debug")), body)
-
-
-# Say what --num-features and --batch-size mean for images in --help.
-for _param in image.params:
-    if _param.name == "num_features" and isinstance(_param, click.Option):
-        _param.help = (
-            "Superpixels shown in the PNG and the terminal table; the JSON lists every "
-            "superpixel (like lime, all of them enter the surrogate)."
-        )
-    elif _param.name == "batch_size" and isinstance(_param, click.Option):
-        _param.help = (
-            "Perturbed images per model call (default: 16 at 224x224, more for smaller "
-            "images). Memory grows with it (EfficientNet-Lite0: peak about 330 MB at 16, "
-            "520 MB at 32); the time per image stays the same."
-        )
 
 
 @dataclass(frozen=True)
@@ -199,13 +130,17 @@ class ImageSource:
 def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
     """Check the options, load the model once, and build the task that explains one image.
 
-    Sets ``settings.spec`` to the model spec the task uses (class names from the
-    preprocessing file, ONNX output handling).
+    The task's model spec adds what the preprocessing file says (class
+    names) and how ONNX outputs are read.
     """
     from lime_cli.image.domain import Hide, segmenter_params
     from lime_cli.image.preprocess import Preprocessing, beside, read_class_names
     from lime_cli.models.loading import check_model_path, detect_format
 
+    heatmaps = list(options.get("heatmaps") or ())
+    for path in heatmaps:
+        if os.path.splitext(path)[1].lower() != ".png":
+            raise UsageError(f"--heatmap {path}: the heatmap is a PNG; name it *.png")
     sources = expand_sources(list(options["files"]), suffixes=IMAGE_SUFFIXES)
     if not sources:
         raise UsageError("no image given: pass IMAGE paths, a directory, or - for stdin")
@@ -240,9 +175,6 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         if settings.jobs > 1:
             onnx_options["threads"] = 1  # one thread per worker: the workers share the cores
         spec = dataclasses.replace(spec, fmt=fmt, options=tuple(sorted(onnx_options.items())))
-    # pick and compare read the spec back after this (model B is model A's spec with
-    # another path), so the class names and ONNX options must live in it.
-    settings.spec = spec
     preprocessing.resolve(model_input_of(spec.load()))  # exit 2 or 4 before any image is read
     task = ImageTask(
         model=spec,
@@ -256,7 +188,8 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         show_progress=not settings.quiet and len(sources) == 1,
     )
     items = [_source(s, options["max_pixels"]) for s in sources]
-    return Job(items, task, name_of=lambda item: item.name)
+    extra = [(path, HEATMAP) for path in heatmaps]
+    return Job(items, task, name_of=lambda item: item.name, extra_files=extra)
 
 
 #: Preprocessing key -> the option that sets it.
@@ -309,8 +242,8 @@ def model_input_of(model: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class ImageTask:
-    """Explains one image; picklable so --jobs can run it in worker processes."""
+class ImageTask(PerItemTask):
+    """Explains one image at a time; picklable so --jobs can run it in worker processes."""
 
     model: ModelSpec
     labels: Any
@@ -322,7 +255,7 @@ class ImageTask:
     max_pixels: int = DEFAULT_MAX_PIXELS
     show_progress: bool = False
 
-    def __call__(self, source: ImageSource) -> Any:
+    def explain_one(self, source: ImageSource) -> Any:
         import numpy as np
 
         from lime_cli.engine import explain
@@ -335,7 +268,6 @@ class ImageTask:
         params = dataclasses.replace(self.params, num_features=domain.num_features)
         with progress_bar(f"explaining {domain.name}", self.show_progress) as progress:
             explanation = explain(domain, model, self.labels, params, rng, progress)
-        domain.release_encodings()  # explanations are kept until the files are written
         explanation.model["preprocessing"] = preprocessing.describe(domain.encoder)
         explanation.params["num_features_shown"] = self.params.num_features
         return explanation
@@ -378,127 +310,46 @@ class ImageTask:
         return domain, rng
 
 
-# -- outputs -----------------------------------------------------------------
-@dataclass
-class ImageOutputPlan(OutputPlan):
-    """The shared plan, plus heatmaps and a terminal table cut to the shown superpixels."""
+#: The image's own outputs (the shared registry adds .json and .jsonl).
+MASKED = OutputFormat(
+    "png",
+    "the picture with the strongest superpixels in colour, outlined, the rest greyed out",
+    extensions=(".png",),
+    writer="lime_cli.image.writers:write_masked",
+)
+SEGMENT_MAP = OutputFormat(
+    "npy",
+    "the segment map (int32, height x width, superpixel ids as in the JSON)",
+    extensions=(".npy",),
+    writer="lime_cli.image.writers:write_segment_maps",
+)
+HEATMAP = OutputFormat(
+    "heatmap",
+    "every superpixel's weight as a tint (--heatmap PATH.png)",
+    writer="lime_cli.image.writers:write_heatmap",
+)
 
-    heatmaps: tuple[str, ...] = ()
+MODALITY = Modality(
+    name="image",
+    help="""Explain an image classifier's prediction for each image.
 
-    @classmethod
-    def extending(cls, plan: OutputPlan, heatmaps: tuple[str, ...]) -> ImageOutputPlan:
-        fields = {f.name: getattr(plan, f.name) for f in dataclasses.fields(plan)}
-        return cls(**fields, heatmaps=heatmaps)
-
-    def emit(self, explanation: Any) -> None:
-        if self.sink is not None or self.fmt == "json" or self.quiet:
-            super().emit(explanation)
-            return
-        shown = _shown(explanation)
-        total = len(explanation.explanations[0].features) if explanation.explanations else 0
-        super().emit(_first_features(explanation, shown))
-        if total > shown:
-            click.echo(
-                f"(the {shown} strongest of {total} superpixels per label; "
-                "--num-features shows more, --format json lists all)"
-            )
-
-    def write_files(self, explanations: list[Any]) -> None:
-        super().write_files(explanations)
-        if self.sink is None:
-            for path in self.heatmaps:
-                write_pictures(path, explanations, "heatmap")
-
-
-def image_writers() -> dict[str, Writer]:
-    """Writers for .json, .jsonl, .png (masked picture) and .npy (segment map)."""
-    writers = json_writers()
-    writers[".png"] = lambda path, explanations: write_pictures(path, explanations, "masked")
-    writers[".npy"] = write_segment_maps
-    return writers
-
-
-def write_pictures(path: str, explanations: list[Any], kind: str) -> None:
-    """One PNG per (image, label): the masked picture or the heatmap."""
-    from lime_cli.image.pictures import heatmap, masked_image, png_bytes
-    from lime_cli.output import atomic_write
-
-    for target, explanation, label in _label_paths(path, explanations):
-        domain = _source_of(explanation)
-        weights = [(f.index, f.weight) for f in label.features]
-        if kind == "heatmap":
-            pixels = heatmap(domain.image, domain.segments, weights)
-        else:
-            pixels = masked_image(domain.image, domain.segments, weights, _shown(explanation))
-        data = png_bytes(pixels)
-        atomic_write(target, lambda fh, data=data: fh.write(data))
-
-
-def write_segment_maps(path: str, explanations: list[Any]) -> None:
-    """One .npy per image: the int32 superpixel map of the explained picture."""
-    import numpy as np
-
-    from lime_cli.output import atomic_write
-
-    for explanation, part in zip(explanations, _image_parts(explanations)):
-        segments = np.ascontiguousarray(_source_of(explanation).segments, dtype=np.int32)
-        target = _with_suffix(path, [part] if part else [])
-        atomic_write(target, lambda fh, s=segments: np.save(fh, s, allow_pickle=False))
-
-
-def _source_of(explanation: Any) -> Any:
-    domain = explanation.source
-    if domain is None or not hasattr(domain, "segments"):
-        raise InputError(
-            f"{explanation.input.get('name', '?')}: no image to draw (explanation read from JSON?)"
-        )
-    return domain
-
-
-def _shown(explanation: Any) -> int:
-    return int(explanation.params.get("num_features_shown", DEFAULT_SHOWN))
-
-
-def _first_features(explanation: Any, k: int) -> Any:
-    labels = [
-        dataclasses.replace(label, features=label.features[:k])
-        for label in explanation.explanations
-    ]
-    return dataclasses.replace(explanation, explanations=labels)
-
-
-def _label_paths(path: str, explanations: list[Any]) -> list[tuple[str, Any, Any]]:
-    """One file per (image, label); PATH itself when there is only one."""
-    several_labels = any(len(e.explanations) > 1 for e in explanations)
-    out = []
-    for explanation, image_part in zip(explanations, _image_parts(explanations)):
-        for label in explanation.explanations:
-            parts = [image_part] if image_part else []
-            if several_labels:
-                parts.append(_slug(label.label))
-            out.append((_with_suffix(path, parts), explanation, label))
-    return out
-
-
-def _image_parts(explanations: list[Any]) -> list[str]:
-    """A file-name part per image (its stem, numbered if stems repeat); '' for one image."""
-    if len(explanations) <= 1:
-        return [""] * len(explanations)
-    stems = [
-        _slug(os.path.splitext(os.path.basename(str(e.input.get("name", ""))))[0])
-        for e in explanations
-    ]
-    if len(set(stems)) < len(stems):
-        stems = [f"{i}-{stem}" for i, stem in enumerate(stems, start=1)]
-    return stems
-
-
-def _with_suffix(path: str, parts: list[str]) -> str:
-    if not parts:
-        return path
-    stem, ext = os.path.splitext(path)
-    return f"{stem}-{'-'.join(parts)}{ext}"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._]+", "_", text).strip("_.") or "image"
+    The image is cut into superpixels; samples hide some of them, the model
+    is asked about each sample, and a weighted linear model over all
+    superpixels (as lime's image explainer) shows which pushed the prediction
+    towards (positive) or away from (negative) each class. Models: ONNX
+    (onnxruntime) and scikit-learn models on flattened pixels.
+    """,
+    epilog=EPILOG,
+    inputs=image_inputs,
+    prepare=prepare_image,
+    num_samples=DEFAULT_NUM_SAMPLES,
+    num_features=DEFAULT_SHOWN,
+    formats=(MASKED, SEGMENT_MAP),
+    option_help={
+        "num_features": "Superpixels shown in the PNG and the terminal table; the JSON lists "
+        "every superpixel (like lime, all of them enter the surrogate).",
+        "batch_size": "Perturbed images per model call (default: 16 at 224x224, more for "
+        "smaller images). Memory grows with it (EfficientNet-Lite0: peak about 330 MB at 16, "
+        "520 MB at 32); the time per image stays the same.",
+    },
+)

@@ -324,15 +324,6 @@ class ImageDomain:
             base.view(np.uint32), self._fill_bits, out=base.view(np.uint32)
         )
 
-    def release_encodings(self) -> None:
-        """Free the encoded copies once every sample has been built.
-
-        They are most of the domain's memory (two float32 copies of the
-        picture); the picture and the segment map stay for drawing outputs,
-        which happens after all inputs are explained.
-        """
-        self._fill_bits = self._diff_bits = None  # type: ignore[assignment]
-
     @property
     def fill(self) -> np.ndarray:
         """The fill as a float32 (H, W, 3) picture in 0..255 RGB (built on demand)."""
@@ -448,6 +439,11 @@ class ImageDomain:
         out.update(self.details)
         out["num_superpixels"] = self.num_features
         out["hide"] = self.hide.describe()
+        # The picture and its superpixels, so a saved explanation can be drawn again.
+        from lime_cli.image.pictures import encode_picture, encode_segments
+
+        out["picture"] = encode_picture(self.image)
+        out["segment_map"] = encode_segments(self.segments)
         return out
 
 

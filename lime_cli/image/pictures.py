@@ -163,3 +163,67 @@ def _luma(pixels: np.ndarray) -> np.ndarray:
 
 def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+
+
+# -- the picture and segment map inside an explanation's JSON ---------------------
+#
+# ``input.picture``: the explained picture (what the model saw, after resizing,
+# cropping and grey conversion) as a lossless PNG, base64-encoded.
+# ``input.segment_map``: the superpixel ids, row-major, as little-endian
+# unsigned integers of ``dtype`` (uint16 when the ids fit, else uint32),
+# zlib-compressed and base64-encoded, with the map's ``shape`` [height, width].
+
+
+def encode_picture(pixels: np.ndarray) -> dict[str, Any]:
+    """An (H, W, 3) uint8 picture as the JSON ``input.picture`` object."""
+    import base64
+
+    return {"format": "png", "data": base64.b64encode(png_bytes(pixels)).decode("ascii")}
+
+
+def encode_segments(segments: np.ndarray) -> dict[str, Any]:
+    """An (H, W) integer segment map as the JSON ``input.segment_map`` object."""
+    import base64
+    import zlib
+
+    dtype = "<u2" if segments.size == 0 or int(segments.max()) < 1 << 16 else "<u4"
+    raw = np.ascontiguousarray(segments, dtype=dtype).tobytes()
+    return {
+        "encoding": "zlib+base64",
+        "dtype": "uint16" if dtype == "<u2" else "uint32",
+        "shape": [int(segments.shape[0]), int(segments.shape[1])],
+        "data": base64.b64encode(zlib.compress(raw, 6)).decode("ascii"),
+    }
+
+
+def picture_of(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The explained picture (H, W, 3 uint8) and segment map (H, W int32) of an explanation.
+
+    Raises InputError when the explanation does not carry them (an image
+    explanation saved by an older version, or another modality's).
+    """
+    import base64
+    import binascii
+    import zlib
+
+    from PIL import Image, UnidentifiedImageError
+
+    from lime_cli.errors import InputError
+
+    name = explanation.input.get("name", "?")
+    picture, segment_map = explanation.input.get("picture"), explanation.input.get("segment_map")
+    if not isinstance(picture, dict) or not isinstance(segment_map, dict):
+        raise InputError(f"{name}: the explanation carries no picture to draw")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(picture["data"], validate=True))) as image:
+            pixels = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        height, width = (int(v) for v in segment_map["shape"])
+        dtype = {"uint16": "<u2", "uint32": "<u4"}[segment_map["dtype"]]
+        raw = zlib.decompress(base64.b64decode(segment_map["data"], validate=True))
+        segments = np.frombuffer(raw, dtype=dtype).reshape(height, width).astype(np.int32)
+    except (KeyError, TypeError, ValueError, binascii.Error, zlib.error, UnidentifiedImageError,
+            OSError) as exc:  # fmt: skip
+        raise InputError(f"{name}: the explanation's picture cannot be read ({exc})") from None
+    if pixels.shape[:2] != segments.shape:
+        raise InputError(f"{name}: the explanation's picture and segment map differ in size")
+    return pixels, segments

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from lime_cli.errors import InputError, UsageError
+from lime_cli.image import choices as _choices
 
 KEYS = (
     "resize",
@@ -44,7 +45,7 @@ KEYS = (
     "output",
     "class_names_file",
 )
-INTERPOLATIONS = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos")
+INTERPOLATIONS = _choices.INTERPOLATIONS
 CHANNELS = ("rgb", "bgr", "grey")
 LAYOUTS = ("nchw", "nhwc", "flat")
 OUTPUTS = ("probabilities", "logits", "auto")
@@ -73,7 +74,7 @@ class Preprocessing:
 
     resize: int | Size | None = None
     crop: Size | None = None
-    interpolation: str = "bicubic"
+    interpolation: str = _choices.INTERPOLATION
     scale: float = 1.0
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from lime_cli.explanation import Explanation
 
@@ -23,3 +24,36 @@ def to_json_file_text(explanations: Iterable[Explanation], *, lines: bool) -> st
     if len(items) == 1 and not lines:
         return to_json(items[0], indent=2) + "\n"
     return "".join(to_json(e) + "\n" for e in items)
+
+
+def write_json(path: str, explanations: list[Explanation]) -> None:
+    """``--out FILE.json``: one indented object, or JSON Lines for several explanations."""
+    from lime_cli.output import atomic_write_text
+
+    atomic_write_text(path, to_json_file_text(explanations, lines=False))
+
+
+def write_json_lines(path: str, explanations: list[Explanation]) -> None:
+    """``--out FILE.jsonl``: one explanation per line."""
+    from lime_cli.output import atomic_write_text
+
+    atomic_write_text(path, to_json_file_text(explanations, lines=True))
+
+
+def stream(explanation: Explanation, quiet: bool) -> None:
+    """``--format json``: one line per explanation on stdout, even with ``--quiet``."""
+    import click
+
+    click.echo(to_json(explanation))
+
+
+def report_text(report: dict[str, Any]) -> str:
+    """A whole-run report (pick, compare) as one JSON line."""
+    return json.dumps(report, ensure_ascii=False, allow_nan=False)
+
+
+def write_report(path: str, report: dict[str, Any]) -> None:
+    """``pick``/``compare --out FILE.json``: the report as one JSON document."""
+    from lime_cli.output import atomic_write_text
+
+    atomic_write_text(path, report_text(report) + "\n")

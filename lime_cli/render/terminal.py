@@ -23,12 +23,18 @@ NEGATIVE = "red"
 
 
 def render(explanation: Explanation) -> RenderableType:
-    """The whole explanation: prediction, one feature table per label, extras."""
+    """The whole explanation: prediction, one feature table per label, extras.
+
+    When the explanation says how many features to show
+    (``params.num_features_shown``: images fit every superpixel but show the
+    strongest few), each table is cut to that many, with a note.
+    """
+    shown = _shown(explanation)
     parts: list[RenderableType] = [_prediction_table(explanation)]
     for label in explanation.explanations:
         parts.append(Text(""))
         parts.append(_label_header(label, explanation.model.get("mode", "classification")))
-        parts.append(_feature_table(label))
+        parts.append(_feature_table(label, shown))
     text_view = _text_view(explanation)
     if text_view is not None:
         parts.append(Text(""))
@@ -42,7 +48,28 @@ def render(explanation: Explanation) -> RenderableType:
 
 def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
     """Print one explanation to ``console`` (stdout by default)."""
-    (console or Console()).print(render(explanation))
+    console = console or Console(soft_wrap=False)
+    console.print(render(explanation))
+    shown = _shown(explanation)
+    total = max((len(label.features) for label in explanation.explanations), default=0)
+    if shown is not None and total > shown:
+        console.print(
+            f"(the {shown} strongest of {total} features per label; "
+            "--num-features shows more, --format json lists all)",
+            markup=False,
+            highlight=False,
+        )
+
+
+def stream(explanation: Explanation, quiet: bool) -> None:
+    """``--format table``: print the explanation unless ``quiet``."""
+    if not quiet:
+        print_explanation(explanation)
+
+
+def _shown(explanation: Explanation) -> int | None:
+    value = explanation.params.get("num_features_shown")
+    return int(value) if value is not None else None
 
 
 def _bar(value: float, scale: float, width: int = BAR_WIDTH) -> Text:
@@ -81,14 +108,15 @@ def _label_header(label: LabelExplanation, mode: str) -> Text:
     )
 
 
-def _feature_table(label: LabelExplanation) -> Table:
-    scale = max((abs(f.weight) for f in label.features), default=0.0)
+def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
+    features = label.features[:shown] if shown is not None else label.features
+    scale = max((abs(f.weight) for f in features), default=0.0)
     table = Table(show_header=True, box=None, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("feature")
     table.add_column("weight", justify="right")
     table.add_column(f"towards {label.label}" if label.label != "value" else "effect")
-    for rank, f in enumerate(label.features, start=1):
+    for rank, f in enumerate(features, start=1):
         style = POSITIVE if f.weight > 0 else NEGATIVE
         table.add_row(
             str(rank), f.feature, Text(f"{f.weight:+.4f}", style=style), _bar(f.weight, scale)
@@ -100,9 +128,8 @@ def _feature_table(label: LabelExplanation) -> Table:
 
 def _text_view(explanation: Explanation) -> RenderableType | None:
     """The document with the explaining words marked by their weight for the first label."""
-    source: Any = explanation.source
-    text = getattr(source, "text", None)
-    if explanation.modality != "text" or text is None or not explanation.explanations:
+    text = explanation.input.get("text")
+    if not isinstance(text, str) or not explanation.explanations:
         return None
     return _MarkedText(text, explanation.explanations[0])
 

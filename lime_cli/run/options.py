@@ -6,10 +6,15 @@ one place and the loop can be read without them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from lime_cli import defaults
+
+if TYPE_CHECKING:
+    from lime_cli.render.registry import OutputFormat
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,12 +49,12 @@ def _model_options(func: F, *, compare: bool) -> F:
             ),
             click.option(
                 "--model-format",
-                type=click.Choice(["joblib", "pickle", "skops", "onnx"]),
+                type=click.Choice(defaults.MODEL_FORMATS),
                 help="Model file format (default: from the extension or the file's bytes).",
             ),
             click.option(
                 "--mode",
-                type=click.Choice(["classification", "regression"]),
+                type=click.Choice(defaults.MODES),
                 help="Explain class probabilities or a regressor's value (default: by model).",
             ),
             click.option(
@@ -114,7 +119,10 @@ def jobs_option(func: F) -> F:
 
 
 def lime_options(
-    *, num_samples: int = 5000, num_features: int = 10, batch_size: int | None = None
+    *,
+    num_samples: int = defaults.NUM_SAMPLES,
+    num_features: int = defaults.NUM_FEATURES,
+    batch_size: int | None = None,
 ) -> Callable[[F], F]:
     """The LIME loop's settings, with a command's own defaults."""
 
@@ -150,10 +158,11 @@ def lime_options(
                 ),
                 click.option(
                     "--feature-selection",
-                    default="auto",
+                    default=defaults.FEATURE_SELECTION,
                     show_default=True,
-                    type=click.Choice(["auto", "forward", "highest", "lasso", "none"]),
-                    help="auto: forward selection up to 6 features, highest weights above.",
+                    type=click.Choice(defaults.FEATURE_SELECTIONS),
+                    help=f"auto: forward selection up to {defaults.AUTO_FORWARD_LIMIT} "
+                    "features, highest weights above.",
                 ),
                 click.option(
                     "--kernel-width",
@@ -183,9 +192,18 @@ def lime_options(
     return decorate
 
 
-def output_options(extensions: Sequence[str]) -> Callable[[F], F]:
-    """--format, --out, --quiet and --debug."""
-    listed = ", ".join(extensions)
+def output_options(
+    formats: Sequence[OutputFormat] = (), *, role: str = "writer"
+) -> Callable[[F], F]:
+    """--format, --out, --quiet and --debug; choices and help from the output registry.
+
+    ``formats`` are the command's own formats (a modality's), ``role`` is
+    ``"report_writer"`` for commands that write a report (pick, compare).
+    """
+    from lime_cli.render.registry import extensions_text, stream_formats
+
+    listed = extensions_text(formats, role=role)
+    streams = stream_formats(formats)
 
     def decorate(func: F) -> F:
         return _apply(
@@ -193,10 +211,11 @@ def output_options(extensions: Sequence[str]) -> Callable[[F], F]:
                 click.option(
                     "--format",
                     "fmt",
-                    type=click.Choice(["table", "json"]),
+                    type=click.Choice(streams),
                     default="table",
                     show_default=True,
-                    help="stdout: rich tables, or JSON (one line per input).",
+                    help="What stdout shows: " + ", ".join(streams) + " (json: one line per "
+                    "input).",
                 ),
                 click.option(
                     "--out",
@@ -210,7 +229,8 @@ def output_options(extensions: Sequence[str]) -> Callable[[F], F]:
                     "--quiet",
                     "-q",
                     is_flag=True,
-                    help="No progress bar and no terminal output (files and exit code only).",
+                    help="No progress bar and no tables on stdout: files and the exit code "
+                    "only (--format json still prints its JSON).",
                 ),
                 click.option("--debug", is_flag=True, help="Show tracebacks for errors."),
             ],
@@ -218,3 +238,11 @@ def output_options(extensions: Sequence[str]) -> Callable[[F], F]:
         )
 
     return decorate
+
+
+def with_help(command: click.Command, overrides: Mapping[str, str]) -> click.Command:
+    """The command with some options' help replaced (what they mean for one modality)."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name in overrides:
+            param.help = overrides[param.name]
+    return command

@@ -2,45 +2,27 @@
 
 Rows are explained in batches: the samples of many rows are predicted in a
 few large model calls (bounded memory), then each row's surrogate is fitted
-on its own samples. ``--jobs N`` makes N processes share batches of rows:
-this one, which starts at once, and N-1 joblib (loky) workers, started while
-the data is read and given rows once they have loaded the model. Each row's
-random stream is derived from the seed and the row's index alone, so a row's
-explanation is the same whatever the batch, the job count or the order.
+on its own samples. The shared executor spreads batches over ``--jobs``
+workers. Each row's random stream is derived from the seed and the row's
+index alone, so a row's explanation is the same whatever the batch, the job
+count or the order.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
-from lime_cli.run.common import (
-    Job,
-    ModelSpec,
-    Settings,
-    explain_each,
-    guarded,
-    json_writers,
-    rng_for,
-    settings_from,
-)
-from lime_cli.run.options import (
-    F,
-    check_options,
-    jobs_option,
-    lime_options,
-    model_options,
-    output_options,
-)
-
-DISCRETIZER_CHOICES = ("quartile", "decile", "entropy", "none")
-#: Batches per worker when rows are spread over processes (balances the load).
-_TASKS_PER_JOB = 8
+from lime_cli.run.executor import Outcome
+from lime_cli.run.loop import Job
+from lime_cli.run.modality import Modality
+from lime_cli.run.options import F
+from lime_cli.run.settings import ModelSpec, Settings, check_labels, rng_for
+from lime_cli.tabular.choices import DISCRETIZERS
 
 
 def tabular_inputs(func: F) -> F:
@@ -56,7 +38,7 @@ def tabular_inputs(func: F) -> F:
         click.option("--categorical", metavar="COL,...",
                      help="Also treat these columns as categorical (string, boolean and "
                           "category columns always are)."),
-        click.option("--discretizer", type=click.Choice(DISCRETIZER_CHOICES),
+        click.option("--discretizer", type=click.Choice(DISCRETIZERS),
                      help="Bins for numeric columns: quartile (default), decile, entropy "
                           "(splits that predict --target) or none (standardised values)."),
         click.option("--row", "row_numbers", multiple=True, type=click.IntRange(min=0),
@@ -73,46 +55,6 @@ def tabular_inputs(func: F) -> F:
     return func
 
 
-@click.command(
-    epilog="Examples:\n\n\b\n"
-    "  lime-explain tabular --model credit.joblib --train train.csv --row 17 applicants.csv\n"
-    "  lime-explain tabular --model m.joblib --train train.csv --target y "
-    "--save-stats stats.json --all rows.csv --format json\n"
-    "  lime-explain tabular --model m.skops --train stats.json --rows 0:100 rows.csv --jobs 2\n"
-    "\n\b\nMissing values: statistics use each column's non-missing values; missing\n"
-    "values are one more category (or bin) drawn at their training frequency.\n"
-    "Errors: exit 2 for option misuse (--rows syntax, --discretizer entropy\n"
-    "without --target); exit 3 for unknown column names, rows out of range, empty\n"
-    "CSVs, columns that do not match the training data or the model, unreadable\n"
-    "values, and NaN or infinite values the model cannot take; exit 4 for models\n"
-    "that cannot be loaded or fail on the samples."
-)
-@tabular_inputs
-@model_options
-@lime_options()
-@jobs_option
-@check_options
-@output_options([".json", ".jsonl"])
-def tabular(**options: Any) -> None:
-    """Explain a tabular model's prediction for rows of a CSV file.
-
-    New rows are drawn from the training data's statistics (per column: bins
-    and their frequencies, or category frequencies), the model is asked about
-    each, and a weighted linear model over conditions such as "age <= 31.00"
-    or "housing = rent" shows which pushed the prediction up or down.
-    """
-
-    def body() -> int:
-        try:
-            settings = settings_from(options, json_writers())
-            job = prepare_tabular(settings, options, start_early=True)
-            return run_rows(settings, job)
-        finally:
-            stop_workers()  # at once, even those still starting when an error stopped the run
-
-    guarded(bool(options.get("debug")), body)
-
-
 # -- preparing a run ---------------------------------------------------------------
 
 
@@ -125,12 +67,8 @@ class TableRow:
     error: LimeCliError | None = None
 
 
-def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bool = False) -> Job:
-    """Read the training data and the rows, and build the task that explains rows.
-
-    ``start_early``: with ``--jobs`` above 1, start the worker processes of
-    :func:`run_rows` now, so they load while the data is read.
-    """
+def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
+    """Read the training data and the rows, and build the task that explains rows."""
     from lime_cli.tabular.data import convert_rows, read_table, save_stats
     from lime_cli.tabular.domain import ModelInput
 
@@ -143,10 +81,8 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
         raise UsageError("no CSV of rows to explain: give it as an argument ('-' reads stdin)")
     if source == "-" and options["train_path"] == "-":
         raise UsageError("stdin ('-') can be read only once: give the training data as a file")
-    if start_early and settings.jobs > 1 and source is not None and not selection.single:
-        start_workers(settings.spec, settings.jobs - 1)  # they start while we read the data
     model = settings.spec.load()  # fail fast (exit 4) before reading any data
-    _check_label_names(model, settings.labels)
+    check_labels(model, settings.labels)
     stats = training_stats(
         options["train_path"], options.get("target"), categorical, options.get("discretizer")
     )
@@ -215,18 +151,6 @@ def _split_columns(value: str | None) -> list[str]:
     if not all(names):
         raise UsageError("--categorical must be a comma-separated list of column names")
     return names
-
-
-def _check_label_names(model: Any, labels: Any) -> None:
-    """Refuse unknown --labels before any work (the engine would refuse them per row)."""
-    if getattr(model, "mode", "classification") == "regression":
-        return
-    classes = list(getattr(model, "classes", []))
-    for label in labels.names:
-        if label not in classes and not (label.isdigit() and int(label) < len(classes)):
-            raise UsageError(
-                f"unknown label {label!r}; the model's classes are: {', '.join(classes)}"
-            )
 
 
 def _check_row_columns(columns: list[str], expected: list[str], name: str) -> None:
@@ -326,8 +250,8 @@ def _parse_range(text: str) -> tuple[int | None, int | None]:
 class TabularTask:
     """Explains rows with one set of training statistics; picklable for worker processes.
 
-    Calling it explains one row (what ``pick`` and ``compare`` use);
-    :meth:`outcomes` explains many, predicting many rows' samples per model call.
+    A batch of rows shares model calls: their samples are predicted together,
+    a memory-bounded chunk at a time.
     """
 
     model: ModelSpec
@@ -336,15 +260,17 @@ class TabularTask:
     stats: Any
     name: str
 
-    def __call__(self, row: TableRow) -> Any:
-        explanation, error = next(self.outcomes([row]))
-        if error is not None:
-            raise error
-        return explanation
+    @property
+    def batch_size(self) -> int:
+        """Rows per batch: as many as one model call of bounded memory holds."""
+        from lime_cli.tabular.domain import batch_rows
 
-    def explain_many(self, rows: list[TableRow]) -> list[tuple[Any, LimeCliError | None]]:
+        per_call = batch_rows(len(self.stats.columns))
+        return max(1, max(self.params.batch_size or per_call, per_call) // self.params.num_samples)
+
+    def explain_batch(self, rows: Sequence[TableRow]) -> list[Outcome]:
         """Every row's (explanation, None) or (None, error), in order."""
-        return list(self.outcomes(rows))
+        return list(self.outcomes(list(rows)))
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
@@ -497,116 +423,27 @@ def _missing_hint(stats: Any) -> str:
     )
 
 
-def iter_outcomes(
-    task: TabularTask, rows: list[TableRow], jobs: int
-) -> Iterator[tuple[Any, LimeCliError | None]]:
-    """Every row's outcome in order; with ``jobs > 1``, ``jobs`` processes share the rows."""
-    if jobs <= 1 or len(rows) <= 1:
-        yield from task.outcomes(rows)
-        return
-    size = max(1, math.ceil(len(rows) / (jobs * _TASKS_PER_JOB)))
-    groups = [rows[i : i + size] for i in range(0, len(rows), size)]
-    yield from _shared_groups(task, groups, jobs - 1)
+MODALITY = Modality(
+    name="tabular",
+    help="""Explain a tabular model's prediction for rows of a CSV file.
 
-
-def _shared_groups(
-    task: TabularTask, groups: list[list[TableRow]], workers: int
-) -> Iterator[tuple[Any, LimeCliError | None]]:
-    """This process and ``workers`` joblib (loky) processes take groups of rows in turn.
-
-    Starting a worker means importing scikit-learn and loading the model,
-    seconds on a busy machine; this process explains groups meanwhile, and a
-    worker is given groups only once it is ready, so nobody waits on a worker
-    that has not started. Outcomes are yielded in row order. A group whose
-    worker dies is explained again here.
-    """
-    from concurrent.futures import FIRST_COMPLETED, Future, wait
-
-    pool = start_workers(task.model, workers)
-    pending: dict[Future, int] = {}
-    finished: dict[int, list[tuple[Any, LimeCliError | None]]] = {}
-    next_group = next_out = 0
-    while next_out < len(groups):
-        # Two groups per ready worker: one running, one queued for when it ends.
-        while pool.healthy and len(pending) < 2 * pool.ready() and next_group < len(groups):
-            pending[pool.executor.submit(task.explain_many, groups[next_group])] = next_group
-            next_group += 1
-        for future in [f for f in pending if f.done()]:
-            index = pending.pop(future)
-            try:
-                finished[index] = future.result()
-            except Exception:  # a worker died (killed, out of memory): redo it here
-                finished[index] = task.explain_many(groups[index])
-                pool.close()
-        if next_out in finished:
-            yield from finished.pop(next_out)
-            next_out += 1
-        elif next_group < len(groups):
-            finished[next_group] = task.explain_many(groups[next_group])
-            next_group += 1
-        else:
-            wait(list(pending), return_when=FIRST_COMPLETED)
-
-
-class WorkerPool:
-    """Worker processes that have loaded one model, kept for later runs in this process."""
-
-    def __init__(self, model: ModelSpec, workers: int) -> None:
-        from joblib.externals.loky import ProcessPoolExecutor
-
-        # A private pool, not joblib's shared one: other commands' Parallel calls
-        # in the same process must not find it busy or resized.
-        self.executor = ProcessPoolExecutor(max_workers=workers)
-        self.warming = [self.executor.submit(_warm_up, model) for _ in range(workers)]
-        self.started = 0
-        self.healthy = True
-
-    def ready(self) -> int:
-        """How many workers have finished starting (imports done, model loaded)."""
-        for future in [f for f in self.warming if f.done()]:
-            self.warming.remove(future)
-            self.started += future.exception() is None
-        return self.started
-
-    def close(self) -> None:
-        self.healthy = False
-        self.executor.shutdown(wait=False, kill_workers=True)
-
-
-#: Pools by (model, worker count), so a second run in the same process finds them warm.
-_POOLS: dict[tuple[ModelSpec, int], WorkerPool] = {}
-
-
-def start_workers(model: ModelSpec, workers: int) -> WorkerPool:
-    """Worker processes for ``model``: started now in the background, or found running."""
-    pool = _POOLS.get((model, workers))
-    if pool is None or not pool.healthy:
-        pool = _POOLS[(model, workers)] = WorkerPool(model, workers)
-    return pool
-
-
-def stop_workers() -> None:
-    """Shut down every worker pool this process started."""
-    for pool in _POOLS.values():
-        pool.close()
-    _POOLS.clear()
-
-
-def _warm_up(model: ModelSpec) -> None:
-    """Load the model and the tabular modules in a worker before it is given rows."""
-    import lime_cli.tabular.domain  # noqa: F401
-
-    model.load()
-
-
-def run_rows(settings: Settings, job: Job) -> int:
-    """Explain the job's rows in batches and hand them, in order, to the shared output loop."""
-    outcomes = iter_outcomes(job.task, job.items, settings.jobs)
-
-    def take(row: TableRow) -> Any:
-        explanation, error = next(outcomes)
-        if error is not None:
-            raise error
-        return explanation
-
-    return explain_each(job.items, take, settings.plan, settings.debug, name_of=job.name_of)
+    New rows are drawn from the training data's statistics (per column: bins
+    and their frequencies, or category frequencies), the model is asked about
+    each, and a weighted linear model over conditions such as "age <= 31.00"
+    or "housing = rent" shows which pushed the prediction up or down.
+    """,
+    epilog="Examples:\n\n\b\n"
+    "  lime-explain tabular --model credit.joblib --train train.csv --row 17 applicants.csv\n"
+    "  lime-explain tabular --model m.joblib --train train.csv --target y "
+    "--save-stats stats.json --all rows.csv --format json\n"
+    "  lime-explain tabular --model m.skops --train stats.json --rows 0:100 rows.csv --jobs 2\n"
+    "\n\b\nMissing values: statistics use each column's non-missing values; missing\n"
+    "values are one more category (or bin) drawn at their training frequency.\n"
+    "Errors: exit 2 for option misuse (--rows syntax, --discretizer entropy\n"
+    "without --target); exit 3 for unknown column names, rows out of range, empty\n"
+    "CSVs, columns that do not match the training data or the model, unreadable\n"
+    "values, and NaN or infinite values the model cannot take; exit 4 for models\n"
+    "that cannot be loaded or fail on the samples.",
+    inputs=tabular_inputs,
+    prepare=prepare_tabular,
+)

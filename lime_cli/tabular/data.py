@@ -29,10 +29,11 @@ import pandas as pd
 
 from lime_cli.errors import InputError, UsageError
 from lime_cli.inputs import STDIN, decode_utf8, read_bytes
+from lime_cli.tabular import choices as _choices
 
 STATS_FORMAT = "lime-explain/tabular-stats"
 STATS_VERSION = 1
-DISCRETIZERS = ("quartile", "decile", "entropy", "none")
+DISCRETIZERS = _choices.DISCRETIZERS
 _PERCENTILES = {"quartile": [25, 50, 75], "decile": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
 
 #: Type tags kept for each column so model inputs get the dtypes seen in training.
@@ -279,7 +280,7 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
 def compute_stats(
     frame: pd.DataFrame,
     *,
-    discretizer: str = "quartile",
+    discretizer: str = _choices.DISCRETIZER,
     categorical: list[str] | tuple[str, ...] = (),
     target: str | None = None,
     source: str = "",

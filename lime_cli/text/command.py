@@ -1,4 +1,7 @@
-"""``lime-explain text``: which words made a text classifier decide."""
+"""``lime-explain text``: which words made a text classifier decide.
+
+The modality's options, reading documents, and the task that explains one.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +11,13 @@ from typing import Any
 import click
 
 from lime_cli.errors import InputError, ModelError, UsageError
-from lime_cli.run.common import (
-    Job,
-    ModelSpec,
-    Settings,
-    expand_sources,
-    guarded,
-    json_writers,
-    progress_bar,
-    rng_for,
-    run_job,
-    settings_from,
-)
-from lime_cli.run.options import (
-    F,
-    check_options,
-    jobs_option,
-    lime_options,
-    model_options,
-    output_options,
-)
+from lime_cli.inputs import expand_sources
+from lime_cli.run.executor import PerItemTask
+from lime_cli.run.loop import Job
+from lime_cli.run.modality import Modality
+from lime_cli.run.options import F
+from lime_cli.run.progress import progress_bar
+from lime_cli.run.settings import ModelSpec, Settings, rng_for
 
 DEFAULT_MAX_FEATURES = 100_000
 #: Longest document explained by default: a 10 MB line passes, a file of
@@ -93,33 +83,6 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
     return Job(documents, task, name_of=lambda d: d.name)
 
 
-@click.command(
-    epilog="Examples:\n\n\b\n  lime-explain text --model rf.joblib --input post.txt\n"
-    "  lime-explain text --model rf.joblib a.txt b.txt --format json\n"
-    "  cat post.txt | lime-explain text --model rf.skops - --top-labels 2\n"
-    "  lime-explain text --model rf.joblib posts/ --forbid posting --junit checks.xml"
-)
-@text_inputs
-@model_options
-@lime_options()
-@jobs_option
-@check_options
-@output_options([".json", ".jsonl"])
-def text(**options: Any) -> None:
-    """Explain a text classifier's prediction for each document.
-
-    Words are removed at random from the document, the model is asked about
-    each perturbed copy, and a weighted linear model shows which words pushed
-    the prediction towards (positive) or away from (negative) each class.
-    """
-
-    def body() -> int:
-        settings = settings_from(options, json_writers())
-        return run_job(settings, prepare_text(settings, options))
-
-    guarded(bool(options.get("debug")), body)
-
-
 def refuse_image_models(spec: ModelSpec) -> None:
     """Load the model; an ONNX model (a tensor of numbers in) cannot read documents."""
     model = spec.load()
@@ -169,8 +132,8 @@ def read_documents(
 
 
 @dataclass(frozen=True)
-class TextTask:
-    """Explains one document; picklable so --jobs can run it in worker processes."""
+class TextTask(PerItemTask):
+    """Explains one document at a time; picklable so --jobs can run it in worker processes."""
 
     model: ModelSpec
     labels: Any
@@ -178,7 +141,7 @@ class TextTask:
     domain_options: dict[str, Any]
     show_progress: bool = False
 
-    def __call__(self, document: Document) -> Any:
+    def explain_one(self, document: Document) -> Any:
         from lime_cli.engine import explain
         from lime_cli.text.domain import TextDomain
 
@@ -189,3 +152,20 @@ class TextTask:
         rng = rng_for(self.params.seed, document.text.encode("utf-8"))
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
             return explain(domain, self.model.load(), self.labels, self.params, rng, progress)
+
+
+MODALITY = Modality(
+    name="text",
+    help="""Explain a text classifier's prediction for each document.
+
+    Words are removed at random from the document, the model is asked about
+    each perturbed copy, and a weighted linear model shows which words pushed
+    the prediction towards (positive) or away from (negative) each class.
+    """,
+    epilog="Examples:\n\n\b\n  lime-explain text --model rf.joblib --input post.txt\n"
+    "  lime-explain text --model rf.joblib a.txt b.txt --format json\n"
+    "  cat post.txt | lime-explain text --model rf.skops - --top-labels 2\n"
+    "  lime-explain text --model rf.joblib posts/ --forbid posting --junit checks.xml",
+    inputs=text_inputs,
+    prepare=prepare_text,
+)

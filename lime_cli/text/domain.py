@@ -127,6 +127,8 @@ class TextDomain:
         return {
             "name": self.name,
             "characters": len(self.text),
+            # The document itself, so a saved explanation can be drawn again.
+            "text": self.text,
             "num_features": self.num_features,
             "bow": self.bow,
             "char_level": self.char_level,

@@ -1,0 +1,75 @@
+"""``lime-explain render``: draw saved explanations again, without the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lime_cli.run.guard import guarded
+
+
+@click.command(
+    epilog="Examples:\n\n\b\n"
+    "  lime-explain image --model net.onnx cat.jpg --out cat.json\n"
+    "  lime-explain render cat.json --out cat.png --heatmap cat_heat.png\n"
+    "  lime-explain render runs.jsonl --format table\n"
+)
+@click.argument("sources", nargs=-1, required=True, metavar="EXPLANATION.json|.jsonl|-...")
+@click.option(
+    "--out",
+    "outs",
+    multiple=True,
+    metavar="PATH",
+    help="Write to PATH; its extension picks the format (any format the explanations' "
+    "modality writes). Repeatable.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    show_default=True,
+    metavar="NAME",
+    help="What stdout shows (table, json, or any stream format registered).",
+)
+@click.option("--heatmap", "heatmaps", multiple=True, metavar="PATH.png",
+              help="Images: also write the weight heatmap.")  # fmt: skip
+@click.option("--quiet", "-q", is_flag=True, help="Nothing on stdout (files only).")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+def render(**options: Any) -> None:
+    """Draw saved explanations (JSON or JSON Lines) to stdout and files.
+
+    Every output a run writes can be made again from its JSON: the
+    explanation carries what a renderer needs (a document's text, an image's
+    picture and superpixels, a row's values), so neither the model nor the
+    original input is needed. All explanations must be of one modality.
+    """
+
+    def body() -> int:
+        from lime_cli.explanation import read_explanations
+        from lime_cli.modalities import MODALITIES, load
+        from lime_cli.run.outputs import OutputPlan
+
+        explanations = [e for source in options.pop("sources") for e in read_explanations(source)]
+        kinds = sorted({e.modality for e in explanations})
+        if len(kinds) > 1:
+            from lime_cli.errors import UsageError
+
+            raise UsageError(f"the explanations mix modalities ({', '.join(kinds)}); "
+                             "render one modality at a time")  # fmt: skip
+        formats = load(kinds[0]).formats if kinds and kinds[0] in MODALITIES else ()
+        heatmaps = options.pop("heatmaps")
+        plan = OutputPlan.build(options, formats)
+        for path in heatmaps:
+            heatmap = {f.name: f for f in formats}.get("heatmap")
+            if heatmap is None:
+                from lime_cli.errors import UsageError
+
+                raise UsageError("--heatmap applies to image explanations")
+            plan = plan.adding(path, heatmap)
+        for explanation in explanations:
+            plan.emit(explanation)
+        plan.write_files(explanations)
+        return 0
+
+    guarded(bool(options.get("debug")), body)

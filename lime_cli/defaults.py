@@ -1,0 +1,26 @@
+"""Defaults and choice lists shared by the engine and the command-line options.
+
+One place, so the engine, the options and the help text cannot disagree.
+Plain constants only: importing this module must stay free (no NumPy), so
+``--help`` can use it. A modality's own choices live in its package's
+``choices`` module.
+"""
+
+from __future__ import annotations
+
+#: Perturbed samples per explanation (lime 0.2.0.1's default for text and tables).
+NUM_SAMPLES = 5000
+#: Features reported per explained label (lime's default).
+NUM_FEATURES = 10
+#: How the surrogate's features are chosen; ``auto`` is forward selection up
+#: to :data:`AUTO_FORWARD_LIMIT` features and the highest weights above, as lime.
+FEATURE_SELECTIONS = ("auto", "forward", "highest", "lasso", "none")
+FEATURE_SELECTION = "auto"
+AUTO_FORWARD_LIMIT = 6
+#: The surrogate's ridge penalty (lime's Ridge(alpha=1)).
+RIDGE_ALPHA = 1.0
+
+#: Model file formats the loader reads.
+MODEL_FORMATS = ("joblib", "pickle", "skops", "onnx")
+#: What an explanation explains: class probabilities or a regressor's value.
+MODES = ("classification", "regression")

@@ -1,0 +1,17 @@
+"""The image command's choice lists and defaults, importable without NumPy (for ``--help``)."""
+
+from __future__ import annotations
+
+#: lime's image explainer defaults: fewer samples than text (each is a model
+#: call on a whole picture) and the five strongest superpixels shown.
+NUM_SAMPLES = 1000
+NUM_SHOWN = 5
+SEGMENTERS = ("quickshift", "slic", "felzenszwalb")
+#: Pillow's resampling filters by name.
+INTERPOLATIONS = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos")
+INTERPOLATION = "bicubic"
+CHANNELS = ("rgb", "bgr", "grey")
+LAYOUTS = ("nchw", "nhwc", "flat")
+OUTPUT_KINDS = ("probabilities", "logits", "auto")
+#: Files a directory argument contributes.
+SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")

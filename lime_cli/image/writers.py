@@ -1,0 +1,96 @@
+"""The image modality's output files, drawn from the explanation alone.
+
+Every writer reads the explained picture and its segment map from the
+explanation's ``input`` (see :func:`lime_cli.image.pictures.picture_of`), so
+``lime-explain render saved.json --out x.png`` draws the same file as the
+run that made the JSON, without the model or the original image.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from lime_cli.explanation import Explanation, LabelExplanation
+from lime_cli.image.choices import NUM_SHOWN
+
+
+def write_masked(path: str, explanations: list[Explanation]) -> None:
+    """``--out PATH.png``: one masked picture per (image, label)."""
+    _write_pictures(path, explanations, "masked")
+
+
+def write_heatmap(path: str, explanations: list[Explanation]) -> None:
+    """``--heatmap PATH.png``: one weight heatmap per (image, label)."""
+    _write_pictures(path, explanations, "heatmap")
+
+
+def _write_pictures(path: str, explanations: list[Explanation], kind: str) -> None:
+    from lime_cli.image.pictures import heatmap, masked_image, picture_of, png_bytes
+    from lime_cli.output import atomic_write
+
+    for target, explanation, label in _label_paths(path, explanations):
+        image, segments = picture_of(explanation)
+        weights = [(f.index, f.weight) for f in label.features]
+        if kind == "heatmap":
+            pixels = heatmap(image, segments, weights)
+        else:
+            pixels = masked_image(image, segments, weights, _shown(explanation))
+        data = png_bytes(pixels)
+        atomic_write(target, lambda fh, data=data: fh.write(data))
+
+
+def write_segment_maps(path: str, explanations: list[Explanation]) -> None:
+    """``--out PATH.npy``: one int32 superpixel map per image."""
+    import numpy as np
+
+    from lime_cli.image.pictures import picture_of
+    from lime_cli.output import atomic_write
+
+    for explanation, part in zip(explanations, _image_parts(explanations)):
+        segments = np.ascontiguousarray(picture_of(explanation)[1], dtype=np.int32)
+        target = _with_suffix(path, [part] if part else [])
+        atomic_write(target, lambda fh, s=segments: np.save(fh, s, allow_pickle=False))
+
+
+def _shown(explanation: Explanation) -> int:
+    return int(explanation.params.get("num_features_shown", NUM_SHOWN))
+
+
+def _label_paths(
+    path: str, explanations: list[Explanation]
+) -> list[tuple[str, Explanation, LabelExplanation]]:
+    """One file per (image, label); PATH itself when there is only one."""
+    several_labels = any(len(e.explanations) > 1 for e in explanations)
+    out = []
+    for explanation, image_part in zip(explanations, _image_parts(explanations)):
+        for label in explanation.explanations:
+            parts = [image_part] if image_part else []
+            if several_labels:
+                parts.append(_slug(label.label))
+            out.append((_with_suffix(path, parts), explanation, label))
+    return out
+
+
+def _image_parts(explanations: list[Explanation]) -> list[str]:
+    """A file-name part per image (its stem, numbered if stems repeat); '' for one image."""
+    if len(explanations) <= 1:
+        return [""] * len(explanations)
+    stems = [
+        _slug(os.path.splitext(os.path.basename(str(e.input.get("name", ""))))[0])
+        for e in explanations
+    ]
+    if len(set(stems)) < len(stems):
+        stems = [f"{i}-{stem}" for i, stem in enumerate(stems, start=1)]
+    return stems
+
+
+def _with_suffix(path: str, parts: list[str]) -> str:
+    if not parts:
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}-{'-'.join(parts)}{ext}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._]+", "_", text).strip("_.") or "image"

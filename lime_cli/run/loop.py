@@ -1,0 +1,114 @@
+"""The run loop every command shares: explain, check, show, write, exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from lime_cli.errors import InternalError, LimeCliError, worst_exit_code
+from lime_cli.explanation import Explanation
+from lime_cli.run import executor
+from lime_cli.run.guard import report_error
+from lime_cli.run.outputs import OutputPlan, RunResult
+from lime_cli.run.progress import progress_bar
+from lime_cli.run.settings import Settings, check_labels
+
+
+@dataclass
+class Job:
+    """The inputs of one run and the picklable task that explains them.
+
+    ``extra_files`` are outputs the modality adds to the plan (an image's
+    ``--heatmap``): (path, format name) pairs resolved through the modality's
+    formats.
+    """
+
+    items: list[Any]
+    task: executor.Task
+    name_of: Callable[[Any], str] = str
+    extra_files: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def run_job(
+    settings: Settings,
+    job: Job,
+    plan: OutputPlan,
+    *,
+    report_failures: bool = True,
+    backend: str | None = None,
+) -> RunResult:
+    """Explain every input; a failure is reported for its input and the rest go on.
+
+    Explanations are shown in input order as soon as each is done; files are
+    written at the end, whole, from the explanations that succeeded; checks'
+    failures go to stderr and into each explanation's JSON. With
+    ``report_failures=False`` failed inputs are only collected (compare
+    reports each input once for both models). Returns what was explained and
+    the worst exit code.
+    """
+    check_labels(settings.spec.load(), settings.labels)
+    for path, fmt in job.extra_files:
+        plan = plan.adding(path, fmt)
+    result = RunResult()
+    codes: list[int] = []
+    outcomes_all: list[Any] = []
+    failed_inputs: list[tuple[str, str]] = []
+    items: Sequence[Any] = job.items
+    outcomes = executor.run(job.task, items, settings.jobs, backend)
+    show_bar = len(items) > 1 and not settings.quiet
+    with progress_bar("inputs", show_bar) as progress:
+        for count, (item, (explanation, error)) in enumerate(zip(items, outcomes), start=1):
+            if error is not None or explanation is None:
+                if settings.debug and error is not None:
+                    raise error
+                named = _named(error, job.name_of(item))
+                codes.append(named.exit_code)
+                result.failures.append((job.name_of(item), named))
+                if report_failures:
+                    report_error(named)
+                    failed_inputs.append((job.name_of(item), named.message))
+            else:
+                codes.append(_run_checks(settings, explanation, outcomes_all))
+                result.explanations.append(explanation)
+                plan.emit(explanation)
+            if progress is not None:
+                progress(count, len(items))
+    if result.explanations:
+        plan.write_files(result.explanations)
+    if plan.junit:
+        from lime_cli.output import atomic_write_text
+        from lime_cli.render.junit import to_junit_xml
+
+        atomic_write_text(plan.junit, to_junit_xml(outcomes_all, failed_inputs, "lime-explain"))
+    result.code = worst_exit_code(codes)
+    return result
+
+
+def _named(error: BaseException | None, name: str) -> LimeCliError:
+    """The error as a LimeCliError whose message starts with the input's name."""
+    if not isinstance(error, LimeCliError):
+        return InternalError(f"{name}: {type(error).__name__}: {error}")
+    if error.message.startswith(f"{name}: ") or error.message.startswith(f"{name} "):
+        return error
+    renamed = type(error)(f"{name}: {error.message}")
+    renamed.__cause__ = error
+    return renamed
+
+
+def _run_checks(settings: Settings, explanation: Explanation, collected: list[Any]) -> int:
+    """Apply the rules; failures go to stderr and into the explanation's JSON."""
+    rules = settings.rules
+    if rules.empty:
+        return 0
+    from lime_cli.checks import evaluate, failure_line
+
+    outcomes = evaluate(rules, explanation)
+    explanation.checks = [o.to_dict() for o in outcomes]
+    collected.extend(outcomes)
+    failed = [o for o in outcomes if not o.passed]
+    for outcome in failed:
+        click.echo(f"lime-explain: check failed: {failure_line(outcome)}", err=True)
+    return 1 if failed else 0

@@ -1,0 +1,41 @@
+"""What a modality plugs into the shared commands (explain, pick, compare)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lime_cli import defaults
+from lime_cli.render.registry import OutputFormat
+from lime_cli.run.loop import Job
+from lime_cli.run.settings import Settings
+
+#: A click decorator adding the modality's arguments and options to a command.
+InputsDecorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class Modality:
+    """One kind of input (text, image, tabular, ...) and everything specific to it.
+
+    ``prepare(settings, options)`` reads the modality's options (what is left
+    of the command line after the shared settings and outputs are taken),
+    checks them against the loaded model, reads the inputs and returns the
+    :class:`~lime_cli.run.loop.Job`: the inputs and the task that explains
+    them. It is called once per model (``compare`` calls it for each).
+    """
+
+    name: str
+    #: The command's help text (first line: the summary ``--help`` lists).
+    help: str
+    inputs: InputsDecorator
+    prepare: Callable[[Settings, dict[str, Any]], Job]
+    epilog: str = ""
+    #: This modality's LIME defaults (images: 1000 samples, 5 superpixels shown).
+    num_samples: int = defaults.NUM_SAMPLES
+    num_features: int = defaults.NUM_FEATURES
+    #: Output formats of its own (images: .png, .npy), winning over shared ones.
+    formats: tuple[OutputFormat, ...] = ()
+    #: Help texts of shared options that mean something particular here.
+    option_help: Mapping[str, str] = field(default_factory=dict)

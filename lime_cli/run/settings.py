@@ -1,0 +1,181 @@
+"""Settings every command shares: the model to load, the LIME loop, labels, seeds."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lime_cli import defaults
+from lime_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lime_cli.checks import Rules
+    from lime_cli.engine import LabelRequest, LimeParams
+    from lime_cli.engine.protocols import Model
+
+
+def split_names(value: str | None, option: str = "--class-names") -> list[str] | None:
+    """``"a,b,c"`` -> ``["a", "b", "c"]``; exit 2 on an empty name."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",")]
+    if not all(names):
+        raise UsageError(f"{option} must be a comma-separated list of non-empty names")
+    return names
+
+
+def resolve_seed(seed: int | None) -> int:
+    """The given seed, or a fresh one to report so the run can be repeated."""
+    return seed if seed is not None else secrets.randbits(32)
+
+
+def rng_for(seed: int, identity: bytes | int) -> np.random.Generator:
+    """A random stream derived from the seed and the input's identity alone.
+
+    So an input's explanation does not depend on what else was explained in
+    the same process, in which order, in which batch or in which worker.
+    """
+    import numpy as np
+
+    if isinstance(identity, int):
+        key = identity
+    else:
+        key = int.from_bytes(hashlib.sha256(identity).digest()[:8], "little")
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to load the model: picklable, so worker processes can load it themselves."""
+
+    path: str
+    fmt: str | None = None
+    mode: str | None = None
+    class_names: tuple[str, ...] | None = None
+    trust_model: bool = False
+    trusted_modules: tuple[str, ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def load(self) -> Model:
+        """The loaded model adapter, once per process (workers reuse it across inputs)."""
+        model = _LOADED_MODELS.get(self)
+        if model is None:
+            from lime_cli.models import load_model
+
+            model = load_model(
+                self.path,
+                fmt=self.fmt,
+                mode=self.mode,
+                class_names=list(self.class_names) if self.class_names else None,
+                trust_model=self.trust_model,
+                trusted_modules=self.trusted_modules,
+                **dict(self.options),
+            )
+            _LOADED_MODELS[self] = model
+        return model
+
+
+#: Per-process cache of loaded models, keyed by their spec (see ModelSpec.load).
+_LOADED_MODELS: dict[ModelSpec, Any] = {}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs that is the same for every modality."""
+
+    spec: ModelSpec
+    params: LimeParams
+    labels: LabelRequest
+    rules: Rules
+    jobs: int
+    debug: bool
+    quiet: bool
+
+
+#: Option names that :func:`settings_from` consumes; the rest belong to the
+#: modality (and to the output options, see ``lime_cli.run.outputs``).
+SETTINGS_KEYS = (
+    "model_path", "model_format", "mode", "class_names", "trust_model", "trust_modules",
+    "label_names", "top_labels", "num_samples", "num_features", "feature_selection",
+    "kernel_width", "batch_size", "seed", "jobs", "forbid", "require", "within", "min_score",
+    "max_weight", "rules_file", "debug", "quiet",
+)  # fmt: skip
+
+
+def build_rules(o: dict[str, Any]) -> Rules:
+    """The checks' rules from the options and an optional TOML file."""
+    from lime_cli.checks import Rules, load_rules, parse_max_weight
+
+    min_score = o.get("min_score")
+    if min_score is not None and not math.isfinite(min_score):
+        raise UsageError("--min-score must be a finite number")
+    rules = Rules(
+        tuple(dict.fromkeys(o.get("forbid") or ())),
+        tuple(dict.fromkeys(o.get("require") or ())),
+        o.get("within"),
+        min_score,
+        parse_max_weight(o.get("max_weight") or ()),
+    )
+    if o.get("rules_file"):
+        rules = rules.merged(load_rules(o["rules_file"]))
+    return rules
+
+
+def settings_from(options: dict[str, Any]) -> Settings:
+    """Validate the shared options and take them out of ``options`` (the rest are the
+    modality's and the outputs')."""
+    from lime_cli.engine import LabelRequest, LimeParams
+
+    o = {key: options.pop(key, None) for key in SETTINGS_KEYS}
+    options["debug"], options["quiet"] = o["debug"], o["quiet"]  # the outputs need them too
+    if o["label_names"] and o["top_labels"]:
+        raise UsageError("--labels and --top-labels cannot be used together")
+    rules = build_rules(o)
+    params = LimeParams(
+        num_samples=o["num_samples"] or defaults.NUM_SAMPLES,
+        # Checks look at the `within` strongest features, so at least that many are explained.
+        num_features=max(o["num_features"] or defaults.NUM_FEATURES, rules.within or 0),
+        feature_selection=o["feature_selection"] or defaults.FEATURE_SELECTION,
+        kernel_width=o["kernel_width"],
+        batch_size=o["batch_size"],
+        seed=resolve_seed(o["seed"]),
+    )
+    params.validate()
+    names = split_names(o["class_names"])
+    model_paths = o["model_path"]
+    spec = ModelSpec(
+        model_paths if isinstance(model_paths, str) else model_paths[0],
+        fmt=o["model_format"],
+        mode=o["mode"],
+        class_names=tuple(names) if names else None,
+        trust_model=bool(o["trust_model"]),
+        trusted_modules=tuple(o["trust_modules"] or ()),
+    )
+    return Settings(
+        spec=spec,
+        params=params,
+        labels=LabelRequest(tuple(dict.fromkeys(o["label_names"] or ())), o["top_labels"]),
+        rules=rules,
+        jobs=o["jobs"] or 1,
+        debug=bool(o["debug"]),
+        quiet=bool(o["quiet"]),
+    )
+
+
+def check_labels(model: Model, labels: LabelRequest) -> None:
+    """Refuse label options the model cannot honour, before any input is explained."""
+    if not (labels.names or labels.top):
+        return
+    if model.mode == "regression":
+        option = "--labels" if labels.names else "--top-labels"
+        raise UsageError(f"{option} applies to classifiers; this model is a regressor")
+    if labels.names and model.classes:
+        from lime_cli.engine.explain import label_index
+
+        for name in labels.names:
+            label_index(model.classes, name)
