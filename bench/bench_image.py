@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lime_cli.engine import LabelRequest, LimeParams  # noqa: E402
-from lime_cli.image.command import ImageSource, ImageTask, model_input_of  # noqa: E402
+from lime_cli.image.command import ImageSource, ImageTask  # noqa: E402
 from lime_cli.image.domain import Hide, segment, segmenter_params  # noqa: E402
 from lime_cli.image.preprocess import (  # noqa: E402
     Preprocessing,
@@ -93,7 +93,7 @@ def warm_up(model, shape: tuple[int, ...], batch_sizes: list[int]) -> None:
 def run_ours(task: ImageTask, source: ImageSource, model) -> tuple[float, float, object]:
     before = model.session.seconds
     t0 = time.perf_counter()
-    explanation = task(source)
+    explanation = task.explain_one(source)
     wall = time.perf_counter() - t0
     return wall, model.session.seconds - before, explanation
 
@@ -101,12 +101,12 @@ def run_ours(task: ImageTask, source: ImageSource, model) -> tuple[float, float,
 def run_lime(image_path: str, model, preprocessing, num_samples: int, seed: int):
     from lime.lime_image import LimeImageExplainer
 
-    resolved = preprocessing.resolve(model_input_of(model))
+    resolved = preprocessing.resolve(model.input_spec)
     before = model.session.seconds
     t0 = time.perf_counter()
     picture = apply_geometry(read_image(image_path).image, resolved, image_path)
     pixels = np.asarray(picture)
-    encoder = resolved.encoder_for(picture.size, model_input_of(model), image_path)
+    encoder = resolved.encoder_for(picture.size, model.input_spec, image_path)
 
     def classifier_fn(images):
         return model.predict(encoder.encode(images))
@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
 
     spec, model, preprocessing = load(args.model)
-    resolved = preprocessing.resolve(model_input_of(model))
+    resolved = preprocessing.resolve(model.input_spec)
     task = ImageTask(
         model=spec,
         labels=LabelRequest(),

@@ -39,8 +39,9 @@ import numpy as np
 from lime.lime_tabular import LimeTabularExplainer
 
 from lime_cli.engine import LabelRequest, LimeParams
+from lime_cli.run import executor
 from lime_cli.run.settings import ModelSpec
-from lime_cli.tabular.command import TableRow, TabularTask, iter_outcomes, stop_workers
+from lime_cli.tabular.command import TableRow, TabularTask
 from lime_cli.tabular.data import compute_stats, convert_rows, read_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +70,7 @@ def run_ours(spec: ModelSpec, count: int, num_samples: int, jobs: int, seed: int
     rows = [TableRow(i, v) for i, v in zip(indices, convert_rows(frame, stats, indices, "test"))]
     params = LimeParams(num_samples=num_samples, seed=seed)
     task = TabularTask(spec, LabelRequest(), params, stats, "test")
-    outcomes = list(iter_outcomes(task, rows, jobs))
+    outcomes = list(executor.run(task, rows, jobs))
     seconds = time.perf_counter() - t0
     errors = [e for _, e in outcomes if e is not None]
     if errors:
@@ -145,10 +146,9 @@ def one_round(args: argparse.Namespace, spec: ModelSpec, estimator, count: int):
     """Every measurement once, interleaved so that machine noise hits all of them."""
     seconds, features = {}, {}
     seconds["1"], features["1"] = run_ours(spec, count, args.num_samples, 1, args.seed)
-    stop_workers()
     seconds["2"], features["2"] = run_ours(spec, count, args.num_samples, 2, args.seed)
+    # joblib keeps its loky workers (and their loaded model) for the next call.
     seconds["2 warm"], features["2 warm"] = run_ours(spec, count, args.num_samples, 2, args.seed)
-    stop_workers()
     seconds["lime"], features["lime"] = run_lime(estimator, count, args.num_samples, args.seed)
     if not args.no_end_to_end:
         whole = end_to_end(args, count)

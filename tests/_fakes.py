@@ -41,6 +41,12 @@ class AdapterBase:
         self.classes = list(classes)
         self.batches: list[list[str]] = []
 
+    @property
+    def input_spec(self) -> Any:
+        from lime_cli.engine.protocols import InputSpec
+
+        return InputSpec("text", None, (None,))
+
     def predict(self, batch: Any) -> np.ndarray:
         docs = list(batch)
         self.batches.append(docs)

@@ -16,7 +16,7 @@ from PIL import Image
 from lime_cli.cli import cli
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.image.domain import ImageDomain
-from lime_cli.image.preprocess import ModelInput, Preprocessing, apply_geometry
+from lime_cli.image.preprocess import Preprocessing, apply_geometry
 from lime_cli.models.onnx_adapter import OnnxModel
 
 
@@ -84,7 +84,7 @@ def hand_computed(picture, layout):
 def tensor_for(model_path, settings_path, picture, *, flags=None):
     model = OnnxModel.load(model_path, output="probabilities")
     spec = Preprocessing.from_settings(settings_path, flags or {})
-    model_input = ModelInput(model.input_rank, model.input_shape)
+    model_input = model.input_spec
     spec = spec.resolve(model_input)
     geometry = apply_geometry(picture, spec, "photo")
     encoder = spec.encoder_for(geometry.size, model_input, "photo")

@@ -12,7 +12,7 @@ from lime_cli.engine import LabelRequest, LimeParams, explain, explain_predictio
 from lime_cli.errors import InputError
 from lime_cli.tabular.data import compute_stats
 from lime_cli.tabular.domain import (
-    ModelInput,
+    RowLayout,
     TabularDomain,
     TabularSample,
     TabularSampler,
@@ -197,7 +197,7 @@ def test_a_sample_slices_and_concatenates_with_its_values(stats):
 
 
 def test_frame_models_get_their_columns_in_their_order_with_training_dtypes(stats):
-    layout = ModelInput(stats, ["smoker", "housing", "income", "age"])
+    layout = RowLayout(stats, ["smoker", "housing", "income", "age"])
     domain = TabularDomain(
         row_values(age=40, income=1e4, housing="own", smoker=True), stats, layout
     )
@@ -233,20 +233,29 @@ class _Estimator:
 
 
 class _Adapter:
+    """A model adapter: RowLayout reads only its input_spec (as SklearnModel builds it)."""
+
+    def __init__(self, estimator):
+        from lime_cli.models.sklearn_adapter import SklearnModel
+
+        self.input_spec = SklearnModel.input_spec.fget(_Wrapped(estimator))
+
+
+class _Wrapped:
     def __init__(self, estimator):
         self.estimator = estimator
 
 
 def test_layout_names_missing_and_extra_columns(stats):
     with pytest.raises(InputError, match="lacks 1 column .*'debt'"):
-        ModelInput.for_model(_Adapter(_Estimator(stats.names + ["debt"])), stats, "train.csv")
+        RowLayout.for_model(_Adapter(_Estimator(stats.names + ["debt"])), stats, "train.csv")
     with pytest.raises(InputError, match="not trained on: 'smoker'.*--target"):
-        ModelInput.for_model(_Adapter(_Estimator(stats.names[:3])), stats, "train.csv")
+        RowLayout.for_model(_Adapter(_Estimator(stats.names[:3])), stats, "train.csv")
     with pytest.raises(InputError, match="expects 5 columns"):
-        ModelInput.for_model(_Adapter(_Estimator(count=5)), stats, "train.csv")
-    layout = ModelInput.for_model(_Adapter(_Estimator(stats.names[::-1])), stats, "train.csv")
+        RowLayout.for_model(_Adapter(_Estimator(count=5)), stats, "train.csv")
+    layout = RowLayout.for_model(_Adapter(_Estimator(stats.names[::-1])), stats, "train.csv")
     assert layout.as_frame and layout.columns == stats.names[::-1]
-    assert not ModelInput.for_model(_Adapter(_Estimator(count=4)), stats, "t").as_frame
+    assert not RowLayout.for_model(_Adapter(_Estimator(count=4)), stats, "t").as_frame
 
 
 # -- with the engine ----------------------------------------------------------------------

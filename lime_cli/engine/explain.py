@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from lime_cli import defaults
 from lime_cli.engine.kernels import exponential_kernel
+from lime_cli.engine.protocols import Domain, Model
 from lime_cli.engine.selection import METHODS, select_features
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.errors import ModelError, UsageError
@@ -24,31 +25,6 @@ _SMALL_PROBLEM = 1000
 
 #: Progress callback: (samples predicted so far, total samples).
 Progress = Callable[[int, int], None]
-
-
-class Domain(Protocol):
-    """The interpretable representation of one input (see ``lime_cli.domains``)."""
-
-    modality: str
-    feature_names: list[str]
-    default_kernel_width: float
-
-    def sample(self, n: int, rng: np.random.Generator) -> Any: ...
-    def to_model_input(self, z: Any) -> Any: ...
-    def distances(self, z: Any) -> np.ndarray: ...
-    def feature_info(self, j: int) -> dict[str, Any]: ...
-    def describe(self) -> dict[str, Any]: ...
-    def preferred_batch_size(self, n: int) -> int: ...
-
-
-class Model(Protocol):
-    """A model adapter (see ``lime_cli.models``)."""
-
-    classes: list[str]
-    mode: str
-
-    def predict(self, batch: Any) -> np.ndarray: ...
-    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

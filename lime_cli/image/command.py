@@ -175,7 +175,7 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         if settings.jobs > 1:
             onnx_options["threads"] = 1  # one thread per worker: the workers share the cores
         spec = dataclasses.replace(spec, fmt=fmt, options=tuple(sorted(onnx_options.items())))
-    preprocessing.resolve(model_input_of(spec.load()))  # exit 2 or 4 before any image is read
+    preprocessing.resolve(spec.load().input_spec)  # exit 2 or 4 before any image is read
     task = ImageTask(
         model=spec,
         labels=settings.labels,
@@ -231,16 +231,6 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def model_input_of(model: Any) -> Any:
-    """What the loaded model says about its input (rank and fixed sizes)."""
-    from lime_cli.image.preprocess import ModelInput
-
-    if hasattr(model, "input_shape"):
-        return ModelInput(model.input_rank, model.input_shape)
-    n = getattr(getattr(model, "estimator", None), "n_features_in_", None)
-    return ModelInput(2, (None, int(n) if n is not None else None))
-
-
 @dataclass(frozen=True)
 class ImageTask(PerItemTask):
     """Explains one image at a time; picklable so --jobs can run it in worker processes."""
@@ -261,7 +251,7 @@ class ImageTask(PerItemTask):
         from lime_cli.engine import explain
 
         model = self.model.load()
-        preprocessing = self.preprocessing.resolve(model_input_of(model))
+        preprocessing = self.preprocessing.resolve(model.input_spec)
         domain, rng = self.domain_for(source, model, preprocessing)
         if not model.classes:  # an ONNX model whose output size is dynamic
             model.predict(domain.to_model_input(np.ones((1, domain.num_features), np.uint8)))
@@ -287,7 +277,7 @@ class ImageTask(PerItemTask):
         else:
             loaded = read_image(source.path or source.name, max_pixels=self.max_pixels)
         picture = apply_geometry(loaded.image, preprocessing, loaded.name)
-        encoder = preprocessing.encoder_for(picture.size, model_input_of(model), loaded.name)
+        encoder = preprocessing.encoder_for(picture.size, model.input_spec, loaded.name)
         pixels = np.asarray(picture, dtype=np.uint8)
         if encoder.channels == "grey":
             # The model sees grey: segment, fill and draw the grey picture it sees.

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import InputError, UsageError
 from lime_cli.image import choices as _choices
 
@@ -54,18 +55,6 @@ OUTPUTS = ("probabilities", "logits", "auto")
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 Size = tuple[int, int]  # (width, height)
-
-
-@dataclass(frozen=True)
-class ModelInput:
-    """What a model file says about its input: rank and the fixed sizes it knows.
-
-    ``shape`` has ``None`` for dimensions the model leaves open (batch, or a
-    dynamic height). Rank 4 is an image tensor; rank 2 is flattened pixels.
-    """
-
-    rank: int
-    shape: tuple[int | None, ...]
 
 
 @dataclass(frozen=True)
@@ -136,7 +125,7 @@ class Preprocessing:
         return cls(**values)
 
     # -- fitting to a model -------------------------------------------------
-    def resolve(self, model_input: ModelInput) -> Preprocessing:
+    def resolve(self, model_input: InputSpec) -> Preprocessing:
         """Fill in layout, channels and default sizes from what the model file says."""
         if model_input.rank == 4:
             layout = self.layout or _guess_layout(model_input.shape)
@@ -181,7 +170,7 @@ class Preprocessing:
                 resolved = replace(resolved, crop=fixed)
         return resolved
 
-    def encoder_for(self, size: Size, model_input: ModelInput, name: str) -> PixelEncoder:
+    def encoder_for(self, size: Size, model_input: InputSpec, name: str) -> PixelEncoder:
         """The pixel encoding for an image of ``size`` after geometry, checked against the model."""
         width, height = size
         channels = self.channels

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.models.scores import softmax
 
@@ -106,8 +107,11 @@ class OnnxModel:
         return cls(session, path=path, class_names=class_names, output=output)
 
     @property
-    def input_rank(self) -> int:
-        return len(self.input_shape)
+    def input_spec(self) -> InputSpec:
+        """One numeric tensor: its name, shape (None where dynamic) and dtype."""
+        return InputSpec(
+            "tensor", (self.input_name,), self.input_shape, np.dtype(self.input_dtype).name
+        )
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities for a batch, shape (n, k), float64."""
@@ -120,9 +124,10 @@ class OnnxModel:
         if np.issubdtype(self.input_dtype, np.integer) and not np.issubdtype(x.dtype, np.integer):
             x = np.clip(np.rint(x), 0, 255)
         x = x.astype(self.input_dtype, copy=False)
-        if len(x.shape) != self.input_rank:
+        if len(x.shape) != len(self.input_shape):
             raise ModelError(
-                f"{self.path}: got a batch of rank {x.ndim} for an input of rank {self.input_rank}"
+                f"{self.path}: got a batch of rank {x.ndim} for an input of rank "
+                f"{len(self.input_shape)}"
             )
         scores = self._run(x)
         if not self.classes:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.models.scores import softmax
 
@@ -64,6 +65,27 @@ class SklearnModel:
                 )
             classes = list(class_names)
         self.classes: list[str] = classes
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """Columns by name (fitted on a DataFrame), by count (an array), or text.
+
+        A model with neither ``feature_names_in_`` nor ``n_features_in_`` whose
+        first step is a text vectorizer takes strings.
+        """
+        estimator = self.estimator
+        names = getattr(estimator, "feature_names_in_", None)
+        if names is not None:
+            columns = tuple(str(n) for n in names)
+            return InputSpec("table", columns, (None, len(columns)))
+        count = getattr(estimator, "n_features_in_", None)
+        if count is not None:
+            return InputSpec("array", None, (None, int(count)))
+        first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
+        if hasattr(first, "build_analyzer"):  # CountVectorizer, TfidfVectorizer, Hashing...
+            return InputSpec("text", None, (None,))
+        # scikit-learn's convention: a 2-D batch (samples x features) of unknown width.
+        return InputSpec("unknown", None, (None, None))
 
     def predict(self, batch: Any) -> np.ndarray:
         """Scores for a batch, shape (n, k); exceptions become model errors."""

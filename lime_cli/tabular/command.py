@@ -70,7 +70,7 @@ class TableRow:
 def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
     """Read the training data and the rows, and build the task that explains rows."""
     from lime_cli.tabular.data import convert_rows, read_table, save_stats
-    from lime_cli.tabular.domain import ModelInput
+    from lime_cli.tabular.domain import RowLayout
 
     selection = RowSelection.parse(
         options.get("row_numbers") or (), options.get("row_range"), bool(options.get("all_rows"))
@@ -86,7 +86,7 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
     stats = training_stats(
         options["train_path"], options.get("target"), categorical, options.get("discretizer")
     )
-    ModelInput.for_model(model, stats, stats.source or options["train_path"])
+    RowLayout.for_model(model, stats, stats.source or options["train_path"])
     if options.get("save_stats_path"):
         save_stats(options["save_stats_path"], stats)
     if source is None:  # only saving the statistics
@@ -274,11 +274,11 @@ class TabularTask:
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.tabular.domain import ModelInput, TabularSampler, batch_rows
+        from lime_cli.tabular.domain import RowLayout, TabularSampler, batch_rows
 
         model = self.model.load()
         try:
-            layout = ModelInput.for_model(
+            layout = RowLayout.for_model(
                 model, self.stats, self.stats.source or "the training data"
             )
         except LimeCliError as exc:

@@ -333,7 +333,7 @@ def json_value(value: Any, column: Any = None) -> Any:
 # -- what the model is given ----------------------------------------------------
 
 
-class ModelInput:
+class RowLayout:
     """How the model wants rows: a DataFrame or an array, in its own column order.
 
     Models fitted on a DataFrame (they have ``feature_names_in_``) get a
@@ -360,14 +360,12 @@ class ModelInput:
         self.all_numeric = not categorical_pos
 
     @classmethod
-    def for_model(cls, model: Any, stats: TrainingStats, where: str) -> ModelInput:
+    def for_model(cls, model: Any, stats: TrainingStats, where: str) -> RowLayout:
         """Match the model's expected columns with the training columns (exit 3 if they differ)."""
-        estimator = getattr(model, "estimator", None)
-        names = getattr(estimator, "feature_names_in_", None)
-        count = getattr(estimator, "n_features_in_", None)
-        shape = getattr(model, "input_shape", None)  # ONNX: (batch, columns)
-        if count is None and isinstance(shape, tuple) and len(shape) == 2:
-            count = shape[1] if isinstance(shape[1], int) else None
+        spec = model.input_spec
+        names = list(spec.names) if spec.kind == "table" and spec.names else None
+        shape = spec.shape
+        count = shape[1] if shape is not None and len(shape) == 2 else None
         hint = " (name a label column with --target)"
         if names is not None:
             names = [str(n) for n in names]
@@ -467,7 +465,7 @@ class TabularDomain:
         self,
         values: list[Any],
         stats: TrainingStats,
-        layout: ModelInput | None = None,
+        layout: RowLayout | None = None,
         *,
         row: int | None = None,
         name: str = "-",
@@ -477,7 +475,7 @@ class TabularDomain:
             raise ValueError(f"{len(values)} values for {len(stats.columns)} columns")
         self.stats = stats
         self.sampler = sampler or TabularSampler(stats)
-        self.layout = layout or ModelInput(stats)
+        self.layout = layout or RowLayout(stats)
         self.row = row
         self.name = name
         self.values = list(values)
