@@ -48,6 +48,7 @@ demo: sample-models
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: sample-models lint
 	$(BIN)/python -m pytest

@@ -50,7 +50,7 @@ class LazyGroup(click.Group):
         if spec is None:
             return None
         module = importlib.import_module(spec[0])
-        return getattr(module, spec[1])  # type: ignore[no-any-return]
+        return getattr(module, spec[1])
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, spec[1]) for name, spec in MODALITIES.items()]

@@ -25,4 +25,4 @@ MODALITIES: dict[str, tuple[str, str]] = {
 def load(name: str) -> Modality:
     """The modality called ``name`` (its module imported now)."""
     module = importlib.import_module(MODALITIES[name][0])
-    return module.MODALITY  # type: ignore[no-any-return]
+    return module.MODALITY

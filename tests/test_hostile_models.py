@@ -495,11 +495,14 @@ def test_any_answer_is_explained_or_refused_with_exit_4(model, modality):
             assert_clean_failure(result, 4, tmp, before)
 
 
-def test_huge_but_finite_answers_do_not_crash(tmp_path):
+def test_huge_but_finite_answers_are_a_model_error_not_a_crash(tmp_path):
+    """1e308 is finite, but its square overflows the surrogate's sums: exit 4, one line."""
     item = write_inputs(tmp_path)["text"]
     model = dump(Garbage(0, 2, False, 1e308), tmp_path / "huge.joblib")
+    before = files_in(tmp_path)
     result = invoke("text", "--model", model, *TRUST, item, *FAST_TEXT)
-    assert result.exit_code in (0, 4), result.stderr
+    line = assert_clean_failure(result, 4, tmp_path, before)
+    assert "as large as 1e+308" in line and "overflow" in line
 
 
 def test_the_table_of_out_of_range_probabilities_is_drawn(tmp_path):
@@ -507,3 +510,7 @@ def test_the_table_of_out_of_range_probabilities_is_drawn(tmp_path):
     model = dump(Garbage(0, 2, False, 1e12), tmp_path / "huge.joblib")
     result = invoke("text", "--model", model, *TRUST, item, *FAST_TEXT)
     assert result.exit_code == 0, result.stderr
+    # The table shows the values as they are, with bars clipped to the column.
+    rows = [line for line in result.stdout.splitlines() if "1000000000000.000" in line]
+    assert any("ham" in row for row in rows) and any("spam" in row for row in rows)
+    assert max(row.count("█") for row in rows) == 24  # BAR_WIDTH, not a trillion cells

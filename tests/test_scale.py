@@ -309,7 +309,8 @@ def test_pictures_drawn_in_strips_equal_pictures_drawn_at_once(monkeypatch, size
 @pytest.mark.parametrize("size", [(1, 100_000), (3, 60_000), (1, 1), (224, 224), (8, 8)])
 def test_upscaled_pictures_stay_within_the_bound(size):
     height, width = size
-    out_width, out_height = render.output_size(height, width)
+    k = render.scale_factor(height, width)
+    out_width, out_height = width * k, height * k
     assert out_width * out_height <= max(render.MAX_UPSCALED_PIXELS, height * width)
     assert out_width % width == 0 and out_height % height == 0
     if height * width * (render.MIN_SIDE // min(size)) ** 2 <= render.MAX_UPSCALED_PIXELS:

@@ -50,7 +50,7 @@ def _make_compare(modality: Modality) -> click.Command:
             if _reads_stdin(options):
                 # stdin can be read once: B explains A's inputs with A's task settings.
                 spec_b = _spec_for_b(job.task.model, paths[1], user_format)
-                job_b = dataclasses.replace(job, task=dataclasses.replace(job.task, model=spec_b))
+                job_b = dataclasses.replace(job, task=job.task.with_model(spec_b))
             else:
                 # B gets its own preparation: its preprocessing file, class names, format.
                 own = dataclasses.replace(settings.spec, path=paths[1], fmt=user_format)

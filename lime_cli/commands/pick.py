@@ -49,7 +49,7 @@ def _make_pick(modality: Modality) -> click.Command:
             plan = OutputPlan.build(options, role="report_writer")
             job = modality.prepare(settings, options)
             if sample is not None and sample < len(job.items):
-                rng = rng_for(settings.params.seed, b"pick-sample")
+                rng = rng_for(settings.params.seed or 0, b"pick-sample")
                 chosen = sorted(rng.choice(len(job.items), size=sample, replace=False))
                 job = replace(job, items=[job.items[i] for i in chosen])
             result = run_job(settings, job, replace(plan, show=False))

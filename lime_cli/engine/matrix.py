@@ -8,8 +8,13 @@ convert one block of rows at a time, which bounds memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
+
+#: A sample matrix or a block of its rows: a dense ndarray, or a scipy sparse
+#: matrix (CSR) for long texts. SciPy ships no type stubs, hence ``Any``.
+SampleMatrix = Any
 
 #: Bytes of float64 data converted at once (about 32 MB).
 BLOCK_BYTES = 32 * 1024 * 1024
@@ -20,7 +25,7 @@ def _block_rows(z: np.ndarray) -> int:
     return max(1, BLOCK_BYTES // (8 * d))
 
 
-def row_chunks(z: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+def row_chunks(z: SampleMatrix) -> Iterator[tuple[int, int, SampleMatrix]]:
     """Yield ``(start, stop, block)`` with blocks of rows converted to float64."""
     n = z.shape[0]
     step = _block_rows(z)

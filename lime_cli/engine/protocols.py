@@ -42,6 +42,10 @@ class InputSpec:
     shape: tuple[int | None, ...] | None = None
     dtype: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"unknown input kind {self.kind!r}; expected one of {INPUT_KINDS}")
+
     @property
     def rank(self) -> int:
         """The number of dimensions of a batch (0 when unknown)."""

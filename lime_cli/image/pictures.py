@@ -52,12 +52,6 @@ def scale_factor(height: int, width: int, min_side: int = MIN_SIDE) -> int:
     return max(1, min(wanted, limit))
 
 
-def output_size(height: int, width: int) -> tuple[int, int]:
-    """(width, height) of the PNGs for an explained image of ``height`` x ``width``."""
-    k = scale_factor(height, width)
-    return width * k, height * k
-
-
 #: Output pixels drawn at once.
 STRIP_PIXELS = 1 << 20
 

@@ -127,12 +127,13 @@ class Preprocessing:
     # -- fitting to a model -------------------------------------------------
     def resolve(self, model_input: InputSpec) -> Preprocessing:
         """Fill in layout, channels and default sizes from what the model file says."""
+        shape = model_input.shape or ()
         if model_input.rank == 4:
-            layout = self.layout or _guess_layout(model_input.shape)
+            layout = self.layout or _guess_layout(shape)
             if layout == "flat":
                 raise UsageError("--layout flat does not fit a model whose input has rank 4")
             axis = 1 if layout == "nchw" else 3
-            count = model_input.shape[axis]
+            count = shape[axis]
             channels = self.channels
             if count is not None:
                 if count not in (1, 3):
@@ -146,7 +147,7 @@ class Preprocessing:
                     raise UsageError(
                         f"--channels {channels} does not fit the model's {count}-channel input"
                     )
-            fixed = _fixed_size(model_input.shape, layout)
+            fixed = _fixed_size(shape, layout)
         elif model_input.rank == 2:
             layout = self.layout or "flat"
             if layout != "flat":
@@ -155,7 +156,7 @@ class Preprocessing:
                 )
             channels = self.channels
             fixed = None
-            n = model_input.shape[1]
+            n = shape[1]
             if self.resize is None and self.crop is None and n is not None:
                 side = _square_side(n, channels)
                 if side is not None:
@@ -175,8 +176,9 @@ class Preprocessing:
         width, height = size
         channels = self.channels
         layout = self.layout or "nchw"
+        shape = model_input.shape or (None, None)
         if layout == "flat":
-            n = model_input.shape[1] if model_input.rank == 2 else None
+            n = shape[1] if model_input.rank == 2 else None
             if channels is None:
                 if n is None or n == 3 * width * height:
                     channels = "rgb"
@@ -190,7 +192,7 @@ class Preprocessing:
                     "with colour); set --resize and --crop to the size the model was trained on"
                 )
         else:
-            fixed = _fixed_size(model_input.shape, layout) if model_input.rank == 4 else None
+            fixed = _fixed_size(shape, layout) if model_input.rank == 4 else None
             if fixed is not None and fixed != (width, height):
                 raise InputError(
                     f"{name}: the model takes {fixed[0]}x{fixed[1]} images, but this one is "
@@ -338,11 +340,6 @@ def beside(model_path: str) -> str | None:
 
 
 # -- parsing helpers ---------------------------------------------------------
-def parse_size_text(text: str) -> int | Size:
-    """``"256"`` -> 256; ``"32x24"`` -> (32, 24)."""
-    return _parse_size(text, "size", allow_side=True)
-
-
 def _parse_size(value: Any, key: str, *, allow_side: bool) -> int | Size:
     if isinstance(value, str):
         parts = value.lower().replace(" ", "").split("x")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from typing import IO, Any
 
 from lime_cli.explanation import Explanation, LabelExplanation
 from lime_cli.image.choices import NUM_SHOWN
@@ -36,8 +38,7 @@ def _write_pictures(path: str, explanations: list[Explanation], kind: str) -> No
             pixels = heatmap(image, segments, weights)
         else:
             pixels = masked_image(image, segments, weights, _shown(explanation))
-        data = png_bytes(pixels)
-        atomic_write(target, lambda fh, data=data: fh.write(data))
+        atomic_write(target, _bytes_writer(png_bytes(pixels)))
 
 
 def write_segment_maps(path: str, explanations: list[Explanation]) -> None:
@@ -50,7 +51,17 @@ def write_segment_maps(path: str, explanations: list[Explanation]) -> None:
     for explanation, part in zip(explanations, _image_parts(explanations)):
         segments = np.ascontiguousarray(picture_of(explanation)[1], dtype=np.int32)
         target = _with_suffix(path, [part] if part else [])
-        atomic_write(target, lambda fh, s=segments: np.save(fh, s, allow_pickle=False))
+        atomic_write(target, _npy_writer(segments))
+
+
+def _bytes_writer(data: bytes) -> Callable[[IO[bytes]], object]:
+    return lambda fh: fh.write(data)
+
+
+def _npy_writer(array: Any) -> Callable[[IO[bytes]], object]:
+    import numpy as np
+
+    return lambda fh: np.save(fh, array, allow_pickle=False)
 
 
 def _shown(explanation: Explanation) -> int:

@@ -19,7 +19,6 @@ EXTENSIONS = {
     ".skops": "skops",
     ".onnx": "onnx",
 }
-FORMATS = ("joblib", "pickle", "skops", "onnx")
 
 
 #: What a file's first bytes say it is: kind -> (description, the format to name).

@@ -83,7 +83,7 @@ class RestrictedUnpickler(NumpyUnpickler):
                 "the file tries to change it, and a model file may set the state only "
                 "of objects it creates",
             )
-        pickle._Unpickler.load_build(self)
+        pickle._Unpickler.load_build(self)  # type: ignore[attr-defined]
         built = self.stack[-1]
         if isinstance(built, NumpyArrayWrapper):
             self.stack[-1] = self._read_array(built)

@@ -46,7 +46,7 @@ class OutputFormat:
         if target is None:
             raise UsageError(f"the {self.name} format has no {role.replace('_', ' ')}")
         module, _, function = target.partition(":")
-        return getattr(importlib.import_module(module), function)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module), function)
 
 
 #: Every format by name, in the order help texts list them.

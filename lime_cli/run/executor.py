@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from lime_cli.errors import LimeCliError
 from lime_cli.explanation import Explanation
+from lime_cli.run.settings import ModelSpec
 
 #: One input's result: its explanation, or the error that stopped it.
 Outcome = tuple[Explanation | None, BaseException | None]
@@ -33,19 +34,38 @@ BATCHES_PER_WORKER = 8
 class Task(Protocol):
     """Explains inputs of one modality; picklable, so worker processes can run it.
 
+    ``model`` is the spec of the model it loads (once per process);
+    ``with_model`` gives the same task for another model (``compare``).
     ``batch_size`` is how many inputs one call should get: 1 when each input
     is explained on its own, more when a batch shares model calls (tabular
     rows' samples are predicted together).
     """
 
-    batch_size: int
+    @property
+    def model(self) -> ModelSpec: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+    def with_model(self, model: ModelSpec) -> Task: ...
 
     def explain_batch(self, items: Sequence[Any]) -> list[Outcome]:
         """One outcome per item, in order; an item's failure must not stop the others."""
         ...
 
 
-class PerItemTask:
+class TaskBase:
+    """What every task dataclass shares: a ``model`` field and :meth:`with_model`."""
+
+    model: ModelSpec
+
+    def with_model(self, model: ModelSpec) -> Task:
+        import dataclasses
+
+        return dataclasses.replace(self, model=model)  # type: ignore[type-var, return-value]
+
+
+class PerItemTask(TaskBase):
     """A task whose inputs are explained one at a time by :meth:`explain_one`."""
 
     batch_size = 1

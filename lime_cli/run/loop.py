@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lime_cli.errors import InternalError, LimeCliError, worst_exit_code
+from lime_cli.errors import EXIT_CHECK_FAILED, EXIT_OK, InternalError, LimeCliError, worst_exit_code
 from lime_cli.explanation import Explanation
 from lime_cli.run import executor
 from lime_cli.run.guard import report_error
@@ -102,7 +102,7 @@ def _run_checks(settings: Settings, explanation: Explanation, collected: list[An
     """Apply the rules; failures go to stderr and into the explanation's JSON."""
     rules = settings.rules
     if rules.empty:
-        return 0
+        return EXIT_OK
     from lime_cli.checks import evaluate, failure_line
 
     outcomes = evaluate(rules, explanation)
@@ -111,4 +111,4 @@ def _run_checks(settings: Settings, explanation: Explanation, collected: list[An
     failed = [o for o in outcomes if not o.passed]
     for outcome in failed:
         click.echo(f"lime-explain: check failed: {failure_line(outcome)}", err=True)
-    return 1 if failed else 0
+    return EXIT_CHECK_FAILED if failed else EXIT_OK

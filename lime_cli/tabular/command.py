@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
-from lime_cli.run.executor import Outcome
+from lime_cli.run.executor import Outcome, TaskBase
 from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
@@ -247,7 +247,7 @@ def _parse_range(text: str) -> tuple[int | None, int | None]:
 
 
 @dataclass(frozen=True)
-class TabularTask:
+class TabularTask(TaskBase):
     """Explains rows with one set of training statistics; picklable for worker processes.
 
     A batch of rows shares model calls: their samples are predicted together,

@@ -527,9 +527,9 @@ def convert_rows(
                 dtype=np.float64, na_value=np.nan
             )
             bad = raw.notna().to_numpy() & np.isnan(numbers)
-            for pos in np.flatnonzero(bad):
-                problems.setdefault(int(pos), []).append(
-                    f"cannot read {raw.iloc[pos]!r} in column {column.name!r} as a number"
+            for bad_pos in np.flatnonzero(bad):
+                problems.setdefault(int(bad_pos), []).append(
+                    f"cannot read {raw.iloc[bad_pos]!r} in column {column.name!r} as a number"
                 )
             converted[column.name] = numbers.tolist()
         else:

@@ -128,7 +128,9 @@ class TabularSampler:
         #: The same columns as slices where they are contiguous (much faster to assign).
         self.numeric_cols = _as_slice(self.numeric_idx)
         self.categorical_cols = _as_slice(self.categorical_idx)
-        numeric = [stats.columns[j] for j in self.numeric_idx]
+        numeric = [
+            c for c in (stats.columns[j] for j in self.numeric_idx) if isinstance(c, NumericColumn)
+        ]
         self.means = np.array([c.mean for c in numeric], dtype=np.float64)
         # lime's scaler: population spread, 1 for constant columns.
         self.scales = np.array([c.std if c.std > 0 else 1.0 for c in numeric], dtype=np.float64)
@@ -206,9 +208,10 @@ class TabularSampler:
         """Bin (or missing level) of each numeric value; ``values`` is (n, numeric columns)."""
         out = np.empty(values.shape, dtype=np.int64)
         for k, j in enumerate(self.numeric_idx):
-            bins = self.stats.columns[j].bins  # type: ignore[union-attr]
+            column = self.stats.columns[j]
+            assert isinstance(column, NumericColumn) and column.bins is not None
             v = values[:, k]
-            lev = np.searchsorted(np.asarray(bins.edges), v, side="left")
+            lev = np.searchsorted(np.asarray(column.bins.edges), v, side="left")
             out[:, k] = np.where(np.isnan(v), self.missing_level[k], lev)
         return out
 
@@ -347,7 +350,8 @@ class RowLayout:
         self.stats = stats
         self.as_frame = model_columns is not None
         self.columns = list(model_columns) if model_columns is not None else stats.names
-        numeric_pos, categorical_pos = {}, {}
+        numeric_pos: dict[str, int] = {}
+        categorical_pos: dict[str, int] = {}
         for col in stats.columns:
             target = numeric_pos if isinstance(col, NumericColumn) else categorical_pos
             target[col.name] = len(target)
