@@ -12,7 +12,7 @@ from lime_cli.run.guard import guarded
 @click.command(
     epilog="Examples:\n\n\b\n"
     "  lime-explain image --model net.onnx cat.jpg --out cat.json\n"
-    "  lime-explain render cat.json --out cat.png --heatmap cat_heat.png\n"
+    "  lime-explain render cat.json --out cat.png --out heatmap:cat_heat.png\n"
     "  lime-explain render runs.jsonl --format table\n"
 )
 @click.argument("sources", nargs=-1, required=True, metavar="EXPLANATION.json|.jsonl|-...")
@@ -22,7 +22,7 @@ from lime_cli.run.guard import guarded
     multiple=True,
     metavar="PATH",
     help="Write to PATH; its extension picks the format (any format the explanations' "
-    "modality writes). Repeatable.",
+    "modality writes), or NAME:PATH names it (heatmap:h.png). Repeatable.",
 )
 @click.option(
     "--format",
@@ -32,8 +32,6 @@ from lime_cli.run.guard import guarded
     metavar="NAME",
     help="What stdout shows (table, json, or any stream format registered).",
 )
-@click.option("--heatmap", "heatmaps", multiple=True, metavar="PATH.png",
-              help="Images: also write the weight heatmap.")  # fmt: skip
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stdout (files only).")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def render(**options: Any) -> None:
@@ -58,15 +56,7 @@ def render(**options: Any) -> None:
             raise UsageError(f"the explanations mix modalities ({', '.join(kinds)}); "
                              "render one modality at a time")  # fmt: skip
         formats = load(kinds[0]).formats if kinds and kinds[0] in MODALITIES else ()
-        heatmaps = options.pop("heatmaps")
         plan = OutputPlan.build(options, formats)
-        for path in heatmaps:
-            heatmap = {f.name: f for f in formats}.get("heatmap")
-            if heatmap is None:
-                from lime_cli.errors import UsageError
-
-                raise UsageError("--heatmap applies to image explanations")
-            plan = plan.adding(path, heatmap)
         for explanation in explanations:
             plan.emit(explanation)
         plan.write_files(explanations)

@@ -334,7 +334,7 @@ MODALITY = Modality(
     prepare=prepare_image,
     num_samples=DEFAULT_NUM_SAMPLES,
     num_features=DEFAULT_SHOWN,
-    formats=(MASKED, SEGMENT_MAP),
+    formats=(MASKED, SEGMENT_MAP, HEATMAP),
     option_help={
         "num_features": "Superpixels shown in the PNG and the terminal table; the JSON lists "
         "every superpixel (like lime, all of them enter the surrogate).",

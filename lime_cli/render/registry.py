@@ -112,6 +112,19 @@ def extensions_text(extra: Iterable[OutputFormat] = (), *, role: str = "writer")
     return ", ".join(file_formats(extra, role=role))
 
 
+def resolve_out(
+    value: str, extra: Iterable[OutputFormat] = (), *, role: str = "writer"
+) -> tuple[str, OutputFormat]:
+    """``--out VALUE`` as (path, format): ``NAME:PATH`` names the format (any format
+    with that role, e.g. ``heatmap:h.png``), else the extension picks it."""
+    name, sep, rest = value.partition(":")
+    if sep and rest and len(name) > 1:  # "C:\..." is a path, not a format name
+        named = {f.name: f for f in _all(extra) if getattr(f, role)}
+        if name in named:
+            return rest, named[name]
+    return value, format_for_path(value, extra, role=role)
+
+
 def format_for_path(
     path: str, extra: Iterable[OutputFormat] = (), *, role: str = "writer"
 ) -> OutputFormat:

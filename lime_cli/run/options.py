@@ -222,8 +222,8 @@ def output_options(
                     "outs",
                     multiple=True,
                     metavar="PATH",
-                    help=f"Also write to PATH; its extension picks the format ({listed}). "
-                    "Repeatable.",
+                    help=f"Also write to PATH; its extension picks the format ({listed}), "
+                    "or NAME:PATH names it. Repeatable.",
                 ),
                 click.option(
                     "--quiet",

@@ -8,7 +8,7 @@ from typing import Any
 
 from lime_cli.errors import UsageError
 from lime_cli.explanation import Explanation
-from lime_cli.render.registry import FORMATS, OutputFormat, format_for_path
+from lime_cli.render.registry import FORMATS, OutputFormat, resolve_out
 
 #: Option names the output plan consumes.
 OUTPUT_KEYS = ("fmt", "outs", "junit_path")
@@ -51,9 +51,7 @@ class OutputPlan:
         junit = o["junit_path"]
         if junit and not junit.lower().endswith(".xml"):
             raise UsageError(f"--junit {junit}: the file name must end in .xml")
-        files = tuple(
-            (path, format_for_path(path, formats, role=role), role) for path in o["outs"] or ()
-        )
+        files = tuple((*resolve_out(value, formats, role=role), role) for value in o["outs"] or ())
         plan = cls(merged[name], files, bool(options.get("quiet")), junit)
         plan.check_locations()
         return plan
