@@ -58,6 +58,7 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
             "--num-features shows more, --format json lists all)",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 
