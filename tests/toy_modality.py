@@ -19,7 +19,7 @@ from lime_cli.errors import InputError
 from lime_cli.run.executor import PerItemTask
 from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
-from lime_cli.run.settings import ModelSpec, Settings, rng_for
+from lime_cli.run.settings import Settings
 
 
 class NumbersDomain:
@@ -54,10 +54,6 @@ class NumbersDomain:
 
 @dataclass(frozen=True)
 class NumbersTask(PerItemTask):
-    model: ModelSpec
-    labels: Any
-    params: Any
-
     def explain_one(self, path: str) -> Any:
         try:
             with open(path, encoding="utf-8") as fh:
@@ -65,7 +61,7 @@ class NumbersTask(PerItemTask):
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read numbers ({exc})") from None
         domain = NumbersDomain(values, path)
-        rng = rng_for(self.params.seed, values.tobytes())
+        rng = self.rng(values.tobytes())
         return explain(domain, self.model.load(), self.labels, self.params, rng)
 
 

@@ -18,7 +18,7 @@ from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
 from lime_cli.run.progress import progress_bar
-from lime_cli.run.settings import ModelSpec, Settings, rng_for
+from lime_cli.run.settings import Settings
 
 DEFAULT_NUM_SAMPLES = choices.NUM_SAMPLES
 #: Superpixels shown in the PNG and the terminal table (lime's get_image_and_mask default).
@@ -235,9 +235,6 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
 class ImageTask(PerItemTask):
     """Explains one image at a time; picklable so --jobs can run it in worker processes."""
 
-    model: ModelSpec
-    labels: Any
-    params: Any
     preprocessing: Any
     segmenter: str
     segmenter_params: tuple[tuple[str, Any], ...]
@@ -283,7 +280,7 @@ class ImageTask(PerItemTask):
             # The model sees grey: segment, fill and draw the grey picture it sees.
             grey = np.clip(np.rint(pixels.astype(np.float32) @ LUMA), 0, 255).astype(np.uint8)
             pixels = np.repeat(grey[..., None], 3, axis=2)
-        rng = rng_for(self.params.seed, loaded.data)
+        rng = self.rng(loaded.data)
         seg_params = dict(self.segmenter_params)
         seg_seed = int(rng.integers(0, 2**31 - 1))
         segments = segment(pixels, self.segmenter, seg_params, seg_seed)

@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lime_cli.errors import LimeCliError
 from lime_cli.explanation import Explanation
-from lime_cli.run.settings import ModelSpec
+from lime_cli.run.settings import ModelSpec, rng_for
+
+if TYPE_CHECKING:  # the engine imports NumPy; --help must not
+    import numpy as np
+    from typing_extensions import Self
+
+    from lime_cli.engine import LabelRequest, LimeParams
 
 #: One input's result: its explanation, or the error that stopped it.
 Outcome = tuple[Explanation | None, BaseException | None]
@@ -47,28 +54,45 @@ class Task(Protocol):
     @property
     def batch_size(self) -> int: ...
 
-    def with_model(self, model: ModelSpec) -> Task: ...
+    def with_model(self, model: ModelSpec) -> Self: ...
 
     def explain_batch(self, items: Sequence[Any]) -> list[Outcome]:
         """One outcome per item, in order; an item's failure must not stop the others."""
         ...
 
 
+@dataclass(frozen=True)
 class TaskBase:
-    """What every task dataclass shares: a ``model`` field and :meth:`with_model`."""
+    """What every task shares: the model to load, the labels to explain, the LIME settings.
+
+    Modalities subclass it as frozen dataclasses with their own fields after these.
+    """
 
     model: ModelSpec
+    labels: LabelRequest
+    params: LimeParams
 
-    def with_model(self, model: ModelSpec) -> Task:
+    def with_model(self, model: ModelSpec) -> Self:
+        """The same task for another model (``compare``'s model B)."""
         import dataclasses
 
-        return dataclasses.replace(self, model=model)  # type: ignore[type-var, return-value]
+        return dataclasses.replace(self, model=model)
+
+    def rng(self, identity: bytes | int) -> np.random.Generator:
+        """The input's own random stream: from the seed and the input's identity alone
+        (see :func:`lime_cli.run.settings.rng_for`)."""
+        if self.params.seed is None:
+            raise ValueError("a task needs a resolved seed (settings_from resolves it)")
+        return rng_for(self.params.seed, identity)
 
 
+@dataclass(frozen=True)
 class PerItemTask(TaskBase):
     """A task whose inputs are explained one at a time by :meth:`explain_one`."""
 
-    batch_size = 1
+    @property
+    def batch_size(self) -> int:
+        return 1
 
     def explain_one(self, item: Any) -> Explanation:
         raise NotImplementedError

@@ -21,7 +21,7 @@ from lime_cli.run.executor import Outcome, TaskBase
 from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
-from lime_cli.run.settings import ModelSpec, Settings, check_labels, rng_for
+from lime_cli.run.settings import Settings, check_labels
 from lime_cli.tabular.choices import DISCRETIZERS
 
 
@@ -254,9 +254,6 @@ class TabularTask(TaskBase):
     a memory-bounded chunk at a time.
     """
 
-    model: ModelSpec
-    labels: Any
-    params: Any
     stats: Any
     name: str
 
@@ -330,7 +327,7 @@ class TabularTask(TaskBase):
         if not domains:
             return
         n = self.params.num_samples
-        samples = {i: d.sample(n, rng_for(self.params.seed, d.row)) for i, d in domains}
+        samples = {i: d.sample(n, self.rng(d.row)) for i, d in domains}
         try:
             y = self._predict(domains, samples, model, batch)
         except ModelError as exc:

@@ -17,7 +17,7 @@ from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
 from lime_cli.run.progress import progress_bar
-from lime_cli.run.settings import ModelSpec, Settings, rng_for
+from lime_cli.run.settings import ModelSpec, Settings
 
 DEFAULT_MAX_FEATURES = 100_000
 #: Longest document explained by default: a 10 MB line passes, a file of
@@ -135,9 +135,6 @@ def read_documents(
 class TextTask(PerItemTask):
     """Explains one document at a time; picklable so --jobs can run it in worker processes."""
 
-    model: ModelSpec
-    labels: Any
-    params: Any
     domain_options: dict[str, Any]
     show_progress: bool = False
 
@@ -149,7 +146,7 @@ class TextTask(PerItemTask):
             raise document.error
         assert document.text is not None
         domain = TextDomain(document.text, name=document.name, **self.domain_options)
-        rng = rng_for(self.params.seed, document.text.encode("utf-8"))
+        rng = self.rng(document.text.encode("utf-8"))
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
             return explain(domain, self.model.load(), self.labels, self.params, rng, progress)
 
