@@ -152,7 +152,7 @@ def main() -> None:
 
     # One short untimed run of each first: imports and first calls are start-up, not work.
     short = dataclasses.replace(task.params, num_samples=min(20, args.num_samples))
-    dataclasses.replace(task, params=short)(source)
+    dataclasses.replace(task, params=short).explain_one(source)
     if not args.skip_lime:
         run_lime(args.image, model, preprocessing, 20, seed=0)
 
