@@ -159,11 +159,11 @@ class OutputPlan:
     def validate(self) -> None:
         if self.junit and not self.junit.lower().endswith(".xml"):
             raise UsageError(f"--junit {self.junit}: the file name must end in .xml")
-        # A missing folder is found now, not after hours of explaining.
-        from lime_cli.output import check_folder
+        # A missing or read-only folder is found now, not after hours of explaining.
+        from lime_cli.output import check_writable
 
         for path in (*self.outs, *([self.junit] if self.junit else [])):
-            check_folder(path)
+            check_writable(path)
         for path in self.outs:
             ext = os.path.splitext(path)[1].lower()
             if ext not in self.writers:

@@ -160,11 +160,15 @@ def image(**options: Any) -> None:
     """
 
     def body() -> int:
+        from lime_cli.output import check_writable
+
         heatmaps = tuple(options.pop("heatmaps") or ())
         for path in heatmaps:
             if os.path.splitext(path)[1].lower() != ".png":
                 raise UsageError(f"--heatmap {path}: the heatmap is a PNG; name it *.png")
         settings = settings_from(options, image_writers())
+        for path in heatmaps:
+            check_writable(path)  # as settings_from checks --out: before any work
         settings.plan = ImageOutputPlan.extending(settings.plan, heatmaps)
         return run_job(settings, prepare_image(settings, options))
 
