@@ -34,8 +34,10 @@ DEFAULT_MAX_FEATURES = 100_000
 #: gigabytes is refused before it is read (explaining takes up to about 80 bytes
 #: of memory per character, whatever the number of samples).
 DEFAULT_MAX_CHARACTERS = 20_000_000
-#: Files taken from a directory argument.
-TEXT_SUFFIXES = (".txt", ".text", "")
+#: Files taken from a directory argument ("": no extension).
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", "")
+#: The same, as --help and the skipped-files warning say it.
+FOLDER_FILES = ".txt, .text, .md, .markdown and extension-less files"
 
 
 def text_inputs(func: F) -> F:
@@ -44,7 +46,8 @@ def text_inputs(func: F) -> F:
         click.argument("files", nargs=-1, metavar="[FILE|DIR|-]..."),
         click.option("--input", "input_files", multiple=True, metavar="FILE",
                      help="Document to explain (repeatable; '-' reads stdin). "
-                          "Positional FILEs and directories work too."),
+                          "Positional FILEs and directories work too: a directory gives its "
+                          f"{FOLDER_FILES} (sorted; others are skipped with a warning)."),
         click.option("--lines", is_flag=True,
                      help="Each non-empty line of each input (or stdin) is a separate document."),
         click.option("--split-expression", default=r"\W+", show_default=True, metavar="REGEX",
@@ -71,11 +74,16 @@ def text_inputs(func: F) -> F:
 
 def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
     """Read the documents and build the task that explains one of them."""
-    sources = expand_sources(
-        list(options["input_files"]) + list(options["files"]), suffixes=TEXT_SUFFIXES
-    )
+    given = list(options["input_files"]) + list(options["files"])
+    sources = expand_sources(given, suffixes=TEXT_SUFFIXES)
+    skipped = skipped_files(given)
     if not sources:
-        raise UsageError("no document given: use --input FILE, FILE arguments, or - for stdin")
+        raise UsageError(
+            "no document given: use --input FILE, FILE arguments, or - for stdin"
+            + "".join(f" ({line})" for line in skipped)
+        )
+    for line in skipped:
+        click.echo(f"lime-explain: warning: {line}", err=True)
     if sources.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
     refuse_image_models(settings.spec)  # fail fast (exit 4) before reading any input
@@ -118,6 +126,33 @@ def text(**options: Any) -> None:
         return run_job(settings, prepare_text(settings, options))
 
     guarded(bool(options.get("debug")), body)
+
+
+def skipped_files(sources: list[str]) -> list[str]:
+    """A line for each directory whose files were not all taken as documents."""
+    import os
+
+    from lime_cli.inputs import display_name
+
+    lines = []
+    for folder in sources:
+        if folder == "-" or not os.path.isdir(folder):
+            continue
+        skipped = [
+            name
+            for name in sorted(os.listdir(folder))
+            if not name.startswith(".")
+            and os.path.isfile(os.path.join(folder, name))
+            and os.path.splitext(name)[1].lower() not in TEXT_SUFFIXES
+        ]
+        if skipped:
+            shown = ", ".join(display_name(n) for n in skipped[:3])
+            more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            lines.append(
+                f"{display_name(folder)}: skipped {shown}{more}; "
+                f"a directory gives only its {FOLDER_FILES}"
+            )
+    return lines
 
 
 def refuse_image_models(spec: ModelSpec) -> None:
