@@ -67,3 +67,21 @@ def test_text_help_says_which_files_a_folder_gives(model):
     assert "a directory gives its .txt, .text, .md, .markdown and extension-less files" in (
         help_text
     )
+
+
+# -- lines -----------------------------------------------------------------------
+
+
+def test_lines_end_at_newlines_only(model):
+    lines = [
+        f"{SPORTS_DOC}\x0cpage two of the match report",  # a form feed
+        "",
+        "the team\u2028won the match\x85again",  # line and next-line separators
+        "goal\rscored",  # a lone carriage return
+        "the final whistle",
+    ]
+    stdin = "\n".join(lines[:1]) + "\r\n\r\n" + "\n".join(lines[2:]) + "\n"
+    shown = explained(text(model, "-", "--lines", input=stdin.encode("utf-8")))
+    assert [d["input"]["name"] for d in shown] == ["stdin:1", "stdin:3", "stdin:4", "stdin:5"]
+    expected = [lines[0], lines[2], lines[3], lines[4]]
+    assert [d["input"]["characters"] for d in shown] == [len(line) for line in expected]

@@ -49,7 +49,8 @@ def text_inputs(func: F) -> F:
                           "Positional FILEs and directories work too: a directory gives its "
                           f"{FOLDER_FILES} (sorted; others are skipped with a warning)."),
         click.option("--lines", is_flag=True,
-                     help="Each non-empty line of each input (or stdin) is a separate document."),
+                     help="Each non-empty line of each input (or stdin) is a separate document "
+                          "(lines end at \\n or \\r\\n only)."),
         click.option("--split-expression", default=r"\W+", show_default=True, metavar="REGEX",
                      help="Regular expression that separates words (case-sensitive, as lime)."),
         click.option("--bow/--no-bow", default=True, show_default=True,
@@ -197,10 +198,19 @@ def read_documents(
         if not lines:
             documents.append(Document(name, content))
             continue
-        for number, line in enumerate(content.splitlines(), start=1):
+        for number, line in enumerate(split_lines(content), start=1):
             if line.strip():
                 documents.append(Document(f"{name}:{number}", line))
     return documents
+
+
+def split_lines(content: str) -> list[str]:
+    """Lines as line-oriented tools count them: split at "\n" (and "\r\n") only.
+
+    ``str.splitlines`` would also split at form feeds, U+0085, U+2028 and
+    the like, which belong inside a document.
+    """
+    return [line.removesuffix("\r") for line in content.split("\n")]
 
 
 @dataclass(frozen=True)
