@@ -85,3 +85,53 @@ def test_lines_end_at_newlines_only(model):
     assert [d["input"]["name"] for d in shown] == ["stdin:1", "stdin:3", "stdin:4", "stdin:5"]
     expected = [lines[0], lines[2], lines[3], lines[4]]
     assert [d["input"]["characters"] for d in shown] == [len(line) for line in expected]
+
+
+# -- encodings -------------------------------------------------------------------
+
+
+def test_encoding_reads_other_encodings_and_is_reported(tmp_path, model):
+    doc = tmp_path / "latin.txt"
+    doc.write_bytes("Le café: the team won the match with a goal\n".encode("cp1252"))
+    refused = text(model, str(doc))
+    assert refused.exit_code == 3
+    assert refused.stderr.splitlines() == [
+        f"lime-explain: input error: {doc}: not valid UTF-8 (byte 0xe9 at offset 6); "
+        "--encoding NAME reads another encoding, --errors replace replaces such bytes"
+    ]
+    [data] = explained(text(model, str(doc), "--encoding", "cp1252"))
+    assert data["input"]["encoding"] == "cp1252"
+    assert "decode_errors" not in data["input"]
+    assert data["input"]["characters"] == len("Le café: the team won the match with a goal\n")
+
+
+def test_utf16_lines_are_read(model):
+    stdin = "the team won\nthe cake was baked\n".encode("utf-16")
+    shown = explained(text(model, "-", "--lines", "--encoding", "utf-16", input=stdin))
+    assert [d["input"]["name"] for d in shown] == ["stdin:1", "stdin:2"]
+    assert {d["input"]["encoding"] for d in shown} == {"utf-16"}
+
+
+def test_errors_replace_explains_a_file_with_one_bad_byte(tmp_path, model):
+    doc = tmp_path / "dirty.txt"
+    doc.write_bytes(b"the team won\nthe match \xff was close\n")
+    strict = text(model, str(doc), "--lines")
+    assert strict.exit_code == 3 and "at offset 23" in strict.stderr and str(doc) in strict.stderr
+    assert strict.stdout == ""
+    shown = explained(text(model, str(doc), "--lines", "--errors", "replace"))
+    assert [d["input"]["name"] for d in shown] == [f"{doc}:1", f"{doc}:2"]
+    assert shown[1]["input"]["decode_errors"] == "replace"
+    assert shown[1]["input"]["encoding"] == "utf-8"
+    assert shown[1]["input"]["characters"] == len("the match \ufffd was close")
+
+
+@pytest.mark.parametrize("name", ["no-such-codec", "rot13"])
+def test_an_unknown_encoding_is_a_usage_error(tmp_path, model, name):
+    doc = tmp_path / "doc.txt"
+    doc.write_text(SPORTS_DOC)
+    result = text(model, str(doc), "--encoding", name)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"lime-explain: usage error: --encoding {name}: unknown text encoding; use a Python "
+        "codec name such as utf-8, latin-1, cp1252 or utf-16"
+    ]

@@ -51,6 +51,14 @@ def text_inputs(func: F) -> F:
         click.option("--lines", is_flag=True,
                      help="Each non-empty line of each input (or stdin) is a separate document "
                           "(lines end at \\n or \\r\\n only)."),
+        click.option("--encoding", default="utf-8", show_default=True, metavar="NAME",
+                     help="Encoding of the documents (files and stdin): a Python codec name "
+                          "such as latin-1, cp1252 or utf-16."),
+        click.option("--errors", "decode_errors", type=click.Choice(["strict", "replace"]),
+                     default="strict", show_default=True,
+                     help="Bytes the encoding cannot decode: strict refuses the document "
+                          "(exit 3, naming the byte's offset); replace makes them U+FFFD "
+                          "(reported in the JSON's input)."),
         click.option("--split-expression", default=r"\W+", show_default=True, metavar="REGEX",
                      help="Regular expression that separates words (case-sensitive, as lime)."),
         click.option("--bow/--no-bow", default=True, show_default=True,
@@ -87,8 +95,18 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         click.echo(f"lime-explain: warning: {line}", err=True)
     if sources.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
+    encoding = text_encoding(options["encoding"])
     refuse_image_models(settings.spec)  # fail fast (exit 4) before reading any input
-    documents = read_documents(sources, options["lines"], options["max_characters"])
+    documents = read_documents(
+        sources,
+        options["lines"],
+        options["max_characters"],
+        encoding=encoding,
+        errors=options["decode_errors"],
+    )
+    reading = {"encoding": encoding}
+    if options["decode_errors"] != "strict":
+        reading["decode_errors"] = options["decode_errors"]
     domain_keys = (
         "split_expression", "bow", "char_level", "mask_token", "max_features", "max_characters",
     )  # fmt: skip
@@ -98,6 +116,7 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         settings.params,
         {key: options[key] for key in domain_keys},
         show_progress=not settings.quiet and len(documents) == 1,
+        reading=tuple(reading.items()),
     )
     return Job(documents, task, name_of=lambda d: d.name)
 
@@ -156,6 +175,22 @@ def skipped_files(sources: list[str]) -> list[str]:
     return lines
 
 
+def text_encoding(name: str) -> str:
+    """The canonical name of a text encoding Python knows; a usage error otherwise."""
+    import codecs
+
+    try:
+        b"a".decode(name)  # refuses codecs that are not text encodings (rot13, base64)
+    except UnicodeError:
+        pass  # a text encoding in which one byte is not a character (UTF-16)
+    except LookupError:
+        raise UsageError(
+            f"--encoding {name}: unknown text encoding; use a Python codec name such as "
+            "utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    return codecs.lookup(name).name
+
+
 def refuse_image_models(spec: ModelSpec) -> None:
     """Load the model; an ONNX model (a tensor of numbers in) cannot read documents."""
     model = spec.load()
@@ -176,7 +211,12 @@ class Document:
 
 
 def read_documents(
-    sources: list[str], lines: bool, max_characters: int | None = None
+    sources: list[str],
+    lines: bool,
+    max_characters: int | None = None,
+    *,
+    encoding: str = "utf-8",
+    errors: str = "strict",
 ) -> list[Document]:
     """Read every source; a source that cannot be read becomes a failed document.
 
@@ -191,7 +231,15 @@ def read_documents(
     for source in sources:
         name = "stdin" if source == "-" else display_name(source)
         try:
-            content = read_text(source, max_bytes=max_bytes, limit_name="--max-characters")
+            content = read_text(
+                source,
+                max_bytes=max_bytes,
+                limit_name="--max-characters",
+                encoding=encoding,
+                errors=errors,
+                hint="; --encoding NAME reads another encoding, --errors replace replaces "
+                "such bytes",
+            )
         except InputError as exc:
             documents.append(Document(name, None, exc))
             continue
@@ -222,6 +270,8 @@ class TextTask:
     params: Any
     domain_options: dict[str, Any]
     show_progress: bool = False
+    #: How the documents were decoded, for the JSON's input: encoding, decode_errors.
+    reading: tuple[tuple[str, str], ...] = ()
 
     def __call__(self, document: Document) -> Any:
         from lime_cli.domains.text import TextDomain
@@ -233,4 +283,8 @@ class TextTask:
         domain = TextDomain(document.text, name=document.name, **self.domain_options)
         rng = rng_for(self.params.seed, document.text.encode("utf-8"))
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
-            return explain(domain, self.model.load(), self.labels, self.params, rng, progress)
+            explanation = explain(
+                domain, self.model.load(), self.labels, self.params, rng, progress
+            )
+        explanation.input.update(self.reading)
+        return explanation
