@@ -475,6 +475,6 @@ def emit_report(
     if plan.fmt == "json":
         click.echo(text)
     elif not plan.quiet:
-        from rich.console import Console
+        from lime_cli.render.terminal import stdout_console
 
-        Console().print(renderable())
+        stdout_console().print(renderable())
