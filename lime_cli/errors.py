@@ -39,6 +39,12 @@ class InputError(LimeCliError):
     kind = "input error"
 
 
+class OutputError(InputError):
+    """An output file cannot be written: no such folder, read-only, disk full (exit 3)."""
+
+    kind = "output error"
+
+
 class ModelError(LimeCliError):
     """The model cannot be loaded or misbehaves when asked (exit 4)."""
 

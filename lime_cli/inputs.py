@@ -76,11 +76,23 @@ def _too_large(name: str, size: int | None, max_bytes: int, limit_name: str) -> 
     return InputError(f"{name}: {what} larger than the limit of {max_bytes} bytes{by}")
 
 
-def read_text(source: str, *, max_bytes: int | None = None, limit_name: str = "") -> str:
-    """UTF-8 text of a file or stdin; empty, binary and undecodable input is refused."""
+def read_text(
+    source: str,
+    *,
+    max_bytes: int | None = None,
+    limit_name: str = "",
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    hint: str = "",
+) -> str:
+    """Text of a file or stdin; empty, binary and undecodable input is refused.
+
+    ``errors="replace"`` turns undecodable bytes into U+FFFD instead;
+    ``hint`` is added to the message for undecodable input (the remedy).
+    """
     data = read_bytes(source, max_bytes=max_bytes, limit_name=limit_name)
     name = "stdin" if source == STDIN else display_name(source)
-    return decode_utf8(data, name)
+    return decode_text(data, name, encoding=encoding, errors=errors, hint=hint)
 
 
 def decode_utf8(data: bytes, name: str, *, what: str = "input", kind: str = "text") -> str:
@@ -89,17 +101,52 @@ def decode_utf8(data: bytes, name: str, *, what: str = "input", kind: str = "tex
     ``what`` and ``kind`` name the input in the messages ("the CSV file is
     empty", "not CSV").
     """
+    return decode_text(data, name, what=what, kind=kind)
+
+
+def decode_text(
+    data: bytes,
+    name: str,
+    *,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    what: str = "input",
+    kind: str = "text",
+    hint: str = "",
+) -> str:
+    """Bytes as text in ``encoding`` (a BOM dropped); empty and binary data is refused.
+
+    Undecodable bytes are refused, naming the first one's offset, or with
+    ``errors="replace"`` become U+FFFD.
+    """
+    import codecs
+
+    codec = codecs.lookup(encoding).name
+    # NUL bytes mark binary files, except in encodings that write them (UTF-16, UTF-32):
+    # those are checked once decoded.
+    try:
+        bytewise = "\x00".encode(codec) == b"\x00"
+    except UnicodeError:
+        bytewise = False
     if not data.strip():
         raise InputError(f"{name}: the {what} is empty")
-    if b"\x00" in data:
+    if bytewise and b"\x00" in data:
         raise InputError(f"{name}: contains NUL bytes; this looks like a binary file, not {kind}")
     try:
-        text = data.decode("utf-8")
+        text = data.decode(codec, errors)
     except UnicodeDecodeError as exc:
+        label = "UTF-8" if codec == "utf-8" else codec
         raise InputError(
-            f"{name}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+            f"{name}: not valid {label} (byte 0x{data[exc.start]:02x} at offset {exc.start})" + hint
         ) from None
-    return text.removeprefix("\ufeff")
+    except UnicodeError as exc:  # a codec that decodes nothing ("undefined")
+        raise InputError(f"{name}: cannot decode as {codec} ({exc})") from None
+    text = text.removeprefix("\ufeff")
+    if not bytewise and "\x00" in text:
+        raise InputError(f"{name}: contains NUL characters; this looks like a binary file")
+    if not bytewise and not text.strip():
+        raise InputError(f"{name}: the {what} is empty")
+    return text
 
 
 def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) -> list[str]:

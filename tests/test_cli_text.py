@@ -136,7 +136,7 @@ def test_a_directory_stands_for_its_text_files_in_order(models, tmp_path):
     (folder / "b.txt").write_text(SPORTS_DOC, encoding="utf-8")
     (folder / "a.txt").write_text(FOOD_DOC, encoding="utf-8")
     (folder / ".hidden.txt").write_text(TECH_DOC, encoding="utf-8")
-    (folder / "notes.md").write_text(TECH_DOC, encoding="utf-8")
+    (folder / "notes.pdf").write_text(TECH_DOC, encoding="utf-8")  # not a text suffix
     shown = json_lines(run("--model", models["lr"], str(folder), *FAST, "--format", "json"))
     assert [d["input"]["name"] for d in shown] == [str(folder / "a.txt"), str(folder / "b.txt")]
 

@@ -31,7 +31,19 @@ Examples:
   lime-explain image --model sample_models/efficientnet_lite0.onnx \\
       sample_data/images/coffee.jpg --out coffee_expl.png
   lime-explain image --model net.onnx photos/ --format json --top-labels 3
-  lime-explain image --model digits.joblib --resize 8x8 --channels grey d.png
+
+\b
+scikit-learn's digits are 8x8 pictures with values 0-16: save one as a PNG
+scaled to 0-255, and give the model its scale back with --scale (16/255):
+  python -c "import joblib; from PIL import Image; \\
+  from sklearn.datasets import load_digits; \\
+  from sklearn.linear_model import LogisticRegression; d = load_digits(); \\
+  m = LogisticRegression(C=0.001, max_iter=1000).fit(d.data, d.target); \\
+  joblib.dump(m, 'digits.joblib'); \\
+  Image.fromarray((d.images[0] * 255 / 16).round().astype('uint8')).save('d.png')"
+  lime-explain image --model digits.joblib --scale 0.0627451 d.png
+Pictures under 32 pixels on a side are cut by slic (quickshift, the default,
+would make one superpixel of an 8x8 digit).
 
 \b
 What is explained: the picture the model sees, after --resize and --crop
@@ -70,8 +82,9 @@ def image_inputs(func: F) -> F:
     options = [
         click.argument("files", nargs=-1, metavar="IMAGE|DIR|-..."),
         click.option("--segmenter", type=click.Choice(choices.SEGMENTERS),
-                     default="quickshift", show_default=True,
-                     help="How the image is cut into superpixels (scikit-image)."),
+                     help="How the image is cut into superpixels (scikit-image). Default: "
+                          "quickshift (lime's); for a picture under 32 pixels on a side, slic "
+                          "with a superpixel per 4 pixels or so (at most 50)."),
         click.option("--segments", type=click.IntRange(min=1), metavar="N",
                      help="slic: about how many superpixels (default 100)."),
         click.option("--segment-param", "segment_params", multiple=True, metavar="NAME=VALUE",
@@ -151,7 +164,9 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         if options["segmenter"] != "slic":
             raise UsageError("--segments applies to --segmenter slic")
         overrides["n_segments"] = str(options["segments"])
-    seg_params = segmenter_params(options["segmenter"], overrides)
+    # No segmenter named: chosen per picture by its size (see default_segmenter).
+    segmenter = options["segmenter"] or ("quickshift" if overrides else None)
+    seg_params = segmenter_params(segmenter or "quickshift", overrides)
     hide = Hide.parse(options["hide"])
 
     spec = settings.spec
@@ -181,7 +196,7 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         labels=settings.labels,
         params=settings.params,
         preprocessing=preprocessing,
-        segmenter=options["segmenter"],
+        segmenter=segmenter,
         segmenter_params=tuple(seg_params.items()),
         hide=hide,
         max_pixels=options["max_pixels"],
@@ -236,7 +251,7 @@ class ImageTask(PerItemTask):
     """Explains one image at a time; picklable so --jobs can run it in worker processes."""
 
     preprocessing: Any
-    segmenter: str
+    segmenter: str | None  # None: chosen by the picture's size
     segmenter_params: tuple[tuple[str, Any], ...]
     hide: Any
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -246,6 +261,7 @@ class ImageTask(PerItemTask):
         import numpy as np
 
         from lime_cli.engine import explain
+        from lime_cli.image.domain import segmentation_warning
 
         model = self.model.load()
         preprocessing = self.preprocessing.resolve(model.input_spec)
@@ -257,13 +273,21 @@ class ImageTask(PerItemTask):
             explanation = explain(domain, model, self.labels, params, rng, progress)
         explanation.model["preprocessing"] = preprocessing.describe(domain.encoder)
         explanation.params["num_features_shown"] = self.params.num_features
+        warning = segmentation_warning(domain.num_features, self.params.num_features)
+        if warning:
+            explanation.warnings.append(warning)
         return explanation
 
     def domain_for(self, source: ImageSource, model: Any, preprocessing: Any) -> tuple[Any, Any]:
         """Read, resize and segment the image: its domain and its random stream."""
         import numpy as np
 
-        from lime_cli.image.domain import ImageDomain, segment, segmentation_size
+        from lime_cli.image.domain import (
+            ImageDomain,
+            default_segmenter,
+            segment,
+            segmentation_size,
+        )
         from lime_cli.image.preprocess import LUMA, apply_geometry
         from lime_cli.image.reading import read_image, read_image_bytes
 
@@ -281,13 +305,17 @@ class ImageTask(PerItemTask):
             grey = np.clip(np.rint(pixels.astype(np.float32) @ LUMA), 0, 255).astype(np.uint8)
             pixels = np.repeat(grey[..., None], 3, axis=2)
         rng = self.rng(loaded.data)
-        seg_params = dict(self.segmenter_params)
+        method, seg_params, why = self.segmenter, dict(self.segmenter_params), None
+        if method is None:
+            method, seg_params, why = default_segmenter(*picture.size)
         seg_seed = int(rng.integers(0, 2**31 - 1))
-        segments = segment(pixels, self.segmenter, seg_params, seg_seed)
+        segments = segment(pixels, method, seg_params, seg_seed)
         details = {
             "original": {k: v for k, v in loaded.describe().items() if k != "name"},
-            "segmenter": {"name": self.segmenter, **seg_params, "seed": seg_seed},
+            "segmenter": {"name": method, **seg_params, "seed": seg_seed},
         }
+        if why:
+            details["segmenter"]["chosen_because"] = why
         size = segmentation_size(picture.size[0], picture.size[1])
         if size != picture.size:  # a large picture: segmented on a reduced copy
             details["segmenter"]["segmented_at"] = f"{size[0]}x{size[1]}"

@@ -136,6 +136,47 @@ def segmenter_params(method: str, overrides: dict[str, str]) -> dict[str, float 
     return params
 
 
+#: Pictures smaller than this on a side get slic by default: quickshift with
+#: lime's parameters cuts them into one or two superpixels (an 8x8 digit: one).
+SMALL_PICTURE = 32
+#: Pixels per superpixel slic is asked for on a small picture, and the most superpixels.
+SMALL_PIXELS_PER_SEGMENT = 4
+SMALL_MAX_SEGMENTS = 50
+#: The remedy named when a picture has too few superpixels.
+FINER = "--segmenter slic --segments 16"
+
+
+def default_segmenter(width: int, height: int) -> tuple[str, dict[str, float | int], str | None]:
+    """The segmenter used when none is chosen: (name, parameters, why, if not the usual).
+
+    quickshift with lime's parameters, but slic for a picture under
+    ``SMALL_PICTURE`` pixels on a side, asked for about one superpixel per
+    ``SMALL_PIXELS_PER_SEGMENT`` pixels (an 8x8 picture: 16; at most
+    ``SMALL_MAX_SEGMENTS``).
+    """
+    if min(width, height) >= SMALL_PICTURE:
+        return "quickshift", dict(SEGMENTERS["quickshift"]), None
+    count = max(2, min(SMALL_MAX_SEGMENTS, width * height // SMALL_PIXELS_PER_SEGMENT))
+    why = f"the picture is under {SMALL_PICTURE} pixels on a side"
+    return "slic", {**SEGMENTERS["slic"], "n_segments": count}, why
+
+
+def segmentation_warning(superpixels: int, wanted: int) -> str | None:
+    """Why an explanation over ``superpixels`` cannot show ``wanted`` regions, with the remedy."""
+    if superpixels < 2:
+        return (
+            f"the picture was cut into {superpixels} superpixel: hiding it hides everything, so "
+            f"the explanation cannot tell which part of the picture mattered; cut it finer "
+            f"(for example {FINER})"
+        )
+    if superpixels < wanted:
+        return (
+            f"the picture was cut into only {superpixels} superpixels, fewer than the {wanted} "
+            f"asked for by --num-features; cut it finer (for example {FINER})"
+        )
+    return None
+
+
 def segment(
     image: np.ndarray, method: str, params: dict[str, float | int], seed: int
 ) -> np.ndarray:

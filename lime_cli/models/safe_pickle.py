@@ -27,7 +27,7 @@ from joblib.numpy_pickle_compat import NDArrayWrapper
 from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
 
 from lime_cli.errors import ModelError
-from lime_cli.models.trust import Refused, TrustPolicy, refusal_message
+from lime_cli.models.trust import MissingModule, Refused, TrustPolicy, refusal_message
 
 #: Encodings ``_codecs.encode`` may be asked for: protocol 2 stores bytes as
 #: Latin-1 text. Other codecs import modules by name.
@@ -64,7 +64,7 @@ class RestrictedUnpickler(NumpyUnpickler):
             module, name = _python2_names(module, name)
         self.policy.check_name(module, name)
         sys.audit("pickle.find_class", module, name)
-        __import__(module, level=0)
+        self.policy.import_module(module)
         obj: Any = sys.modules[module]
         parts = name.split(".") if self.proto >= 4 else [name]
         for part in parts:
@@ -133,6 +133,8 @@ def load_pickle(
                 return RestrictedUnpickler(path, fobj, policy).load()
     except Refused as exc:
         raise ModelError(refusal_message(path, exc)) from None
+    except MissingModule as exc:
+        raise ModelError(f"{path}: {exc}") from None
     except ModelError:
         raise
     except MemoryError:

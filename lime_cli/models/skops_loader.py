@@ -15,7 +15,7 @@ from typing import Any
 
 from lime_cli.errors import ModelError
 from lime_cli.models.safe_pickle import one_line
-from lime_cli.models.trust import Refused, TrustPolicy, refusal_message
+from lime_cli.models.trust import MissingModule, Refused, TrustPolicy, refusal_message
 
 
 def load_skops(
@@ -40,6 +40,8 @@ def load_skops(
                 raise Refused(method, "it is a method, fetched by a name the file chooses")
     except Refused as exc:
         raise ModelError(refusal_message(path, exc)) from None
+    except MissingModule as exc:
+        raise ModelError(f"{path}: {exc}") from None
     try:
         return sio.load(path, trusted=untrusted)
     except MemoryError:

@@ -20,8 +20,11 @@ SciPy's distribution objects, ctypes helpers), as are test and build modules.
 from __future__ import annotations
 
 import builtins
+import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +151,10 @@ DOTTED = "its dotted name reaches through another object"
 PRIVATE = "it is a private attribute"
 
 
+class MissingModule(Exception):
+    """A module the model file needs, and that the user trusts, cannot be found."""
+
+
 class Refused(Exception):
     """A name in a model file that the policy does not admit."""
 
@@ -232,6 +239,36 @@ class TrustPolicy:
             raise Refused(full, FUNCTION)
         _check_class(full, obj)
 
+    def import_module(self, module: str) -> None:
+        """Import ``module``, which :meth:`check_name` admitted.
+
+        A trusted module (``--trust-module``, or any with ``--trust-model``) is
+        also looked for in the working directory, as ``python -m`` would: the
+        installed ``lime-explain`` script does not put it on ``sys.path``, so
+        ``mytext.py`` beside the user would not be found. The folder is added
+        after the installed packages, and only while the trusted module is
+        imported. A trusted module that is missing raises :class:`MissingModule`.
+        """
+        trusted = self.trust_all or self._trusted(module)
+        try:
+            with _working_directory_importable(trusted):
+                __import__(module, level=0)
+        except ModuleNotFoundError as exc:
+            if not trusted:
+                raise
+            raise MissingModule(self._missing(module, exc.name or module)) from None
+
+    def _missing(self, module: str, missing: str) -> str:
+        """What is missing and the remedy: where the module must be, or what to install."""
+        root = module.split(".")[0]
+        option = "--trust-model" if self.trust_all else f"--trust-module {root}"
+        if _under(module, missing):  # the trusted module itself (or its package)
+            return (
+                f"{option}: no module named {missing!r} (run from the folder that holds "
+                f"{missing.split('.')[0]}.py, or add that folder to PYTHONPATH)"
+            )
+        return f"{option}: {module} needs the module {missing!r}, which is not installed"
+
     def check_type_name(self, type_name: str) -> None:
         """Check a fully qualified ``module.Name`` (as skops lists them)."""
         if self.trust_all:
@@ -239,14 +276,34 @@ class TrustPolicy:
         module, _, name = type_name.rpartition(".")
         self.check_name(module, name)
         try:
-            __import__(module)
+            self.import_module(module)
             obj = getattr(sys.modules[module], name)
+        except MissingModule:
+            raise
         except Exception:
             raise Refused(type_name, "it cannot be imported here") from None
         self.check_object(module, name, obj)
 
     def _trusted(self, module: str) -> bool:
         return any(_under(module, m) for m in self.trusted_modules)
+
+
+@contextmanager
+def _working_directory_importable(active: bool) -> Iterator[None]:
+    """The working directory at the end of ``sys.path`` for the block, when ``active``."""
+    try:
+        folder = os.getcwd() if active else None
+    except OSError:  # the working directory was removed
+        folder = None
+    if folder is None or folder in sys.path or "" in sys.path:
+        yield
+        return
+    sys.path.append(folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
 
 
 def _check_class(full: str, cls: type) -> None:

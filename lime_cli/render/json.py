@@ -9,9 +9,23 @@ from typing import Any
 from lime_cli.explanation import Explanation
 
 
+#: Characters that JSON leaves raw inside strings but that line-splitting tools
+#: (Python's str.splitlines, some editors) treat as line ends; escaped so that
+#: one JSON Lines record stays one line for every reader.
+_LINE_BREAKERS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def dumps(document: Any, *, indent: int | None = None) -> str:
+    """JSON text (UTF-8 characters kept, NaN refused, line-breaking characters escaped)."""
+    text = json.dumps(document, indent=indent, ensure_ascii=False, allow_nan=False)
+    for raw, escaped in _LINE_BREAKERS.items():
+        text = text.replace(raw, escaped)
+    return text
+
+
 def to_json(explanation: Explanation, *, indent: int | None = None) -> str:
     """One explanation as a JSON document (compact by default)."""
-    return json.dumps(explanation.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+    return dumps(explanation.to_dict(), indent=indent)
 
 
 def to_json_file_text(explanations: Iterable[Explanation], *, lines: bool) -> str:
@@ -49,7 +63,7 @@ def stream(explanation: Explanation, quiet: bool) -> None:
 
 def report_text(report: dict[str, Any]) -> str:
     """A whole-run report (pick, compare) as one JSON line."""
-    return json.dumps(report, ensure_ascii=False, allow_nan=False)
+    return dumps(report)
 
 
 def write_report(path: str, report: dict[str, Any]) -> None:

@@ -46,6 +46,22 @@ def render(explanation: Explanation) -> RenderableType:
     return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left", expand=False)
 
 
+#: Console width when stdout is not a terminal: wide enough that no table cell
+#: (an input's name, a feature list) is cut to fit 80 columns.
+PIPE_WIDTH = 100_000
+
+
+def stdout_console() -> Console:
+    """A console for stdout: the terminal's width, or unlimited when piped or redirected.
+
+    rich falls back to 80 columns when stdout is not a terminal and then cuts
+    table cells with an ellipsis (``sample_data/te…``); a script reading the
+    output needs the whole names.
+    """
+    console = Console()
+    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
 def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
     """Print one explanation to ``console`` (stdout by default)."""
     console = console or Console(soft_wrap=False)

@@ -57,11 +57,12 @@ class OutputPlan:
         return plan
 
     def check_locations(self) -> None:
-        """Exit 3 now, not after hours of work, if an output cannot be written."""
-        from lime_cli.output import check_folder
+        """Exit 3 now, not after hours of work, if an output cannot be written
+        (missing or read-only folder, a file where a folder should be)."""
+        from lime_cli.output import check_writable
 
         for path in self.paths():
-            check_folder(path)
+            check_writable(path)
 
     def paths(self) -> list[str]:
         return [path for path, _, _ in self.files] + ([self.junit] if self.junit else [])
@@ -97,9 +98,9 @@ class OutputPlan:
 
             click.echo(report_text(report))
         elif not self.quiet:
-            from rich.console import Console
+            from lime_cli.render.terminal import stdout_console
 
-            Console().print(renderable())
+            stdout_console().print(renderable())
 
 
 @dataclass

@@ -24,8 +24,10 @@ DEFAULT_MAX_FEATURES = 100_000
 #: gigabytes is refused before it is read (explaining takes up to about 80 bytes
 #: of memory per character, whatever the number of samples).
 DEFAULT_MAX_CHARACTERS = 20_000_000
-#: Files taken from a directory argument.
-TEXT_SUFFIXES = (".txt", ".text", "")
+#: Files taken from a directory argument ("": no extension).
+TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown", "")
+#: The same, as --help and the skipped-files warning say it.
+FOLDER_FILES = ".txt, .text, .md, .markdown and extension-less files"
 
 
 def text_inputs(func: F) -> F:
@@ -34,9 +36,19 @@ def text_inputs(func: F) -> F:
         click.argument("files", nargs=-1, metavar="[FILE|DIR|-]..."),
         click.option("--input", "input_files", multiple=True, metavar="FILE",
                      help="Document to explain (repeatable; '-' reads stdin). "
-                          "Positional FILEs and directories work too."),
+                          "Positional FILEs and directories work too: a directory gives its "
+                          f"{FOLDER_FILES} (sorted; others are skipped with a warning)."),
         click.option("--lines", is_flag=True,
-                     help="Each non-empty line of each input (or stdin) is a separate document."),
+                     help="Each non-empty line of each input (or stdin) is a separate document "
+                          "(lines end at \\n or \\r\\n only)."),
+        click.option("--encoding", default="utf-8", show_default=True, metavar="NAME",
+                     help="Encoding of the documents (files and stdin): a Python codec name "
+                          "such as latin-1, cp1252 or utf-16."),
+        click.option("--errors", "decode_errors", type=click.Choice(["strict", "replace"]),
+                     default="strict", show_default=True,
+                     help="Bytes the encoding cannot decode: strict refuses the document "
+                          "(exit 3, naming the byte's offset); replace makes them U+FFFD "
+                          "(reported in the JSON's input)."),
         click.option("--split-expression", default=r"\W+", show_default=True, metavar="REGEX",
                      help="Regular expression that separates words (case-sensitive, as lime)."),
         click.option("--bow/--no-bow", default=True, show_default=True,
@@ -61,15 +73,30 @@ def text_inputs(func: F) -> F:
 
 def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
     """Read the documents and build the task that explains one of them."""
-    sources = expand_sources(
-        list(options["input_files"]) + list(options["files"]), suffixes=TEXT_SUFFIXES
-    )
+    given = list(options["input_files"]) + list(options["files"])
+    sources = expand_sources(given, suffixes=TEXT_SUFFIXES)
+    skipped = skipped_files(given)
     if not sources:
-        raise UsageError("no document given: use --input FILE, FILE arguments, or - for stdin")
+        raise UsageError(
+            "no document given: use --input FILE, FILE arguments, or - for stdin"
+            + "".join(f" ({line})" for line in skipped)
+        )
+    for line in skipped:
+        click.echo(f"lime-explain: warning: {line}", err=True)
     if sources.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
+    encoding = text_encoding(options["encoding"])
     refuse_image_models(settings.spec)  # fail fast (exit 4) before reading any input
-    documents = read_documents(sources, options["lines"], options["max_characters"])
+    documents = read_documents(
+        sources,
+        options["lines"],
+        options["max_characters"],
+        encoding=encoding,
+        errors=options["decode_errors"],
+    )
+    reading = {"encoding": encoding}
+    if options["decode_errors"] != "strict":
+        reading["decode_errors"] = options["decode_errors"]
     domain_keys = (
         "split_expression", "bow", "char_level", "mask_token", "max_features", "max_characters",
     )  # fmt: skip
@@ -79,8 +106,52 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         settings.params,
         {key: options[key] for key in domain_keys},
         show_progress=not settings.quiet and len(documents) == 1,
+        reading=tuple(reading.items()),
     )
     return Job(documents, task, name_of=lambda d: d.name)
+
+
+def skipped_files(sources: list[str]) -> list[str]:
+    """A line for each directory whose files were not all taken as documents."""
+    import os
+
+    from lime_cli.inputs import display_name
+
+    lines = []
+    for folder in sources:
+        if folder == "-" or not os.path.isdir(folder):
+            continue
+        skipped = [
+            name
+            for name in sorted(os.listdir(folder))
+            if not name.startswith(".")
+            and os.path.isfile(os.path.join(folder, name))
+            and os.path.splitext(name)[1].lower() not in TEXT_SUFFIXES
+        ]
+        if skipped:
+            shown = ", ".join(display_name(n) for n in skipped[:3])
+            more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            lines.append(
+                f"{display_name(folder)}: skipped {shown}{more}; "
+                f"a directory gives only its {FOLDER_FILES}"
+            )
+    return lines
+
+
+def text_encoding(name: str) -> str:
+    """The canonical name of a text encoding Python knows; a usage error otherwise."""
+    import codecs
+
+    try:
+        b"a".decode(name)  # refuses codecs that are not text encodings (rot13, base64)
+    except UnicodeError:
+        pass  # a text encoding in which one byte is not a character (UTF-16)
+    except LookupError:
+        raise UsageError(
+            f"--encoding {name}: unknown text encoding; use a Python codec name such as "
+            "utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    return codecs.lookup(name).name
 
 
 def refuse_image_models(spec: ModelSpec) -> None:
@@ -103,7 +174,12 @@ class Document:
 
 
 def read_documents(
-    sources: list[str], lines: bool, max_characters: int | None = None
+    sources: list[str],
+    lines: bool,
+    max_characters: int | None = None,
+    *,
+    encoding: str = "utf-8",
+    errors: str = "strict",
 ) -> list[Document]:
     """Read every source; a source that cannot be read becomes a failed document.
 
@@ -118,17 +194,34 @@ def read_documents(
     for source in sources:
         name = "stdin" if source == "-" else display_name(source)
         try:
-            content = read_text(source, max_bytes=max_bytes, limit_name="--max-characters")
+            content = read_text(
+                source,
+                max_bytes=max_bytes,
+                limit_name="--max-characters",
+                encoding=encoding,
+                errors=errors,
+                hint="; --encoding NAME reads another encoding, --errors replace replaces "
+                "such bytes",
+            )
         except InputError as exc:
             documents.append(Document(name, None, exc))
             continue
         if not lines:
             documents.append(Document(name, content))
             continue
-        for number, line in enumerate(content.splitlines(), start=1):
+        for number, line in enumerate(split_lines(content), start=1):
             if line.strip():
                 documents.append(Document(f"{name}:{number}", line))
     return documents
+
+
+def split_lines(content: str) -> list[str]:
+    """Lines as line-oriented tools count them: split at "\n" (and "\r\n") only.
+
+    ``str.splitlines`` would also split at form feeds, U+0085, U+2028 and
+    the like, which belong inside a document.
+    """
+    return [line.removesuffix("\r") for line in content.split("\n")]
 
 
 @dataclass(frozen=True)
@@ -137,6 +230,8 @@ class TextTask(PerItemTask):
 
     domain_options: dict[str, Any]
     show_progress: bool = False
+    #: How the documents were decoded, for the JSON's input: encoding, decode_errors.
+    reading: tuple[tuple[str, str], ...] = ()
 
     def explain_one(self, document: Document) -> Any:
         from lime_cli.engine import explain
@@ -148,7 +243,11 @@ class TextTask(PerItemTask):
         domain = TextDomain(document.text, name=document.name, **self.domain_options)
         rng = self.rng(document.text.encode("utf-8"))
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
-            return explain(domain, self.model.load(), self.labels, self.params, rng, progress)
+            explanation = explain(
+                domain, self.model.load(), self.labels, self.params, rng, progress
+            )
+        explanation.input.update(self.reading)
+        return explanation
 
 
 MODALITY = Modality(
