@@ -537,7 +537,8 @@ def convert_rows(
     out: list[list[Any] | InputError] = []
     for pos, index in enumerate(indices):
         if pos in problems:
-            out.append(InputError(f"{name}: row {index}: " + "; ".join(problems[pos])))
+            # Named as the command names a row, so the name is not given twice.
+            out.append(InputError(f"{name} row {index}: " + "; ".join(problems[pos])))
         else:
             out.append([converted[c.name][pos] for c in stats.columns])
     return out
