@@ -331,6 +331,16 @@ def check_columns_named(frame: pd.DataFrame, names: list[str], option: str, wher
         )
 
 
+def check_stats_columns(stats: TrainingStats, names: list[str], option: str, where: str) -> None:
+    """Refuse options that name columns the statistics do not have (exit 3)."""
+    unknown = [n for n in names if n not in set(stats.names)]
+    if unknown:
+        raise InputError(
+            f"{option} names {listed_names(unknown)}, which {where} does not have; "
+            f"its columns are: {listed_names(stats.names, 30)}"
+        )
+
+
 def count_of(items: list[str], noun: str) -> str:
     """``"1 column"``, ``"3 columns"``."""
     return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"

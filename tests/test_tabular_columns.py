@@ -6,16 +6,21 @@ runs use few samples so the module stays fast.
 
 from __future__ import annotations
 
+import json
+
 import joblib
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lime_cli.cli import cli
+from lime_cli.domains.tabular import ColumnPlan, ModelInput, TabularDomain
+from lime_cli.tabular_data import compute_stats
 
 FAST = ["--num-samples", "500", "--seed", "3"]
 CLEAN_ENV = {"FORCE_COLOR": None, "NO_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
@@ -51,6 +56,61 @@ def save_csv(folder, name: str, frame: pd.DataFrame) -> str:
     return path
 
 
+def shop_table(n: int, seed: int) -> pd.DataFrame:
+    """The issue's table: id, signup date, zip code, income, island; y from the last two."""
+    rng = np.random.default_rng(seed)
+    frame = customers(n, seed)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 400, size=n), unit="D")
+    return pd.DataFrame(
+        {
+            "customer_id": 100_000 + seed * 10_000 + rng.permutation(n),
+            "signup_date": days.strftime("%Y-%m-%d"),
+            "income": frame["income"],
+            "island": frame["island"],
+            "zip": rng.integers(10_000, 10_400, size=n).astype(str),
+            "y": frame["y"],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("shop")
+    paths = {"folder": str(folder), "train": save_csv(folder, "train.csv", shop_table(300, 0))}
+    train = pd.read_csv(paths["train"])  # as its user would read it: zip codes are numbers
+    x = train.drop(columns=["y"])
+    rows = shop_table(6, 1).drop(columns=["y"])
+    rows.loc[1, "island"] = "Atlantis"
+    paths["rows"] = save_csv(folder, "rows.csv", rows)
+
+    def save(name: str, first: object) -> None:
+        paths[name] = str(folder / f"{name}.joblib")
+        joblib.dump(make_pipeline(first, LogisticRegression()).fit(x, train["y"]), paths[name])
+
+    # Drops customer_id by name; signup_date and zip are left to remainder='drop'.
+    save("drops", ColumnTransformer(
+        [("ids", "drop", ["customer_id"]),
+         ("cat", OneHotEncoder(handle_unknown="ignore"), ["island"]),
+         ("num", "passthrough", ["income"])],
+        remainder="drop",
+    ))  # fmt: skip
+    # Uses every column (the dates and zip codes as categories).
+    save("all", ColumnTransformer(
+        [("cat", OneHotEncoder(handle_unknown="ignore"), ["island", "zip", "signup_date"])],
+        remainder=StandardScaler(),
+    ))  # fmt: skip
+    return paths
+
+
+def shop_run(shop, model: str, *args: str):
+    return run("--model", shop[model], "--train", shop["train"], "--target", "y", shop["rows"],
+               *FAST, *args)  # fmt: skip
+
+
+def json_of(result) -> list[dict]:
+    return [json.loads(line) for line in ok(result).splitlines()]
+
+
 # -- error lines -----------------------------------------------------------------------
 
 
@@ -79,7 +139,6 @@ def test_a_row_error_names_the_input_once(tmp_path, monkeypatch):
 
 def test_the_columns_a_fitted_model_ignores_are_found():
     from sklearn.pipeline import FeatureUnion
-    from sklearn.preprocessing import StandardScaler
 
     from lime_cli.models.sklearn_adapter import unused_input_columns
 
@@ -132,3 +191,90 @@ def test_the_columns_a_fitted_model_ignores_are_found():
                               remainder=OneHotEncoder())  # fmt: skip
     assert unused_input_columns(fitted(every), columns) == {}
     assert unused_input_columns(object(), columns) == {}
+
+
+# -- columns held at the row's value ---------------------------------------------------------
+
+
+def test_columns_the_model_drops_are_held_and_listed_not_explained(shop):
+    [exp] = json_of(shop_run(shop, "drops", "--row", "0", "--format", "json"))
+    features = exp["explanations"][0]["features"]
+    assert {f["column"] for f in features} == {"income", "island"}
+    assert exp["input"]["num_features"] == 2
+    ignored = {c["column"]: c["reason"] for c in exp["input"]["ignored_columns"]}
+    assert list(ignored) == ["customer_id", "signup_date", "zip"]
+    assert ignored["customer_id"] == "dropped by the model's ColumnTransformer: 'ids' is 'drop'"
+    assert ignored["zip"] == "dropped by the model's ColumnTransformer: remainder='drop'"
+    [warning] = [w for w in exp["warnings"] if "not explained" in w]
+    assert warning.startswith(
+        "held at the row's value and not explained, as the model does not use them: "
+        "'customer_id' (dropped by the model's ColumnTransformer: 'ids' is 'drop'), "
+    )
+    terminal = ok(shop_run(shop, "drops", "--row", "0"))
+    assert "warning: held at the row's value" in terminal
+    assert "customer_id" not in terminal.split("warning:")[0]  # no feature for it
+
+
+def test_held_columns_keep_the_rows_value_in_every_sample():
+    frame = shop_table(200, 0).drop(columns=["y"])
+    stats = compute_stats(frame)
+    values = [frame[c].iloc[3] for c in stats.names]
+    values[0] = float(values[0])
+    columns = ColumnPlan(stats, ignore=["customer_id"], freeze=["island"])
+    domain = TabularDomain(values, stats, columns=columns)
+    assert columns.describe() == [
+        {"column": "customer_id", "reason": "--ignore-columns"},
+        {"column": "island", "reason": "--freeze-columns"},
+    ]
+    sample = domain.sample(300, np.random.default_rng(0))
+    assert sample.shape == (300, 3) and len(domain.feature_names) == 3
+    assert not any(n.startswith(("customer_id", "island")) for n in domain.feature_names)
+    given = ModelInput(stats).to_model_input(sample)
+    assert (given[:, 0] == values[0]).all() and (given[:, 3] == values[3]).all()
+    assert len(set(given[:, 2])) > 50  # the others still vary
+    assert domain.default_kernel_width == pytest.approx(0.75 * np.sqrt(3))
+
+
+def test_ignore_and_freeze_columns_hold_columns_the_model_uses(shop):
+    [exp] = json_of(shop_run(shop, "all", "--row", "0", "--format", "json",
+                             "--ignore-columns", "customer_id,zip",
+                             "--freeze-columns", "signup_date"))  # fmt: skip
+    assert {f["column"] for f in exp["explanations"][0]["features"]} == {"income", "island"}
+    assert exp["input"]["ignored_columns"] == [
+        {"column": "customer_id", "reason": "--ignore-columns"},
+        {"column": "signup_date", "reason": "--freeze-columns"},
+        {"column": "zip", "reason": "--ignore-columns"},
+    ]
+    assert not any("not explained" in w for w in exp["warnings"])  # asked for: no warning
+    [exp] = json_of(shop_run(shop, "all", "--row", "0", "--format", "json"))
+    assert exp["input"]["ignored_columns"] == []
+    assert exp["input"]["num_features"] == 5
+
+
+def test_a_forgotten_target_is_held_with_a_hint(shop, tmp_path):
+    rows = pd.read_csv(shop["rows"]).assign(y="no")
+    path = save_csv(tmp_path, "rows_y.csv", rows)
+    result = run("--model", shop["drops"], "--train", shop["train"], path, "--row", "0",
+                 "--format", "json", *FAST)  # fmt: skip
+    [exp] = json_of(result)
+    ignored = {c["column"]: c["reason"] for c in exp["input"]["ignored_columns"]}
+    assert "name it with --target" in ignored["y"]
+    assert any("'y' (not among the model's input columns" in w for w in exp["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--ignore-columns", "customer"], 3,
+         "--ignore-columns names 'customer', which "),
+        (["--freeze-columns", "income,"], 2,
+         "--freeze-columns must be a comma-separated list of column names"),
+        (["--freeze-columns", "income,island"], 3,
+         "every column is held at the row's value ('customer_id', 'signup_date', 'income', "),
+    ],
+)  # fmt: skip
+def test_column_options_refuse_bad_names(shop, args, code, message):
+    result = shop_run(shop, "drops", "--row", "0", *args)
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr

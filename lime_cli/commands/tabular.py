@@ -65,6 +65,16 @@ def tabular_inputs(func: F) -> F:
         click.option("--rows", "row_range", metavar="A:B",
                      help="Explain data rows A to B-1 (either end may be left out)."),
         click.option("--all", "all_rows", is_flag=True, help="Explain every row of the CSV."),
+        click.option("--ignore-columns", metavar="COL,...",
+                     help="Columns that are not features (identifiers, names, free text): held "
+                          "at each row's value in every sample and not explained; --save-stats "
+                          "keeps only their names and types. Columns the model provably does "
+                          "not use (dropped by its ColumnTransformer, absent from its "
+                          "feature_names_in_) are held so without asking."),
+        click.option("--freeze-columns", metavar="COL,...",
+                     help="Features the model uses, held at each row's value in every sample "
+                          "and not explained in this run; unlike --ignore-columns, "
+                          "--save-stats keeps their statistics."),
         click.option("--save-stats", "save_stats_path", metavar="FILE.json",
                      help="Write the training statistics to FILE.json (for --train FILE.json)."),
     ]  # fmt: skip
@@ -132,12 +142,14 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     :func:`run_rows` now, so they load while the data is read.
     """
     from lime_cli.domains.tabular import ModelInput
-    from lime_cli.tabular_data import convert_rows, read_table, save_stats
+    from lime_cli.tabular_data import check_stats_columns, convert_rows, read_table, save_stats
 
     selection = RowSelection.parse(
         options.get("row_numbers") or (), options.get("row_range"), bool(options.get("all_rows"))
     )
     categorical = _split_columns(options.get("categorical"))
+    ignore = _split_columns(options.get("ignore_columns"), "--ignore-columns")
+    freeze = _split_columns(options.get("freeze_columns"), "--freeze-columns")
     source = options.get("csv_file")
     if source is None and not (options.get("save_stats_path") and selection.empty):
         raise UsageError("no CSV of rows to explain: give it as an argument ('-' reads stdin)")
@@ -150,11 +162,17 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     stats = training_stats(
         options["train_path"], options.get("target"), categorical, options.get("discretizer")
     )
-    ModelInput.for_model(model, stats, stats.source or options["train_path"])
+    where = stats.source or options["train_path"]
+    for option, names in (("--ignore-columns", ignore), ("--freeze-columns", freeze)):
+        check_stats_columns(stats, names, option, where)
+    ModelInput.for_model(model, stats, where)
     if options.get("save_stats_path"):
         save_stats(options["save_stats_path"], stats)
+    held = {"ignore": tuple(ignore), "freeze": tuple(freeze)}
     if source is None:  # only saving the statistics
-        return Job([], TabularTask(settings.spec, settings.labels, settings.params, stats, ""))
+        return Job(
+            [], TabularTask(settings.spec, settings.labels, settings.params, stats, "", **held)
+        )
     name = "stdin" if source == "-" else source
     frame = read_table(source, as_text=True)
     target = options.get("target") or stats.target
@@ -168,7 +186,7 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
         else TableRow(index, result)
         for index, result in zip(indices, convert_rows(frame, stats, indices, name))
     ]
-    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name)
+    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name, **held)
     return Job(rows, task, name_of=lambda row: f"{name} row {row.index}")
 
 
@@ -208,12 +226,12 @@ def training_stats(
     return stats
 
 
-def _split_columns(value: str | None) -> list[str]:
+def _split_columns(value: str | None, option: str = "--categorical") -> list[str]:
     if not value:
         return []
     names = [v.strip() for v in value.split(",")]
     if not all(names):
-        raise UsageError("--categorical must be a comma-separated list of column names")
+        raise UsageError(f"{option} must be a comma-separated list of column names")
     return names
 
 
@@ -335,6 +353,9 @@ class TabularTask:
     params: Any
     stats: Any
     name: str
+    #: Columns held at each row's value (--ignore-columns, --freeze-columns).
+    ignore: tuple[str, ...] = ()
+    freeze: tuple[str, ...] = ()
 
     def __call__(self, row: TableRow) -> Any:
         explanation, error = next(self.outcomes([row]))
@@ -348,13 +369,14 @@ class TabularTask:
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.domains.tabular import ModelInput, TabularSampler, batch_rows
+        from lime_cli.domains.tabular import ColumnPlan, ModelInput, TabularSampler, batch_rows
 
         model = self.model.load()
         try:
             layout = ModelInput.for_model(
                 model, self.stats, self.stats.source or "the training data"
             )
+            columns = ColumnPlan(self.stats, layout, ignore=self.ignore, freeze=self.freeze)
         except LimeCliError as exc:
             for _ in rows:
                 yield None, exc
@@ -364,10 +386,11 @@ class TabularTask:
         batch = self.params.batch_size or batch_rows(len(self.stats.columns))
         per_chunk = max(1, max(batch, batch_rows(len(self.stats.columns))) // n)
         for start in range(0, len(rows), per_chunk):
-            yield from self._chunk(rows[start : start + per_chunk], model, layout, sampler, batch)
+            chunk = rows[start : start + per_chunk]
+            yield from self._chunk(chunk, model, (layout, sampler, columns), batch)
 
     def _chunk(
-        self, rows: list[TableRow], model: Any, layout: Any, sampler: Any, batch: int
+        self, rows: list[TableRow], model: Any, shared: tuple[Any, Any, Any], batch: int
     ) -> list[tuple[Any, LimeCliError | None]]:
         from lime_cli.domains.tabular import TabularDomain
 
@@ -378,9 +401,10 @@ class TabularTask:
                 outcomes[i] = (None, row.error)
                 continue
             try:
+                layout, sampler, columns = shared
                 domain = TabularDomain(
                     row.values or [], self.stats, layout, row=row.index, name=self.name,
-                    sampler=sampler,
+                    sampler=sampler, columns=columns,
                 )  # fmt: skip
             except LimeCliError as exc:
                 outcomes[i] = (None, exc)
@@ -419,6 +443,7 @@ class TabularTask:
                 domain, model, samples[i], y[k * n : (k + 1) * n], self.labels, self.params
             )
             explanation.params["batch_size"] = batch  # as engine.explain reports it
+            explanation.warnings[:0] = domain.warnings
             yield i, explanation
 
     def _predict(

@@ -343,10 +343,17 @@ class ModelInput:
     columns are categorical) in the training data's column order.
     """
 
-    def __init__(self, stats: TrainingStats, model_columns: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        stats: TrainingStats,
+        model_columns: list[str] | None = None,
+        unused: dict[str, str] | None = None,
+    ) -> None:
         self.stats = stats
         self.as_frame = model_columns is not None
         self.columns = list(model_columns) if model_columns is not None else stats.names
+        #: Training columns the model provably never looks at, with the reason.
+        self.unused = dict(unused or {})
         numeric_pos, categorical_pos = {}, {}
         for col in stats.columns:
             target = numeric_pos if isinstance(col, NumericColumn) else categorical_pos
@@ -361,7 +368,12 @@ class ModelInput:
 
     @classmethod
     def for_model(cls, model: Any, stats: TrainingStats, where: str) -> ModelInput:
-        """Match the model's expected columns with the training columns (exit 3 if they differ)."""
+        """Match the model's expected columns with the training columns (exit 3 if they differ).
+
+        Training columns the model was not fitted on (absent from its
+        ``feature_names_in_``) or provably ignores (see the adapter's
+        ``unused_columns``) are not an error: they are held fixed, not explained.
+        """
         estimator = getattr(model, "estimator", None)
         names = getattr(estimator, "feature_names_in_", None)
         count = getattr(estimator, "n_features_in_", None)
@@ -378,21 +390,14 @@ class ModelInput:
                     f"{where} lacks {count_of(missing, 'column')} the model was trained on: "
                     + listed_names(missing)
                 )
-            extra = [n for n in stats.names if n not in set(names)]
-            if extra:
-                raise InputError(
-                    f"{where} has {count_of(extra, 'column')} the model was not trained on: "
-                    + listed_names(extra)
-                    + hint
-                )
-            return cls(stats, names)
+            return cls(stats, names, _unused_columns(model, names, stats))
         if count is not None and int(count) != len(stats.columns):
             raise InputError(
                 f"the model expects {int(count)} columns but {where} has "
                 f"{len(stats.columns)}: {listed_names(stats.names)}"
                 + (hint if len(stats.columns) > int(count) else "")
             )
-        return cls(stats, None)
+        return cls(stats, None, _unused_columns(model, stats.names, stats))
 
     def to_model_input(self, sample: TabularSample) -> Any:
         """The rows of ``sample`` as the model takes them."""
@@ -410,6 +415,21 @@ class ModelInput:
             else:
                 data[name] = _categorical_series(sample.categorical[:, k], col)
         return pd.DataFrame(data, copy=False)
+
+
+def _unused_columns(model: Any, given: list[str], stats: TrainingStats) -> dict[str, str]:
+    """Training columns the model never looks at: not given to it, or ignored by it."""
+    given_set = set(given)
+    unused = {
+        n: "not among the model's input columns (its feature_names_in_)"
+        + ("; if it is the label, name it with --target" if stats.target is None else "")
+        for n in stats.names
+        if n not in given_set
+    }
+    finder = getattr(model, "unused_columns", None)
+    if callable(finder):
+        unused.update(finder(given))
+    return {n: unused[n] for n in stats.names if n in unused}
 
 
 def _numeric_series(values: np.ndarray, dtype: str) -> Any:
@@ -449,6 +469,73 @@ def _categorical_series(values: np.ndarray, column: Any) -> Any:
 _STRING_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 
+# -- which columns are explained ---------------------------------------------------
+
+
+#: Why a column named in an option is held fixed.
+IGNORED_BY_OPTION = "--ignore-columns"
+FROZEN_BY_OPTION = "--freeze-columns"
+
+
+class ColumnPlan:
+    """Which columns are explained and which are held at the row's value, and why.
+
+    Held columns keep the row's value in every sample and get no feature:
+    columns the model provably does not use (``layout.unused``), columns
+    named by ``--ignore-columns`` or ``--freeze-columns``. Shared by every row
+    explained with the same statistics and model; ``warnings`` are the ones
+    about columns (the same for every row).
+    """
+
+    def __init__(
+        self,
+        stats: TrainingStats,
+        layout: ModelInput | None = None,
+        *,
+        ignore: tuple[str, ...] | list[str] = (),
+        freeze: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        self.stats = stats
+        held: dict[str, str] = dict(layout.unused) if layout is not None else {}
+        for name in ignore:
+            held.setdefault(name, IGNORED_BY_OPTION)
+        for name in freeze:
+            held.setdefault(name, FROZEN_BY_OPTION)
+        unknown = [n for n in held if n not in set(stats.names)]
+        if unknown:
+            raise InputError(
+                f"no column named {listed_names(unknown)} in the training data; "
+                f"its columns are: {listed_names(stats.names, 30)}"
+            )
+        #: Held column name -> reason, in the statistics' column order.
+        self.held = {n: held[n] for n in stats.names if n in held}
+        self.explained = [j for j, c in enumerate(stats.columns) if c.name not in self.held]
+        if not self.explained:
+            raise InputError(
+                f"every column is held at the row's value ({listed_names(list(self.held))}): "
+                "there is nothing left to explain"
+            )
+        self.held_idx = [j for j, c in enumerate(stats.columns) if c.name in self.held]
+        self.warnings = self._warnings()
+
+    def _warnings(self) -> list[str]:
+        by_model = [
+            f"{n!r} ({why})"
+            for n, why in self.held.items()
+            if why not in (IGNORED_BY_OPTION, FROZEN_BY_OPTION)
+        ]
+        if not by_model:
+            return []
+        return [
+            "held at the row's value and not explained, as the model does not use them: "
+            + ", ".join(by_model)
+        ]
+
+    def describe(self) -> list[dict[str, str]]:
+        """The held columns as the JSON ``input.ignored_columns`` lists them."""
+        return [{"column": n, "reason": why} for n, why in self.held.items()]
+
+
 # -- the domain -------------------------------------------------------------------
 
 
@@ -457,8 +544,11 @@ class TabularDomain:
 
     ``values`` holds the row's cells in the statistics' column order, already
     converted to the training types (floats, NaN when missing, for numeric
-    columns). ``layout`` says how the model takes rows; ``sampler`` may be
-    shared between rows explained with the same statistics.
+    columns). ``layout`` says how the model takes rows; ``sampler`` and
+    ``columns`` (which columns are explained) may be shared between rows
+    explained with the same statistics. Held columns keep the row's value in
+    every sample and get no feature: feature ``i`` is the condition on column
+    ``columns.explained[i]``.
     """
 
     modality = "tabular"
@@ -472,12 +562,15 @@ class TabularDomain:
         row: int | None = None,
         name: str = "-",
         sampler: TabularSampler | None = None,
+        columns: ColumnPlan | None = None,
     ) -> None:
         if len(values) != len(stats.columns):
             raise ValueError(f"{len(values)} values for {len(stats.columns)} columns")
         self.stats = stats
         self.sampler = sampler or TabularSampler(stats)
         self.layout = layout or ModelInput(stats)
+        self.columns = columns or ColumnPlan(stats, self.layout)
+        self.explained = self.columns.explained
         self.row = row
         self.name = name
         self.values = list(values)
@@ -497,8 +590,10 @@ class TabularDomain:
             [s.category_level(k, values[j]) for k, j in enumerate(s.categorical_idx)],
             dtype=np.int64,
         )
-        self.feature_names = [self._feature_name(j) for j in range(len(stats.columns))]
-        self.default_kernel_width = KERNEL_WIDTH_FACTOR * math.sqrt(len(stats.columns))
+        self.feature_names = [self._feature_name(j) for j in self.explained]
+        self.default_kernel_width = KERNEL_WIDTH_FACTOR * math.sqrt(len(self.explained))
+        #: Warnings for this row's explanation: the columns' and the row's own.
+        self.warnings = list(self.columns.warnings)
 
     @property
     def label(self) -> str:
@@ -508,9 +603,10 @@ class TabularDomain:
         """Without bins a numeric cell is a coordinate: it must be a finite number."""
         if self.stats.discretize:
             return
+        held = set(self.columns.held_idx)
         for k, j in enumerate(self.sampler.numeric_idx):
             v = self.instance_numeric[0, k]
-            if not np.isfinite(v):
+            if j not in held and not np.isfinite(v):
                 what = "missing" if np.isnan(v) else "infinite"
                 raise InputError(
                     f"{self.label}: column {self.stats.columns[j].name!r} is {what}; "
@@ -549,12 +645,20 @@ class TabularDomain:
             z[1:, cat] = draw.categorical_levels == self.categorical_levels
         numeric = np.vstack([self.instance_numeric, draw.numeric])
         categorical = np.vstack([self.instance_categorical, draw.categorical])
+        for j in self.columns.held_idx:  # every sample keeps the row's value
+            k = s.position[j]
+            if isinstance(self.stats.columns[j], NumericColumn):
+                numeric[:, k] = self.instance_numeric[0, k]
+            else:
+                categorical[:, k] = self.instance_categorical[0, k]
+        if len(self.explained) < z.shape[1]:
+            z = np.ascontiguousarray(z[:, self.explained])
         return TabularSample(z, numeric, categorical)
 
     def instance(self) -> TabularSample:
         """This row alone, as a one-row sample (to check that the model takes it)."""
         return TabularSample(
-            np.ones((1, len(self.stats.columns))), self.instance_numeric, self.instance_categorical
+            np.ones((1, len(self.explained))), self.instance_numeric, self.instance_categorical
         )
 
     def to_model_input(self, z: TabularSample) -> Any:
@@ -572,8 +676,9 @@ class TabularDomain:
         """Euclidean distance to the row in the interpretable space, as lime's tabular explainer."""
         return euclidean_distance_to_first(np.asarray(z))
 
-    def feature_info(self, j: int) -> dict[str, Any]:
+    def feature_info(self, i: int) -> dict[str, Any]:
         """The column, the row's value and, for a bin, its limits (null where open)."""
+        j = self.explained[i]
         col = self.stats.columns[j]
         info: dict[str, Any] = {"column": col.name, "value": json_value(self.values[j], col)}
         if isinstance(col, NumericColumn) and col.bins is not None:
@@ -591,8 +696,9 @@ class TabularDomain:
             "name": self.label,
             "file": self.name,
             "row": self.row,
-            "num_features": len(self.stats.columns),
+            "num_features": len(self.explained),
             "discretizer": self.stats.discretizer,
             "training": self.stats.source,
             "values": {c.name: json_value(v, c) for c, v in zip(self.stats.columns, self.values)},
+            "ignored_columns": self.columns.describe(),
         }

@@ -166,9 +166,9 @@ def _column_transformer_unused(est: Any, columns: list[str]) -> dict[str, str]:
             return {}
         if _is_drop(transformer):
             why = (
-                "dropped by the model's ColumnTransformer (remainder='drop')"
+                "dropped by the model's ColumnTransformer: remainder='drop'"
                 if name == "remainder"
-                else f"dropped by the model's ColumnTransformer ({name!r} is 'drop')"
+                else f"dropped by the model's ColumnTransformer: {name!r} is 'drop'"
             )
             for c in selected:
                 reasons.setdefault(c, why)
@@ -177,7 +177,7 @@ def _column_transformer_unused(est: Any, columns: list[str]) -> dict[str, str]:
         used.update(c for c in selected if c not in inner)
         for c, why in inner.items():
             reasons.setdefault(c, why)
-    default = "not selected by the model's ColumnTransformer (remainder='drop')"
+    default = "dropped by the model's ColumnTransformer: remainder='drop'"
     return {c: reasons.get(c, default) for c in columns if c not in used}
 
 
