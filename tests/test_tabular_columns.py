@@ -278,3 +278,22 @@ def test_column_options_refuse_bad_names(shop, args, code, message):
     assert result.exit_code == code, (result.exit_code, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+# -- values training never had ---------------------------------------------------------------
+
+
+def test_a_category_unseen_in_training_is_warned_about(shop):
+    first, second = json_of(shop_run(shop, "drops", "--rows", "0:2", "--format", "json"))
+    assert not any("not seen in training" in w for w in first["warnings"])
+    [warning] = [w for w in second["warnings"] if "not seen in training" in w]
+    assert warning.startswith(
+        "the value 'Atlantis' of column 'island' was not seen in training: no sample shares it, "
+        "so the weight of 'island = Atlantis' only measures how far"
+    )
+    terminal = ok(shop_run(shop, "drops", "--row", "1"))
+    assert "warning: the value 'Atlantis' of column 'island' was not seen" in terminal
+    # A held column's unseen value is the user's choice: no warning.
+    [held] = json_of(shop_run(shop, "drops", "--row", "1", "--format", "json",
+                              "--freeze-columns", "island"))  # fmt: skip
+    assert not any("not seen in training" in w for w in held["warnings"])

@@ -593,7 +593,7 @@ class TabularDomain:
         self.feature_names = [self._feature_name(j) for j in self.explained]
         self.default_kernel_width = KERNEL_WIDTH_FACTOR * math.sqrt(len(self.explained))
         #: Warnings for this row's explanation: the columns' and the row's own.
-        self.warnings = list(self.columns.warnings)
+        self.warnings = list(self.columns.warnings) + self._unseen_warnings()
 
     @property
     def label(self) -> str:
@@ -612,6 +612,22 @@ class TabularDomain:
                     f"{self.label}: column {self.stats.columns[j].name!r} is {what}; "
                     "--discretizer none can explain only finite numbers (use a discretizer)"
                 )
+
+    def _unseen_warnings(self) -> list[str]:
+        """One warning per explained category the training data never had."""
+        out = []
+        held = set(self.columns.held_idx)
+        for k, j in enumerate(self.sampler.categorical_idx):
+            if j in held or self.categorical_levels[k] >= 0:
+                continue
+            name = self.stats.columns[j].name
+            out.append(
+                f"the value {show_value(self.values[j])!r} of column {name!r} was not seen in "
+                f"training: no sample shares it, so the weight of {self._feature_name(j)!r} "
+                "only measures how far the other features miss this row (check the value, "
+                f"or hold the column with --freeze-columns {name})"
+            )
+        return out
 
     def _feature_name(self, j: int) -> str:
         col = self.stats.columns[j]
