@@ -8,6 +8,14 @@ from a DataFrame, and round-trips through JSON without loss (floats are
 written with ``repr`` precision), so saved statistics give the same
 explanations as the CSV they came from.
 
+Dates and times: a text column whose values (nearly all of them: at least
+98 % of the non-missing ones) read in one of :data:`DATE_FORMATS` is a
+numeric column of dtype ``datetime``: its values are days (or minutes, or
+seconds, as the format is precise) since 1970-01-01, binned like any number,
+and written back in the column's own format for the model. Cells that do not
+read as dates count as missing. ``categorical`` keeps such a column as
+categories.
+
 Missing values: statistics are computed on the non-missing values of each
 column, and the number of missing values is kept. A categorical column's
 missing values are one more category; a numeric column's missing values are
@@ -20,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +45,25 @@ DISCRETIZERS = ("quartile", "decile", "entropy", "none")
 _PERCENTILES = {"quartile": [25, 50, 75], "decile": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
 
 #: Type tags kept for each column so model inputs get the dtypes seen in training.
-NUMERIC_DTYPES = ("float", "integer")
+NUMERIC_DTYPES = ("float", "integer", "datetime")
 CATEGORICAL_DTYPES = ("string", "bool", "integer", "float", "category", "object")
+
+
+#: Date and time formats recognised in text columns, with the unit their values
+#: are counted in (seconds per unit): the format's precision, so values are whole.
+DATE_FORMATS = {
+    "%Y-%m-%d": 86400,
+    "%Y/%m/%d": 86400,
+    "%Y-%m-%d %H:%M": 60,
+    "%Y-%m-%dT%H:%M": 60,
+    "%Y-%m-%d %H:%M:%S": 1,
+    "%Y-%m-%dT%H:%M:%S": 1,
+}
+#: Share of a column's non-missing values that must read as dates.
+DATE_SHARE = 0.98
+_DATE_START = re.compile(r"\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}")
+#: How dates are shown in feature names, by unit.
+_DATE_DISPLAY = {86400: "%Y-%m-%d", 60: "%Y-%m-%d %H:%M", 1: "%Y-%m-%d %H:%M:%S"}
 
 
 # -- reading CSV files --------------------------------------------------------
@@ -110,7 +136,11 @@ class Bins:
 
 @dataclass(frozen=True)
 class NumericColumn:
-    """A numeric column: its spread for scaling and, when discretised, its bins."""
+    """A numeric column: its spread for scaling and, when discretised, its bins.
+
+    A ``datetime`` column also has the ``format`` its text is written in; its
+    values count units of :data:`DATE_FORMATS` since 1970-01-01.
+    """
 
     name: str
     dtype: str
@@ -121,8 +151,14 @@ class NumericColumn:
     min: float
     max: float
     bins: Bins | None
+    format: str | None = None
 
     kind = "numeric"
+
+    @property
+    def integral(self) -> bool:
+        """Whether values are whole numbers (integers, dates counted in their unit)."""
+        return self.dtype in ("integer", "datetime")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -136,6 +172,8 @@ class NumericColumn:
             "min": self.min,
             "max": self.max,
         }
+        if self.format is not None:
+            out["format"] = self.format
         if self.bins is not None:
             out["bins"] = {
                 "edges": list(self.bins.edges),
@@ -247,6 +285,9 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
         dtype = str(data["dtype"])
         if dtype not in NUMERIC_DTYPES:
             raise ValueError(f"column {data['name']!r}: unknown numeric dtype {dtype!r}")
+        fmt = data.get("format")
+        if (dtype == "datetime") != (fmt is not None) or (fmt and fmt not in DATE_FORMATS):
+            raise ValueError(f"column {data['name']!r}: a datetime column needs a known format")
         return NumericColumn(
             name=str(data["name"]),
             dtype=dtype,
@@ -257,6 +298,7 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
             min=float(data["min"]),
             max=float(data["max"]),
             bins=bins,
+            format=fmt,
         )
     if kind == "categorical":
         values = tuple(data["values"])
@@ -308,10 +350,18 @@ def compute_stats(
     columns: list[Column] = []
     for name in frame.columns:
         series = frame[name]
-        if name in forced or not _is_numeric(series):
+        fmt = None if name in forced or _is_numeric(series) else date_format(series)
+        if fmt is not None:
+            values = parse_dates(series, fmt)
+            columns.append(
+                _numeric_stats(str(name), values, "datetime", discretizer, labels, where, fmt)
+            )
+        elif name in forced or not _is_numeric(series):
             columns.append(_categorical_stats(str(name), series))
         else:
-            columns.append(_numeric_stats(str(name), series, discretizer, labels, where))
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            dtype = "integer" if pd.api.types.is_integer_dtype(series.dtype) else "float"
+            columns.append(_numeric_stats(str(name), values, dtype, discretizer, labels, where))
     return TrainingStats(
         columns=tuple(columns),
         rows=int(len(frame)),
@@ -359,9 +409,14 @@ def _is_numeric(series: pd.Series) -> bool:
 
 
 def _numeric_stats(
-    name: str, series: pd.Series, discretizer: str, labels: pd.Series | None, where: str
+    name: str,
+    values: np.ndarray,
+    dtype: str,
+    discretizer: str,
+    labels: pd.Series | None,
+    where: str,
+    fmt: str | None = None,
 ) -> NumericColumn:
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     present = ~np.isnan(values)
     x = values[present]
     if np.isinf(x).any():
@@ -370,7 +425,6 @@ def _numeric_stats(
         )
     if x.size == 0:
         raise InputError(f"{where}: column {name!r} has no values (every cell is missing)")
-    dtype = "integer" if pd.api.types.is_integer_dtype(series.dtype) else "float"
     bins = None
     if discretizer != "none":
         y = None if labels is None else labels.to_numpy()[present]
@@ -386,7 +440,59 @@ def _numeric_stats(
         min=float(x.min()),
         max=float(x.max()),
         bins=bins,
+        format=fmt,
     )
+
+
+# -- dates --------------------------------------------------------------------------
+
+
+def date_format(series: pd.Series) -> str | None:
+    """The format of :data:`DATE_FORMATS` that nearly all of a text column's values have."""
+    if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series)):
+        return None
+    present = series[series.notna()]
+    first = [v for v in present.iloc[:20] if isinstance(v, str)]
+    if 2 * sum(bool(_DATE_START.match(v)) for v in first) <= len(first):
+        return None  # a cheap look at the first values spares parsing other columns
+    for fmt in DATE_FORMATS:
+        parsed = pd.to_datetime(present.astype(str), format=fmt, errors="coerce")
+        if parsed.notna().mean() >= DATE_SHARE:
+            return fmt
+    return None
+
+
+def parse_dates(series: pd.Series, fmt: str) -> np.ndarray:
+    """Text in ``fmt`` as units since 1970-01-01 (floats, NaN where missing or unreadable)."""
+    texts = series.astype(object).where(series.notna(), None)
+    parsed = pd.to_datetime(texts, format=fmt, errors="coerce")
+    seconds = (parsed - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
+    return np.asarray(seconds, dtype=np.float64) / DATE_FORMATS[fmt]
+
+
+def format_dates(values: np.ndarray, fmt: str) -> np.ndarray:
+    """Units since 1970-01-01 as text in ``fmt`` (an object array, NaN where not finite)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan, dtype=object)
+    finite = np.isfinite(values)
+    if finite.any():
+        stamps = pd.to_datetime(values[finite] * DATE_FORMATS[fmt], unit="s")
+        out[finite] = stamps.strftime(fmt).to_numpy(dtype=object)
+    return out
+
+
+def date_labels(edges: tuple[float, ...] | list[float], fmt: str) -> list[str]:
+    """Bin edges of a date column as dates: whole units, so ``d <= edge`` reads ``d <= day``.
+
+    Values are whole units, so an edge ``e`` splits them where its whole part
+    ``floor(e)`` does. Shown with seconds where two edges share a whole part.
+    """
+    unit = DATE_FORMATS[fmt]
+    whole = np.floor(np.asarray(edges, dtype=np.float64))
+    labels = list(format_dates(whole, _DATE_DISPLAY[unit]))
+    if len(set(labels)) < len(labels):
+        labels = list(format_dates(np.asarray(edges, dtype=np.float64), "%Y-%m-%d %H:%M:%S"))
+    return [str(v) for v in labels]
 
 
 def _bin_edges(x: np.ndarray, discretizer: str, labels: np.ndarray | None, name: str) -> np.ndarray:
@@ -530,7 +636,18 @@ def convert_rows(
     problems: dict[int, list[str]] = {}
     for column in stats.columns:
         raw = subset[column.name]
-        if isinstance(column, NumericColumn):
+        if isinstance(column, NumericColumn) and column.format is not None:
+            numbers = parse_dates(raw, column.format)
+            bad = raw.notna().to_numpy() & np.isnan(numbers)
+            example = format_dates(np.array([1588776300.0 / DATE_FORMATS[column.format]]),
+                                   column.format)[0]  # fmt: skip
+            for pos in np.flatnonzero(bad):
+                problems.setdefault(int(pos), []).append(
+                    f"cannot read {raw.iloc[pos]!r} in column {column.name!r} as a date "
+                    f"like {example}"
+                )
+            converted[column.name] = numbers.tolist()
+        elif isinstance(column, NumericColumn):
             # to_numeric reads " 2 ", "1e3" and "inf"; whatever it cannot read is reported.
             numbers = pd.to_numeric(raw.astype(object), errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan

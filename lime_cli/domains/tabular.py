@@ -32,6 +32,8 @@ from lime_cli.tabular_data import (
     NumericColumn,
     TrainingStats,
     count_of,
+    date_labels,
+    format_dates,
     listed_names,
     to_native,
 )
@@ -132,7 +134,7 @@ class TabularSampler:
         self.means = np.array([c.mean for c in numeric], dtype=np.float64)
         # lime's scaler: population spread, 1 for constant columns.
         self.scales = np.array([c.std if c.std > 0 else 1.0 for c in numeric], dtype=np.float64)
-        self.integer = np.array([c.dtype == "integer" for c in numeric], dtype=bool)
+        self.integer = np.array([c.integral for c in numeric], dtype=bool)
         if self.discretize:
             self._bin_tables(numeric)
         self.vocab: list[np.ndarray] = []
@@ -175,7 +177,7 @@ class TabularSampler:
             self.bin_low[k, :nb], self.bin_high[k, :nb] = low, high
             self.bin_mean[k, :nb] = bins.means
             self.bin_scale[k, :nb] = np.asarray(bins.stds) + _MIN_SPREAD
-            if col.dtype == "integer":
+            if col.integral:
                 # Integers inside each bin: (low, high] except the first, [min, high].
                 first = np.ceil(low[:1])
                 rest = np.floor(low[1:]) + 1
@@ -290,13 +292,26 @@ def batch_rows(num_columns: int) -> int:
 # -- readable names -------------------------------------------------------------
 
 
-def bin_names(name: str, edges: tuple[float, ...] | list[float]) -> list[str]:
-    """lime's bin names: ``age <= 31.00``, ``31.00 < age <= 45.00``, ``age > 45.00``."""
-    labels = edge_labels(edges)
+def bin_names(
+    name: str, edges: tuple[float, ...] | list[float], labels: list[str] | None = None
+) -> list[str]:
+    """lime's bin names: ``age <= 31.00``, ``31.00 < age <= 45.00``, ``age > 45.00``.
+
+    ``labels`` are the edges as shown (default: :func:`edge_labels`).
+    """
+    labels = labels or edge_labels(edges)
     names = [f"{name} <= {labels[0]}"]
     names += [f"{a} < {name} <= {b}" for a, b in zip(labels, labels[1:])]
     names.append(f"{name} > {labels[-1]}")
     return names
+
+
+def column_edge_labels(column: NumericColumn) -> list[str]:
+    """A binned column's edges as shown: dates for a date column, numbers otherwise."""
+    assert column.bins is not None
+    if column.format is not None:
+        return date_labels(column.bins.edges, column.format)
+    return edge_labels(column.bins.edges)
 
 
 def edge_labels(edges: tuple[float, ...] | list[float]) -> list[str]:
@@ -321,8 +336,12 @@ def show_value(value: Any) -> str:
 
 
 def json_value(value: Any, column: Any = None) -> Any:
-    """A cell for the JSON output: missing as null, infinities as text, integers as integers."""
+    """A cell for the JSON output: missing as null, infinities as text, integers as integers,
+    dates as their text."""
     native = to_native(value)
+    fmt = getattr(column, "format", None)
+    if fmt is not None and isinstance(native, float) and math.isfinite(native):
+        return str(format_dates(np.array([native]), fmt)[0])
     if isinstance(native, float) and math.isinf(native):
         return "inf" if native > 0 else "-inf"
     if isinstance(native, float) and getattr(column, "dtype", "") == "integer":
@@ -364,7 +383,10 @@ class ModelInput:
             else ("categorical", categorical_pos[n], stats.column(n))
             for n in self.columns
         ]
-        self.all_numeric = not categorical_pos
+        # Date columns are numbers here but text to the model.
+        self.all_numeric = not categorical_pos and not any(
+            isinstance(c, NumericColumn) and c.format for c in stats.columns
+        )
 
     @classmethod
     def for_model(cls, model: Any, stats: TrainingStats, where: str) -> ModelInput:
@@ -405,13 +427,17 @@ class ModelInput:
             if self.all_numeric:
                 return sample.numeric
             out = np.empty((len(sample), len(self.columns)), dtype=object)
-            for i, (kind, k, _) in enumerate(self.sources):
-                out[:, i] = sample.numeric[:, k] if kind == "numeric" else sample.categorical[:, k]
+            for i, (kind, k, col) in enumerate(self.sources):
+                if kind == "numeric":
+                    values = sample.numeric[:, k]
+                    out[:, i] = values if col.format is None else format_dates(values, col.format)
+                else:
+                    out[:, i] = sample.categorical[:, k]
             return out
         data = {}
         for name, (kind, k, col) in zip(self.columns, self.sources):
             if kind == "numeric":
-                data[name] = _numeric_series(sample.numeric[:, k], col.dtype)
+                data[name] = _numeric_series(sample.numeric[:, k], col)
             else:
                 data[name] = _categorical_series(sample.categorical[:, k], col)
         return pd.DataFrame(data, copy=False)
@@ -432,7 +458,10 @@ def _unused_columns(model: Any, given: list[str], stats: TrainingStats) -> dict[
     return {n: unused[n] for n in stats.names if n in unused}
 
 
-def _numeric_series(values: np.ndarray, dtype: str) -> Any:
+def _numeric_series(values: np.ndarray, column: NumericColumn) -> Any:
+    dtype = column.dtype
+    if column.format is not None:  # dates go back to the text the model was fitted on
+        return pd.array(format_dates(values, column.format), dtype=_STRING_DTYPE)
     if (
         dtype == "integer"
         and not np.isnan(values).any()
@@ -643,7 +672,7 @@ class TabularDomain:
         if level == self.sampler.missing_level[k] or np.isnan(self.instance_numeric[0, k]):
             return f"{col.name} is missing"
         assert col.bins is not None
-        return bin_names(col.name, col.bins.edges)[level]
+        return bin_names(col.name, col.bins.edges, column_edge_labels(col))[level]
 
     # -- the Domain protocol ---------------------------------------------------------
     def sample(self, n: int, rng: np.random.Generator) -> TabularSample:
@@ -693,14 +722,15 @@ class TabularDomain:
         return euclidean_distance_to_first(np.asarray(z))
 
     def feature_info(self, i: int) -> dict[str, Any]:
-        """The column, the row's value and, for a bin, its limits (null where open)."""
+        """The column, the row's value and, for a bin, its limits (null where open;
+        dates as shown in the feature's name)."""
         j = self.explained[i]
         col = self.stats.columns[j]
         info: dict[str, Any] = {"column": col.name, "value": json_value(self.values[j], col)}
         if isinstance(col, NumericColumn) and col.bins is not None:
             k = self.sampler.position[j]
             level = int(self.numeric_levels[k])
-            edges = col.bins.edges
+            edges: Any = col.bins.edges if col.format is None else column_edge_labels(col)
             if 0 <= level <= len(edges) and not np.isnan(self.instance_numeric[0, k]):
                 low = edges[level - 1] if level > 0 else None
                 high = edges[level] if level < len(edges) else None
