@@ -16,6 +16,15 @@ and written back in the column's own format for the model. Cells that do not
 read as dates count as missing. ``categorical`` keeps such a column as
 categories.
 
+Rare categories: a categorical column keeps its :data:`MAX_CATEGORIES` most
+frequent values; the rarer ones are pooled as one "other" level, drawn at
+their combined frequency and given to the model as the most frequent of
+them (the others are not kept, so the model never sees them in samples; a
+row holding any value outside the kept ones is at the "other" level). So
+saved statistics hold at most that many values of a column (zip codes, names),
+and explanations from them equal those from the CSV. Pandas category columns
+(never read from a CSV) keep every category: the model's dtype needs them.
+
 Missing values: statistics are computed on the non-missing values of each
 column, and the number of missing values is kept. A categorical column's
 missing values are one more category; a numeric column's missing values are
@@ -40,7 +49,11 @@ from lime_cli.errors import InputError, UsageError
 from lime_cli.inputs import STDIN, decode_utf8, read_bytes
 
 STATS_FORMAT = "lime-explain/tabular-stats"
-STATS_VERSION = 1
+#: 2: pooled rare categories ("other"), datetime columns. Version 1 files still load.
+STATS_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: Categories kept per column; rarer ones are pooled as one "other" level.
+MAX_CATEGORIES = 50
 DISCRETIZERS = ("quartile", "decile", "entropy", "none")
 _PERCENTILES = {"quartile": [25, 50, 75], "decile": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
 
@@ -186,18 +199,31 @@ class NumericColumn:
 
 @dataclass(frozen=True)
 class CategoricalColumn:
-    """A categorical column: its values (JSON types) and how often each occurred."""
+    """A categorical column: its values (JSON types) and how often each occurred.
+
+    ``other_values`` rarer values, ``other_count`` cells in all, were pooled as
+    one "other" level, given to the model as ``other_value`` (the most frequent
+    of them); ``other_values`` is 0 when nothing was pooled.
+    """
 
     name: str
     dtype: str
     values: tuple[Any, ...]
     counts: tuple[int, ...]
     missing: int
+    other_values: int = 0
+    other_count: int = 0
+    other_value: Any = None
 
     kind = "categorical"
 
+    @property
+    def distinct(self) -> int:
+        """How many distinct values training had (pooled ones included)."""
+        return len(self.values) + self.other_values
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "kind": self.kind,
             "dtype": self.dtype,
@@ -205,6 +231,13 @@ class CategoricalColumn:
             "counts": list(self.counts),
             "missing": self.missing,
         }
+        if self.other_values:
+            out["other"] = {
+                "values": self.other_values,
+                "count": self.other_count,
+                "as": self.other_value,
+            }
+        return out
 
 
 Column = NumericColumn | CategoricalColumn
@@ -250,8 +283,12 @@ class TrainingStats:
         """Statistics written by :meth:`to_dict`; ``KeyError`` or ``ValueError`` if malformed."""
         if data.get("format") != STATS_FORMAT:
             raise ValueError("not a lime-explain tabular statistics file")
-        if data.get("version") != STATS_VERSION:
-            raise ValueError(f"unsupported statistics version {data.get('version')!r}")
+        if data.get("version") not in READABLE_VERSIONS:
+            raise ValueError(
+                f"unsupported statistics version {data.get('version')!r} (this lime-explain "
+                f"reads versions {', '.join(map(str, READABLE_VERSIONS))}; compute the "
+                "statistics again from the training CSV)"
+            )
         discretizer = str(data["discretizer"])
         if discretizer not in DISCRETIZERS:
             raise ValueError(f"unknown discretizer {discretizer!r}")
@@ -308,12 +345,18 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
         dtype = str(data["dtype"])
         if dtype not in CATEGORICAL_DTYPES:
             raise ValueError(f"column {data['name']!r}: unknown categorical dtype {dtype!r}")
+        other = data.get("other") or {"values": 0, "count": 0, "as": None}
+        if int(other["values"]) < 0 or (int(other["values"]) > 0) != (int(other["count"]) > 0):
+            raise ValueError(f"column {data['name']!r}: inconsistent 'other' values and count")
         return CategoricalColumn(
             name=str(data["name"]),
             dtype=dtype,
             values=values,
             counts=counts,
             missing=int(data["missing"]),
+            other_values=int(other["values"]),
+            other_count=int(other["count"]),
+            other_value=other["as"] if int(other["values"]) else None,
         )
     raise ValueError(f"unknown column kind {kind!r}")
 
@@ -543,7 +586,11 @@ def _bin_stats(x: np.ndarray, edges: np.ndarray) -> Bins:
 
 def _categorical_stats(name: str, series: pd.Series) -> CategoricalColumn:
     """Values by decreasing frequency; a pandas category column keeps its categories' order
-    (models may rely on the codes), unused categories included with count 0."""
+    (models may rely on the codes), unused categories included with count 0.
+
+    Other columns keep their :data:`MAX_CATEGORIES` most frequent values and
+    pool the rest as one "other" level (see the module's documentation).
+    """
     present = series.notna().to_numpy()
     values = [to_native(v) for v in series[present].tolist()]
     counted = Counter(values)
@@ -552,12 +599,18 @@ def _categorical_stats(name: str, series: pd.Series) -> CategoricalColumn:
         ordered = [(v, counted.get(v, 0)) for v in categories]
     else:
         ordered = sorted(counted.items(), key=lambda kv: (-kv[1], type(kv[0]).__name__, str(kv[0])))
+    dtype = _categorical_dtype(series, [v for v, _ in ordered])
+    pooled = ordered[MAX_CATEGORIES:] if dtype != "category" else []
+    kept = ordered[: len(ordered) - len(pooled)]
     return CategoricalColumn(
         name=name,
-        dtype=_categorical_dtype(series, [v for v, _ in ordered]),
-        values=tuple(v for v, _ in ordered),
-        counts=tuple(int(c) for _, c in ordered),
+        dtype=dtype,
+        values=tuple(v for v, _ in kept),
+        counts=tuple(int(c) for _, c in kept),
         missing=int((~present).sum()),
+        other_values=len(pooled),
+        other_count=int(sum(c for _, c in pooled)),
+        other_value=pooled[0][0] if pooled else None,
     )
 
 
@@ -600,6 +653,18 @@ def save_stats(path: str, stats: TrainingStats) -> None:
 
     text = json.dumps(stats.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
     atomic_write_text(path, text + "\n")
+
+
+def pooled_summary(stats: TrainingStats) -> str | None:
+    """One line saying which columns had rare values pooled, or ``None``."""
+    pooled = [c for c in stats.columns if isinstance(c, CategoricalColumn) and c.other_values]
+    if not pooled:
+        return None
+    return (
+        f"pooled the rare values of {count_of(pooled, 'column')} into one 'other' level each "
+        f"(kept the {MAX_CATEGORIES} most frequent): "
+        + ", ".join(f"{c.name!r} ({c.other_values} of {c.distinct} values)" for c in pooled)
+    )
 
 
 def load_stats(path: str) -> TrainingStats:
@@ -675,12 +740,11 @@ class CategoryLookup:
     """Match a CSV cell's text to a training category of one column."""
 
     def __init__(self, column: CategoricalColumn) -> None:
-        self.by_text = {str(v): v for v in column.values if isinstance(v, str)}
-        self.by_bool = {v: v for v in column.values if isinstance(v, bool)}
+        values = list(column.values) + ([column.other_value] if column.other_values else [])
+        self.by_text = {str(v): v for v in values if isinstance(v, str)}
+        self.by_bool = {v: v for v in values if isinstance(v, bool)}
         self.by_number = {
-            float(v): v
-            for v in column.values
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            float(v): v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
 
     def match(self, cell: Any) -> Any:

@@ -297,3 +297,80 @@ def test_a_category_unseen_in_training_is_warned_about(shop):
     [held] = json_of(shop_run(shop, "drops", "--row", "1", "--format", "json",
                               "--freeze-columns", "island"))  # fmt: skip
     assert not any("not seen in training" in w for w in held["warnings"])
+
+
+# -- rare categories and saved statistics ---------------------------------------------------
+
+
+def zips(n: int = 1000) -> pd.DataFrame:
+    """120 zip codes, zip i about twice as frequent as zip i + 20."""
+    rng = np.random.default_rng(4)
+    p = 0.5 ** (np.arange(120) / 20)
+    codes = rng.choice([f"Z{i:03d}" for i in range(120)], size=n, p=p / p.sum())
+    return pd.DataFrame({"zip": codes, "x": rng.normal(size=n)})
+
+
+def test_rare_categories_are_pooled_and_drawn_at_their_combined_frequency():
+    frame = zips()
+    stats = compute_stats(frame)
+    column = stats.column("zip")
+    counts = frame["zip"].value_counts()
+    assert len(column.values) == 50 and column.distinct == counts.size
+    assert list(column.counts) == counts.iloc[:50].tolist()  # the 50 most frequent
+    assert column.other_values == counts.size - 50
+    assert column.other_count == counts.iloc[50:].sum()
+    # Given to the model as the most frequent pooled value.
+    assert column.other_value not in column.values and counts[column.other_value] == counts.iloc[50]
+    rare = counts.index[-1]
+    domain = TabularDomain([rare, 0.0], stats)
+    assert domain.feature_names[0] == f"zip = {rare} (rare)"
+    assert not domain.warnings  # a pooled value is not an unseen one
+    sample = domain.sample(20_001, np.random.default_rng(0))
+    drawn = ModelInput(stats).to_model_input(sample)[1:, 0]
+    other = drawn == column.other_value
+    assert set(drawn) <= set(column.values) | {column.other_value}
+    share = column.other_count / len(frame)
+    assert abs(other.mean() - share) < 4 * np.sqrt(share * (1 - share) / 20_000)
+    assert (sample.z[1:, 0] == other).all()  # the row shares the level of every rare value
+
+
+def test_statistics_files_say_what_was_pooled_and_old_files_still_load(tmp_path):
+    from lime_cli.tabular_data import TrainingStats, load_stats, save_stats
+
+    stats = compute_stats(zips())
+    path = tmp_path / "s.json"
+    save_stats(str(path), stats)
+    data = json.loads(path.read_text())
+    assert data["version"] == 2
+    [saved] = [c for c in data["columns"] if c["name"] == "zip"]
+    assert len(saved["values"]) == 50
+    zip_column = stats.column("zip")
+    assert saved["other"] == {"values": zip_column.other_values, "count": zip_column.other_count,
+                              "as": zip_column.other_value}  # fmt: skip
+    assert zip_column.other_values > 50
+    assert load_stats(str(path)) == stats
+    # A file written before pooling existed (version 1) is read as it was.
+    old = {"format": "lime-explain/tabular-stats", "version": 1, "source": "t.csv", "rows": 3,
+           "target": None, "discretizer": "quartile",
+           "columns": [{"name": "c", "kind": "categorical", "dtype": "string",
+                        "values": ["a", "b"], "counts": [2, 1], "missing": 0}]}  # fmt: skip
+    path.write_text(json.dumps(old))
+    column = load_stats(str(path)).column("c")
+    assert column.values == ("a", "b") and column.other_values == 0
+    with pytest.raises(ValueError, match="reads versions 1, 2"):
+        TrainingStats.from_dict({**old, "version": 3})
+
+
+def test_save_stats_reports_pooled_columns_and_explains_as_the_csv_does(shop, tmp_path):
+    stats = tmp_path / "s.json"
+    args = ["--categorical", "zip", "--rows", "0:3", "--format", "json"]
+    result = shop_run(shop, "all", *args, "--save-stats", str(stats))
+    distinct = pd.read_csv(shop["train"])["zip"].nunique()
+    assert result.stderr == (
+        f"lime-explain: {stats}: pooled the rare values of 1 column into one 'other' level "
+        f"each (kept the 50 most frequent): 'zip' ({distinct - 50} of {distinct} values)\n"
+    )
+    [zip_stats] = [c for c in json.loads(stats.read_text())["columns"] if c["name"] == "zip"]
+    assert len(zip_stats["values"]) == 50 and zip_stats["other"]["values"] == distinct - 50
+    again = run("--model", shop["all"], "--train", str(stats), shop["rows"], *FAST, *args)
+    assert ok(again) == ok(result)

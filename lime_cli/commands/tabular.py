@@ -76,7 +76,12 @@ def tabular_inputs(func: F) -> F:
                           "and not explained in this run; unlike --ignore-columns, "
                           "--save-stats keeps their statistics."),
         click.option("--save-stats", "save_stats_path", metavar="FILE.json",
-                     help="Write the training statistics to FILE.json (for --train FILE.json)."),
+                     help="Write the training statistics to FILE.json (for --train FILE.json): "
+                          "per column only what sampling needs, bins or category frequencies. "
+                          "A column keeps its 50 most frequent categories; rarer ones are "
+                          "pooled as one 'other' level, drawn at their combined frequency and "
+                          "given to the model as the most frequent of them (the same when "
+                          "explaining from the CSV). Says on stderr which columns were pooled."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -145,7 +150,13 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     :func:`run_rows` now, so they load while the data is read.
     """
     from lime_cli.domains.tabular import ModelInput
-    from lime_cli.tabular_data import check_stats_columns, convert_rows, read_table, save_stats
+    from lime_cli.tabular_data import (
+        check_stats_columns,
+        convert_rows,
+        pooled_summary,
+        read_table,
+        save_stats,
+    )
 
     selection = RowSelection.parse(
         options.get("row_numbers") or (), options.get("row_range"), bool(options.get("all_rows"))
@@ -171,6 +182,9 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     ModelInput.for_model(model, stats, where)
     if options.get("save_stats_path"):
         save_stats(options["save_stats_path"], stats)
+        pooled = pooled_summary(stats)
+        if pooled:
+            click.echo(f"lime-explain: {options['save_stats_path']}: {pooled}", err=True)
     held = {"ignore": tuple(ignore), "freeze": tuple(freeze)}
     if source is None:  # only saving the statistics
         return Job(

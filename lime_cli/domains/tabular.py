@@ -141,18 +141,21 @@ class TabularSampler:
         self.category_cdf: list[np.ndarray] = []
         self.category_keys: list[dict[tuple[str, Any], int]] = []
         self.category_missing: list[int] = []  # the missing level, -1 if never missing
+        self.category_other: list[int] = []  # the level of pooled rare values, -1 if none
         for j in self.categorical_idx:
             col = stats.columns[j]
             assert isinstance(col, CategoricalColumn)
-            values = list(col.values) + ([np.nan] if col.missing else [])
+            # Levels: the kept values, the pooled "other" values, missing values.
+            other = [col.other_value] if col.other_values else []
+            values = list(col.values) + other + ([np.nan] if col.missing else [])
             vocab = np.empty(len(values), dtype=object)
             vocab[:] = values
             self.vocab.append(vocab)
-            self.category_cdf.append(
-                _cdf(list(col.counts) + ([col.missing] if col.missing else []))
-            )
+            counts = list(col.counts) + ([col.other_count] if other else [])
+            self.category_cdf.append(_cdf(counts + ([col.missing] if col.missing else [])))
             self.category_keys.append({_key(v): i for i, v in enumerate(col.values)})
-            self.category_missing.append(len(col.values) if col.missing else -1)
+            self.category_other.append(len(col.values) if other else -1)
+            self.category_missing.append(len(col.values) + len(other) if col.missing else -1)
 
     def _bin_tables(self, numeric: list[NumericColumn]) -> None:
         """Per (column, level) tables padded to the widest column, for vectorised draws."""
@@ -215,10 +218,11 @@ class TabularSampler:
         return out
 
     def category_level(self, k: int, value: Any) -> int:
-        """Level of one value of categorical column ``k`` (-1: not seen in training)."""
+        """Level of one value of categorical column ``k``: a value not kept is at the
+        "other" level when rare values were pooled, else -1 (not seen in training)."""
         if _is_missing(value):
             return self.category_missing[k]
-        return self.category_keys[k].get(_key(value), -1)
+        return self.category_keys[k].get(_key(value), self.category_other[k])
 
     # -- drawing -------------------------------------------------------------
     def draw(self, n: int, rng: np.random.Generator) -> Draw:
@@ -664,6 +668,9 @@ class TabularDomain:
             value = self.values[j]
             if _is_missing(value):
                 return f"{col.name} is missing"
+            k = self.sampler.position[j]
+            if self.categorical_levels[k] == self.sampler.category_other[k] >= 0:
+                return f"{col.name} = {show_value(value)} (rare)"  # any pooled value shares it
             return f"{col.name} = {show_value(value)}"
         if not self.stats.discretize:
             return col.name
