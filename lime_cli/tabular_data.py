@@ -54,6 +54,9 @@ STATS_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 #: Categories kept per column; rarer ones are pooled as one "other" level.
 MAX_CATEGORIES = 50
+#: A column with a different whole number or text in each of at least this many
+#: training rows looks like an identifier.
+IDENTIFIER_ROWS = 20
 DISCRETIZERS = ("quartile", "decile", "entropy", "none")
 _PERCENTILES = {"quartile": [25, 50, 75], "decile": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
 
@@ -152,7 +155,8 @@ class NumericColumn:
     """A numeric column: its spread for scaling and, when discretised, its bins.
 
     A ``datetime`` column also has the ``format`` its text is written in; its
-    values count units of :data:`DATE_FORMATS` since 1970-01-01.
+    values count units of :data:`DATE_FORMATS` since 1970-01-01. ``identifier``:
+    whole numbers, a different one in each of many training rows (an id).
     """
 
     name: str
@@ -165,6 +169,7 @@ class NumericColumn:
     max: float
     bins: Bins | None
     format: str | None = None
+    identifier: bool = False
 
     kind = "numeric"
 
@@ -187,6 +192,8 @@ class NumericColumn:
         }
         if self.format is not None:
             out["format"] = self.format
+        if self.identifier:
+            out["identifier"] = True
         if self.bins is not None:
             out["bins"] = {
                 "edges": list(self.bins.edges),
@@ -221,6 +228,16 @@ class CategoricalColumn:
     def distinct(self) -> int:
         """How many distinct values training had (pooled ones included)."""
         return len(self.values) + self.other_values
+
+    @property
+    def identifier(self) -> bool:
+        """A different value in each of many training rows (an id, a name)."""
+        count = sum(self.counts) + self.other_count
+        return (
+            count >= IDENTIFIER_ROWS
+            and all(c == 1 for c in self.counts)
+            and self.other_count == self.other_values
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -336,6 +353,7 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
             max=float(data["max"]),
             bins=bins,
             format=fmt,
+            identifier=bool(data.get("identifier", False)),
         )
     if kind == "categorical":
         values = tuple(data["values"])
@@ -468,6 +486,8 @@ def _numeric_stats(
         )
     if x.size == 0:
         raise InputError(f"{where}: column {name!r} has no values (every cell is missing)")
+    whole = fmt is None and bool(np.all(x == np.round(x)))
+    identifier = whole and x.size >= IDENTIFIER_ROWS and np.unique(x).size == x.size
     bins = None
     if discretizer != "none":
         y = None if labels is None else labels.to_numpy()[present]
@@ -484,6 +504,7 @@ def _numeric_stats(
         max=float(x.max()),
         bins=bins,
         format=fmt,
+        identifier=bool(identifier),
     )
 
 

@@ -20,7 +20,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from lime_cli.cli import cli
 from lime_cli.domains.tabular import ColumnPlan, ModelInput, TabularDomain
-from lime_cli.tabular_data import compute_stats
+from lime_cli.tabular_data import TrainingStats, compute_stats
 
 FAST = ["--num-samples", "500", "--seed", "3"]
 CLEAN_ENV = {"FORCE_COLOR": None, "NO_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
@@ -324,7 +324,7 @@ def test_rare_categories_are_pooled_and_drawn_at_their_combined_frequency():
     rare = counts.index[-1]
     domain = TabularDomain([rare, 0.0], stats)
     assert domain.feature_names[0] == f"zip = {rare} (rare)"
-    assert not domain.warnings  # a pooled value is not an unseen one
+    assert not any("not seen" in w for w in domain.warnings)  # pooled, not unseen
     sample = domain.sample(20_001, np.random.default_rng(0))
     drawn = ModelInput(stats).to_model_input(sample)[1:, 0]
     other = drawn == column.other_value
@@ -335,7 +335,7 @@ def test_rare_categories_are_pooled_and_drawn_at_their_combined_frequency():
 
 
 def test_statistics_files_say_what_was_pooled_and_old_files_still_load(tmp_path):
-    from lime_cli.tabular_data import TrainingStats, load_stats, save_stats
+    from lime_cli.tabular_data import load_stats, save_stats
 
     stats = compute_stats(zips())
     path = tmp_path / "s.json"
@@ -374,3 +374,51 @@ def test_save_stats_reports_pooled_columns_and_explains_as_the_csv_does(shop, tm
     assert len(zip_stats["values"]) == 50 and zip_stats["other"]["values"] == distinct - 50
     again = run("--model", shop["all"], "--train", str(stats), shop["rows"], *FAST, *args)
     assert ok(again) == ok(result)
+
+
+# -- identifiers and columns of many values ---------------------------------------------------
+
+
+def test_identifier_like_columns_are_recognised():
+    rng = np.random.default_rng(2)
+    ids = rng.permutation(100) + 5000.0
+    ids[7] = np.nan  # read as floats, still whole numbers
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "name": [f"person {i}" for i in range(100)],
+            "income": rng.normal(size=100),  # all different, but not whole numbers
+            "visits": rng.integers(0, 30, size=100),  # whole numbers that repeat
+        }
+    )
+    stats = compute_stats(frame)
+    assert [c.identifier for c in stats.columns] == [True, True, False, False]
+    assert not any(c.identifier for c in compute_stats(frame.iloc[:10]).columns)  # too few rows
+    assert TrainingStats.from_dict(stats.to_dict()) == stats
+    warnings = ColumnPlan(stats).warnings
+    assert warnings[0] == (
+        "column 'customer_id' has a different value in every training row, like an identifier: "
+        "conditions on it say little about the model (hold it with --ignore-columns customer_id)"
+    )
+    assert len(warnings) == 2 and warnings[1].startswith("column 'name' has a different value")
+    assert ColumnPlan(stats, ignore=["customer_id", "name"]).warnings == []
+
+
+def test_identifiers_and_many_valued_columns_the_model_uses_are_warned_about(shop):
+    [exp] = json_of(shop_run(shop, "all", "--row", "0", "--format", "json",
+                             "--categorical", "zip"))  # fmt: skip
+    distinct = pd.read_csv(shop["train"])["zip"].nunique()
+    assert [w.split(" has ")[0] for w in exp["warnings"]] == ["column 'customer_id'",
+                                                              "column 'zip'"]  # fmt: skip
+    assert exp["warnings"][1] == (
+        f"column 'zip' has {distinct} distinct values: the 50 most frequent are sampled as they "
+        f"are and the other {distinct - 50} as one rare level, so its weight is seldom "
+        "meaningful (if it identifies rows rather than describes them, hold it with "
+        "--ignore-columns zip)"
+    )
+    # Held, or dropped by the model: nothing to warn about.
+    [exp] = json_of(shop_run(shop, "all", "--row", "0", "--format", "json",
+                             "--ignore-columns", "customer_id,zip"))  # fmt: skip
+    assert exp["warnings"] == []
+    [exp] = json_of(shop_run(shop, "drops", "--row", "0", "--format", "json"))
+    assert not any("identifier" in w for w in exp["warnings"])

@@ -552,17 +552,33 @@ class ColumnPlan:
         self.warnings = self._warnings()
 
     def _warnings(self) -> list[str]:
+        out = []
         by_model = [
             f"{n!r} ({why})"
             for n, why in self.held.items()
             if why not in (IGNORED_BY_OPTION, FROZEN_BY_OPTION)
         ]
-        if not by_model:
-            return []
-        return [
-            "held at the row's value and not explained, as the model does not use them: "
-            + ", ".join(by_model)
-        ]
+        if by_model:
+            out.append(
+                "held at the row's value and not explained, as the model does not use them: "
+                + ", ".join(by_model)
+            )
+        for j in self.explained:
+            col = self.stats.columns[j]
+            remedy = f"hold it with --ignore-columns {col.name}"
+            if col.identifier:
+                out.append(
+                    f"column {col.name!r} has a different value in every training row, like "
+                    f"an identifier: conditions on it say little about the model ({remedy})"
+                )
+            elif isinstance(col, CategoricalColumn) and col.other_values:
+                out.append(
+                    f"column {col.name!r} has {col.distinct} distinct values: the "
+                    f"{len(col.values)} most frequent are sampled as they are and the other "
+                    f"{col.other_values} as one rare level, so its weight is seldom meaningful "
+                    f"(if it identifies rows rather than describes them, {remedy})"
+                )
+        return out
 
     def describe(self) -> list[dict[str, str]]:
         """The held columns as the JSON ``input.ignored_columns`` lists them."""
