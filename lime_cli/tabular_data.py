@@ -25,6 +25,11 @@ saved statistics hold at most that many values of a column (zip codes, names),
 and explanations from them equal those from the CSV. Pandas category columns
 (never read from a CSV) keep every category: the model's dtype needs them.
 
+Held columns: a column that is held at each row's value (``--ignore-columns``,
+or not used by the model) needs no statistics; :meth:`TrainingStats.holding`
+keeps only its name and type (JSON kind ``held``), which is what
+``--save-stats`` writes for it.
+
 Missing values: statistics are computed on the non-missing values of each
 column, and the number of missing values is kept. A categorical column's
 missing values are one more category; a numeric column's missing values are
@@ -49,7 +54,7 @@ from lime_cli.errors import InputError, UsageError
 from lime_cli.inputs import STDIN, decode_utf8, read_bytes
 
 STATS_FORMAT = "lime-explain/tabular-stats"
-#: 2: pooled rare categories ("other"), datetime columns. Version 1 files still load.
+#: 2: pooled rare categories ("other"), datetime and held columns. Version 1 files load.
 STATS_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 #: Categories kept per column; rarer ones are pooled as one "other" level.
@@ -210,7 +215,8 @@ class CategoricalColumn:
 
     ``other_values`` rarer values, ``other_count`` cells in all, were pooled as
     one "other" level, given to the model as ``other_value`` (the most frequent
-    of them); ``other_values`` is 0 when nothing was pooled.
+    of them); ``other_values`` is 0 when nothing was pooled. A ``held`` column
+    has no values at all: it is only ever given the row's value.
     """
 
     name: str
@@ -221,6 +227,7 @@ class CategoricalColumn:
     other_values: int = 0
     other_count: int = 0
     other_value: Any = None
+    held: bool = False
 
     kind = "categorical"
 
@@ -240,6 +247,8 @@ class CategoricalColumn:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        if self.held:
+            return {"name": self.name, "kind": "held", "dtype": self.dtype}
         out = {
             "name": self.name,
             "kind": self.kind,
@@ -284,6 +293,21 @@ class TrainingStats:
                 return c
         raise KeyError(name)
 
+    def holding(self, names: list[str] | set[str]) -> TrainingStats:
+        """These statistics with only the name and type of the columns in ``names``.
+
+        Held columns are given each row's own value, so their values, counts and
+        bins are not needed. A date column becomes text (the row's text is
+        passed on as it is); a pandas category column becomes plain values.
+        """
+        columns = tuple(
+            CategoricalColumn(c.name, _held_dtype(c), (), (), 0, held=True)
+            if c.name in names
+            else c
+            for c in self.columns
+        )
+        return TrainingStats(columns, self.rows, self.discretizer, self.target, self.source)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": STATS_FORMAT,
@@ -321,8 +345,19 @@ class TrainingStats:
         )
 
 
+def _held_dtype(column: Column) -> str:
+    if isinstance(column, NumericColumn):
+        return "string" if column.format is not None else column.dtype
+    return "object" if column.dtype == "category" else column.dtype
+
+
 def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
     kind = data["kind"]
+    if kind == "held":
+        dtype = str(data["dtype"])
+        if dtype not in CATEGORICAL_DTYPES:
+            raise ValueError(f"column {data['name']!r}: unknown held dtype {dtype!r}")
+        return CategoricalColumn(str(data["name"]), dtype, (), (), 0, held=True)
     if kind == "numeric":
         bins = None
         if discretize:
@@ -688,6 +723,17 @@ def pooled_summary(stats: TrainingStats) -> str | None:
     )
 
 
+def held_summary(stats: TrainingStats) -> str | None:
+    """One line naming the columns saved without values, or ``None``."""
+    held = [c.name for c in stats.columns if isinstance(c, CategoricalColumn) and c.held]
+    if not held:
+        return None
+    return (
+        f"kept only the name and type of {count_of(held, 'held column')} "
+        f"(--ignore-columns, or not used by the model): {listed_names(held)}"
+    )
+
+
 def load_stats(path: str) -> TrainingStats:
     """Statistics saved by :func:`save_stats` (exit 3 if the file is not one)."""
     data = read_bytes(path)
@@ -761,6 +807,8 @@ class CategoryLookup:
     """Match a CSV cell's text to a training category of one column."""
 
     def __init__(self, column: CategoricalColumn) -> None:
+        #: A held column has no training values: cells are read by its type alone.
+        self.dtype = column.dtype if column.held else None
         values = list(column.values) + ([column.other_value] if column.other_values else [])
         self.by_text = {str(v): v for v in values if isinstance(v, str)}
         self.by_bool = {v: v for v in values if isinstance(v, bool)}
@@ -773,6 +821,8 @@ class CategoryLookup:
         if cell is None or (isinstance(cell, float) and np.isnan(cell)):
             return np.nan
         text = str(cell)
+        if self.dtype is not None:
+            return _by_type(text, self.dtype)
         if text in self.by_text:
             return self.by_text[text]
         lowered = text.strip().lower()
@@ -785,3 +835,16 @@ class CategoryLookup:
                 return text
             return self.by_number.get(number, number)
         return text
+
+
+def _by_type(text: str, dtype: str) -> Any:
+    """A held column's cell as its training type: numbers and booleans read, else the text."""
+    if dtype in ("integer", "float"):
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if dtype == "integer" and number.is_integer() else number
+    if dtype == "bool" and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    return text

@@ -422,3 +422,53 @@ def test_identifiers_and_many_valued_columns_the_model_uses_are_warned_about(sho
     assert exp["warnings"] == []
     [exp] = json_of(shop_run(shop, "drops", "--row", "0", "--format", "json"))
     assert not any("identifier" in w for w in exp["warnings"])
+
+
+# -- held columns in saved statistics ----------------------------------------------------------
+
+
+def test_save_stats_keeps_no_values_of_held_columns(shop, tmp_path):
+    stats = tmp_path / "s.json"
+    args = ["--rows", "0:3", "--format", "json", "--freeze-columns", "income"]
+    result = shop_run(shop, "drops", *args, "--save-stats", str(stats))
+    assert result.stderr == (
+        f"lime-explain: {stats}: kept only the name and type of 3 held columns "
+        "(--ignore-columns, or not used by the model): 'customer_id', 'signup_date', 'zip'\n"
+    )
+    text = stats.read_text()
+    columns = {c["name"]: c for c in json.loads(text)["columns"]}
+    assert columns["customer_id"] == {"name": "customer_id", "kind": "held", "dtype": "integer"}
+    assert columns["signup_date"] == {"name": "signup_date", "kind": "held", "dtype": "string"}
+    assert columns["income"]["kind"] == "numeric"  # frozen for this run only: kept
+    train = pd.read_csv(shop["train"])
+    assert train["signup_date"][0] not in text and f"{train['zip'][0]}," not in text
+    # The saved statistics explain as the CSV did.
+    again = run("--model", shop["drops"], "--train", str(stats), shop["rows"], *FAST, *args)
+    assert ok(again) == result.stdout
+    # Columns named by --ignore-columns are held in the file too.
+    result = shop_run(shop, "all", "--row", "0", "--ignore-columns", "customer_id",
+                      "--save-stats", str(stats), "--quiet")  # fmt: skip
+    assert ok(result) == "" and "1 held column " in result.stderr
+    held = [c["name"] for c in json.loads(stats.read_text())["columns"] if c["kind"] == "held"]
+    assert held == ["customer_id"]
+
+
+def test_columns_saved_without_values_are_held_for_any_model(shop, tmp_path):
+    stats = tmp_path / "s.json"
+    ok(shop_run(shop, "drops", "--row", "0", "--save-stats", str(stats), "--quiet"))
+    # A model that uses them gets the row's own values, in their training types.
+    result = run("--model", shop["all"], "--train", str(stats), shop["rows"], "--row", "0",
+                 "--format", "json", *FAST)  # fmt: skip
+    [exp] = json_of(result)
+    assert {f["column"] for f in exp["explanations"][0]["features"]} == {"income", "island"}
+    reasons = {c["column"]: c["reason"] for c in exp["input"]["ignored_columns"]}
+    assert reasons["zip"].startswith("the statistics hold no values of it")
+    row = pd.read_csv(shop["rows"]).iloc[0]
+    assert exp["input"]["values"]["customer_id"] == row["customer_id"]
+    assert exp["input"]["values"]["signup_date"] == row["signup_date"]
+    from lime_cli.tabular_data import CategoryLookup, TrainingStats, compute_stats
+
+    held = compute_stats(pd.read_csv(shop["train"])).holding({"customer_id", "signup_date"})
+    assert TrainingStats.from_dict(held.to_dict()) == held
+    assert CategoryLookup(held.column("customer_id")).match("100017") == 100017
+    assert CategoryLookup(held.column("signup_date")).match("2020-01-03") == "2020-01-03"

@@ -153,6 +153,7 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     from lime_cli.tabular_data import (
         check_stats_columns,
         convert_rows,
+        held_summary,
         pooled_summary,
         read_table,
         save_stats,
@@ -179,12 +180,13 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     where = stats.source or options["train_path"]
     for option, names in (("--ignore-columns", ignore), ("--freeze-columns", freeze)):
         check_stats_columns(stats, names, option, where)
-    ModelInput.for_model(model, stats, where)
+    layout = ModelInput.for_model(model, stats, where)
     if options.get("save_stats_path"):
-        save_stats(options["save_stats_path"], stats)
-        pooled = pooled_summary(stats)
-        if pooled:
-            click.echo(f"lime-explain: {options['save_stats_path']}: {pooled}", err=True)
+        saved = stats.holding(set(ignore) | set(layout.unused))  # held: no values needed
+        save_stats(options["save_stats_path"], saved)
+        for note in (held_summary(saved), pooled_summary(saved)):
+            if note:
+                click.echo(f"lime-explain: {options['save_stats_path']}: {note}", err=True)
     held = {"ignore": tuple(ignore), "freeze": tuple(freeze)}
     if source is None:  # only saving the statistics
         return Job(
@@ -398,7 +400,7 @@ class TabularTask:
             for _ in rows:
                 yield None, exc
             return
-        sampler = TabularSampler(self.stats)
+        sampler = TabularSampler(self.stats, columns.held_idx)
         n = self.params.num_samples
         batch = self.params.batch_size or batch_rows(len(self.stats.columns))
         per_chunk = max(1, max(batch, batch_rows(len(self.stats.columns))) // n)

@@ -115,11 +115,18 @@ class TabularSampler:
 
     Levels are what the surrogate compares: a bin (numeric, discretised) or a
     category, with missing values as the last level when training had any.
+    Columns in ``held`` (indices; and columns the statistics hold no values
+    of) take no random numbers: their drawn values are placeholders, to be
+    replaced with the row's, and the other columns' draws do not depend on
+    whether the held ones have statistics.
     """
 
-    def __init__(self, stats: TrainingStats) -> None:
+    def __init__(self, stats: TrainingStats, held: tuple[int, ...] | list[int] = ()) -> None:
         self.stats = stats
         self.discretize = stats.discretize
+        self.held = set(held) | {
+            j for j, c in enumerate(stats.columns) if isinstance(c, CategoricalColumn) and c.held
+        }
         self.numeric_idx = [j for j, c in enumerate(stats.columns) if isinstance(c, NumericColumn)]
         self.categorical_idx = [
             j for j, c in enumerate(stats.columns) if isinstance(c, CategoricalColumn)
@@ -130,6 +137,9 @@ class TabularSampler:
         #: The same columns as slices where they are contiguous (much faster to assign).
         self.numeric_cols = _as_slice(self.numeric_idx)
         self.categorical_cols = _as_slice(self.categorical_idx)
+        #: Positions of the columns that are drawn; None when all of them are.
+        self.drawn_numeric = _drawn(self.numeric_idx, self.held)
+        self.drawn_categorical = _drawn(self.categorical_idx, self.held)
         numeric = [stats.columns[j] for j in self.numeric_idx]
         self.means = np.array([c.mean for c in numeric], dtype=np.float64)
         # lime's scaler: population spread, 1 for constant columns.
@@ -145,6 +155,8 @@ class TabularSampler:
         for j in self.categorical_idx:
             col = stats.columns[j]
             assert isinstance(col, CategoricalColumn)
+            if col.held:  # no values to draw from
+                col = CategoricalColumn(col.name, col.dtype, (), (), 1)
             # Levels: the kept values, the pooled "other" values, missing values.
             other = [col.other_value] if col.other_values else []
             values = list(col.values) + other + ([np.nan] if col.missing else [])
@@ -234,11 +246,12 @@ class TabularSampler:
         numeric = np.empty((n, m))
         levels = np.full((n, m), -1, dtype=np.int64)
         if m and self.discretize:
-            levels = self._draw_levels(rng.random((n, m)))
+            levels = self._draw_levels(_uniform(rng, n, m, self.drawn_numeric))
             flat = levels + self.offsets
             p_low, p_span, mean, scale, low, high = np.moveaxis(self.table.take(flat, axis=0), 2, 0)
-            with np.errstate(invalid="ignore"):
-                numeric = mean + scale * ndtri(p_low + rng.random((n, m)) * p_span)
+            u = _uniform(rng, n, m, self.drawn_numeric)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                numeric = mean + scale * ndtri(p_low + u * p_span)
                 np.clip(numeric, low, high, out=numeric)
                 ints = np.flatnonzero(self.integer)
                 if ints.size:
@@ -246,17 +259,40 @@ class TabularSampler:
                     rounded = np.clip(np.round(numeric[:, ints]), ilow, ihigh)
                     numeric[:, ints] = np.where(np.isnan(ilow), numeric[:, ints], rounded)
         elif m:
-            numeric = self.means + self.scales * rng.standard_normal((n, m))
+            normal = _uniform(rng, n, m, self.drawn_numeric, normal=True)
+            numeric = self.means + self.scales * normal
             numeric[:, self.integer] = np.round(numeric[:, self.integer])
         categorical = np.empty((n, c), dtype=object)
         cat_levels = np.empty((n, c), dtype=np.int64)
         if c:
-            u = rng.random((n, c))
+            u = _uniform(rng, n, c, self.drawn_categorical)
             for k in range(c):
                 lev = np.searchsorted(self.category_cdf[k][:-1], u[:, k], side="right")
                 cat_levels[:, k] = lev
                 categorical[:, k] = self.vocab[k][lev]
         return Draw(numeric, levels, categorical, cat_levels)
+
+
+def _drawn(idx: list[int], held: set[int]) -> list[int] | None:
+    """Positions within ``idx`` of the columns not held; ``None`` when none is held."""
+    drawn = [k for k, j in enumerate(idx) if j not in held]
+    return None if len(drawn) == len(idx) else drawn
+
+
+def _uniform(
+    rng: np.random.Generator, n: int, width: int, drawn: list[int] | None, normal: bool = False
+) -> np.ndarray:
+    """Uniform (or standard normal) numbers for the drawn columns, 0 for the others.
+
+    With every column drawn this is one ``rng.random((n, width))`` call, as before
+    columns could be held, so explanations without held columns do not change.
+    """
+    draw = rng.standard_normal if normal else rng.random
+    if drawn is None:
+        return draw((n, width))
+    out = np.zeros((n, width))
+    out[:, drawn] = draw((n, len(drawn)))
+    return out
 
 
 def _as_slice(idx: list[int]) -> slice | list[int]:
@@ -508,6 +544,10 @@ _STRING_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 #: Why a column named in an option is held fixed.
 IGNORED_BY_OPTION = "--ignore-columns"
 FROZEN_BY_OPTION = "--freeze-columns"
+HELD_IN_STATISTICS = (
+    "the statistics hold no values of it (it was held when they were saved: "
+    "--ignore-columns, or not used by the model)"
+)
 
 
 class ColumnPlan:
@@ -530,6 +570,9 @@ class ColumnPlan:
     ) -> None:
         self.stats = stats
         held: dict[str, str] = dict(layout.unused) if layout is not None else {}
+        for col in stats.columns:
+            if isinstance(col, CategoricalColumn) and col.held:
+                held.setdefault(col.name, HELD_IN_STATISTICS)
         for name in ignore:
             held.setdefault(name, IGNORED_BY_OPTION)
         for name in freeze:
@@ -556,7 +599,7 @@ class ColumnPlan:
         by_model = [
             f"{n!r} ({why})"
             for n, why in self.held.items()
-            if why not in (IGNORED_BY_OPTION, FROZEN_BY_OPTION)
+            if why not in (IGNORED_BY_OPTION, FROZEN_BY_OPTION, HELD_IN_STATISTICS)
         ]
         if by_model:
             out.append(
@@ -616,9 +659,9 @@ class TabularDomain:
         if len(values) != len(stats.columns):
             raise ValueError(f"{len(values)} values for {len(stats.columns)} columns")
         self.stats = stats
-        self.sampler = sampler or TabularSampler(stats)
         self.layout = layout or ModelInput(stats)
         self.columns = columns or ColumnPlan(stats, self.layout)
+        self.sampler = sampler or TabularSampler(stats, self.columns.held_idx)
         self.explained = self.columns.explained
         self.row = row
         self.name = name
