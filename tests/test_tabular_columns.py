@@ -274,7 +274,7 @@ def test_a_forgotten_target_is_held_with_a_hint(shop, tmp_path):
     ],
 )  # fmt: skip
 def test_column_options_refuse_bad_names(shop, args, code, message):
-    result = shop_run(shop, "drops", "--row", "0", *args)
+    result = shop_run(shop, "drops", "--rows", "0:3", *args)  # one line, not one per row
     assert result.exit_code == code, (result.exit_code, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr

@@ -149,7 +149,7 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     ``start_early``: with ``--jobs`` above 1, start the worker processes of
     :func:`run_rows` now, so they load while the data is read.
     """
-    from lime_cli.domains.tabular import ModelInput
+    from lime_cli.domains.tabular import ColumnPlan, ModelInput
     from lime_cli.tabular_data import (
         check_stats_columns,
         convert_rows,
@@ -181,6 +181,7 @@ def prepare_tabular(settings: Settings, options: dict[str, Any], start_early: bo
     for option, names in (("--ignore-columns", ignore), ("--freeze-columns", freeze)):
         check_stats_columns(stats, names, option, where)
     layout = ModelInput.for_model(model, stats, where)
+    ColumnPlan(stats, layout, ignore=ignore, freeze=freeze)  # nothing left to explain: say so once
     if options.get("save_stats_path"):
         saved = stats.holding(set(ignore) | set(layout.unused))  # held: no values needed
         save_stats(options["save_stats_path"], saved)
