@@ -105,6 +105,14 @@ class SklearnModel:
             self.classes = [str(i) for i in range(out.shape[1])]
         return out
 
+    def unused_columns(self, columns: list[str]) -> dict[str, str]:
+        """Input columns the model provably never looks at, each with the reason.
+
+        ``columns`` are the names of the columns the model is given, in order.
+        See :func:`unused_input_columns`.
+        """
+        return unused_input_columns(self.estimator, columns)
+
     def describe(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -114,6 +122,122 @@ class SklearnModel:
             "type": _type_name(self.estimator),
             "output": self.method,
         }
+
+
+# -- which input columns a model uses -----------------------------------------------
+
+
+def unused_input_columns(estimator: Any, columns: list[str]) -> dict[str, str]:
+    """Columns of ``columns`` that ``estimator`` provably ignores, with the reason.
+
+    A model fitted on a DataFrame ignores the columns missing from its
+    ``feature_names_in_``. A Pipeline uses what its first step uses; a fitted
+    ColumnTransformer uses the columns its transformers select, except those
+    of ``'drop'`` transformers and, with ``remainder='drop'``, those no
+    transformer selects; a selected column may still be dropped by a nested
+    Pipeline or ColumnTransformer; a FeatureUnion uses what any branch uses.
+    Anything else, or a selection that cannot be resolved, uses every column:
+    only columns that are certainly ignored are reported.
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        known = {str(n) for n in names}
+        unused = {
+            c: "not among the model's input columns (its feature_names_in_)"
+            for c in columns
+            if c not in known
+        }
+        given = [str(n) for n in names]
+    else:
+        unused, given = {}, list(columns)
+    try:
+        unused.update(_unused(estimator, given))
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+        pass  # an estimator we cannot read: assume it uses everything
+    return {c: unused[c] for c in columns if c in unused}
+
+
+def _unused(est: Any, columns: list[str]) -> dict[str, str]:
+    """Columns of ``columns`` (what ``est`` is given) that ``est`` ignores."""
+    if _is_drop(est):
+        return {c: "dropped by the model" for c in columns}
+    steps = getattr(est, "steps", None)
+    if isinstance(steps, list):  # Pipeline: its first real step decides
+        for _, step in steps:
+            if step is None or (isinstance(step, str) and step == "passthrough"):
+                continue
+            return _unused(step, columns)
+        return {}
+    if hasattr(est, "transformers_"):
+        return _column_transformer_unused(est, columns)
+    branches = getattr(est, "transformer_list", None)
+    if isinstance(branches, list) and branches:  # FeatureUnion: unused by every branch
+        per_branch = [_unused(branch, columns) for _, branch in branches]
+        return {c: per_branch[0][c] for c in columns if all(c in u for u in per_branch)}
+    return {}
+
+
+def _column_transformer_unused(est: Any, columns: list[str]) -> dict[str, str]:
+    names = getattr(est, "feature_names_in_", None)
+    names = [str(n) for n in names] if names is not None else list(columns)
+    used: set[str] = set()
+    reasons: dict[str, str] = {}
+    for name, transformer, selection in est.transformers_:
+        selected = _selected(selection, names)
+        if selected is None:
+            return {}
+        if _is_drop(transformer):
+            why = (
+                "dropped by the model's ColumnTransformer: remainder='drop'"
+                if name == "remainder"
+                else f"dropped by the model's ColumnTransformer: {name!r} is 'drop'"
+            )
+            for c in selected:
+                reasons.setdefault(c, why)
+            continue
+        inner = _unused(transformer, selected)
+        used.update(c for c in selected if c not in inner)
+        for c, why in inner.items():
+            reasons.setdefault(c, why)
+    default = "dropped by the model's ColumnTransformer: remainder='drop'"
+    return {c: reasons.get(c, default) for c in columns if c not in used}
+
+
+def _selected(selection: Any, names: list[str]) -> list[str] | None:
+    """The column names a fitted ColumnTransformer selection picks; ``None`` if unknown."""
+    if isinstance(selection, str):
+        return [selection]
+    if isinstance(selection, (int, np.integer)) and not isinstance(selection, bool):
+        return [names[int(selection)]]
+    if isinstance(selection, slice):
+        start, stop = selection.start, selection.stop
+        if isinstance(start, str) or isinstance(stop, str):  # label slices include the end
+            first = 0 if start is None else names.index(start)
+            last = len(names) if stop is None else names.index(stop) + 1
+            return names[first : last : selection.step]
+        return names[selection]
+    if isinstance(selection, (list, tuple, np.ndarray, _index_types())):
+        items = list(selection)  # type: ignore[call-overload]
+        if not items:
+            return []
+        if all(isinstance(v, (bool, np.bool_)) for v in items):
+            return [n for n, keep in zip(names, items) if keep]
+        if all(isinstance(v, str) for v in items):
+            return [str(v) for v in items]
+        if all(isinstance(v, (int, np.integer)) for v in items):
+            return [names[int(v)] for v in items]
+    return None
+
+
+def _index_types() -> tuple[type, ...]:
+    """pandas Index and Series (selections may be given as either)."""
+    import pandas as pd
+
+    return (pd.Index, pd.Series)
+
+
+def _is_drop(est: Any) -> bool:
+    return isinstance(est, str) and est == "drop"
 
 
 def margins_to_probabilities(margins: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ from typing import Any
 
 from lime_cli.explanation import Explanation
 
-
 #: Characters that JSON leaves raw inside strings but that line-splitting tools
 #: (Python's str.splitlines, some editors) treat as line ends; escaped so that
 #: one JSON Lines record stays one line for every reader.

@@ -47,8 +47,23 @@ def tabular_inputs(func: F) -> F:
         click.option("--rows", "row_range", metavar="A:B",
                      help="Explain data rows A to B-1 (either end may be left out)."),
         click.option("--all", "all_rows", is_flag=True, help="Explain every row of the CSV."),
+        click.option("--ignore-columns", metavar="COL,...",
+                     help="Columns that are not features (identifiers, names, free text): held "
+                          "at each row's value in every sample and not explained; --save-stats "
+                          "keeps only their names and types. Columns the model provably does "
+                          "not use (dropped by its ColumnTransformer, absent from its "
+                          "feature_names_in_) are held so without asking."),
+        click.option("--freeze-columns", metavar="COL,...",
+                     help="Features the model uses, held at each row's value in every sample "
+                          "and not explained in this run; unlike --ignore-columns, "
+                          "--save-stats keeps their statistics."),
         click.option("--save-stats", "save_stats_path", metavar="FILE.json",
-                     help="Write the training statistics to FILE.json (for --train FILE.json)."),
+                     help="Write the training statistics to FILE.json (for --train FILE.json): "
+                          "per column only what sampling needs, bins or category frequencies. "
+                          "A column keeps its 50 most frequent categories; rarer ones are "
+                          "pooled as one 'other' level, drawn at their combined frequency and "
+                          "given to the model as the most frequent of them (the same when "
+                          "explaining from the CSV). Says on stderr which columns were pooled."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -69,13 +84,22 @@ class TableRow:
 
 def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
     """Read the training data and the rows, and build the task that explains rows."""
-    from lime_cli.tabular.data import convert_rows, read_table, save_stats
-    from lime_cli.tabular.domain import RowLayout
+    from lime_cli.tabular.data import (
+        check_stats_columns,
+        convert_rows,
+        held_summary,
+        pooled_summary,
+        read_table,
+        save_stats,
+    )
+    from lime_cli.tabular.domain import ColumnPlan, RowLayout
 
     selection = RowSelection.parse(
         options.get("row_numbers") or (), options.get("row_range"), bool(options.get("all_rows"))
     )
     categorical = _split_columns(options.get("categorical"))
+    ignore = _split_columns(options.get("ignore_columns"), "--ignore-columns")
+    freeze = _split_columns(options.get("freeze_columns"), "--freeze-columns")
     source = options.get("csv_file")
     if source is None and not (options.get("save_stats_path") and selection.empty):
         raise UsageError("no CSV of rows to explain: give it as an argument ('-' reads stdin)")
@@ -86,11 +110,22 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
     stats = training_stats(
         options["train_path"], options.get("target"), categorical, options.get("discretizer")
     )
-    RowLayout.for_model(model, stats, stats.source or options["train_path"])
+    where = stats.source or options["train_path"]
+    for option, names in (("--ignore-columns", ignore), ("--freeze-columns", freeze)):
+        check_stats_columns(stats, names, option, where)
+    layout = RowLayout.for_model(model, stats, where)
+    ColumnPlan(stats, layout, ignore=ignore, freeze=freeze)  # nothing left to explain: say so once
     if options.get("save_stats_path"):
-        save_stats(options["save_stats_path"], stats)
+        saved = stats.holding(set(ignore) | set(layout.unused))  # held: no values needed
+        save_stats(options["save_stats_path"], saved)
+        for note in (held_summary(saved), pooled_summary(saved)):
+            if note:
+                click.echo(f"lime-explain: {options['save_stats_path']}: {note}", err=True)
+    held = {"ignore": tuple(ignore), "freeze": tuple(freeze)}
     if source is None:  # only saving the statistics
-        return Job([], TabularTask(settings.spec, settings.labels, settings.params, stats, ""))
+        return Job(
+            [], TabularTask(settings.spec, settings.labels, settings.params, stats, "", **held)
+        )
     name = "stdin" if source == "-" else source
     frame = read_table(source, as_text=True)
     target = options.get("target") or stats.target
@@ -104,7 +139,7 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
         else TableRow(index, result)
         for index, result in zip(indices, convert_rows(frame, stats, indices, name))
     ]
-    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name)
+    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name, **held)
     return Job(rows, task, name_of=lambda row: f"{name} row {row.index}")
 
 
@@ -144,12 +179,12 @@ def training_stats(
     return stats
 
 
-def _split_columns(value: str | None) -> list[str]:
+def _split_columns(value: str | None, option: str = "--categorical") -> list[str]:
     if not value:
         return []
     names = [v.strip() for v in value.split(",")]
     if not all(names):
-        raise UsageError("--categorical must be a comma-separated list of column names")
+        raise UsageError(f"{option} must be a comma-separated list of column names")
     return names
 
 
@@ -256,6 +291,9 @@ class TabularTask(TaskBase):
 
     stats: Any
     name: str
+    #: Columns held at each row's value (--ignore-columns, --freeze-columns).
+    ignore: tuple[str, ...] = ()
+    freeze: tuple[str, ...] = ()
 
     @property
     def batch_size(self) -> int:
@@ -271,26 +309,28 @@ class TabularTask(TaskBase):
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.tabular.domain import RowLayout, TabularSampler, batch_rows
+        from lime_cli.tabular.domain import ColumnPlan, RowLayout, TabularSampler, batch_rows
 
         model = self.model.load()
         try:
             layout = RowLayout.for_model(
                 model, self.stats, self.stats.source or "the training data"
             )
+            columns = ColumnPlan(self.stats, layout, ignore=self.ignore, freeze=self.freeze)
         except LimeCliError as exc:
             for _ in rows:
                 yield None, exc
             return
-        sampler = TabularSampler(self.stats)
+        sampler = TabularSampler(self.stats, columns.held_idx)
         n = self.params.num_samples
         batch = self.params.batch_size or batch_rows(len(self.stats.columns))
         per_chunk = max(1, max(batch, batch_rows(len(self.stats.columns))) // n)
         for start in range(0, len(rows), per_chunk):
-            yield from self._chunk(rows[start : start + per_chunk], model, layout, sampler, batch)
+            chunk = rows[start : start + per_chunk]
+            yield from self._chunk(chunk, model, (layout, sampler, columns), batch)
 
     def _chunk(
-        self, rows: list[TableRow], model: Any, layout: Any, sampler: Any, batch: int
+        self, rows: list[TableRow], model: Any, shared: tuple[Any, Any, Any], batch: int
     ) -> list[tuple[Any, LimeCliError | None]]:
         from lime_cli.tabular.domain import TabularDomain
 
@@ -301,9 +341,10 @@ class TabularTask(TaskBase):
                 outcomes[i] = (None, row.error)
                 continue
             try:
+                layout, sampler, columns = shared
                 domain = TabularDomain(
                     row.values or [], self.stats, layout, row=row.index, name=self.name,
-                    sampler=sampler,
+                    sampler=sampler, columns=columns,
                 )  # fmt: skip
             except LimeCliError as exc:
                 outcomes[i] = (None, exc)
@@ -342,6 +383,7 @@ class TabularTask(TaskBase):
                 domain, model, samples[i], y[k * n : (k + 1) * n], self.labels, self.params
             )
             explanation.params["batch_size"] = batch  # as engine.explain reports it
+            explanation.warnings[:0] = domain.warnings
             yield i, explanation
 
     def _predict(
@@ -436,6 +478,9 @@ MODALITY = Modality(
     "  lime-explain tabular --model m.skops --train stats.json --rows 0:100 rows.csv --jobs 2\n"
     "\n\b\nMissing values: statistics use each column's non-missing values; missing\n"
     "values are one more category (or bin) drawn at their training frequency.\n"
+    "Dates: a text column of dates or times (2020-05-06, 2020-05-06 10:30:00) is\n"
+    "binned by date (signup_date <= 2020-03-01) and given to the model as text in\n"
+    "its own format; --categorical COL keeps it as categories.\n"
     "Errors: exit 2 for option misuse (--rows syntax, --discretizer entropy\n"
     "without --target); exit 3 for unknown column names, rows out of range, empty\n"
     "CSVs, columns that do not match the training data or the model, unreadable\n"

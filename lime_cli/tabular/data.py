@@ -8,6 +8,28 @@ from a DataFrame, and round-trips through JSON without loss (floats are
 written with ``repr`` precision), so saved statistics give the same
 explanations as the CSV they came from.
 
+Dates and times: a text column whose values (nearly all of them: at least
+98 % of the non-missing ones) read in one of :data:`DATE_FORMATS` is a
+numeric column of dtype ``datetime``: its values are days (or minutes, or
+seconds, as the format is precise) since 1970-01-01, binned like any number,
+and written back in the column's own format for the model. Cells that do not
+read as dates count as missing. ``categorical`` keeps such a column as
+categories.
+
+Rare categories: a categorical column keeps its :data:`MAX_CATEGORIES` most
+frequent values; the rarer ones are pooled as one "other" level, drawn at
+their combined frequency and given to the model as the most frequent of
+them (the others are not kept, so the model never sees them in samples; a
+row holding any value outside the kept ones is at the "other" level). So
+saved statistics hold at most that many values of a column (zip codes, names),
+and explanations from them equal those from the CSV. Pandas category columns
+(never read from a CSV) keep every category: the model's dtype needs them.
+
+Held columns: a column that is held at each row's value (``--ignore-columns``,
+or not used by the model) needs no statistics; :meth:`TrainingStats.holding`
+keeps only its name and type (JSON kind ``held``), which is what
+``--save-stats`` writes for it.
+
 Missing values: statistics are computed on the non-missing values of each
 column, and the number of missing values is kept. A categorical column's
 missing values are one more category; a numeric column's missing values are
@@ -20,7 +42,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter
+from collections.abc import Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,13 +56,37 @@ from lime_cli.inputs import STDIN, decode_utf8, read_bytes
 from lime_cli.tabular import choices as _choices
 
 STATS_FORMAT = "lime-explain/tabular-stats"
-STATS_VERSION = 1
+#: 2: pooled rare categories ("other"), datetime and held columns. Version 1 files load.
+STATS_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: Categories kept per column; rarer ones are pooled as one "other" level.
+MAX_CATEGORIES = 50
+#: A column with a different whole number or text in each of at least this many
+#: training rows looks like an identifier.
+IDENTIFIER_ROWS = 20
 DISCRETIZERS = _choices.DISCRETIZERS
 _PERCENTILES = {"quartile": [25, 50, 75], "decile": [10, 20, 30, 40, 50, 60, 70, 80, 90]}
 
 #: Type tags kept for each column so model inputs get the dtypes seen in training.
-NUMERIC_DTYPES = ("float", "integer")
+NUMERIC_DTYPES = ("float", "integer", "datetime")
 CATEGORICAL_DTYPES = ("string", "bool", "integer", "float", "category", "object")
+
+
+#: Date and time formats recognised in text columns, with the unit their values
+#: are counted in (seconds per unit): the format's precision, so values are whole.
+DATE_FORMATS = {
+    "%Y-%m-%d": 86400,
+    "%Y/%m/%d": 86400,
+    "%Y-%m-%d %H:%M": 60,
+    "%Y-%m-%dT%H:%M": 60,
+    "%Y-%m-%d %H:%M:%S": 1,
+    "%Y-%m-%dT%H:%M:%S": 1,
+}
+#: Share of a column's non-missing values that must read as dates.
+DATE_SHARE = 0.98
+_DATE_START = re.compile(r"\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}")
+#: How dates are shown in feature names, by unit.
+_DATE_DISPLAY = {86400: "%Y-%m-%d", 60: "%Y-%m-%d %H:%M", 1: "%Y-%m-%d %H:%M:%S"}
 
 
 # -- reading CSV files --------------------------------------------------------
@@ -111,7 +159,12 @@ class Bins:
 
 @dataclass(frozen=True)
 class NumericColumn:
-    """A numeric column: its spread for scaling and, when discretised, its bins."""
+    """A numeric column: its spread for scaling and, when discretised, its bins.
+
+    A ``datetime`` column also has the ``format`` its text is written in; its
+    values count units of :data:`DATE_FORMATS` since 1970-01-01. ``identifier``:
+    whole numbers, a different one in each of many training rows (an id).
+    """
 
     name: str
     dtype: str
@@ -122,8 +175,15 @@ class NumericColumn:
     min: float
     max: float
     bins: Bins | None
+    format: str | None = None
+    identifier: bool = False
 
     kind = "numeric"
+
+    @property
+    def integral(self) -> bool:
+        """Whether values are whole numbers (integers, dates counted in their unit)."""
+        return self.dtype in ("integer", "datetime")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -137,6 +197,10 @@ class NumericColumn:
             "min": self.min,
             "max": self.max,
         }
+        if self.format is not None:
+            out["format"] = self.format
+        if self.identifier:
+            out["identifier"] = True
         if self.bins is not None:
             out["bins"] = {
                 "edges": list(self.bins.edges),
@@ -149,18 +213,45 @@ class NumericColumn:
 
 @dataclass(frozen=True)
 class CategoricalColumn:
-    """A categorical column: its values (JSON types) and how often each occurred."""
+    """A categorical column: its values (JSON types) and how often each occurred.
+
+    ``other_values`` rarer values, ``other_count`` cells in all, were pooled as
+    one "other" level, given to the model as ``other_value`` (the most frequent
+    of them); ``other_values`` is 0 when nothing was pooled. A ``held`` column
+    has no values at all: it is only ever given the row's value.
+    """
 
     name: str
     dtype: str
     values: tuple[Any, ...]
     counts: tuple[int, ...]
     missing: int
+    other_values: int = 0
+    other_count: int = 0
+    other_value: Any = None
+    held: bool = False
 
     kind = "categorical"
 
+    @property
+    def distinct(self) -> int:
+        """How many distinct values training had (pooled ones included)."""
+        return len(self.values) + self.other_values
+
+    @property
+    def identifier(self) -> bool:
+        """A different value in each of many training rows (an id, a name)."""
+        count = sum(self.counts) + self.other_count
+        return (
+            count >= IDENTIFIER_ROWS
+            and all(c == 1 for c in self.counts)
+            and self.other_count == self.other_values
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        if self.held:
+            return {"name": self.name, "kind": "held", "dtype": self.dtype}
+        out = {
             "name": self.name,
             "kind": self.kind,
             "dtype": self.dtype,
@@ -168,6 +259,13 @@ class CategoricalColumn:
             "counts": list(self.counts),
             "missing": self.missing,
         }
+        if self.other_values:
+            out["other"] = {
+                "values": self.other_values,
+                "count": self.other_count,
+                "as": self.other_value,
+            }
+        return out
 
 
 Column = NumericColumn | CategoricalColumn
@@ -197,6 +295,21 @@ class TrainingStats:
                 return c
         raise KeyError(name)
 
+    def holding(self, names: list[str] | set[str]) -> TrainingStats:
+        """These statistics with only the name and type of the columns in ``names``.
+
+        Held columns are given each row's own value, so their values, counts and
+        bins are not needed. A date column becomes text (the row's text is
+        passed on as it is); a pandas category column becomes plain values.
+        """
+        columns = tuple(
+            CategoricalColumn(c.name, _held_dtype(c), (), (), 0, held=True)
+            if c.name in names
+            else c
+            for c in self.columns
+        )
+        return TrainingStats(columns, self.rows, self.discretizer, self.target, self.source)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": STATS_FORMAT,
@@ -213,8 +326,12 @@ class TrainingStats:
         """Statistics written by :meth:`to_dict`; ``KeyError`` or ``ValueError`` if malformed."""
         if data.get("format") != STATS_FORMAT:
             raise ValueError("not a lime-explain tabular statistics file")
-        if data.get("version") != STATS_VERSION:
-            raise ValueError(f"unsupported statistics version {data.get('version')!r}")
+        if data.get("version") not in READABLE_VERSIONS:
+            raise ValueError(
+                f"unsupported statistics version {data.get('version')!r} (this lime-explain "
+                f"reads versions {', '.join(map(str, READABLE_VERSIONS))}; compute the "
+                "statistics again from the training CSV)"
+            )
         discretizer = str(data["discretizer"])
         if discretizer not in DISCRETIZERS:
             raise ValueError(f"unknown discretizer {discretizer!r}")
@@ -230,8 +347,19 @@ class TrainingStats:
         )
 
 
+def _held_dtype(column: Column) -> str:
+    if isinstance(column, NumericColumn):
+        return "string" if column.format is not None else column.dtype
+    return "object" if column.dtype == "category" else column.dtype
+
+
 def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
     kind = data["kind"]
+    if kind == "held":
+        dtype = str(data["dtype"])
+        if dtype not in CATEGORICAL_DTYPES:
+            raise ValueError(f"column {data['name']!r}: unknown held dtype {dtype!r}")
+        return CategoricalColumn(str(data["name"]), dtype, (), (), 0, held=True)
     if kind == "numeric":
         bins = None
         if discretize:
@@ -248,6 +376,9 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
         dtype = str(data["dtype"])
         if dtype not in NUMERIC_DTYPES:
             raise ValueError(f"column {data['name']!r}: unknown numeric dtype {dtype!r}")
+        fmt = data.get("format")
+        if (dtype == "datetime") != (fmt is not None) or (fmt and fmt not in DATE_FORMATS):
+            raise ValueError(f"column {data['name']!r}: a datetime column needs a known format")
         return NumericColumn(
             name=str(data["name"]),
             dtype=dtype,
@@ -258,6 +389,8 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
             min=float(data["min"]),
             max=float(data["max"]),
             bins=bins,
+            format=fmt,
+            identifier=bool(data.get("identifier", False)),
         )
     if kind == "categorical":
         values = tuple(data["values"])
@@ -267,12 +400,18 @@ def _column_from_dict(data: dict[str, Any], discretize: bool) -> Column:
         dtype = str(data["dtype"])
         if dtype not in CATEGORICAL_DTYPES:
             raise ValueError(f"column {data['name']!r}: unknown categorical dtype {dtype!r}")
+        other = data.get("other") or {"values": 0, "count": 0, "as": None}
+        if int(other["values"]) < 0 or (int(other["values"]) > 0) != (int(other["count"]) > 0):
+            raise ValueError(f"column {data['name']!r}: inconsistent 'other' values and count")
         return CategoricalColumn(
             name=str(data["name"]),
             dtype=dtype,
             values=values,
             counts=counts,
             missing=int(data["missing"]),
+            other_values=int(other["values"]),
+            other_count=int(other["count"]),
+            other_value=other["as"] if int(other["values"]) else None,
         )
     raise ValueError(f"unknown column kind {kind!r}")
 
@@ -309,10 +448,18 @@ def compute_stats(
     columns: list[Column] = []
     for name in frame.columns:
         series = frame[name]
-        if name in forced or not _is_numeric(series):
+        fmt = None if name in forced or _is_numeric(series) else date_format(series)
+        if fmt is not None:
+            values = parse_dates(series, fmt)
+            columns.append(
+                _numeric_stats(str(name), values, "datetime", discretizer, labels, where, fmt)
+            )
+        elif name in forced or not _is_numeric(series):
             columns.append(_categorical_stats(str(name), series))
         else:
-            columns.append(_numeric_stats(str(name), series, discretizer, labels, where))
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            dtype = "integer" if pd.api.types.is_integer_dtype(series.dtype) else "float"
+            columns.append(_numeric_stats(str(name), values, dtype, discretizer, labels, where))
     return TrainingStats(
         columns=tuple(columns),
         rows=int(len(frame)),
@@ -332,7 +479,17 @@ def check_columns_named(frame: pd.DataFrame, names: list[str], option: str, wher
         )
 
 
-def count_of(items: list[str], noun: str) -> str:
+def check_stats_columns(stats: TrainingStats, names: list[str], option: str, where: str) -> None:
+    """Refuse options that name columns the statistics do not have (exit 3)."""
+    unknown = [n for n in names if n not in set(stats.names)]
+    if unknown:
+        raise InputError(
+            f"{option} names {listed_names(unknown)}, which {where} does not have; "
+            f"its columns are: {listed_names(stats.names, 30)}"
+        )
+
+
+def count_of(items: Sized, noun: str) -> str:
     """``"1 column"``, ``"3 columns"``."""
     return f"{len(items)} {noun}{'s' if len(items) != 1 else ''}"
 
@@ -350,9 +507,14 @@ def _is_numeric(series: pd.Series) -> bool:
 
 
 def _numeric_stats(
-    name: str, series: pd.Series, discretizer: str, labels: pd.Series | None, where: str
+    name: str,
+    values: np.ndarray,
+    dtype: str,
+    discretizer: str,
+    labels: pd.Series | None,
+    where: str,
+    fmt: str | None = None,
 ) -> NumericColumn:
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
     present = ~np.isnan(values)
     x = values[present]
     if np.isinf(x).any():
@@ -361,7 +523,8 @@ def _numeric_stats(
         )
     if x.size == 0:
         raise InputError(f"{where}: column {name!r} has no values (every cell is missing)")
-    dtype = "integer" if pd.api.types.is_integer_dtype(series.dtype) else "float"
+    whole = fmt is None and bool(np.all(x == np.round(x)))
+    identifier = whole and x.size >= IDENTIFIER_ROWS and np.unique(x).size == x.size
     bins = None
     if discretizer != "none":
         y = None if labels is None else labels.to_numpy()[present]
@@ -377,7 +540,60 @@ def _numeric_stats(
         min=float(x.min()),
         max=float(x.max()),
         bins=bins,
+        format=fmt,
+        identifier=bool(identifier),
     )
+
+
+# -- dates --------------------------------------------------------------------------
+
+
+def date_format(series: pd.Series) -> str | None:
+    """The format of :data:`DATE_FORMATS` that nearly all of a text column's values have."""
+    if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series)):
+        return None
+    present = series[series.notna()]
+    first = [v for v in present.iloc[:20] if isinstance(v, str)]
+    if 2 * sum(bool(_DATE_START.match(v)) for v in first) <= len(first):
+        return None  # a cheap look at the first values spares parsing other columns
+    for fmt in DATE_FORMATS:
+        parsed = pd.to_datetime(present.astype(str), format=fmt, errors="coerce")
+        if parsed.notna().mean() >= DATE_SHARE:
+            return fmt
+    return None
+
+
+def parse_dates(series: pd.Series, fmt: str) -> np.ndarray:
+    """Text in ``fmt`` as units since 1970-01-01 (floats, NaN where missing or unreadable)."""
+    texts = series.astype(object).where(series.notna(), None)
+    parsed = pd.to_datetime(texts, format=fmt, errors="coerce")
+    seconds = (parsed - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
+    return np.asarray(seconds, dtype=np.float64) / DATE_FORMATS[fmt]
+
+
+def format_dates(values: np.ndarray, fmt: str) -> np.ndarray:
+    """Units since 1970-01-01 as text in ``fmt`` (an object array, NaN where not finite)."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.shape, np.nan, dtype=object)
+    finite = np.isfinite(values)
+    if finite.any():
+        stamps = pd.to_datetime(values[finite] * DATE_FORMATS[fmt], unit="s")
+        out[finite] = stamps.strftime(fmt).to_numpy(dtype=object)
+    return out
+
+
+def date_labels(edges: tuple[float, ...] | list[float], fmt: str) -> list[str]:
+    """Bin edges of a date column as dates: whole units, so ``d <= edge`` reads ``d <= day``.
+
+    Values are whole units, so an edge ``e`` splits them where its whole part
+    ``floor(e)`` does. Shown with seconds where two edges share a whole part.
+    """
+    unit = DATE_FORMATS[fmt]
+    whole = np.floor(np.asarray(edges, dtype=np.float64))
+    labels = list(format_dates(whole, _DATE_DISPLAY[unit]))
+    if len(set(labels)) < len(labels):
+        labels = list(format_dates(np.asarray(edges, dtype=np.float64), "%Y-%m-%d %H:%M:%S"))
+    return [str(v) for v in labels]
 
 
 def _bin_edges(x: np.ndarray, discretizer: str, labels: np.ndarray | None, name: str) -> np.ndarray:
@@ -428,7 +644,11 @@ def _bin_stats(x: np.ndarray, edges: np.ndarray) -> Bins:
 
 def _categorical_stats(name: str, series: pd.Series) -> CategoricalColumn:
     """Values by decreasing frequency; a pandas category column keeps its categories' order
-    (models may rely on the codes), unused categories included with count 0."""
+    (models may rely on the codes), unused categories included with count 0.
+
+    Other columns keep their :data:`MAX_CATEGORIES` most frequent values and
+    pool the rest as one "other" level (see the module's documentation).
+    """
     present = series.notna().to_numpy()
     values = [to_native(v) for v in series[present].tolist()]
     counted = Counter(values)
@@ -437,12 +657,18 @@ def _categorical_stats(name: str, series: pd.Series) -> CategoricalColumn:
         ordered = [(v, counted.get(v, 0)) for v in categories]
     else:
         ordered = sorted(counted.items(), key=lambda kv: (-kv[1], type(kv[0]).__name__, str(kv[0])))
+    dtype = _categorical_dtype(series, [v for v, _ in ordered])
+    pooled = ordered[MAX_CATEGORIES:] if dtype != "category" else []
+    kept = ordered[: len(ordered) - len(pooled)]
     return CategoricalColumn(
         name=name,
-        dtype=_categorical_dtype(series, [v for v, _ in ordered]),
-        values=tuple(v for v, _ in ordered),
-        counts=tuple(int(c) for _, c in ordered),
+        dtype=dtype,
+        values=tuple(v for v, _ in kept),
+        counts=tuple(int(c) for _, c in kept),
         missing=int((~present).sum()),
+        other_values=len(pooled),
+        other_count=int(sum(c for _, c in pooled)),
+        other_value=pooled[0][0] if pooled else None,
     )
 
 
@@ -487,6 +713,29 @@ def save_stats(path: str, stats: TrainingStats) -> None:
     atomic_write_text(path, text + "\n")
 
 
+def pooled_summary(stats: TrainingStats) -> str | None:
+    """One line saying which columns had rare values pooled, or ``None``."""
+    pooled = [c for c in stats.columns if isinstance(c, CategoricalColumn) and c.other_values]
+    if not pooled:
+        return None
+    return (
+        f"pooled the rare values of {count_of(pooled, 'column')} into one 'other' level each "
+        f"(kept the {MAX_CATEGORIES} most frequent): "
+        + ", ".join(f"{c.name!r} ({c.other_values} of {c.distinct} values)" for c in pooled)
+    )
+
+
+def held_summary(stats: TrainingStats) -> str | None:
+    """One line naming the columns saved without values, or ``None``."""
+    held = [c.name for c in stats.columns if isinstance(c, CategoricalColumn) and c.held]
+    if not held:
+        return None
+    return (
+        f"kept only the name and type of {count_of(held, 'held column')} "
+        f"(--ignore-columns, or not used by the model): {listed_names(held)}"
+    )
+
+
 def load_stats(path: str) -> TrainingStats:
     """Statistics saved by :func:`save_stats` (exit 3 if the file is not one)."""
     data = read_bytes(path)
@@ -521,7 +770,18 @@ def convert_rows(
     problems: dict[int, list[str]] = {}
     for column in stats.columns:
         raw = subset[column.name]
-        if isinstance(column, NumericColumn):
+        if isinstance(column, NumericColumn) and column.format is not None:
+            numbers = parse_dates(raw, column.format)
+            bad = raw.notna().to_numpy() & np.isnan(numbers)
+            example = format_dates(np.array([1588776300.0 / DATE_FORMATS[column.format]]),
+                                   column.format)[0]  # fmt: skip
+            for pos in np.flatnonzero(bad):
+                problems.setdefault(int(pos), []).append(
+                    f"cannot read {raw.iloc[pos]!r} in column {column.name!r} as a date "
+                    f"like {example}"
+                )
+            converted[column.name] = numbers.tolist()
+        elif isinstance(column, NumericColumn):
             # to_numeric reads " 2 ", "1e3" and "inf"; whatever it cannot read is reported.
             numbers = pd.to_numeric(raw.astype(object), errors="coerce").to_numpy(
                 dtype=np.float64, na_value=np.nan
@@ -536,11 +796,12 @@ def convert_rows(
             lookup = CategoryLookup(column)
             converted[column.name] = [lookup.match(v) for v in raw.tolist()]
     out: list[list[Any] | InputError] = []
-    for pos, index in enumerate(indices):
-        if pos in problems:
-            out.append(InputError(f"{name}: row {index}: " + "; ".join(problems[pos])))
+    for row_pos, index in enumerate(indices):
+        if row_pos in problems:
+            # Named as the command names a row, so the name is not given twice.
+            out.append(InputError(f"{name} row {index}: " + "; ".join(problems[row_pos])))
         else:
-            out.append([converted[c.name][pos] for c in stats.columns])
+            out.append([converted[c.name][row_pos] for c in stats.columns])
     return out
 
 
@@ -548,12 +809,13 @@ class CategoryLookup:
     """Match a CSV cell's text to a training category of one column."""
 
     def __init__(self, column: CategoricalColumn) -> None:
-        self.by_text = {str(v): v for v in column.values if isinstance(v, str)}
-        self.by_bool = {v: v for v in column.values if isinstance(v, bool)}
+        #: A held column has no training values: cells are read by its type alone.
+        self.dtype = column.dtype if column.held else None
+        values = list(column.values) + ([column.other_value] if column.other_values else [])
+        self.by_text = {str(v): v for v in values if isinstance(v, str)}
+        self.by_bool = {v: v for v in values if isinstance(v, bool)}
         self.by_number = {
-            float(v): v
-            for v in column.values
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            float(v): v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
 
     def match(self, cell: Any) -> Any:
@@ -561,6 +823,8 @@ class CategoryLookup:
         if cell is None or (isinstance(cell, float) and np.isnan(cell)):
             return np.nan
         text = str(cell)
+        if self.dtype is not None:
+            return _by_type(text, self.dtype)
         if text in self.by_text:
             return self.by_text[text]
         lowered = text.strip().lower()
@@ -573,3 +837,16 @@ class CategoryLookup:
                 return text
             return self.by_number.get(number, number)
         return text
+
+
+def _by_type(text: str, dtype: str) -> Any:
+    """A held column's cell as its training type: numbers and booleans read, else the text."""
+    if dtype in ("integer", "float"):
+        try:
+            number = float(text)
+        except ValueError:
+            return text
+        return int(number) if dtype == "integer" and number.is_integer() else number
+    if dtype == "bool" and text.strip().lower() in ("true", "false"):
+        return text.strip().lower() == "true"
+    return text

@@ -32,6 +32,8 @@ from lime_cli.tabular.data import (
     NumericColumn,
     TrainingStats,
     count_of,
+    date_labels,
+    format_dates,
     listed_names,
     to_native,
 )
@@ -113,11 +115,18 @@ class TabularSampler:
 
     Levels are what the surrogate compares: a bin (numeric, discretised) or a
     category, with missing values as the last level when training had any.
+    Columns in ``held`` (indices; and columns the statistics hold no values
+    of) take no random numbers: their drawn values are placeholders, to be
+    replaced with the row's, and the other columns' draws do not depend on
+    whether the held ones have statistics.
     """
 
-    def __init__(self, stats: TrainingStats) -> None:
+    def __init__(self, stats: TrainingStats, held: tuple[int, ...] | list[int] = ()) -> None:
         self.stats = stats
         self.discretize = stats.discretize
+        self.held = set(held) | {
+            j for j, c in enumerate(stats.columns) if isinstance(c, CategoricalColumn) and c.held
+        }
         self.numeric_idx = [j for j, c in enumerate(stats.columns) if isinstance(c, NumericColumn)]
         self.categorical_idx = [
             j for j, c in enumerate(stats.columns) if isinstance(c, CategoricalColumn)
@@ -128,31 +137,39 @@ class TabularSampler:
         #: The same columns as slices where they are contiguous (much faster to assign).
         self.numeric_cols = _as_slice(self.numeric_idx)
         self.categorical_cols = _as_slice(self.categorical_idx)
+        #: Positions of the columns that are drawn; None when all of them are.
+        self.drawn_numeric = _drawn(self.numeric_idx, self.held)
+        self.drawn_categorical = _drawn(self.categorical_idx, self.held)
         numeric = [
             c for c in (stats.columns[j] for j in self.numeric_idx) if isinstance(c, NumericColumn)
         ]
         self.means = np.array([c.mean for c in numeric], dtype=np.float64)
         # lime's scaler: population spread, 1 for constant columns.
         self.scales = np.array([c.std if c.std > 0 else 1.0 for c in numeric], dtype=np.float64)
-        self.integer = np.array([c.dtype == "integer" for c in numeric], dtype=bool)
+        self.integer = np.array([c.integral for c in numeric], dtype=bool)
         if self.discretize:
             self._bin_tables(numeric)
         self.vocab: list[np.ndarray] = []
         self.category_cdf: list[np.ndarray] = []
         self.category_keys: list[dict[tuple[str, Any], int]] = []
         self.category_missing: list[int] = []  # the missing level, -1 if never missing
+        self.category_other: list[int] = []  # the level of pooled rare values, -1 if none
         for j in self.categorical_idx:
             col = stats.columns[j]
             assert isinstance(col, CategoricalColumn)
-            values = list(col.values) + ([np.nan] if col.missing else [])
+            if col.held:  # no values to draw from
+                col = CategoricalColumn(col.name, col.dtype, (), (), 1)
+            # Levels: the kept values, the pooled "other" values, missing values.
+            other = [col.other_value] if col.other_values else []
+            values = list(col.values) + other + ([np.nan] if col.missing else [])
             vocab = np.empty(len(values), dtype=object)
             vocab[:] = values
             self.vocab.append(vocab)
-            self.category_cdf.append(
-                _cdf(list(col.counts) + ([col.missing] if col.missing else []))
-            )
+            counts = list(col.counts) + ([col.other_count] if other else [])
+            self.category_cdf.append(_cdf(counts + ([col.missing] if col.missing else [])))
             self.category_keys.append({_key(v): i for i, v in enumerate(col.values)})
-            self.category_missing.append(len(col.values) if col.missing else -1)
+            self.category_other.append(len(col.values) if other else -1)
+            self.category_missing.append(len(col.values) + len(other) if col.missing else -1)
 
     def _bin_tables(self, numeric: list[NumericColumn]) -> None:
         """Per (column, level) tables padded to the widest column, for vectorised draws."""
@@ -177,7 +194,7 @@ class TabularSampler:
             self.bin_low[k, :nb], self.bin_high[k, :nb] = low, high
             self.bin_mean[k, :nb] = bins.means
             self.bin_scale[k, :nb] = np.asarray(bins.stds) + _MIN_SPREAD
-            if col.dtype == "integer":
+            if col.integral:
                 # Integers inside each bin: (low, high] except the first, [min, high].
                 first = np.ceil(low[:1])
                 rest = np.floor(low[1:]) + 1
@@ -216,10 +233,11 @@ class TabularSampler:
         return out
 
     def category_level(self, k: int, value: Any) -> int:
-        """Level of one value of categorical column ``k`` (-1: not seen in training)."""
+        """Level of one value of categorical column ``k``: a value not kept is at the
+        "other" level when rare values were pooled, else -1 (not seen in training)."""
         if _is_missing(value):
             return self.category_missing[k]
-        return self.category_keys[k].get(_key(value), -1)
+        return self.category_keys[k].get(_key(value), self.category_other[k])
 
     # -- drawing -------------------------------------------------------------
     def draw(self, n: int, rng: np.random.Generator) -> Draw:
@@ -231,11 +249,12 @@ class TabularSampler:
         numeric = np.empty((n, m))
         levels = np.full((n, m), -1, dtype=np.int64)
         if m and self.discretize:
-            levels = self._draw_levels(rng.random((n, m)))
+            levels = self._draw_levels(_uniform(rng, n, m, self.drawn_numeric))
             flat = levels + self.offsets
             p_low, p_span, mean, scale, low, high = np.moveaxis(self.table.take(flat, axis=0), 2, 0)
-            with np.errstate(invalid="ignore"):
-                numeric = mean + scale * ndtri(p_low + rng.random((n, m)) * p_span)
+            u = _uniform(rng, n, m, self.drawn_numeric)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                numeric = mean + scale * ndtri(p_low + u * p_span)
                 np.clip(numeric, low, high, out=numeric)
                 ints = np.flatnonzero(self.integer)
                 if ints.size:
@@ -243,17 +262,40 @@ class TabularSampler:
                     rounded = np.clip(np.round(numeric[:, ints]), ilow, ihigh)
                     numeric[:, ints] = np.where(np.isnan(ilow), numeric[:, ints], rounded)
         elif m:
-            numeric = self.means + self.scales * rng.standard_normal((n, m))
+            normal = _uniform(rng, n, m, self.drawn_numeric, normal=True)
+            numeric = self.means + self.scales * normal
             numeric[:, self.integer] = np.round(numeric[:, self.integer])
         categorical = np.empty((n, c), dtype=object)
         cat_levels = np.empty((n, c), dtype=np.int64)
         if c:
-            u = rng.random((n, c))
+            u = _uniform(rng, n, c, self.drawn_categorical)
             for k in range(c):
                 lev = np.searchsorted(self.category_cdf[k][:-1], u[:, k], side="right")
                 cat_levels[:, k] = lev
                 categorical[:, k] = self.vocab[k][lev]
         return Draw(numeric, levels, categorical, cat_levels)
+
+
+def _drawn(idx: list[int], held: set[int]) -> list[int] | None:
+    """Positions within ``idx`` of the columns not held; ``None`` when none is held."""
+    drawn = [k for k, j in enumerate(idx) if j not in held]
+    return None if len(drawn) == len(idx) else drawn
+
+
+def _uniform(
+    rng: np.random.Generator, n: int, width: int, drawn: list[int] | None, normal: bool = False
+) -> np.ndarray:
+    """Uniform (or standard normal) numbers for the drawn columns, 0 for the others.
+
+    With every column drawn this is one ``rng.random((n, width))`` call, as before
+    columns could be held, so explanations without held columns do not change.
+    """
+    draw = rng.standard_normal if normal else rng.random
+    if drawn is None:
+        return draw((n, width))
+    out = np.zeros((n, width))
+    out[:, drawn] = draw((n, len(drawn)))
+    return out
 
 
 def _as_slice(idx: list[int]) -> slice | list[int]:
@@ -293,13 +335,26 @@ def batch_rows(num_columns: int) -> int:
 # -- readable names -------------------------------------------------------------
 
 
-def bin_names(name: str, edges: tuple[float, ...] | list[float]) -> list[str]:
-    """lime's bin names: ``age <= 31.00``, ``31.00 < age <= 45.00``, ``age > 45.00``."""
-    labels = edge_labels(edges)
+def bin_names(
+    name: str, edges: tuple[float, ...] | list[float], labels: list[str] | None = None
+) -> list[str]:
+    """lime's bin names: ``age <= 31.00``, ``31.00 < age <= 45.00``, ``age > 45.00``.
+
+    ``labels`` are the edges as shown (default: :func:`edge_labels`).
+    """
+    labels = labels or edge_labels(edges)
     names = [f"{name} <= {labels[0]}"]
     names += [f"{a} < {name} <= {b}" for a, b in zip(labels, labels[1:])]
     names.append(f"{name} > {labels[-1]}")
     return names
+
+
+def column_edge_labels(column: NumericColumn) -> list[str]:
+    """A binned column's edges as shown: dates for a date column, numbers otherwise."""
+    assert column.bins is not None
+    if column.format is not None:
+        return date_labels(column.bins.edges, column.format)
+    return edge_labels(column.bins.edges)
 
 
 def edge_labels(edges: tuple[float, ...] | list[float]) -> list[str]:
@@ -324,8 +379,12 @@ def show_value(value: Any) -> str:
 
 
 def json_value(value: Any, column: Any = None) -> Any:
-    """A cell for the JSON output: missing as null, infinities as text, integers as integers."""
+    """A cell for the JSON output: missing as null, infinities as text, integers as integers,
+    dates as their text."""
     native = to_native(value)
+    fmt = getattr(column, "format", None)
+    if fmt is not None and isinstance(native, float) and math.isfinite(native):
+        return str(format_dates(np.array([native]), fmt)[0])
     if isinstance(native, float) and math.isinf(native):
         return "inf" if native > 0 else "-inf"
     if isinstance(native, float) and getattr(column, "dtype", "") == "integer":
@@ -346,10 +405,17 @@ class RowLayout:
     columns are categorical) in the training data's column order.
     """
 
-    def __init__(self, stats: TrainingStats, model_columns: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        stats: TrainingStats,
+        model_columns: list[str] | None = None,
+        unused: dict[str, str] | None = None,
+    ) -> None:
         self.stats = stats
         self.as_frame = model_columns is not None
         self.columns = list(model_columns) if model_columns is not None else stats.names
+        #: Training columns the model provably never looks at, with the reason.
+        self.unused = dict(unused or {})
         numeric_pos: dict[str, int] = {}
         categorical_pos: dict[str, int] = {}
         for col in stats.columns:
@@ -361,11 +427,19 @@ class RowLayout:
             else ("categorical", categorical_pos[n], stats.column(n))
             for n in self.columns
         ]
-        self.all_numeric = not categorical_pos
+        # Date columns are numbers here but text to the model.
+        self.all_numeric = not categorical_pos and not any(
+            isinstance(c, NumericColumn) and c.format for c in stats.columns
+        )
 
     @classmethod
     def for_model(cls, model: Any, stats: TrainingStats, where: str) -> RowLayout:
-        """Match the model's expected columns with the training columns (exit 3 if they differ)."""
+        """Match the model's expected columns with the training columns (exit 3 if they differ).
+
+        Training columns the model was not fitted on (absent from its
+        ``feature_names_in_``) or provably ignores (see the adapter's
+        ``unused_columns``) are not an error: they are held fixed, not explained.
+        """
         spec = model.input_spec
         names = list(spec.names) if spec.kind == "table" and spec.names else None
         shape = spec.shape
@@ -380,21 +454,14 @@ class RowLayout:
                     f"{where} lacks {count_of(missing, 'column')} the model was trained on: "
                     + listed_names(missing)
                 )
-            extra = [n for n in stats.names if n not in set(names)]
-            if extra:
-                raise InputError(
-                    f"{where} has {count_of(extra, 'column')} the model was not trained on: "
-                    + listed_names(extra)
-                    + hint
-                )
-            return cls(stats, names)
+            return cls(stats, names, _unused_columns(model, names, stats))
         if count is not None and int(count) != len(stats.columns):
             raise InputError(
                 f"the model expects {int(count)} columns but {where} has "
                 f"{len(stats.columns)}: {listed_names(stats.names)}"
                 + (hint if len(stats.columns) > int(count) else "")
             )
-        return cls(stats, None)
+        return cls(stats, None, _unused_columns(model, stats.names, stats))
 
     def to_model_input(self, sample: TabularSample) -> Any:
         """The rows of ``sample`` as the model takes them."""
@@ -402,19 +469,41 @@ class RowLayout:
             if self.all_numeric:
                 return sample.numeric
             out = np.empty((len(sample), len(self.columns)), dtype=object)
-            for i, (kind, k, _) in enumerate(self.sources):
-                out[:, i] = sample.numeric[:, k] if kind == "numeric" else sample.categorical[:, k]
+            for i, (_, k, col) in enumerate(self.sources):
+                if isinstance(col, NumericColumn):
+                    values = sample.numeric[:, k]
+                    out[:, i] = values if col.format is None else format_dates(values, col.format)
+                else:
+                    out[:, i] = sample.categorical[:, k]
             return out
         data = {}
-        for name, (kind, k, col) in zip(self.columns, self.sources):
-            if kind == "numeric":
-                data[name] = _numeric_series(sample.numeric[:, k], col.dtype)
+        for name, (_, k, col) in zip(self.columns, self.sources):
+            if isinstance(col, NumericColumn):
+                data[name] = _numeric_series(sample.numeric[:, k], col)
             else:
                 data[name] = _categorical_series(sample.categorical[:, k], col)
         return pd.DataFrame(data, copy=False)
 
 
-def _numeric_series(values: np.ndarray, dtype: str) -> Any:
+def _unused_columns(model: Any, given: list[str], stats: TrainingStats) -> dict[str, str]:
+    """Training columns the model never looks at: not given to it, or ignored by it."""
+    given_set = set(given)
+    unused = {
+        n: "not among the model's input columns (its feature_names_in_)"
+        + ("; if it is the label, name it with --target" if stats.target is None else "")
+        for n in stats.names
+        if n not in given_set
+    }
+    finder = getattr(model, "unused_columns", None)
+    if callable(finder):
+        unused.update(finder(given))
+    return {n: unused[n] for n in stats.names if n in unused}
+
+
+def _numeric_series(values: np.ndarray, column: NumericColumn) -> Any:
+    dtype = column.dtype
+    if column.format is not None:  # dates go back to the text the model was fitted on
+        return pd.array(format_dates(values, column.format), dtype=_STRING_DTYPE)
     if (
         dtype == "integer"
         and not np.isnan(values).any()
@@ -451,6 +540,96 @@ def _categorical_series(values: np.ndarray, column: Any) -> Any:
 _STRING_DTYPE: Any = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 
+# -- which columns are explained ---------------------------------------------------
+
+
+#: Why a column named in an option is held fixed.
+IGNORED_BY_OPTION = "--ignore-columns"
+FROZEN_BY_OPTION = "--freeze-columns"
+HELD_IN_STATISTICS = (
+    "the statistics hold no values of it (it was held when they were saved: "
+    "--ignore-columns, or not used by the model)"
+)
+
+
+class ColumnPlan:
+    """Which columns are explained and which are held at the row's value, and why.
+
+    Held columns keep the row's value in every sample and get no feature:
+    columns the model provably does not use (``layout.unused``), columns
+    named by ``--ignore-columns`` or ``--freeze-columns``. Shared by every row
+    explained with the same statistics and model; ``warnings`` are the ones
+    about columns (the same for every row).
+    """
+
+    def __init__(
+        self,
+        stats: TrainingStats,
+        layout: RowLayout | None = None,
+        *,
+        ignore: tuple[str, ...] | list[str] = (),
+        freeze: tuple[str, ...] | list[str] = (),
+    ) -> None:
+        self.stats = stats
+        held: dict[str, str] = dict(layout.unused) if layout is not None else {}
+        for col in stats.columns:
+            if isinstance(col, CategoricalColumn) and col.held:
+                held.setdefault(col.name, HELD_IN_STATISTICS)
+        for name in ignore:
+            held.setdefault(name, IGNORED_BY_OPTION)
+        for name in freeze:
+            held.setdefault(name, FROZEN_BY_OPTION)
+        unknown = [n for n in held if n not in set(stats.names)]
+        if unknown:
+            raise InputError(
+                f"no column named {listed_names(unknown)} in the training data; "
+                f"its columns are: {listed_names(stats.names, 30)}"
+            )
+        #: Held column name -> reason, in the statistics' column order.
+        self.held = {n: held[n] for n in stats.names if n in held}
+        self.explained = [j for j, c in enumerate(stats.columns) if c.name not in self.held]
+        if not self.explained:
+            raise InputError(
+                f"every column is held at the row's value ({listed_names(list(self.held))}): "
+                "there is nothing left to explain"
+            )
+        self.held_idx = [j for j, c in enumerate(stats.columns) if c.name in self.held]
+        self.warnings = self._warnings()
+
+    def _warnings(self) -> list[str]:
+        out = []
+        by_model = [
+            f"{n!r} ({why})"
+            for n, why in self.held.items()
+            if why not in (IGNORED_BY_OPTION, FROZEN_BY_OPTION, HELD_IN_STATISTICS)
+        ]
+        if by_model:
+            out.append(
+                "held at the row's value and not explained, as the model does not use them: "
+                + ", ".join(by_model)
+            )
+        for j in self.explained:
+            col = self.stats.columns[j]
+            remedy = f"hold it with --ignore-columns {col.name}"
+            if col.identifier:
+                out.append(
+                    f"column {col.name!r} has a different value in every training row, like "
+                    f"an identifier: conditions on it say little about the model ({remedy})"
+                )
+            elif isinstance(col, CategoricalColumn) and col.other_values:
+                out.append(
+                    f"column {col.name!r} has {col.distinct} distinct values: the "
+                    f"{len(col.values)} most frequent are sampled as they are and the other "
+                    f"{col.other_values} as one rare level, so its weight is seldom meaningful "
+                    f"(if it identifies rows rather than describes them, {remedy})"
+                )
+        return out
+
+    def describe(self) -> list[dict[str, str]]:
+        """The held columns as the JSON ``input.ignored_columns`` lists them."""
+        return [{"column": n, "reason": why} for n, why in self.held.items()]
+
+
 # -- the domain -------------------------------------------------------------------
 
 
@@ -459,8 +638,11 @@ class TabularDomain:
 
     ``values`` holds the row's cells in the statistics' column order, already
     converted to the training types (floats, NaN when missing, for numeric
-    columns). ``layout`` says how the model takes rows; ``sampler`` may be
-    shared between rows explained with the same statistics.
+    columns). ``layout`` says how the model takes rows; ``sampler`` and
+    ``columns`` (which columns are explained) may be shared between rows
+    explained with the same statistics. Held columns keep the row's value in
+    every sample and get no feature: feature ``i`` is the condition on column
+    ``columns.explained[i]``.
     """
 
     modality = "tabular"
@@ -474,12 +656,15 @@ class TabularDomain:
         row: int | None = None,
         name: str = "-",
         sampler: TabularSampler | None = None,
+        columns: ColumnPlan | None = None,
     ) -> None:
         if len(values) != len(stats.columns):
             raise ValueError(f"{len(values)} values for {len(stats.columns)} columns")
         self.stats = stats
-        self.sampler = sampler or TabularSampler(stats)
         self.layout = layout or RowLayout(stats)
+        self.columns = columns or ColumnPlan(stats, self.layout)
+        self.sampler = sampler or TabularSampler(stats, self.columns.held_idx)
+        self.explained = self.columns.explained
         self.row = row
         self.name = name
         self.values = list(values)
@@ -499,8 +684,10 @@ class TabularDomain:
             [s.category_level(k, values[j]) for k, j in enumerate(s.categorical_idx)],
             dtype=np.int64,
         )
-        self.feature_names = [self._feature_name(j) for j in range(len(stats.columns))]
-        self.default_kernel_width = KERNEL_WIDTH_FACTOR * math.sqrt(len(stats.columns))
+        self.feature_names = [self._feature_name(j) for j in self.explained]
+        self.default_kernel_width = KERNEL_WIDTH_FACTOR * math.sqrt(len(self.explained))
+        #: Warnings for this row's explanation: the columns' and the row's own.
+        self.warnings = list(self.columns.warnings) + self._unseen_warnings()
 
     @property
     def label(self) -> str:
@@ -510,14 +697,31 @@ class TabularDomain:
         """Without bins a numeric cell is a coordinate: it must be a finite number."""
         if self.stats.discretize:
             return
+        held = set(self.columns.held_idx)
         for k, j in enumerate(self.sampler.numeric_idx):
             v = self.instance_numeric[0, k]
-            if not np.isfinite(v):
+            if j not in held and not np.isfinite(v):
                 what = "missing" if np.isnan(v) else "infinite"
                 raise InputError(
                     f"{self.label}: column {self.stats.columns[j].name!r} is {what}; "
                     "--discretizer none can explain only finite numbers (use a discretizer)"
                 )
+
+    def _unseen_warnings(self) -> list[str]:
+        """One warning per explained category the training data never had."""
+        out = []
+        held = set(self.columns.held_idx)
+        for k, j in enumerate(self.sampler.categorical_idx):
+            if j in held or self.categorical_levels[k] >= 0:
+                continue
+            name = self.stats.columns[j].name
+            out.append(
+                f"the value {show_value(self.values[j])!r} of column {name!r} was not seen in "
+                f"training: no sample shares it, so the weight of {self._feature_name(j)!r} "
+                "only measures how far the other features miss this row (check the value, "
+                f"or hold the column with --freeze-columns {name})"
+            )
+        return out
 
     def _feature_name(self, j: int) -> str:
         col = self.stats.columns[j]
@@ -525,6 +729,9 @@ class TabularDomain:
             value = self.values[j]
             if _is_missing(value):
                 return f"{col.name} is missing"
+            k = self.sampler.position[j]
+            if self.categorical_levels[k] == self.sampler.category_other[k] >= 0:
+                return f"{col.name} = {show_value(value)} (rare)"  # any pooled value shares it
             return f"{col.name} = {show_value(value)}"
         if not self.stats.discretize:
             return col.name
@@ -533,7 +740,7 @@ class TabularDomain:
         if level == self.sampler.missing_level[k] or np.isnan(self.instance_numeric[0, k]):
             return f"{col.name} is missing"
         assert col.bins is not None
-        return bin_names(col.name, col.bins.edges)[level]
+        return bin_names(col.name, col.bins.edges, column_edge_labels(col))[level]
 
     # -- the Domain protocol ---------------------------------------------------------
     def sample(self, n: int, rng: np.random.Generator) -> TabularSample:
@@ -551,12 +758,20 @@ class TabularDomain:
             z[1:, cat] = draw.categorical_levels == self.categorical_levels
         numeric = np.vstack([self.instance_numeric, draw.numeric])
         categorical = np.vstack([self.instance_categorical, draw.categorical])
+        for j in self.columns.held_idx:  # every sample keeps the row's value
+            k = s.position[j]
+            if isinstance(self.stats.columns[j], NumericColumn):
+                numeric[:, k] = self.instance_numeric[0, k]
+            else:
+                categorical[:, k] = self.instance_categorical[0, k]
+        if len(self.explained) < z.shape[1]:
+            z = np.ascontiguousarray(z[:, self.explained])
         return TabularSample(z, numeric, categorical)
 
     def instance(self) -> TabularSample:
         """This row alone, as a one-row sample (to check that the model takes it)."""
         return TabularSample(
-            np.ones((1, len(self.stats.columns))), self.instance_numeric, self.instance_categorical
+            np.ones((1, len(self.explained))), self.instance_numeric, self.instance_categorical
         )
 
     def to_model_input(self, z: TabularSample) -> Any:
@@ -574,14 +789,16 @@ class TabularDomain:
         """Euclidean distance to the row in the interpretable space, as lime's tabular explainer."""
         return euclidean_distance_to_first(np.asarray(z))
 
-    def feature_info(self, j: int) -> dict[str, Any]:
-        """The column, the row's value and, for a bin, its limits (null where open)."""
+    def feature_info(self, i: int) -> dict[str, Any]:
+        """The column, the row's value and, for a bin, its limits (null where open;
+        dates as shown in the feature's name)."""
+        j = self.explained[i]
         col = self.stats.columns[j]
         info: dict[str, Any] = {"column": col.name, "value": json_value(self.values[j], col)}
         if isinstance(col, NumericColumn) and col.bins is not None:
             k = self.sampler.position[j]
             level = int(self.numeric_levels[k])
-            edges = col.bins.edges
+            edges: Any = col.bins.edges if col.format is None else column_edge_labels(col)
             if 0 <= level <= len(edges) and not np.isnan(self.instance_numeric[0, k]):
                 low = edges[level - 1] if level > 0 else None
                 high = edges[level] if level < len(edges) else None
@@ -593,8 +810,9 @@ class TabularDomain:
             "name": self.label,
             "file": self.name,
             "row": self.row,
-            "num_features": len(self.stats.columns),
+            "num_features": len(self.explained),
             "discretizer": self.stats.discretizer,
             "training": self.stats.source,
             "values": {c.name: json_value(v, c) for c, v in zip(self.stats.columns, self.values)},
+            "ignored_columns": self.columns.describe(),
         }
