@@ -190,6 +190,22 @@ def test_regressors_explain_their_value(files):
     assert weight["a"] > 0 and weight["b"] < 0 and abs(weight["c"]) < 0.1 * weight["a"]
 
 
+@pytest.mark.parametrize("option", [["--top-labels", "3"], ["--labels", "1"]])
+def test_label_options_on_a_regressor_are_usage_errors(files, option):
+    """Part 12: --top-labels on a regressor was silently ignored for tables."""
+    args = ["--model", files["regressor"], "--train", files["train_num"], "--target", "y"]
+    result = run(*args, files["rows_num"], *FAST, "--row", "0", *option)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"lime-explain: usage error: {option[0]} applies to classifiers; this model is a regressor"
+    )
+
+
+def test_quiet_help_says_what_json_does():
+    helped = run("--help").output
+    assert "--format json still prints its JSON" in " ".join(helped.split())
+
+
 def test_array_models_and_no_discretisation(files):
     args = ["--model", files["array"], "--train", files["train_num"], "--target", "y"]
     out = explanations(run(*args, files["rows_num"], *FAST, "--row", "0", "--labels", "yes",
