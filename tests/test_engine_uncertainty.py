@@ -1,19 +1,29 @@
-"""Uncertainty of LIME explanations: standard errors and intervals of the surrogate's weights.
+"""Uncertainty of LIME explanations: intervals, stability and ties.
 
 Every claim is checked against brute force on synthetic models with LIME's
 text sampling (row 0 keeps every feature, every other row removes a uniform
 1..d number of them, cosine kernel of width 25): refits on many independent
 sample sets for the standard errors, independent re-runs for the stability
-figure, known weights for ties and stopping.
+figure, known weights for ties.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
 import scipy.sparse
 
 from lime_cli.engine.kernels import binary_cosine_distance_to_ones, exponential_kernel
+from lime_cli.engine.selection import select_features
+from lime_cli.engine.stability import (
+    abs_differences,
+    candidate_features,
+    declare_ties,
+    ranking_keys,
+    topk_agreement,
+)
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.engine.uncertainty import coefficient_errors, intervals, z_value
 
@@ -59,6 +69,10 @@ def draw(model, n: int, d: int, rng: np.random.Generator) -> tuple[WeightedDesig
     return WeightedDesign(z, text_weights(z)), model(z)
 
 
+def jaccard(a: frozenset, b: frozenset) -> float:
+    return len(a & b) / len(a | b)
+
+
 # -- standard errors and intervals ---------------------------------------------
 
 
@@ -95,6 +109,11 @@ def test_sparse_sample_matrix_gives_the_same_numbers():
     for name in ("coef", "stderr", "cov"):
         np.testing.assert_allclose(getattr(sparse, name), getattr(dense, name), rtol=1e-10)
     assert sparse.intercept_stderr == pytest.approx(dense.intercept_stderr, rel=1e-10)
+    keys_d = ranking_keys(WeightedDesign(z, w), y, np.arange(15), 1.0, "forward", 4)
+    keys_s = ranking_keys(
+        WeightedDesign(scipy.sparse.csr_matrix(z), w), y, np.arange(15), 1.0, "forward", 4
+    )
+    np.testing.assert_allclose(keys_s.cov, keys_d.cov, rtol=1e-9, atol=1e-18)
 
 
 def test_no_features_and_constant_targets_are_harmless():
@@ -171,3 +190,131 @@ def test_hc3_keeps_coverage_at_small_samples_where_hc0_falls_short(calibration_p
         cover[correction] = (np.abs(centres - truth) <= z_value(0.95) * errs).mean()
     assert cover["hc3"] > cover["hc0"] + 0.01, cover
     assert 0.93 <= cover["hc3"] <= 0.97, cover
+
+
+# -- stability -----------------------------------------------------------------
+
+
+def _stability_runs(model, d: int, k: int, n: int, runs: int, seed: int):
+    """Independent re-runs: each one's top-K set and its predicted stability."""
+    rng = np.random.default_rng(seed)
+    sets, predicted = [], []
+    for _ in range(runs):
+        design, y = draw(model, n, d, rng)
+        chosen = select_features(design, y, k, "auto")
+        candidates = candidate_features(design, y, chosen, 1.0, "auto")
+        keys = ranking_keys(design, y, candidates, 1.0, "auto", k)
+        predicted.append(topk_agreement(keys.keys, keys.cov, k).value)
+        sets.append(frozenset(chosen.tolist()))
+    observed = np.mean([jaccard(a, b) for a, b in itertools.combinations(sets, 2)])
+    return float(observed), np.array(predicted)
+
+
+def test_stability_of_a_clear_explanation_is_one():
+    model = logistic_model(np.r_[3.0, -2.5, 2.0, 1.6, -1.3, 0.2 * np.ones(10)], -3.0)
+    observed, predicted = _stability_runs(model, 15, 5, 1000, 10, seed=3)
+    assert observed == 1.0
+    assert np.all(predicted >= 0.97), predicted
+
+
+#: An exact tie at the K boundary (features 7 and 8; K = 8, lime's "highest" selection).
+TIE_AT_BOUNDARY = np.r_[
+    [2.5, -2, 1.8, -1.5, 1.3, 1.1, -1.0, 0.6, 0.6, 0.3],
+    0.05 * np.random.default_rng(8).normal(size=15),
+]
+#: Three features that matter and a crowd of 27 near-zero ones (K = 10).
+CROWD = np.r_[[3, -2, 1.5], 0.05 * np.random.default_rng(5).normal(size=27)]
+
+
+@pytest.mark.parametrize(
+    "d,k,beta,bias", [(25, 8, TIE_AT_BOUNDARY, -2.0), (30, 10, CROWD, -1.5)], ids=["tie", "crowd"]
+)
+def test_predicted_stability_matches_independent_reruns(d, k, beta, bias):
+    """The figure predicts the mean pairwise top-K Jaccard of 20 re-runs within 0.07."""
+    observed, predicted = _stability_runs(logistic_model(beta, bias), d, k, 1000, 20, seed=11)
+    assert observed < 0.95  # a case where stability is not trivially 1
+    assert abs(predicted.mean() - observed) <= 0.07, (observed, predicted.mean())
+    assert np.abs(predicted - observed).mean() <= 0.07, (observed, predicted)
+
+
+def test_topk_agreement_edge_cases_and_measures():
+    keys = np.array([3.0, 2.0, 1.0, 0.0])
+    tiny = np.eye(4) * 1e-8
+    assert topk_agreement(keys, tiny, 4).value == 1.0
+    assert topk_agreement(keys, tiny, 2).value == pytest.approx(1.0)
+    # Two identical keys at the boundary and nothing else uncertain: a re-run
+    # keeps either one, so half the pairs share 1 of 2 features.
+    tied = np.array([3.0, 1.0, 1.0])
+    est = topk_agreement(tied, np.eye(3) * 0.01, 2, draws=4000)
+    assert est.value == pytest.approx(0.5 * 1.0 + 0.5 * (1 / 3), abs=0.05)
+    assert topk_agreement(tied, np.eye(3) * 0.01, 2, measure="overlap").value == pytest.approx(
+        0.75, abs=0.05
+    )
+    assert est.inclusion[0] == pytest.approx(1.0)
+    assert est.inclusion[1] == pytest.approx(0.5, abs=0.1)
+    again = topk_agreement(tied, np.eye(3) * 0.01, 2, draws=4000)
+    assert again.value == est.value  # seeded: reproducible
+    with pytest.raises(ValueError):
+        topk_agreement(keys, tiny, 2, measure="dice")
+
+
+def test_candidates_hold_the_selected_features_and_strong_outsiders_within_bounds():
+    rng = np.random.default_rng(4)
+    beta = np.r_[2.0, -1.8, 1.6, np.zeros(57)]
+    design, y = draw(logistic_model(beta, -1.0), 800, 60, rng)
+    selected = np.array([0, 1, 7])  # feature 2 is strong but left out
+    cand = candidate_features(design, y, selected, 1.0, "highest", max_size=30)
+    np.testing.assert_array_equal(cand[:3], selected)
+    assert cand[3] == 2
+    assert len(set(cand.tolist())) == len(cand) <= 30
+    assert len(cand) >= 13  # at least max(2k, k + 10)
+    sparse = WeightedDesign(scipy.sparse.csr_matrix(design.z), design.w)
+    np.testing.assert_array_equal(
+        candidate_features(sparse, y, selected, 1.0, "highest", max_size=30), cand
+    )
+
+
+# -- ties ----------------------------------------------------------------------
+
+
+def test_abs_differences_uses_signs_in_the_variance():
+    cov = np.array([[1.0, 0.5], [0.5, 1.0]])
+    diff, se = abs_differences(np.array([2.0, -1.0]), cov, np.array([0]), np.array([1]))
+    assert diff[0] == 1.0
+    assert se[0] == pytest.approx(np.sqrt(1 + 1 + 2 * 0.5))
+
+
+def _keys_and_errors(model, d: int, k: int, n: int, seed: int, method: str = "highest"):
+    rng = np.random.default_rng(seed)
+    design, y = draw(model, n, d, rng)
+    chosen = select_features(design, y, k, method)
+    errors = coefficient_errors(design, y, chosen, 1.0)
+    keys = ranking_keys(
+        design, y, candidate_features(design, y, chosen, 1.0, method), 1.0, method, k
+    )
+    return errors, keys
+
+
+def test_exact_tie_at_the_boundary_is_declared_not_ordered():
+    """Features 2 and 3 have identical true weights; K = 3 must cut between them."""
+    beta = np.r_[2.5, -2.0, 1.0, 1.0, 0.1 * np.ones(6)]
+    errors, keys = _keys_and_errors(logistic_model(beta, -1.0), 10, 3, 2000, seed=5)
+    report = declare_ties(errors.coef, errors.cov, errors.features, keys)
+    tied_in = set(report.features[report.boundary].tolist())
+    assert tied_in & {2, 3}
+    assert set(report.contenders.tolist()) & {2, 3}
+    assert not report.separated
+    assert not ({0, 1} & tied_in)
+
+
+def test_adjacent_ties_and_groups():
+    values = np.array([5.0, 2.0, -2.01, 1.99, 0.5])
+    cov = np.eye(5) * 0.01
+    report = declare_ties(values, cov, np.array([10, 11, 12, 13, 14]))
+    np.testing.assert_array_equal(report.features, [10, 12, 11, 13, 14])
+    np.testing.assert_array_equal(report.tied_with_next, [False, True, True, False, False])
+    assert [g.tolist() for g in report.groups] == [[12, 11, 13]]
+    assert report.separated and report.settled  # no keys: no boundary comparisons
+    precise = declare_ties(values, cov * 1e-6, np.array([10, 11, 12, 13, 14]), tol=0.05)
+    assert precise.equivalent_with_next[1] and precise.equivalent_with_next[2]
+    assert not precise.equivalent_with_next[0]
