@@ -1,10 +1,10 @@
-"""Uncertainty of LIME explanations: intervals, stability and ties.
+"""Uncertainty of LIME explanations: intervals, stability, ties and the adaptive stop rule.
 
 Every claim is checked against brute force on synthetic models with LIME's
 text sampling (row 0 keeps every feature, every other row removes a uniform
 1..d number of them, cosine kernel of width 25): refits on many independent
 sample sets for the standard errors, independent re-runs for the stability
-figure, known weights for ties.
+figure, known weights for ties and stopping.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
+from lime_cli.engine.adaptive import STOP_REASONS, plan_rounds, should_stop
 from lime_cli.engine.kernels import binary_cosine_distance_to_ones, exponential_kernel
 from lime_cli.engine.selection import select_features
 from lime_cli.engine.stability import (
@@ -318,3 +319,110 @@ def test_adjacent_ties_and_groups():
     precise = declare_ties(values, cov * 1e-6, np.array([10, 11, 12, 13, 14]), tol=0.05)
     assert precise.equivalent_with_next[1] and precise.equivalent_with_next[2]
     assert not precise.equivalent_with_next[0]
+
+
+# -- adaptive sampling ---------------------------------------------------------
+
+
+def test_plan_rounds_grow_geometrically_to_the_cap():
+    assert plan_rounds(500, 4000) == [500, 1000, 2000, 4000]
+    plan = plan_rounds(500, 5000)
+    assert plan[0] == 500 and plan[-1] == 5000 and len(plan) == 5
+    assert all(b / a <= 2.0 + 1e-9 for a, b in zip(plan, plan[1:]))
+    assert plan_rounds(1000, 1000) == [1000]
+    assert plan_rounds(300, 301) == [300, 301]
+    with pytest.raises(ValueError):
+        plan_rounds(1, 10)
+
+
+def run_adaptive(model, d: int, k: int, seed: int, lo: int = 500, hi: int = 8000, **options):
+    """What the integrator does: grow the sample in rounds, reuse it, ask the rule."""
+    rng = np.random.default_rng(seed)
+    plan = plan_rounds(lo, hi)
+    z = lime_text_sample(plan[0], d, rng)
+    for count in plan:
+        if count > len(z):
+            z = np.vstack([z, lime_text_sample(count - len(z) + 1, d, rng)[1:]])
+        design = WeightedDesign(z, text_weights(z))
+        y = model(z)
+        chosen = select_features(design, y, k, "auto")
+        errors = coefficient_errors(design, y, chosen, 1.0)
+        candidates = candidate_features(design, y, chosen, 1.0, "auto")
+        keys = ranking_keys(design, y, candidates, 1.0, "auto", k)
+        decision = should_stop(errors, keys, k, len(z), plan, **options)
+        assert decision.reason in STOP_REASONS
+        if decision.stop:
+            break
+    return decision
+
+
+def test_clear_separation_stops_early():
+    model = logistic_model(np.r_[3.0, -2.5, 2.0, 1.6, -1.3, 0.2 * np.ones(10)], -3.0)
+    for seed in range(3):
+        decision = run_adaptive(model, 15, 5, seed)
+        assert decision.stop and decision.reason == "settled"
+        assert decision.look <= 2 and decision.samples <= 1000
+        assert decision.looks == 5
+
+
+def test_exact_tie_stops_reported_tied_rather_than_ordered():
+    """Identical true weights at the K boundary: never 'settled'; reported tied."""
+    beta = np.r_[2.0, -1.5, 0.8, 0.8, 0.2, 0.1 * np.ones(7)]
+    for seed in range(2):
+        decision = run_adaptive(logistic_model(beta, -1.5), 12, 3, seed)
+        assert decision.stop
+        assert decision.reason in ("tied within tolerance", "max samples")
+        assert decision.reason != "settled"
+        flagged = set(decision.ties.features[decision.ties.boundary].tolist())
+        assert flagged | set(decision.ties.contenders.tolist()) >= {2, 3}
+    # Without a tolerance nothing is ever equivalent: only the cap stops it.
+    capped = run_adaptive(logistic_model(beta, -1.5), 12, 3, 0, hi=2000, tol=0.0)
+    assert capped.reason == "max samples" and capped.samples == 2000
+
+
+def test_stability_target_is_reached():
+    """An exact tie at the boundary is never settled pairwise (and, without a
+    tolerance, never equivalent), but re-runs still agree on most of the top K:
+    a stability target below that agreement (about 0.89) stops sampling."""
+    model = logistic_model(TIE_AT_BOUNDARY, -2.0)
+    for seed in (0, 1):
+        decision = run_adaptive(model, 25, 8, seed, tol=0.0, target=0.8)
+        assert decision.stop and decision.reason == "stable"
+        assert not decision.ties.settled
+        lower = decision.stability.value - 2.33 * decision.stability.spread
+        assert decision.stability.value >= lower >= 0.8
+    strict = run_adaptive(model, 25, 8, 0, hi=2000, tol=0.0, target=0.99)
+    assert strict.reason == "max samples"
+
+
+def test_decisions_are_reproducible():
+    beta = np.r_[2.0, -1.5, 0.8, 0.8, 0.2, 0.1 * np.ones(7)]
+    a = run_adaptive(logistic_model(beta, -1.5), 12, 3, 3, hi=2000)
+    b = run_adaptive(logistic_model(beta, -1.5), 12, 3, 3, hi=2000)
+    assert (a.reason, a.samples, a.stability.value) == (b.reason, b.samples, b.stability.value)
+
+
+def test_a_model_that_ignores_its_input_stops_at_once_with_everything_tied():
+    rng = np.random.default_rng(12)
+    design, _ = draw(logistic_model(np.ones(6), 0.0), 300, 6, rng)
+    y = np.full(300, 0.4)
+    chosen = select_features(design, y, 3, "auto")
+    errors = coefficient_errors(design, y, chosen, 1.0)
+    keys = ranking_keys(
+        design, y, candidate_features(design, y, chosen, 1.0, "auto"), 1.0, "auto", 3
+    )
+    decision = should_stop(errors, keys, 3, 300, plan_rounds(300, 1200))
+    assert decision.stop and decision.reason == "tied within tolerance"
+    assert decision.stability.value == 1.0  # the all-zero tie is broken the same way each run
+
+
+def test_explaining_every_feature_is_trivially_settled():
+    rng = np.random.default_rng(13)
+    design, y = draw(logistic_model(np.array([1.0, -0.5, 0.2]), 0.0), 300, 3, rng)
+    chosen = select_features(design, y, 3, "auto")
+    errors = coefficient_errors(design, y, chosen, 1.0)
+    keys = ranking_keys(
+        design, y, candidate_features(design, y, chosen, 1.0, "auto"), 1.0, "auto", 3
+    )
+    decision = should_stop(errors, keys, 3, 300, plan_rounds(300, 1200))
+    assert decision.reason == "settled" and decision.stability.value == 1.0
