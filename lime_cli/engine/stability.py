@@ -40,6 +40,14 @@ It is estimated from the samples already drawn, without model calls, as a
    is spiky, merges features that are merely close into exact ties and made
    the figure noisier in the calibration runs (tests/test_engine_uncertainty.py).
 
+Measured (lime's text sampling, logistic models, n = 1000, 8 seeds x 20
+re-runs): |mean predicted - observed mean pairwise Jaccard| was 0.003-0.030
+for an exact tie at the K = 8 boundary (observed 0.88-0.90) and 0.001-0.029
+for 3 strong features among 27 near-zero ones at K = 10 (observed 0.45-0.49);
+the mean per-run error was 0.013-0.030 and 0.033-0.061. For forward
+selection (K = 5, four near-tied weights) it was 0.013-0.064 (per run
+0.038-0.084). The naive plug-in overshot exact ties by 0.05-0.10.
+
 Ties
 ----
 Two features cannot be ordered when the confidence interval of the difference
