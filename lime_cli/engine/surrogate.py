@@ -73,6 +73,18 @@ class WeightedDesign:
             self._diag = np.maximum(sq - self.sw * self.mean**2, 0.0)
         return self._diag
 
+    def square_cross(self, v: np.ndarray) -> np.ndarray:
+        """``sum_i (z_ij - mean_j)^2 v_i`` for every feature j, given an n-vector ``v``.
+
+        One pass over ``Z`` and one over its elementwise square (no dense copy):
+        the diagonal of ``Zc' diag(v) Zc``, e.g. per-feature sandwich variances.
+        """
+        v = np.asarray(v, dtype=np.float64)
+        sq = matrix.rmatvec(_square(self.z), v)
+        return np.maximum(
+            sq - 2.0 * self.mean * matrix.rmatvec(self.z, v) + self.mean**2 * v.sum(), 0.0
+        )
+
     def centred_columns(self, idx: np.ndarray) -> np.ndarray:
         """Dense ``Z[:, idx] - mean[idx]``."""
         idx = np.asarray(idx, dtype=np.intp)

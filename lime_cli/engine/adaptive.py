@@ -1,0 +1,184 @@
+"""Adaptive sampling (``--num-samples auto``): draw in rounds, stop when the top K is settled.
+
+The integrator draws samples in rounds whose cumulative sizes come from
+:func:`plan_rounds`, keeps every earlier sample, refits, and after each round
+asks :func:`should_stop`. The rule stops when the explanation's top-K set is
+settled up to declared ties at the stated confidence, or at the last round:
+
+- **settled**: every (selected, left-out) pair of candidate features is clearly
+  ordered: simultaneous intervals over all such pairs (see
+  :func:`lime_cli.engine.stability.declare_ties`) exclude 0;
+- **tied within tolerance**: every such pair is clearly ordered or *equivalent*:
+  its whole interval lies within ``+-tol * max |key|``. A rule without a
+  tolerance never stops on exact ties (their interval always straddles 0);
+  with it, features whose difference is known to be negligible are declared
+  tied and sampling stops;
+- **stable** (only with a ``target``): a lower credible bound of the estimated
+  top-K Jaccard stability reaches the target;
+- **max samples**: the plan is exhausted.
+
+Repeated looks: looking after every round and stopping at the first success
+inflates the error rate. With ``L`` planned looks the error rate ``1 - level`` is
+split evenly between them (Bonferroni alpha spending), so the probability that
+*any* look stops on a wrongly ordered pair is at most ``1 - level``. Rounds
+grow geometrically, so ``L`` is about ``log2(max / min) + 1``: the price of
+looking is small (at 95% and 5 looks, per-look intervals use 99%).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lime_cli.engine.stability import (
+    RankingKeys,
+    StabilityEstimate,
+    TieReport,
+    declare_ties,
+    topk_agreement,
+)
+from lime_cli.engine.uncertainty import CoefficientErrors, z_value
+
+STOP_REASONS = ("settled", "tied within tolerance", "stable", "max samples", "continue")
+
+
+def plan_rounds(min_samples: int, max_samples: int, growth: float = 2.0) -> list[int]:
+    """Cumulative sample counts of the rounds, from ``min_samples`` to ``max_samples``.
+
+    Parameters
+    ----------
+    min_samples, max_samples : int
+        First and last cumulative counts (``2 <= min_samples <= max_samples``).
+    growth : float
+        Largest ratio between consecutive counts (default 2: each round at
+        most doubles the samples, so a stop comes at most a factor 2 after the
+        count that sufficed).
+
+    Returns
+    -------
+    list of int
+        Strictly increasing counts, geometrically spaced with the fewest looks
+        ``L = ceil(log_growth(max / min)) + 1`` (500 -> 5000: 500, 889, 1581,
+        2812, 5000). ``len`` is the number of looks to correct for.
+    """
+    if min_samples < 2 or max_samples < min_samples:
+        raise ValueError("need 2 <= min_samples <= max_samples")
+    if growth <= 1.0:
+        raise ValueError("growth must be above 1")
+    if max_samples == min_samples:
+        return [int(min_samples)]
+    steps = math.ceil(math.log(max_samples / min_samples) / math.log(growth) - 1e-9)
+    ratio = (max_samples / min_samples) ** (1.0 / steps)
+    counts = [int(round(min_samples * ratio**i)) for i in range(steps + 1)]
+    counts[-1] = int(max_samples)
+    out: list[int] = []
+    for c in counts:
+        if not out or c > out[-1]:
+            out.append(c)
+    return out
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """What the rule decided after one round.
+
+    Attributes
+    ----------
+    stop : bool
+    reason : str
+        One of ``STOP_REASONS`` ("continue" when ``stop`` is False).
+    samples : int
+        Samples used so far.
+    look, looks : int
+        This look's number (1-based) and the planned number of looks.
+    stability : StabilityEstimate
+        Estimated top-K Jaccard stability at this look.
+    ties : TieReport
+        Ties at the look-corrected confidence (the one the decision used).
+    """
+
+    stop: bool
+    reason: str
+    samples: int
+    look: int
+    looks: int
+    stability: StabilityEstimate
+    ties: TieReport
+
+
+def should_stop(
+    errors: CoefficientErrors,
+    keys: RankingKeys,
+    k: int,
+    samples: int,
+    plan: Sequence[int],
+    *,
+    level: float = 0.95,
+    tol: float = 0.05,
+    target: float | None = None,
+    measure: str = "jaccard",
+    seed: int = 0,
+) -> StopDecision:
+    """Decide after a round whether to stop sampling.
+
+    Parameters
+    ----------
+    errors : CoefficientErrors
+        The explanation's fit on its selected features at this round
+        (:func:`lime_cli.engine.uncertainty.coefficient_errors`).
+    keys : RankingKeys
+        Ranking keys over the candidates at this round
+        (:func:`lime_cli.engine.stability.candidate_features`, then
+        :func:`~lime_cli.engine.stability.ranking_keys`).
+    k : int
+        Number of features explained.
+    samples : int
+        Cumulative samples drawn (an entry of ``plan``, or beyond it).
+    plan : sequence of int
+        The rounds from :func:`plan_rounds`; ``len(plan)`` looks are corrected for.
+    level : float
+        Confidence of the statement "the top-K set is settled up to ties"
+        (default 0.95), over all looks.
+    tol : float
+        Relative tolerance for declaring ties (see
+        :func:`~lime_cli.engine.stability.declare_ties`; default 0.05 of the
+        largest key).
+    target : float, optional
+        Stop as soon as the stability's lower credible bound (at the
+        look-corrected level) reaches this top-K agreement, e.g. 0.9.
+    measure : {"jaccard", "overlap"}
+        Agreement measure of ``target``.
+    seed : int
+        Seed of the Monte-Carlo parts (reproducible decisions).
+
+    Returns
+    -------
+    StopDecision
+    """
+    looks = max(1, len(plan))
+    look = int(np.searchsorted(np.asarray(plan), samples, side="right"))
+    look = min(max(look, 1), looks)
+    ties = declare_ties(
+        errors.coef, errors.cov, errors.features, keys, level=level, tol=tol, looks=looks, seed=seed
+    )
+    stability = topk_agreement(keys.keys, keys.cov, k, measure=measure, seed=seed)
+    if ties.separated:
+        reason = "settled"
+    elif ties.settled:
+        reason = "tied within tolerance"
+    elif target is not None and _lower(stability, level, looks) >= target:
+        reason = "stable"
+    elif samples >= plan[-1]:
+        reason = "max samples"
+    else:
+        reason = "continue"
+    return StopDecision(reason != "continue", reason, int(samples), look, looks, stability, ties)
+
+
+def _lower(stability: StabilityEstimate, level: float, looks: int) -> float:
+    """One-sided lower bound of the stability at the look-corrected level."""
+    alpha = (1.0 - level) / looks
+    return stability.value - z_value(1.0 - 2.0 * alpha) * stability.spread
