@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lime_cli.errors import InputError, UsageError
-from lime_cli.explanation import Explanation, FeatureWeight
+from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
 
-RULE_KEYS = ("forbid", "require", "within", "min_score", "max_weight")
+RULE_KEYS = ("forbid", "require", "within", "min_score", "max_weight", "min_stability")
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,17 @@ class Rules:
     within: int | None = None
     min_score: float | None = None
     max_weight: tuple[tuple[str, float], ...] = ()
+    min_stability: float | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.forbid or self.require or self.min_score is not None or self.max_weight)
+        return not (
+            self.forbid
+            or self.require
+            or self.min_score is not None
+            or self.max_weight
+            or self.min_stability is not None
+        )
 
     def merged(self, other: Rules) -> Rules:
         """Options and a rules file together (options win for single values)."""
@@ -41,6 +48,9 @@ class Rules:
             within=self.within if self.within is not None else other.within,
             min_score=self.min_score if self.min_score is not None else other.min_score,
             max_weight=self.max_weight + other.max_weight,
+            min_stability=self.min_stability
+            if self.min_stability is not None
+            else other.min_stability,
         )
 
 
@@ -127,6 +137,13 @@ def load_rules(path: str) -> Rules:
         or not math.isfinite(min_score)
     ):
         raise UsageError(f"{path}: min_score must be a finite number")
+    min_stability = data.get("min_stability")
+    if min_stability is not None and (
+        isinstance(min_stability, bool)
+        or not isinstance(min_stability, int | float)
+        or not 0 <= min_stability <= 1
+    ):
+        raise UsageError(f"{path}: min_stability must be a number from 0 to 1")
     caps = data.get("max_weight", {})
     if not isinstance(caps, dict) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in caps.values()
@@ -138,6 +155,7 @@ def load_rules(path: str) -> Rules:
         within=within,
         min_score=None if min_score is None else float(min_score),
         max_weight=tuple((str(k), float(v)) for k, v in caps.items()),
+        min_stability=None if min_stability is None else float(min_stability),
     )
 
 
@@ -171,21 +189,24 @@ def evaluate(rules: Rules, explanation: Explanation) -> list[CheckOutcome]:
                 )  # fmt: skip
             else:
                 rank, f = hit
+                sure = _forbid_certainty(label, f, k)
                 outcomes.append(
                     CheckOutcome(
                         name, "forbid", label.label, False,
                         f"forbidden feature {f.feature!r} is rank {rank} of {k} "
-                        f"(weight {f.weight:+.4f})",
-                        wanted, rank, f.weight,
+                        f"(weight {f.weight:+.4f}{_interval_text(f)}){_CERTAINTY[sure]}",
+                        wanted, rank, f.weight, _certainty_details(sure),
                     )
                 )  # fmt: skip
         for wanted in rules.require:
             hit = _first_match(strongest, wanted)
             if hit is None:
+                sure = _require_certainty(label, wanted, k)
                 outcomes.append(
                     CheckOutcome(name, "require", label.label, False,
-                                 f"required feature {wanted!r} is not among the {k} strongest",
-                                 wanted)
+                                 f"required feature {wanted!r} is not among the {k} "
+                                 f"strongest{_CERTAINTY[sure]}",
+                                 wanted, details=_certainty_details(sure))
                 )  # fmt: skip
             else:
                 rank, f = hit
@@ -203,6 +224,8 @@ def evaluate(rules: Rules, explanation: Explanation) -> list[CheckOutcome]:
                     details={"score": label.score, "min_score": rules.min_score},
                 )
             )  # fmt: skip
+        if rules.min_stability is not None:
+            outcomes.append(_stability_outcome(name, label, rules.min_stability))
         for wanted, cap in rules.max_weight:
             over = [
                 (rank, f)
@@ -223,6 +246,68 @@ def evaluate(rules: Rules, explanation: Explanation) -> list[CheckOutcome]:
                                  details={"max_weight": cap})
                 )  # fmt: skip
     return outcomes
+
+
+#: How sure a failed forbid/require check is, as said in its message.
+_CERTAINTY = {
+    None: "",
+    "clear": "; clear: outside the uncertainty of the weights",
+    "uncertain": "; within the uncertainty: a re-run may rank it differently "
+    "(more samples, or --num-samples auto, settle it)",
+}
+
+
+def _certainty_details(sure: str | None) -> dict[str, Any]:
+    return {} if sure is None else {"certainty": sure}
+
+
+def _interval_text(f: FeatureWeight) -> str:
+    if f.interval is None:
+        return ""
+    return f", interval [{f.interval[0]:+.4f}, {f.interval[1]:+.4f}]"
+
+
+def _forbid_certainty(label: LabelExplanation, f: FeatureWeight, k: int) -> str | None:
+    """A forbidden feature in the top K: clearly in, or in only within the noise.
+
+    Uncertain when its place in the top K is (it cannot be told apart from a
+    feature left out), or when it is tied with a feature ranked beyond K.
+    """
+    if f.stderr is None:
+        return None  # an explanation without uncertainty (read from older JSON)
+    beyond = {g.feature for g in label.features[k:]}
+    for group in (label.ties or {}).get("groups", []):
+        if f.feature in group and beyond.intersection(group):
+            return "uncertain"
+    return "uncertain" if f.uncertain_rank and k >= len(label.features[:k]) else "clear"
+
+
+def _require_certainty(label: LabelExplanation, wanted: str, k: int) -> str | None:
+    """A required feature missing from the top K: clearly out, or a contender."""
+    if label.ties is None:
+        return None
+    contenders = [str(c).casefold() for c in label.ties.get("contenders", [])]
+    beyond = [f for f in label.features[k:] if matches(f, wanted)]
+    if wanted.casefold() in contenders or any(f.tied or f.uncertain_rank for f in beyond):
+        return "uncertain"
+    return "clear"
+
+
+def _stability_outcome(name: str, label: LabelExplanation, minimum: float) -> CheckOutcome:
+    stability = label.stability or {}
+    value = stability.get("value")
+    if value is None:
+        return CheckOutcome(name, "min_stability", label.label, False,
+                            "the explanation has no stability figure to check",
+                            details={"min_stability": minimum})  # fmt: skip
+    ok = value >= minimum
+    k = stability.get("k")
+    return CheckOutcome(
+        name, "min_stability", label.label, ok,
+        f"expected top-{k} agreement with a re-run {value:.3f} "
+        f"{'reaches' if ok else 'is below'} {minimum:g}",
+        details={"stability": value, "min_stability": minimum},
+    )  # fmt: skip
 
 
 def failure_line(outcome: CheckOutcome) -> str:

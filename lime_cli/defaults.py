@@ -24,3 +24,11 @@ RIDGE_ALPHA = 1.0
 MODEL_FORMATS = ("joblib", "pickle", "skops", "onnx")
 #: What an explanation explains: class probabilities or a regressor's value.
 MODES = ("classification", "regression")
+
+#: ``--num-samples auto``: the first round and the cap (rounds at most double).
+MIN_SAMPLES = 500
+MAX_SAMPLES = 20000
+#: Confidence of intervals, ties and the adaptive stop rule.
+CONFIDENCE = 0.95
+#: Weight differences within this share of the largest weight are ties.
+TIE_TOLERANCE = 0.05

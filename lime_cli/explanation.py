@@ -19,22 +19,53 @@ class FeatureWeight:
     ``index`` is the feature's column in the interpretable representation;
     ``info`` holds modality-specific facts (word positions, a superpixel's
     bounding box, a tabular column) and is merged into the JSON object.
+
+    Uncertainty (``None``/``False`` when not computed): ``stderr`` is the
+    weight's robust standard error over re-runs with fresh samples;
+    ``interval`` its confidence interval (at ``params.confidence``), centred
+    on the penalty-corrected estimate, so it need not be symmetric about
+    ``weight``; ``tied`` says its rank cannot be told apart from a
+    neighbour's; ``uncertain_rank`` that its place in the top K is not clear
+    against a feature left out.
     """
 
     feature: str
     weight: float
     index: int
     info: dict[str, Any] = field(default_factory=dict)
+    stderr: float | None = None
+    interval: tuple[float, float] | None = None
+    tied: bool = False
+    uncertain_rank: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"feature": self.feature, "weight": self.weight, "index": self.index}
+        if self.stderr is not None:
+            out["stderr"] = self.stderr
+        if self.interval is not None:
+            out["interval"] = [self.interval[0], self.interval[1]]
+        if self.tied:
+            out["tied"] = True
+        if self.uncertain_rank:
+            out["uncertain_rank"] = True
         out.update(self.info)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureWeight:
-        info = {k: v for k, v in data.items() if k not in ("feature", "weight", "index")}
-        return cls(str(data["feature"]), float(data["weight"]), int(data.get("index", -1)), info)
+        own = ("feature", "weight", "index", "stderr", "interval", "tied", "uncertain_rank")
+        info = {k: v for k, v in data.items() if k not in own}
+        interval = data.get("interval")
+        return cls(
+            str(data["feature"]),
+            float(data["weight"]),
+            int(data.get("index", -1)),
+            info,
+            stderr=float(data["stderr"]) if data.get("stderr") is not None else None,
+            interval=(float(interval[0]), float(interval[1])) if interval is not None else None,
+            tied=bool(data.get("tied", False)),
+            uncertain_rank=bool(data.get("uncertain_rank", False)),
+        )
 
 
 @dataclass
@@ -48,17 +79,29 @@ class LabelExplanation:
     local_prediction: float
     model_prediction: float
     features: list[FeatureWeight]
+    #: How sure the explanation is (``None`` when not computed):
+    #: {"measure": "jaccard", "k": K, "value": v, "spread": s} - the expected
+    #: top-K agreement with an independent re-run with the same settings -
+    #: and {"groups": [[names tied together]], "uncertain": [names whose place in
+    #: the top K is unclear], "contenders": [names left out that may belong]}.
+    stability: dict[str, Any] | None = None
+    ties: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "label": self.label,
             "label_index": self.label_index,
             "intercept": self.intercept,
             "score": self.score,
             "local_prediction": self.local_prediction,
             "model_prediction": self.model_prediction,
-            "features": [f.to_dict() for f in self.features],
         }
+        if self.stability is not None:
+            out["stability"] = self.stability
+        if self.ties is not None:
+            out["ties"] = self.ties
+        out["features"] = [f.to_dict() for f in self.features]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LabelExplanation:
@@ -70,6 +113,8 @@ class LabelExplanation:
             local_prediction=float(data["local_prediction"]),
             model_prediction=float(data["model_prediction"]),
             features=[FeatureWeight.from_dict(f) for f in data["features"]],
+            stability=data.get("stability"),
+            ties=data.get("ties"),
         )
 
 

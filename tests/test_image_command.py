@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 
 import joblib
 import numpy as np
@@ -125,7 +126,8 @@ def test_terminal_table_shows_num_features_superpixels(tmp_path, corner_model):
     result = run(corner_args(corner_model, picture, "--num-features", 2))
     assert result.exit_code == 0, result.output
     assert "bright" in result.stdout
-    assert result.stdout.count("superpixel ") == 2
+    rows = re.findall(r"superpixel \d+\s+[+-]\d\.\d{4}", result.stdout)
+    assert len(rows) == 2  # table rows; the stability notes below may name others
     assert "2 strongest of" in result.stdout
 
 

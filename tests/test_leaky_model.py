@@ -98,6 +98,7 @@ def test_the_leaky_model_relies_on_the_artefact_and_is_caught(models, docs):
         "rank": rank,
         "weight": weight,
         "message": check["message"],
+        "certainty": "clear",  # the artefact is far inside the top 5, not a near-tie
     }
 
 
@@ -171,7 +172,8 @@ def test_sample_models_forbid_posting_catches_the_leaky_forest_only():
     assert leaky.exit_code == 1, (leaky.stdout, leaky.stderr)
     (line,) = check_lines(leaky.stderr)
     assert str(HEADER_DOC) in line and "'Posting'" in line and "'tech'" in line
-    assert re.search(r"rank \d+ of 10 \(weight [+-]\d\.\d{4}\)", line), line
+    assert re.search(r"rank \d+ of 10 \(weight [+-]\d\.\d{4}, interval \[", line), line
+    assert line.endswith("clear: outside the uncertainty of the weights"), line
     assert honest.exit_code == 0, (honest.stdout, honest.stderr)
     assert honest.stderr == ""
     for out in (leaky, honest):

@@ -30,7 +30,7 @@ def _make_compare(modality: Modality) -> click.Command:
     @click.command(name=modality.name)
     @modality.inputs
     @compare_model_options
-    @lime_options(num_samples=modality.num_samples, num_features=modality.num_features)
+    @lime_options(**modality.lime_defaults())
     @jobs_option
     @check_options
     @output_options(role="report_writer")

@@ -37,7 +37,7 @@ def make_command(modality: Modality) -> click.Command:
         [
             modality.inputs,
             model_options,
-            lime_options(num_samples=modality.num_samples, num_features=modality.num_features),
+            lime_options(**modality.lime_defaults()),
             jobs_option,
             check_options,
             output_options(modality.formats),

@@ -22,7 +22,7 @@ def _make_pick(modality: Modality) -> click.Command:
     @click.command(name=modality.name)
     @modality.inputs
     @model_options
-    @lime_options(num_samples=modality.num_samples, num_features=modality.num_features)
+    @lime_options(**modality.lime_defaults())
     @click.option(
         "--budget",
         "-B",

@@ -40,10 +40,36 @@ class LimeParams:
     batch_size: int | None = None
     seed: int | None = None
     ridge_alpha: float = defaults.RIDGE_ALPHA
+    #: ``--num-samples auto``: draw in rounds from ``min_samples`` to
+    #: ``max_samples`` (every earlier sample kept) and stop once the top K is
+    #: settled up to ties (see :mod:`lime_cli.engine.adaptive`).
+    adaptive: bool = False
+    min_samples: int = defaults.MIN_SAMPLES
+    max_samples: int = defaults.MAX_SAMPLES
+    #: Confidence of intervals, ties and the stop rule.
+    confidence: float = defaults.CONFIDENCE
+    #: Weight differences within this share of the largest weight count as ties.
+    tie_tolerance: float = defaults.TIE_TOLERANCE
+    #: Stop an adaptive run once the stability's lower bound reaches this.
+    stability_target: float | None = None
+    #: Size of the top-K set whose stability is reported (default
+    #: ``num_features``; images fit every superpixel but show a few).
+    stability_k: int | None = None
+    #: Compute intervals, ties and stability (cheap next to model calls).
+    uncertainty: bool = True
 
     def validate(self) -> None:
         if self.num_samples < 2:
             raise UsageError("--num-samples must be at least 2")
+        if self.adaptive and not 2 <= self.min_samples <= self.max_samples:
+            raise UsageError(
+                f"--min-samples ({self.min_samples}) must be at least 2 and at most "
+                f"--max-samples ({self.max_samples})"
+            )
+        if not 0.5 <= self.confidence < 1:
+            raise UsageError("--confidence must be at least 0.5 and below 1")
+        if self.stability_target is not None and not 0 < self.stability_target <= 1:
+            raise UsageError("--stability must be above 0 and at most 1")
         if self.num_features < 1:
             raise UsageError("--num-features must be at least 1")
         if self.batch_size is not None and self.batch_size < 1:
@@ -70,14 +96,90 @@ def explain(
     rng: np.random.Generator,
     progress: Progress | None = None,
 ) -> Explanation:
-    """Explain the model's prediction for the input ``domain`` represents."""
+    """Explain the model's prediction for the input ``domain`` represents.
+
+    With ``params.adaptive`` samples are drawn in rounds (each round's new
+    samples predicted, every earlier one kept) until every label's top K is
+    settled or ``max_samples`` is reached; otherwise ``num_samples`` at once.
+    """
     params.validate()
-    z = domain.sample(params.num_samples, rng)
-    batch_size = params.batch_size or domain.preferred_batch_size(params.num_samples)
-    y = predict_samples(domain, model, z, batch_size, progress)
-    explanation = explain_predictions(domain, model, z, y, labels, params)
+    plan = sample_plan(params)
+    batch_size = params.batch_size or domain.preferred_batch_size(plan[-1])
+    z = domain.sample(plan[0], rng)
+    y = predict_samples(domain, model, z, batch_size, _offset(progress, 0, plan[-1]))
+    for look, total in enumerate(plan):
+        if look > 0:
+            extra = more_samples(domain, total - z.shape[0], rng)
+            y_extra = predict_samples(
+                domain, model, extra, batch_size, _offset(progress, z.shape[0], plan[-1])
+            )
+            z, y = stack_rows([z, extra]), np.vstack([y, y_extra])
+        explanation = explain_predictions(domain, model, z, y, labels, params, plan=plan)
+        if finished(explanation, params, plan):
+            break
     explanation.params["batch_size"] = batch_size
     return explanation
+
+
+def sample_plan(params: LimeParams) -> list[int]:
+    """The cumulative sample counts of the rounds: one round unless adaptive."""
+    if not params.adaptive:
+        return [params.num_samples]
+    from lime_cli.engine.adaptive import plan_rounds
+
+    return plan_rounds(params.min_samples, params.max_samples)
+
+
+def more_samples(domain: Domain, count: int, rng: np.random.Generator) -> Any:
+    """``count`` further perturbed samples (without the unperturbed row 0)."""
+    fresh = domain.sample(count + 1, rng)
+    return fresh[1:]
+
+
+def stack_rows(blocks: list[Any]) -> Any:
+    """Sample matrices on top of each other: dense, sparse or a domain's own type."""
+    kind = type(blocks[0])
+    if hasattr(kind, "concatenate"):
+        return kind.concatenate(blocks)
+    if any(hasattr(b, "tocsr") for b in blocks):
+        from scipy import sparse
+
+        return sparse.vstack([sparse.csr_matrix(b) for b in blocks], format="csr")
+    return np.concatenate(blocks, axis=0)
+
+
+def finished(explanation: Explanation, params: LimeParams, plan: list[int]) -> bool:
+    """Whether an adaptive run can stop: every label settled, or the plan exhausted.
+
+    Records how many samples were used and why it stopped in ``params``.
+    """
+    used = int(explanation.params["num_samples"])
+    if not params.adaptive:
+        return True
+    verdicts = [
+        (label.stability or {}).get("verdict", "settled") for label in explanation.explanations
+    ]
+    done = all(v != "continue" for v in verdicts) or used >= plan[-1]
+    if done:
+        reasons = sorted(set(verdicts) - {"continue"}) or ["max samples"]
+        explanation.params.update(
+            {
+                "num_samples_requested": "auto",
+                "min_samples": params.min_samples,
+                "max_samples": params.max_samples,
+                "stop_reason": "max samples" if used >= plan[-1] and "continue" in verdicts
+                else ", ".join(reasons),
+                "rounds": [n for n in plan if n <= used],
+            }
+        )  # fmt: skip
+    return done
+
+
+def _offset(progress: Progress | None, done: int, total: int) -> Progress | None:
+    """A progress callback for a later round: counts continue from ``done``."""
+    if progress is None:
+        return None
+    return lambda count, _: progress(done + count, total)
 
 
 def explain_predictions(
@@ -87,12 +189,18 @@ def explain_predictions(
     y: np.ndarray,
     labels: LabelRequest,
     params: LimeParams,
+    *,
+    plan: list[int] | None = None,
 ) -> Explanation:
     """Weigh, select and fit, given the samples and the model's answers for them.
 
     Split from :func:`explain` so a caller can predict many inputs' samples in
     one batch (tabular rows) and fit each input's surrogate afterwards.
+    ``plan`` lists an adaptive run's rounds (the stop rule corrects for that
+    many looks); by default the samples given are the only round.
     """
+    n = int(z.shape[0])
+    plan = plan or [n]
     width = params.kernel_width or domain.default_kernel_width
     weights = exponential_kernel(domain.distances(z), width)
     if not np.any(weights[1:] > 0):
@@ -106,7 +214,7 @@ def explain_predictions(
     with _blas_controller().limit(limits=1 if small else None, user_api="blas"):
         design = WeightedDesign(z, weights)
         results = [
-            _fit_label(domain, model, design, y, index, params)
+            _fit_label(domain, model, design, y, index, params, plan)
             for index in resolve_labels(model, y[0], labels)
         ]
     warnings = [
@@ -115,17 +223,19 @@ def explain_predictions(
         for r in results
         if np.ptp(y[:, r.label_index]) == 0
     ]
+    warnings += _instability_warnings(results, params)
     return Explanation(
         modality=domain.modality,
         input=domain.describe(),
         model=model.describe(),
         prediction=_prediction(model, y[0]),
         params={
-            "num_samples": params.num_samples,
+            "num_samples": n,
             "num_features": params.num_features,
             "kernel_width": float(width),
             "feature_selection": params.feature_selection,
             "seed": params.seed,
+            **({"confidence": params.confidence} if params.uncertainty else {}),
         },
         explanations=results,
         warnings=warnings,
@@ -139,8 +249,9 @@ def _fit_label(
     y: np.ndarray,
     index: int,
     params: LimeParams,
+    plan: list[int],
 ) -> LabelExplanation:
-    """Select features and fit the surrogate for one label."""
+    """Select features and fit the surrogate for one label (with its uncertainty)."""
     target = y[:, index]
     chosen = select_features(design, target, params.num_features, params.feature_selection)
     fit = design.fit(target, chosen, params.ridge_alpha)
@@ -154,7 +265,7 @@ def _fit_label(
         )
         for i in order
     ]
-    return LabelExplanation(
+    result = LabelExplanation(
         label=model.classes[index],
         label_index=int(index),
         intercept=fit.intercept,
@@ -163,6 +274,75 @@ def _fit_label(
         model_prediction=float(y[0, index]),
         features=features,
     )
+    if params.uncertainty and len(fit.features):
+        _add_confidence(result, domain, design, target, fit.features, params, plan)
+    return result
+
+
+def _add_confidence(
+    result: LabelExplanation,
+    domain: Domain,
+    design: WeightedDesign,
+    target: np.ndarray,
+    fitted: np.ndarray,
+    params: LimeParams,
+    plan: list[int],
+) -> None:
+    """Intervals and ties on the features, stability and the verdict on the label."""
+    from lime_cli.engine.confidence import MEASURE, assess
+
+    conf = assess(
+        design, target, np.asarray(fitted, dtype=np.intp),
+        alpha=params.ridge_alpha, method=params.feature_selection,
+        k=params.stability_k or params.num_features, level=params.confidence,
+        tol=params.tie_tolerance, plan=plan, target=params.stability_target,
+        seed=params.seed or 0,
+    )  # fmt: skip
+    position = {int(j): i for i, j in enumerate(conf.errors.features)}
+    tied_next = {int(j): bool(t) for j, t in zip(conf.ties.features, conf.ties.tied_with_next)}
+    display = [int(j) for j in conf.ties.features]
+    tied: set[int] = set()
+    for a, b in zip(display, display[1:]):
+        if tied_next[a]:
+            tied.update((a, b))
+    uncertain = {int(j) for j, u in zip(conf.ties.features, conf.ties.boundary) if u}
+    for feature in result.features:
+        i = position[feature.index]
+        feature.stderr = float(conf.errors.stderr[i])
+        feature.interval = (float(conf.intervals[i, 0]), float(conf.intervals[i, 1]))
+        feature.tied = feature.index in tied
+        feature.uncertain_rank = feature.index in uncertain
+    names = domain.feature_names
+    result.stability = {
+        "measure": MEASURE,
+        "k": conf.k,
+        "value": float(conf.stability.value),
+        "spread": float(conf.stability.spread),
+        "verdict": conf.decision.reason,
+    }
+    result.ties = {
+        "groups": [[names[int(j)] for j in group] for group in conf.ties.groups],
+        "uncertain": [names[j] for j in display if j in uncertain],
+        "contenders": [names[int(j)] for j in conf.ties.contenders],
+    }
+
+
+#: Below this expected top-K agreement an explanation gets a warning.
+UNSTABLE_BELOW = 0.5
+
+
+def _instability_warnings(results: list[LabelExplanation], params: LimeParams) -> list[str]:
+    out = []
+    for r in results:
+        value = (r.stability or {}).get("value")
+        if value is not None and value < UNSTABLE_BELOW and any(f.weight for f in r.features):
+            k = (r.stability or {}).get("k")
+            out.append(
+                f"the top {k} features for {r.label!r} are unstable: a re-run with other samples "
+                f"is expected to share only {value:.0%} of them (Jaccard); features marked as "
+                "tied cannot be told apart; --num-samples auto (or more samples) sharpens it"
+            )
+    return out
 
 
 @functools.cache

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lime_cli.defaults import AUTO_FORWARD_LIMIT
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.engine.uncertainty import influence, ridge_pieces, z_value
 
@@ -86,7 +87,7 @@ PLAUSIBLE_Z = 3.0
 def resolve_method(method: str, k: int) -> str:
     """lime's ``auto`` rule: ``forward`` for K <= 6, else ``highest``."""
     if method == "auto":
-        return "forward" if k <= 6 else "highest"
+        return "forward" if k <= AUTO_FORWARD_LIMIT else "highest"
     return method
 
 
@@ -553,7 +554,7 @@ def declare_ties(
             same = np.abs(diff) + critical * se <= tolerance
             reversed_ = diff < -critical * se
             unclear = ~clear
-            boundary = unclear.reshape(len(inside), len(outside)).any(axis=1)
+            boundary = np.asarray(unclear.reshape(len(inside), len(outside)).any(axis=1))
             contenders = keys.features[
                 outside[unclear.reshape(len(inside), len(outside)).any(axis=0)]
             ]

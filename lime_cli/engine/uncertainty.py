@@ -74,10 +74,10 @@ words (see :data:`MAX_FEATURES`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 from scipy import linalg
-from scipy.stats import norm
 
 from lime_cli.engine.surrogate import WeightedDesign
 
@@ -333,7 +333,7 @@ def z_value(level: float) -> float:
     """The two-sided normal quantile for a confidence ``level`` (0.95 -> 1.96)."""
     if not 0.0 < level < 1.0:
         raise ValueError("confidence level must be between 0 and 1")
-    return float(norm.ppf(0.5 + level / 2.0))
+    return float(NormalDist().inv_cdf(0.5 + level / 2.0))
 
 
 def intervals(coef: np.ndarray, stderr: np.ndarray, level: float = 0.95) -> np.ndarray:

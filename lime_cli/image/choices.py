@@ -6,6 +6,10 @@ from __future__ import annotations
 #: call on a whole picture) and the five strongest superpixels shown.
 NUM_SAMPLES = 1000
 NUM_SHOWN = 5
+#: ``--num-samples auto`` for images: a smaller first round and cap (each
+#: sample is a forward pass of a network).
+MIN_SAMPLES = 100
+MAX_SAMPLES = 4000
 SEGMENTERS = ("quickshift", "slic", "felzenszwalb")
 #: Pillow's resampling filters by name.
 INTERPOLATIONS = ("nearest", "box", "bilinear", "hamming", "bicubic", "lanczos")

@@ -268,7 +268,10 @@ class ImageTask(PerItemTask):
         domain, rng = self.domain_for(source, model, preprocessing)
         if not model.classes:  # an ONNX model whose output size is dynamic
             model.predict(domain.to_model_input(np.ones((1, domain.num_features), np.uint8)))
-        params = dataclasses.replace(self.params, num_features=domain.num_features)
+        # Every superpixel enters the fit (as lime); stability is about the K shown.
+        params = dataclasses.replace(
+            self.params, num_features=domain.num_features, stability_k=self.params.num_features
+        )
         with progress_bar(f"explaining {domain.name}", self.show_progress) as progress:
             explanation = explain(domain, model, self.labels, params, rng, progress)
         explanation.model["preprocessing"] = preprocessing.describe(domain.encoder)
@@ -358,6 +361,8 @@ MODALITY = Modality(
     inputs=image_inputs,
     prepare=prepare_image,
     num_samples=DEFAULT_NUM_SAMPLES,
+    min_samples=choices.MIN_SAMPLES,
+    max_samples=choices.MAX_SAMPLES,
     num_features=DEFAULT_SHOWN,
     formats=(MASKED, SEGMENT_MAP, HEATMAP),
     option_help={

@@ -35,6 +35,9 @@ def render(explanation: Explanation) -> RenderableType:
         parts.append(Text(""))
         parts.append(_label_header(label, explanation.model.get("mode", "classification")))
         parts.append(_feature_table(label, shown))
+        confidence = _confidence_line(label, explanation.params)
+        if confidence is not None:
+            parts.append(confidence)
     text_view = _text_view(explanation)
     if text_view is not None:
         parts.append(Text(""))
@@ -42,7 +45,13 @@ def render(explanation: Explanation) -> RenderableType:
     for warning in explanation.warnings:
         parts.append(Text(f"warning: {warning}", style="yellow"))
     title = f"{explanation.modality} · {explanation.input.get('name', '-')}"
-    subtitle = f"model {explanation.model.get('path', '?')}"
+    used = explanation.params.get("num_samples")
+    how = " (auto: " + str(explanation.params.get("stop_reason")) + ")" if (
+        explanation.params.get("num_samples_requested") == "auto") else ""  # fmt: skip
+    subtitle = (
+        f"model {explanation.model.get('path', '?')} · {used} samples{how} · "
+        f"seed {explanation.params.get('seed')}"
+    )
     return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left", expand=False)
 
 
@@ -89,10 +98,30 @@ def _shown(explanation: Explanation) -> int | None:
     return int(value) if value is not None else None
 
 
-def _bar(value: float, scale: float, width: int = BAR_WIDTH) -> Text:
-    cells = 0 if scale <= 0 else round(abs(value) / scale * width)
+def _bar(
+    value: float,
+    scale: float,
+    width: int = BAR_WIDTH,
+    interval: tuple[float, float] | None = None,
+) -> Text:
+    """``█`` cells for |value|; with an interval, ``░`` out to its far end and a
+    ``·`` gap down to its near end, so a bar whose interval reaches 0 shows it."""
+
+    def cells(x: float) -> int:
+        return 0 if scale <= 0 else min(width, round(abs(x) / scale * width))
+
     style = POSITIVE if value > 0 else NEGATIVE
-    return Text("█" * max(cells, 1 if value else 0), style=style)
+    solid = max(cells(value), 1 if value else 0)
+    if interval is None:
+        return Text("█" * solid, style=style)
+    low, high = sorted(interval, key=abs)
+    crosses = (low <= 0 <= high) or (high <= 0 <= low)
+    near = 0 if crosses else min(cells(low), solid)
+    far = max(cells(high), solid)
+    bar = Text("█" * near, style=style)
+    bar.append("▒" * (solid - near), style=style)
+    bar.append("░" * (far - solid), style=f"dim {style}")
+    return bar
 
 
 def _prediction_table(explanation: Explanation) -> RenderableType:
@@ -127,20 +156,52 @@ def _label_header(label: LabelExplanation, mode: str) -> Text:
 
 def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
     features = label.features[:shown] if shown is not None else label.features
-    scale = max((abs(f.weight) for f in features), default=0.0)
+    with_intervals = any(f.interval is not None for f in features)
+    scale = max((max(abs(f.weight), *(map(abs, f.interval or ()))) for f in features), default=0.0)
     table = Table(show_header=True, box=None, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("feature")
     table.add_column("weight", justify="right")
+    if with_intervals:
+        table.add_column("±", justify="right")
     table.add_column(f"towards {label.label}" if label.label != "value" else "effect")
     for rank, f in enumerate(features, start=1):
         style = POSITIVE if f.weight > 0 else NEGATIVE
-        table.add_row(
-            str(rank), f.feature, Text(f"{f.weight:+.4f}", style=style), _bar(f.weight, scale)
-        )
+        mark = "≈" if f.tied else ("?" if f.uncertain_rank else " ")
+        cells: list[Any] = [f"{rank}{mark}", f.feature, Text(f"{f.weight:+.4f}", style=style)]
+        if with_intervals:
+            half = (f.interval[1] - f.interval[0]) / 2 if f.interval else None
+            cells.append(f"{half:.4f}" if half is not None else "")
+        cells.append(_bar(f.weight, scale, interval=f.interval))
+        table.add_row(*cells)
     if not label.features:
-        table.add_row("", "(no features)", "", "")
+        table.add_row("", "(no features)", "", *([""] if with_intervals else []), "")
     return table
+
+
+def _confidence_line(label: LabelExplanation, params: dict[str, Any]) -> Text | None:
+    """Stability, ties and (for auto) the samples used, under a label's table."""
+    stability = label.stability
+    if not stability:
+        return None
+    level = params.get("confidence", 0.95)
+    parts = [
+        f"stability {stability['value']:.2f}: expected agreement (Jaccard) between this "
+        f"top {stability['k']} and a re-run's"
+    ]
+    ties = label.ties or {}
+    if ties.get("groups"):
+        groups = "; ".join(" ≈ ".join(group) for group in ties["groups"][:4])
+        parts.append(f"≈ tied (order not significant at {level:.0%}): {groups}")
+    if ties.get("uncertain"):
+        shown = ", ".join(ties["uncertain"][:6])
+        contenders = ", ".join(ties.get("contenders", [])[:4])
+        parts.append(
+            f"? place in the top {stability['k']} uncertain: {shown}"
+            + (f" (could be replaced by {contenders})" if contenders else "")
+        )
+    parts.append(f"± is the half-width of the {level:.0%} interval; ▒/░ bars show it")
+    return Text("\n".join(parts), style="dim")
 
 
 def _text_view(explanation: Explanation) -> RenderableType | None:

@@ -35,7 +35,19 @@ class Modality:
     #: This modality's LIME defaults (images: 1000 samples, 5 superpixels shown).
     num_samples: int = defaults.NUM_SAMPLES
     num_features: int = defaults.NUM_FEATURES
+    #: ``--num-samples auto``'s first round and cap for this modality.
+    min_samples: int = defaults.MIN_SAMPLES
+    max_samples: int = defaults.MAX_SAMPLES
     #: Output formats of its own (images: .png, .npy), winning over shared ones.
     formats: tuple[OutputFormat, ...] = ()
     #: Help texts of shared options that mean something particular here.
     option_help: Mapping[str, str] = field(default_factory=dict)
+
+    def lime_defaults(self) -> dict[str, int]:
+        """This modality's defaults of the LIME options (for ``lime_options``)."""
+        return {
+            "num_samples": self.num_samples,
+            "num_features": self.num_features,
+            "min_samples": self.min_samples,
+            "max_samples": self.max_samples,
+        }

@@ -94,6 +94,9 @@ def check_options(func: F) -> F:
                               "(default: --num-features)."),
             click.option("--min-score", type=float, metavar="S",
                          help="Fail if a surrogate's score (weighted R²) is below S."),
+            click.option("--min-stability", type=click.FloatRange(0, 1), metavar="S",
+                         help="Fail if the expected top-K agreement with a re-run (Jaccard) is "
+                              "below S: the explanation is too unstable to act on."),
             click.option("--max-weight", multiple=True, metavar="FEATURE=W",
                          help="Fail if FEATURE's absolute weight exceeds W."),
             click.option("--rules", "rules_file", metavar="FILE.toml",
@@ -122,6 +125,8 @@ def lime_options(
     *,
     num_samples: int = defaults.NUM_SAMPLES,
     num_features: int = defaults.NUM_FEATURES,
+    min_samples: int = defaults.MIN_SAMPLES,
+    max_samples: int = defaults.MAX_SAMPLES,
     batch_size: int | None = None,
 ) -> Callable[[F], F]:
     """The LIME loop's settings, with a command's own defaults."""
@@ -144,10 +149,43 @@ def lime_options(
                 ),
                 click.option(
                     "--num-samples",
-                    type=click.IntRange(min=2),
-                    default=num_samples,
+                    callback=sample_count,
+                    default=str(num_samples),
                     show_default=True,
-                    help="Perturbed samples per explanation.",
+                    metavar="N|auto",
+                    help="Perturbed samples per explanation, or auto: draw in rounds from "
+                    "--min-samples, keeping every sample, until the top features are settled "
+                    "(up to declared ties) at --confidence, or --max-samples.",
+                ),
+                click.option(
+                    "--min-samples",
+                    type=click.IntRange(min=2),
+                    default=min_samples,
+                    show_default=True,
+                    help="auto: the first round's samples.",
+                ),
+                click.option(
+                    "--max-samples",
+                    type=click.IntRange(min=2),
+                    default=max_samples,
+                    show_default=True,
+                    help="auto: the most samples drawn (rounds at most double).",
+                ),
+                click.option(
+                    "--confidence",
+                    type=click.FloatRange(min=0.5, max=1, max_open=True),
+                    default=defaults.CONFIDENCE,
+                    show_default=True,
+                    help="Confidence of the weights' intervals, of declared ties and of "
+                    "auto's stop rule.",
+                ),
+                click.option(
+                    "--stability",
+                    "stability_target",
+                    type=click.FloatRange(min=0, max=1, min_open=True),
+                    metavar="S",
+                    help="auto: also stop once the expected top-K agreement with a re-run "
+                    "(Jaccard) is at least S at --confidence.",
                 ),
                 click.option(
                     "--num-features",
@@ -190,6 +228,19 @@ def lime_options(
         )
 
     return decorate
+
+
+def sample_count(ctx: click.Context, param: click.Parameter, value: Any) -> int | str:
+    """``--num-samples``: a whole number of at least 2, or ``auto``."""
+    if isinstance(value, int) or value == "auto":
+        return value
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise click.BadParameter(f"{value!r} is neither a whole number nor 'auto'") from None
+    if number < 2:
+        raise click.BadParameter(f"{number} is below 2")
+    return number
 
 
 def output_options(

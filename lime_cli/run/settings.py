@@ -103,7 +103,8 @@ SETTINGS_KEYS = (
     "model_path", "model_format", "mode", "class_names", "trust_model", "trust_modules",
     "label_names", "top_labels", "num_samples", "num_features", "feature_selection",
     "kernel_width", "batch_size", "seed", "jobs", "forbid", "require", "within", "min_score",
-    "max_weight", "rules_file", "debug", "quiet",
+    "max_weight", "rules_file", "debug", "quiet", "min_samples", "max_samples", "confidence",
+    "stability_target", "min_stability",
 )  # fmt: skip
 
 
@@ -120,6 +121,7 @@ def build_rules(o: dict[str, Any]) -> Rules:
         o.get("within"),
         min_score,
         parse_max_weight(o.get("max_weight") or ()),
+        o.get("min_stability"),
     )
     if o.get("rules_file"):
         rules = rules.merged(load_rules(o["rules_file"]))
@@ -136,8 +138,14 @@ def settings_from(options: dict[str, Any]) -> Settings:
     if o["label_names"] and o["top_labels"]:
         raise UsageError("--labels and --top-labels cannot be used together")
     rules = build_rules(o)
+    adaptive = o["num_samples"] == "auto"
     params = LimeParams(
-        num_samples=o["num_samples"] or defaults.NUM_SAMPLES,
+        num_samples=defaults.NUM_SAMPLES if adaptive else o["num_samples"] or defaults.NUM_SAMPLES,
+        adaptive=adaptive,
+        min_samples=o["min_samples"] or defaults.MIN_SAMPLES,
+        max_samples=o["max_samples"] or defaults.MAX_SAMPLES,
+        confidence=o["confidence"] or defaults.CONFIDENCE,
+        stability_target=o["stability_target"],
         # Checks look at the `within` strongest features, so at least that many are explained.
         num_features=max(o["num_features"] or defaults.NUM_FEATURES, rules.within or 0),
         feature_selection=o["feature_selection"] or defaults.FEATURE_SELECTION,

@@ -362,13 +362,23 @@ class TabularTask(TaskBase):
     def _explain(
         self, domains: list[tuple[int, Any]], model: Any, batch: int, outcomes: list[Any]
     ) -> Iterator[tuple[int, Any]]:
-        """Sample every row, predict all samples in large calls, then fit each row."""
+        """Sample every row, predict all samples in large calls, then fit each row.
+
+        With ``--num-samples auto`` this goes in rounds: the rows still
+        unsettled draw more samples (every earlier one kept), predicted
+        together, and each row stops at its own count.
+        """
+        import numpy as np
+
         from lime_cli.engine import explain_predictions
+        from lime_cli.engine.explain import finished, more_samples, sample_plan, stack_rows
 
         if not domains:
             return
-        n = self.params.num_samples
-        samples = {i: d.sample(n, self.rng(d.row)) for i, d in domains}
+        plan = sample_plan(self.params)
+        n = plan[0]
+        rngs = {i: self.rng(d.row) for i, d in domains}
+        samples = {i: d.sample(n, rngs[i]) for i, d in domains}
         try:
             y = self._predict(domains, samples, model, batch)
         except ModelError as exc:
@@ -378,10 +388,31 @@ class TabularTask(TaskBase):
                 raise ModelError(exc.message + _missing_hint(self.stats)) from exc
             domains = kept
             y = self._predict(domains, samples, model, batch) if domains else None
-        for k, (i, domain) in enumerate(domains):
-            explanation = explain_predictions(
-                domain, model, samples[i], y[k * n : (k + 1) * n], self.labels, self.params
-            )
+        answers = {i: y[k * n : (k + 1) * n] for k, (i, _) in enumerate(domains)}
+        done: dict[int, Any] = {}
+        active = list(domains)
+        for look, total in enumerate(plan):
+            if look > 0:
+                extra = {i: more_samples(d, total - len(answers[i]), rngs[i]) for i, d in active}
+                y = self._predict(active, extra, model, batch)
+                m = total - len(answers[active[0][0]])
+                for k, (i, _) in enumerate(active):
+                    samples[i] = stack_rows([samples[i], extra[i]])
+                    answers[i] = np.vstack([answers[i], y[k * m : (k + 1) * m]])
+            still = []
+            for i, domain in active:
+                explanation = explain_predictions(
+                    domain, model, samples[i], answers[i], self.labels, self.params, plan=plan
+                )
+                if finished(explanation, self.params, plan):
+                    done[i] = explanation
+                else:
+                    still.append((i, domain))
+            active = still
+            if not active:
+                break
+        for i, domain in domains:
+            explanation = done[i]
             explanation.params["batch_size"] = batch  # as engine.explain reports it
             explanation.warnings[:0] = domain.warnings
             yield i, explanation
