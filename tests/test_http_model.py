@@ -7,12 +7,13 @@ traceback, and no output file.
 from __future__ import annotations
 
 import json
+import traceback
 from pathlib import Path
 
 import pytest
+from _fake_server import CLASSES, FakeServer, spam_probability
 from click.testing import CliRunner
 
-from _fake_server import CLASSES, FakeServer, spam_probability
 from lime_cli.cli import cli
 
 DOC = "win a prize now win big or stay home and read the minutes of the meeting"
@@ -200,8 +201,12 @@ def test_token_is_sent_and_never_shown(server, doc):
     assert result.exit_code == 0
     assert server.requests[-1]["headers"]["Authorization"] == f"Bearer {secret}"
     assert secret not in result.stdout + result.stderr
-    failed = explain(server, "error", doc, "--debug", env={"LIME_EXPLAIN_TOKEN": secret})
+    failed = explain(server, "error", doc, env={"LIME_EXPLAIN_TOKEN": secret})
     assert failed.exit_code == 4 and secret not in failed.stdout + failed.stderr
+    debug = explain(server, "error", doc, "--debug", env={"LIME_EXPLAIN_TOKEN": secret})
+    shown = "".join(traceback.format_exception(debug.exception)) if debug.exception else ""
+    assert "HTTP 500" in shown + debug.stderr
+    assert secret not in shown + debug.stdout + debug.stderr
 
 
 def test_headers_file_and_credentials_in_the_url(server, doc, tmp_path):
