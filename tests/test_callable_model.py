@@ -215,3 +215,17 @@ def test_the_installed_script_imports_from_the_working_directory(project):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["prediction"]["predicted"] == "1"
+
+
+def test_class_names_from_a_bound_scikit_learn_method(project):
+    (project / "skmodel.py").write_text(
+        "from sklearn.feature_extraction.text import CountVectorizer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "pipe = make_pipeline(CountVectorizer(), LogisticRegression()).fit(\n"
+        "    ['cat cat mat', 'dog barked', 'cat sat', 'dog dog'],\n"
+        "    ['cats', 'dogs', 'cats', 'dogs'])\n"
+    )
+    out = record(run("text", "--model", "skmodel:pipe.predict_proba", *ARGS, "doc.txt"))
+    assert out["model"]["classes"] == ["cats", "dogs"]
+    assert out["prediction"]["predicted"] == "cats"

@@ -16,6 +16,9 @@ What the callable gets, per call, is a batch of ``n`` inputs:
   object, or a bound method's object, as a fitted scikit-learn model has),
   otherwise an ``(n, d)`` array of the CSV's feature columns in order.
 
+Class names: ``--class-names``, else a ``classes_`` or ``classes`` attribute
+(on the function, its object, or a bound method's object), else column numbers.
+
 It returns ``(n, k)`` class probabilities (or ``(n,)`` for one positive-class
 probability, turned into two columns) or, with ``--mode regression``, ``(n,)``
 or ``(n, 1)`` values. Scores that are not probabilities (negative, or rows not
@@ -127,19 +130,25 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _declared_columns(obj: Any) -> tuple[str, ...] | None:
-    """Column names the callable declares (scikit-learn's ``feature_names_in_`` convention)."""
+def _declared(obj: Any, attrs: tuple[str, ...]) -> list[str] | None:
+    """Names the callable declares in one of ``attrs``, on itself or a bound method's object
+    (scikit-learn's ``feature_names_in_`` and ``classes_`` conventions)."""
     for holder in (obj, getattr(obj, "__self__", None)):
         if holder is None:
             continue
-        for attr in ("feature_names_in_", "columns"):
+        for attr in attrs:
             names = getattr(holder, attr, None)
-            if names is not None and not isinstance(names, str):
+            if names is not None and not isinstance(names, (str, bytes)):
                 try:
-                    return tuple(str(n) for n in names)
+                    return [str(n) for n in names]
                 except TypeError:
                     continue
     return None
+
+
+def _declared_columns(obj: Any) -> tuple[str, ...] | None:
+    names = _declared(obj, ("feature_names_in_", "columns"))
+    return tuple(names) if names else None
 
 
 class CallableModel:
@@ -174,6 +183,8 @@ class CallableModel:
             target = method
         self.function = target
         self.mode = mode or "classification"
+        if class_names is None and self.mode == "classification":
+            class_names = _declared(target, ("classes_", "classes"))
         self.classes: list[str] = (
             list(class_names) if class_names else (["value"] if self.mode == "regression" else [])
         )
