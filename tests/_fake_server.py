@@ -34,6 +34,7 @@ BEHAVIOURS = (
     "huge-stream",  # streams 40 MiB with no Content-Length
     "error",  # 500 with a JSON error message
     "nan",  # answers NaN probabilities
+    "image",  # an image model: FP32 (n, 16, 16, 3) pixels; P(bright) = left half's brightness
 )
 SLOW = 1.5
 
@@ -47,7 +48,8 @@ def spam_probability(texts: list[str]) -> np.ndarray:
 class FakeServer:
     """``with FakeServer() as server: server.url`` -> ``http://127.0.0.1:PORT``."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        """``tls``: (certificate file, key file) to serve https."""
         self.requests: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -70,7 +72,15 @@ class FakeServer:
         self.httpd.daemon_threads = True
         # Clients that give up (timeouts, refused huge answers) break pipes: not news.
         self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> FakeServer:
@@ -102,6 +112,15 @@ class FakeServer:
         if method != "POST" or parts[3:] != ["infer"]:
             return _send(h, 404, b'{"error": "not found"}')
         request = json.loads(body)
+        if behaviour == "image":
+            tensor = request["inputs"][0]
+            pixels = np.asarray(tensor["data"], dtype=np.float32).reshape(tensor["shape"])
+            self._record(path, len(pixels), headers, len(body))
+            left = pixels[:, :, :8].mean(axis=(1, 2, 3)) / 255.0
+            probs = np.column_stack([1 - left, left])
+            output = {"name": "predict_proba", "datatype": "FP64", "shape": list(probs.shape),
+                      "data": probs.ravel().tolist()}  # fmt: skip
+            return _send(h, 200, json.dumps({"outputs": [output]}).encode())
         texts = request["inputs"][0]["data"]
         self._record(path, len(texts), headers, len(body))
         with self._lock:
@@ -166,6 +185,13 @@ class FakeServer:
 
 
 def _metadata(name: str) -> dict[str, Any]:
+    if name == "image":
+        return {
+            "name": name,
+            "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 16, 16, 3]}],
+            "outputs": [{"name": "predict_proba", "datatype": "FP64", "shape": [-1, 2],
+                         "parameters": {"class_names": ["dark", "bright"]}}],
+        }  # fmt: skip
     return {
         "name": name,
         "platform": "fake",

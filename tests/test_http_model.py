@@ -7,9 +7,12 @@ traceback, and no output file.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import traceback
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _fake_server import CLASSES, FakeServer, spam_probability
 from click.testing import CliRunner
@@ -227,3 +230,66 @@ def test_http_options_need_a_served_model(doc, tmp_path):
     result = run("text", "--model", f"{tmp_path / 'm.py'}:f", "--concurrency", "2", doc)
     assert result.exit_code == 2
     assert "--concurrency applies to a served model" in result.stderr
+
+
+# -- every command ----------------------------------------------------------------
+
+
+def test_pick_with_workers_and_concurrency(server, tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, text in enumerate(["win win now", "meeting minutes", "win a prize", "the news"]):
+        (folder / f"d{i}.txt").write_text(text + "\n")
+    server.requests.clear()
+    result = run("pick", "text", "-B", "2", "--model", f"{server.url}/v2/models/ok", "--seed",
+                 "1", "--num-samples", "100", "--jobs", "2", "--concurrency", "2",
+                 "--batch-size", "20", "--quiet", "--out", str(tmp_path / "pick.json"),
+                 str(folder))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert {r["n"] for r in server.requests} == {20}
+    assert len(json.loads((tmp_path / "pick.json").read_text())["picked"]) == 2
+
+
+def test_an_image_model_takes_the_tensor_its_metadata_describes(server, tmp_path):
+    from PIL import Image
+
+    picture = np.zeros((40, 40, 3), np.uint8)
+    picture[:, :20] = 230
+    Image.fromarray(picture).save(tmp_path / "half.png")
+    result = run("image", "--model", f"{server.url}/v2/models/image", "--segmenter", "slic",
+                 "--segments", "4", *ARGS, str(tmp_path / "half.png"))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["model"]["classes"] == ["dark", "bright"]
+    assert record["model"]["preprocessing"]["crop"] == "16x16"
+
+
+# -- TLS --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+         cert, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_https_verifies_the_certificate(certificate, doc):
+    with FakeServer(tls=certificate) as secure:
+        url = f"{secure.url}/v2/models/ok"
+        refused = run("text", "--model", url, *ARGS, doc, env={"SSL_CERT_FILE": None})
+        one_line_model_error(refused, "TLS failed", "CERTIFICATE_VERIFY_FAILED")
+        from lime_cli.run import settings
+
+        settings._LOADED_MODELS.clear()
+        trusted = run("text", "--model", url, *ARGS, doc, env={"SSL_CERT_FILE": certificate[0]})
+        assert trusted.exit_code == 0, trusted.stderr
+        assert json.loads(trusted.stdout)["model"]["endpoint"].startswith("https://")

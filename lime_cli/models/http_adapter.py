@@ -392,7 +392,12 @@ class HttpModel:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, "lime-explain-http")
             futures = [self._pool.submit(self._ask, _rows(batch, a, b)) for a, b in chunks]
-            parts = [f.result() for f in futures]  # in order; the first failure is raised
+            try:
+                parts = [f.result() for f in futures]  # in order; the first failure is raised
+            except BaseException:
+                for future in futures:  # the run stops: send nothing more
+                    future.cancel()
+                raise
         raw = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
         return to_outputs(self, raw, n, source=self.source)
 
