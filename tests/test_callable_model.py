@@ -229,3 +229,15 @@ def test_class_names_from_a_bound_scikit_learn_method(project):
     out = record(run("text", "--model", "skmodel:pipe.predict_proba", *ARGS, "doc.txt"))
     assert out["model"]["classes"] == ["cats", "dogs"]
     assert out["prediction"]["predicted"] == "cats"
+
+
+def test_model_format_and_regression_with_a_callable(project):
+    refused = run("text", "--model", "usermodels:cat_score", "--model-format", "joblib", "doc.txt")
+    assert refused.exit_code == 2
+    assert "--model-format applies to model files, not to callables" in refused.stderr
+    (project / "reg.py").write_text(
+        "def value(texts):\n    return [float(t.split().count('cat')) for t in texts]\n"
+    )
+    out = record(run("text", "--model", "reg:value", "--mode", "regression", *ARGS, "doc.txt"))
+    assert out["model"]["classes"] == ["value"]
+    assert out["explanations"][0]["features"][0]["feature"] == "cat"
