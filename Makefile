@@ -8,7 +8,16 @@ TEXT_MODELS := sample_models/bbc_rf.joblib sample_models/bbc_rf.skops sample_mod
 TABULAR_MODELS := sample_models/breast_cancer_rf.joblib sample_models/breast_cancer_rf.skops \
 	sample_models/penguins_lr.joblib sample_models/penguins_lr.skops
 
-.PHONY: install sample-models demo test lint bench clean
+# Model servers for the HTTP tests, each in its own environment (their pins are
+# theirs), with our scikit-learn and NumPy so they load the same sample pickles.
+MLSERVER_VENV := .venv-mlserver
+MLFLOW_VENV := .venv-mlflow
+MLSERVER_PINS := mlserver==1.7.1 mlserver-sklearn==1.7.1
+MLFLOW_PINS := mlflow==3.17.2
+OUR_PINS = $$($(BIN)/python -c 'import numpy, sklearn; print(f"numpy=={numpy.__version__} scikit-learn=={sklearn.__version__}")')
+MLFLOW_MODELS := sample_models/served/mlflow/.built
+
+.PHONY: install sample-models servers demo test lint bench bench-http clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +34,26 @@ $(TABULAR_MODELS) &: sample_models/build_tabular_models.py $(INSTALLED)
 	$(BIN)/python sample_models/build_tabular_models.py
 
 sample-models: $(TEXT_MODELS) $(TABULAR_MODELS)
+
+$(MLSERVER_VENV)/.installed: $(INSTALLED)
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet $(MLSERVER_PINS) $(OUR_PINS)
+	touch $@
+
+$(MLFLOW_VENV)/.installed: $(INSTALLED)
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet $(MLFLOW_PINS) $(OUR_PINS)
+	touch $@
+
+$(MLFLOW_MODELS): sample_models/build_mlflow_models.py $(MLFLOW_VENV)/.installed \
+		$(TEXT_MODELS) $(TABULAR_MODELS)
+	$(MLFLOW_VENV)/bin/python sample_models/build_mlflow_models.py
+	touch $@
+
+# MLServer serves sample_models/served/mlserver (model-settings.json files, committed).
+servers: $(MLSERVER_VENV)/.installed $(MLFLOW_MODELS)
 
 demo: sample-models
 	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
@@ -50,7 +79,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: sample-models lint
+test: sample-models servers lint
 	$(BIN)/python -m pytest
 
 bench: sample-models
@@ -59,5 +88,8 @@ bench: sample-models
 	$(BIN)/python bench/bench_tabular.py
 	$(BIN)/python bench/bench_memory.py
 
+bench-http: sample-models servers
+	$(BIN)/python bench/bench_http.py
+
 clean:
-	rm -rf $(VENV) $(TEXT_MODELS) $(TABULAR_MODELS) .pytest_cache .ruff_cache demo_out
+	rm -rf $(VENV) $(MLSERVER_VENV) $(MLFLOW_VENV) sample_models/served/mlflow $(TEXT_MODELS) $(TABULAR_MODELS) .pytest_cache .ruff_cache demo_out

@@ -146,7 +146,8 @@ def _spec_for_b(spec_a: Any, path: str, user_format: str | None) -> Any:
 
     check_model_path(path)
     fmt = user_format or detect_format(path)
-    options = spec_a.options if fmt == "onnx" else ()
+    # ONNX options (image), or a served model's (--protocol, --concurrency, ...).
+    options = spec_a.options if fmt in ("onnx", "http") else ()
     return dataclasses.replace(spec_a, path=path, fmt=user_format, options=options)
 
 

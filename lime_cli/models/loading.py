@@ -2,7 +2,10 @@
 
 Formats: joblib and pickle files (``.joblib``, ``.pkl``, ``.pickle``), skops
 files (``.skops``) and ONNX files (``.onnx``); an unknown extension is sniffed
-from the file's first bytes.
+from the file's first bytes. A model can also be a Python callable
+(``module:function`` or ``file.py:function``, see ``callable_adapter``) or an
+endpoint (``http(s)://...``, see ``http_adapter``): those are recognised from
+the spec string before any file is looked at.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ EXTENSIONS = {
     ".onnx": "onnx",
 }
 
+#: The HTTP adapter's options (see ``lime_cli.run.settings.served_model_options``).
+HTTP_OPTIONS = ("protocol", "concurrency", "timeout", "request_size")
 
 #: What a file's first bytes say it is: kind -> (description, the format to name).
 KINDS: dict[str, tuple[str, str | None]] = {
@@ -82,8 +87,22 @@ def _looks_like_text(head: bytes) -> bool:
     return all(c.isprintable() or c in "\t\n\r\f" for c in text)
 
 
+def model_source(spec: str) -> str | None:
+    """``"http"`` for an http(s) URL, ``"callable"`` for ``module:name`` or
+    ``file.py:name``, ``None`` for a model file."""
+    if spec.lower().startswith(("http://", "https://")):
+        return "http"
+    from lime_cli.models.callable_adapter import is_callable_spec
+
+    return "callable" if is_callable_spec(spec) else None
+
+
 def detect_format(path: str) -> str:
-    """The model format from the extension, or from the file's first bytes."""
+    """The model format from the extension, or from the file's first bytes
+    (``"callable"`` or ``"http"`` for those specs)."""
+    source = model_source(path)
+    if source:
+        return source
     ext = os.path.splitext(path)[1].lower()
     if ext in EXTENSIONS:
         return EXTENSIONS[ext]
@@ -115,7 +134,12 @@ def check_kind(path: str, fmt: str) -> None:
 
 
 def check_model_path(path: str) -> None:
-    """Missing, directory or empty model files are input problems (exit 3)."""
+    """Missing, directory or empty model files are input problems (exit 3).
+
+    Callables and URLs are not files: they are checked when loaded.
+    """
+    if model_source(path):
+        return
     if not os.path.exists(path):
         raise InputError(f"{path}: model file not found")
     if os.path.isdir(path):
@@ -136,7 +160,26 @@ def load_model(
     trusted_modules: tuple[str, ...] = (),
     **onnx_options: Any,
 ) -> Any:
-    """Load ``path`` and wrap it in the adapter its format needs."""
+    """Load ``path`` and wrap it in the adapter its format needs.
+
+    ``onnx_options`` are the ONNX adapter's options, or the HTTP adapter's
+    (``protocol``, ``concurrency``, ``timeout``, ``request_size``) for a URL.
+    """
+    source = model_source(path)
+    if source is not None:
+        from lime_cli.models.callable_adapter import check_usage
+
+        check_usage(fmt if fmt != source else None, "a URL" if source == "http" else "callables")
+        if source == "callable":
+            from lime_cli.models.callable_adapter import CallableModel
+
+            return CallableModel(path, mode=mode, class_names=class_names)
+        from lime_cli.models.http_adapter import HttpModel
+
+        served = {k: v for k, v in onnx_options.items() if k in HTTP_OPTIONS}
+        return HttpModel.connect(path, mode=mode, class_names=class_names, **served)
+    # A file compared with a served model shares the served model's options: not its own.
+    onnx_options = {k: v for k, v in onnx_options.items() if k not in HTTP_OPTIONS}
     check_model_path(path)
     fmt = fmt or detect_format(path)
     check_kind(path, fmt)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from lime_cli import defaults
+from lime_cli.models import http_defaults
 
 if TYPE_CHECKING:
     from lime_cli.render.registry import OutputFormat
@@ -43,9 +44,31 @@ def _model_options(func: F, *, compare: bool) -> F:
                 "model_path",
                 required=True,
                 multiple=compare,
-                metavar="PATH",
-                help="Model file: .joblib, .pkl, .skops or .onnx"
+                metavar="PATH|CALLABLE|URL",
+                help="Model file (.joblib, .pkl, .skops or .onnx), a Python callable "
+                "(module:function or file.py:function) or a served model "
+                "(http(s)://host/v2/models/NAME, or an MLflow server's URL)"
                 + (" (twice: model A, then model B)." if compare else "."),
+            ),
+            click.option(
+                "--protocol",
+                type=click.Choice(http_defaults.PROTOCOLS),
+                help="How to talk to a served model: v2 (Open Inference Protocol: KServe, "
+                "Triton, MLServer) or mlflow (default: detected).",
+            ),
+            click.option(
+                "--concurrency",
+                type=click.IntRange(min=1, max=http_defaults.MAX_CONCURRENCY),
+                metavar="N",
+                help=f"Requests in flight at once to a served model (default: "
+                f"{http_defaults.CONCURRENCY}); each request carries --batch-size samples.",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                metavar="SECONDS",
+                help="Seconds one request to a served model may take "
+                f"(default: {http_defaults.TIMEOUT:g}).",
             ),
             click.option(
                 "--model-format",

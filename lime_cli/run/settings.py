@@ -104,7 +104,7 @@ SETTINGS_KEYS = (
     "label_names", "top_labels", "num_samples", "num_features", "feature_selection",
     "kernel_width", "batch_size", "seed", "jobs", "forbid", "require", "within", "min_score",
     "max_weight", "rules_file", "debug", "quiet", "min_samples", "max_samples", "confidence",
-    "stability_target", "min_stability",
+    "stability_target", "min_stability", "protocol", "concurrency", "timeout",
 )  # fmt: skip
 
 
@@ -138,6 +138,9 @@ def settings_from(options: dict[str, Any]) -> Settings:
     if o["label_names"] and o["top_labels"]:
         raise UsageError("--labels and --top-labels cannot be used together")
     rules = build_rules(o)
+    model_paths = o["model_path"]
+    paths = [model_paths] if isinstance(model_paths, str) else list(model_paths or ())
+    model_options, batch_size = served_model_options(o, paths)
     adaptive = o["num_samples"] == "auto"
     params = LimeParams(
         num_samples=defaults.NUM_SAMPLES if adaptive else o["num_samples"] or defaults.NUM_SAMPLES,
@@ -150,19 +153,19 @@ def settings_from(options: dict[str, Any]) -> Settings:
         num_features=max(o["num_features"] or defaults.NUM_FEATURES, rules.within or 0),
         feature_selection=o["feature_selection"] or defaults.FEATURE_SELECTION,
         kernel_width=o["kernel_width"],
-        batch_size=o["batch_size"],
+        batch_size=batch_size,
         seed=resolve_seed(o["seed"]),
     )
     params.validate()
     names = split_names(o["class_names"])
-    model_paths = o["model_path"]
     spec = ModelSpec(
-        model_paths if isinstance(model_paths, str) else model_paths[0],
+        paths[0],
         fmt=o["model_format"],
         mode=o["mode"],
         class_names=tuple(names) if names else None,
         trust_model=bool(o["trust_model"]),
         trusted_modules=tuple(o["trust_modules"] or ()),
+        options=model_options,
     )
     return Settings(
         spec=spec,
@@ -173,6 +176,36 @@ def settings_from(options: dict[str, Any]) -> Settings:
         debug=bool(o["debug"]),
         quiet=bool(o["quiet"]),
     )
+
+
+def served_model_options(
+    o: dict[str, Any], paths: list[str]
+) -> tuple[tuple[tuple[str, Any], ...], int | None]:
+    """The HTTP adapter's options (for the ModelSpec) and the engine's batch size.
+
+    A served model gets ``--batch-size`` samples per request (default
+    ``http_defaults.BATCH_SIZE``) and ``--concurrency`` requests in flight, so
+    the engine hands the adapter ``batch_size * concurrency`` samples per call
+    and the adapter splits them. Without a URL among the models, nothing changes.
+    """
+    from lime_cli.models import http_defaults
+    from lime_cli.models.loading import model_source
+
+    http_keys = ("protocol", "concurrency", "timeout")
+    if not any(model_source(p) == "http" for p in paths):
+        given = [k for k in http_keys if o.get(k) is not None]
+        if given:
+            raise UsageError(f"--{given[0]} applies to a served model (--model http(s)://...)")
+        return (), o["batch_size"]
+    concurrency = o.get("concurrency") or http_defaults.CONCURRENCY
+    request_size = o["batch_size"] or http_defaults.BATCH_SIZE
+    options = {
+        "protocol": o.get("protocol"),
+        "concurrency": concurrency,
+        "timeout": o.get("timeout") or http_defaults.TIMEOUT,
+        "request_size": request_size,
+    }
+    return tuple(sorted(options.items())), request_size * concurrency
 
 
 def check_labels(model: Model, labels: LabelRequest) -> None:
