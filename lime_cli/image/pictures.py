@@ -221,3 +221,93 @@ def picture_of(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
     if pixels.shape[:2] != segments.shape:
         raise InputError(f"{name}: the explanation's picture and segment map differ in size")
     return pixels, segments
+
+
+# -- overlays for the HTML report (transparent PNGs over the embedded picture) ------
+#
+# The report embeds the explained picture once per image and lays these over it:
+# they are mostly transparent, so each label costs a few kilobytes, not another
+# copy of the photo.
+
+#: Pixels of a dash along an "against" outline, and of the gap after it.
+DASH = 4
+
+
+def png_bytes_rgba(pixels: np.ndarray) -> bytes:
+    """An RGBA uint8 array as PNG file contents."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), mode="RGBA").save(
+        buffer, format="PNG", optimize=True
+    )
+    return buffer.getvalue()
+
+
+def outline_masks(segments: np.ndarray, marked: Weights) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the outlines of superpixels towards (solid) and against
+    (dashed) the label; ``marked`` are (superpixel index, weight) pairs."""
+    d = int(segments.max()) + 1 if segments.size else 0
+    sign = np.zeros(d, dtype=np.int8)
+    for j, w in marked:
+        if 0 <= j < d and w != 0:
+            sign[j] = 1 if w > 0 else -1
+    per_pixel = sign[segments]
+    edges = _inner_outline(np.where(per_pixel != 0, segments, -1))
+    # Two pixels wide, inwards: a one-pixel dashed line is lost on a busy photo.
+    inward = np.zeros_like(edges)
+    inward[1:, :] |= edges[:-1, :] & (segments[1:, :] == segments[:-1, :])
+    inward[:-1, :] |= edges[1:, :] & (segments[:-1, :] == segments[1:, :])
+    inward[:, 1:] |= edges[:, :-1] & (segments[:, 1:] == segments[:, :-1])
+    inward[:, :-1] |= edges[:, 1:] & (segments[:, :-1] == segments[:, 1:])
+    edges = (edges | inward) & (per_pixel != 0)
+    rows, cols = np.indices(segments.shape)
+    dash = ((rows + cols) // DASH) % 2 == 0
+    return edges & (per_pixel > 0), edges & (per_pixel < 0) & dash
+
+
+def outline_overlay(segments: np.ndarray, marked: Weights) -> np.ndarray:
+    """(H, W, 4) uint8: towards outlines solid blue, against outlines dashed red,
+    transparent elsewhere."""
+    towards, against = outline_masks(segments, marked)
+    out = np.zeros((*segments.shape, 4), dtype=np.uint8)
+    out[towards] = (*TOWARDS.astype(np.uint8), 255)
+    out[against] = (*AGAINST.astype(np.uint8), 255)
+    return out
+
+
+def heat_overlay(segments: np.ndarray, weights: Weights) -> np.ndarray:
+    """(H, W, 4) uint8: each superpixel tinted by its weight (alpha grows with
+    |weight|, scaled by the largest), to lay over the greyscale picture."""
+    d = int(segments.max()) + 1 if segments.size else 0
+    per_segment = np.zeros(d)
+    for j, w in weights:
+        if 0 <= j < d:
+            per_segment[j] = w
+    top = float(np.abs(per_segment).max()) if d else 0.0
+    strength = per_segment / top if top > 0 else per_segment
+    s = strength[segments]
+    out = np.zeros((*segments.shape, 4), dtype=np.uint8)
+    out[..., :3] = np.where((s >= 0)[..., None], TOWARDS, AGAINST).astype(np.uint8)
+    out[..., 3] = _to_uint8(255 * HEAT_ALPHA * np.abs(s))
+    return out
+
+
+def label_points(segments: np.ndarray, indices: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """A (row, column) well inside each listed superpixel, for its number: the
+    pixel farthest from the superpixel's edge (its centroid may lie outside it)."""
+    from scipy import ndimage
+
+    out: dict[int, tuple[int, int]] = {}
+    for j in indices:
+        mask = segments == j
+        if not mask.any():
+            out[j] = (0, 0)
+            continue
+        rows, cols = np.nonzero(mask)
+        top, left = rows.min(), cols.min()
+        box = np.pad(mask[top : rows.max() + 1, left : cols.max() + 1], 1)
+        distance = ndimage.distance_transform_edt(box)
+        r, c = np.unravel_index(int(np.argmax(distance)), distance.shape)
+        out[j] = (int(top + r - 1), int(left + c - 1))
+    return out

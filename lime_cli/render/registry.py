@@ -85,6 +85,16 @@ register(
     )
 )
 
+register(
+    OutputFormat(
+        "html",
+        "one self-contained page: a section per input and label, the JSON embedded",
+        extensions=(".html", ".htm"),
+        writer="lime_cli.render.html:write_html",
+        report_writer="lime_cli.render.html:write_report_html",
+    )
+)
+
 
 def _all(extra: Iterable[OutputFormat]) -> list[OutputFormat]:
     merged = dict(FORMATS)
