@@ -57,12 +57,16 @@ def test_image_report_shows_the_picture_numbers_and_colour_scale(tmp_path):
     path = _write(tmp_path, [image_explanation()])
     with chromium_page(path) as driver:
         images = driver.find_elements(By.CSS_SELECTOR, "section.label img")
-        assert len(images) == 4  # picture + outlines, grey picture + tint
+        assert len(images) == 2  # outlines and tint, over the picture
         for img in images:
             loaded = driver.execute_script(
                 "return arguments[0].complete && arguments[0].naturalWidth", img
             )
             assert loaded == 48
+        for stack in driver.find_elements(By.CSS_SELECTOR, "section.label .stack"):
+            assert stack.value_of_css_property("background-image").startswith(
+                'url("data:image/png;base64,'
+            )
         numbers = driver.find_elements(By.CSS_SELECTOR, ".outlined .n")
         assert [(n.text, n.get_attribute("class")) for n in numbers] == [
             ("1", "n t"), ("2", "n a"), ("3", "n t")

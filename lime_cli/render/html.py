@@ -83,10 +83,11 @@ mark.a {{ border-bottom: 2px dotted var(--against); }}
 .sw.t {{ background: var(--towards); }} .sw.a {{ border: 2px dashed var(--against); }}
 .pictures {{ display: flex; flex-wrap: wrap; gap: 1rem; }}
 figure {{ margin: 0; max-width: 20rem; }} figcaption {{ font-size: .85rem; color: #444; }}
-.stack {{ position: relative; display: inline-block; line-height: 0; }}
+.stack {{ position: relative; display: inline-block; line-height: 0;
+  background-size: 100% 100%; image-rendering: pixelated;
+  print-color-adjust: exact; -webkit-print-color-adjust: exact; }}
 .stack img {{ width: 20rem; height: auto; image-rendering: pixelated; display: block; }}
-.stack img.over {{ position: absolute; left: 0; top: 0; }}
-.stack img.grey {{ filter: grayscale(1); }}
+.stack.grey {{ background-color: #fff; background-blend-mode: luminosity; }}
 .stack .n {{ position: absolute; transform: translate(-50%, -50%); font: 700 .8rem/1 sans-serif;
   color: #fff; padding: .12rem .25rem; border-radius: .6rem; }}
 .n.t {{ background: var(--towards); }} .n.a {{ background: var(--against); }}
@@ -262,8 +263,16 @@ def _section(e: Explanation, anchor: str, *, open_: bool = True, heading: str = 
         _warnings(e),
         _checks(e),
     ]
+    if e.modality == "image" and isinstance(e.input.get("picture"), dict):
+        # The picture once, as a CSS background every figure of the input shares.
+        data = str(e.input["picture"].get("data", ""))
+        parts.append(
+            f".pic-{anchor} {{ background-image: url(data:image/png;base64,{data}); }}".join(
+                ("<style>", "</style>")
+            )
+        )
     for j, label in enumerate(e.explanations, start=1):
-        parts.append(_label_section(e, label, f"{anchor}-label-{j}", scale))
+        parts.append(_label_section(e, label, f"{anchor}-label-{j}", scale, f"pic-{anchor}"))
     inner = "".join(parts)
     head = f'<h2>{_e(name)} <span class="muted small">({_e(e.modality)})</span></h2>'
     start = f'<section class="input" id="{anchor}" data-modality="{_e(e.modality)}">'
@@ -356,7 +365,9 @@ def _checks(e: Explanation) -> str:
     )
 
 
-def _label_section(e: Explanation, label: LabelExplanation, anchor: str, scale: float) -> str:
+def _label_section(
+    e: Explanation, label: LabelExplanation, anchor: str, scale: float, picture_class: str = ""
+) -> str:
     mode = e.model.get("mode", "classification")
     what = "the predicted value" if mode == "regression" else f"class {label.label!r}"
     facts = [
@@ -374,7 +385,7 @@ def _label_section(e: Explanation, label: LabelExplanation, anchor: str, scale: 
     if e.modality == "text":
         body = _text_view(e, label, scale)
     elif e.modality == "image":
-        body = _image_view(e, label)
+        body = _image_view(e, label, picture_class)
     body += _feature_table(e, label, scale)
     return (
         f'<section class="label" id="{anchor}" data-label="{_e(label.label)}">'
@@ -536,7 +547,7 @@ def _text_view(e: Explanation, label: LabelExplanation, scale: float) -> str:
 # -- image --------------------------------------------------------------------------
 
 
-def _image_view(e: Explanation, label: LabelExplanation) -> str:
+def _image_view(e: Explanation, label: LabelExplanation, picture_class: str) -> str:
     import base64
 
     from lime_cli.errors import InputError
@@ -546,8 +557,6 @@ def _image_view(e: Explanation, label: LabelExplanation) -> str:
         image, segments = pictures.picture_of(e)
     except InputError as exc:
         return f'<p class="warn small">{_e(exc.message)}</p>'
-    picture = e.input["picture"]
-    base = f"data:image/png;base64,{picture['data']}"
     shown = int(e.params.get("num_features_shown") or DEFAULT_SHOWN)
     marked = [(f.index, f.weight) for f in label.features[:shown] if f.weight != 0]
     outline = pictures.png_bytes_rgba(pictures.outline_overlay(segments, marked))
@@ -571,14 +580,13 @@ def _image_view(e: Explanation, label: LabelExplanation) -> str:
     alt = _e(f"{e.input.get('name', 'picture')}, {len(marked)} superpixels outlined")
     size = f'width="{width}" height="{height}"'
     return (
-        '<div class="pictures"><figure class="outlined"><div class="stack">'
-        f'<img src="{base}" alt="{alt}" {size}>'
-        f'<img class="over" src="{uri(outline)}" alt="" {size}>{"".join(numbers)}</div>'
+        f'<div class="pictures"><figure class="outlined"><div class="stack {picture_class}">'
+        f'<img class="over" src="{uri(outline)}" alt="{alt}" {size}>{"".join(numbers)}</div>'
         f"<figcaption>The {len(marked)} strongest superpixels, numbered as in the table: "
         '<i class="sw t"></i>solid towards, <i class="sw a"></i>dashed against.</figcaption>'
-        '</figure><figure class="heatmap"><div class="stack">'
-        f'<img class="grey" src="{base}" alt="heatmap of every superpixel\'s weight" {size}>'
-        f'<img class="over" src="{uri(heat)}" alt="" {size}></div>'
+        f'</figure><figure class="heatmap"><div class="stack grey {picture_class}">'
+        f'<img class="over" src="{uri(heat)}" alt="heatmap of every superpixel\'s weight" '
+        f"{size}></div>"
         f'<div class="scale" role="img" aria-label="colour scale from {-top:.4f} to {top:.4f}">'
         f'</div><div class="scale-labels"><span>{-top:+.3f} against</span><span>0</span>'
         f"<span>towards {top:+.3f}</span></div>"
