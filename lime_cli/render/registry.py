@@ -95,6 +95,17 @@ register(
     )
 )
 
+register(
+    OutputFormat(
+        "markdown",
+        "a compact table per explanation, for pull-request comments and CI job summaries",
+        extensions=(".md",),
+        writer="lime_cli.render.markdown:write_markdown",
+        stream="lime_cli.render.markdown:stream",
+        report_writer="lime_cli.render.markdown:write_report_markdown",
+    )
+)
+
 
 def _all(extra: Iterable[OutputFormat]) -> list[OutputFormat]:
     merged = dict(FORMATS)
