@@ -31,7 +31,7 @@ def _write_pictures(path: str, explanations: list[Explanation], kind: str) -> No
     from lime_cli.image.pictures import heatmap, masked_image, picture_of, png_bytes
     from lime_cli.output import atomic_write
 
-    for target, explanation, label in _label_paths(path, explanations):
+    for target, explanation, label in label_paths(path, explanations):
         image, segments = picture_of(explanation)
         weights = [(f.index, f.weight) for f in label.features]
         if kind == "heatmap":
@@ -68,7 +68,7 @@ def _shown(explanation: Explanation) -> int:
     return int(explanation.params.get("num_features_shown", NUM_SHOWN))
 
 
-def _label_paths(
+def label_paths(
     path: str, explanations: list[Explanation]
 ) -> list[tuple[str, Explanation, LabelExplanation]]:
     """One file per (image, label); PATH itself when there is only one."""
