@@ -14,12 +14,17 @@ from rich.table import Table
 from rich.text import Text
 
 from lime_cli.explanation import Explanation, LabelExplanation
+from lime_cli.render.palette import AGAINST_TERMINAL, TOWARDS_TERMINAL
 
 BAR_WIDTH = 24
 MAX_CLASSES_SHOWN = 5
 MAX_TEXT_SHOWN = 4000
-POSITIVE = "green"
-NEGATIVE = "red"
+#: The palette of every output (lime_cli/render/palette.py), in its lighter steps.
+POSITIVE = TOWARDS_TERMINAL
+NEGATIVE = AGAINST_TERMINAL
+#: Bar cells: towards a label solid, against it shaded, so the sign reads without colour.
+TOWARDS_CELL = "█"
+AGAINST_CELL = "░"
 
 
 def render(explanation: Explanation) -> RenderableType:
@@ -30,11 +35,16 @@ def render(explanation: Explanation) -> RenderableType:
     strongest few), each table is cut to that many, with a note.
     """
     shown = _shown(explanation)
+    # One scale for every label's bars: a label whose weights are all small gets small bars.
+    scale = max(
+        (abs(f.weight) for label in explanation.explanations for f in label.features[:shown]),
+        default=0.0,
+    )
     parts: list[RenderableType] = [_prediction_table(explanation)]
     for label in explanation.explanations:
         parts.append(Text(""))
         parts.append(_label_header(label, explanation.model.get("mode", "classification")))
-        parts.append(_feature_table(label, shown))
+        parts.append(_feature_table(label, shown, scale))
     text_view = _text_view(explanation)
     if text_view is not None:
         parts.append(Text(""))
@@ -43,6 +53,9 @@ def render(explanation: Explanation) -> RenderableType:
         parts.append(Text(f"warning: {warning}", style="yellow"))
     title = f"{explanation.modality} · {explanation.input.get('name', '-')}"
     subtitle = f"model {explanation.model.get('path', '?')}"
+    seed = explanation.params.get("seed")
+    if seed is not None:
+        subtitle += f" · seed {seed}"
     return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left", expand=False)
 
 
@@ -91,8 +104,8 @@ def _shown(explanation: Explanation) -> int | None:
 
 def _bar(value: float, scale: float, width: int = BAR_WIDTH) -> Text:
     cells = 0 if scale <= 0 else round(abs(value) / scale * width)
-    style = POSITIVE if value > 0 else NEGATIVE
-    return Text("█" * max(cells, 1 if value else 0), style=style)
+    style, cell = (POSITIVE, TOWARDS_CELL) if value > 0 else (NEGATIVE, AGAINST_CELL)
+    return Text(cell * max(cells, 1 if value else 0), style=style)
 
 
 def _prediction_table(explanation: Explanation) -> RenderableType:
@@ -125,9 +138,14 @@ def _label_header(label: LabelExplanation, mode: str) -> Text:
     )
 
 
-def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
+def _feature_table(
+    label: LabelExplanation, shown: int | None = None, scale: float | None = None
+) -> Table:
+    """The label's features with signed weights and bars; ``scale`` is the |weight| of a
+    full bar (default: this label's largest)."""
     features = label.features[:shown] if shown is not None else label.features
-    scale = max((abs(f.weight) for f in features), default=0.0)
+    if scale is None:
+        scale = max((abs(f.weight) for f in features), default=0.0)
     table = Table(show_header=True, box=None, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("feature")
@@ -136,11 +154,21 @@ def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
     for rank, f in enumerate(features, start=1):
         style = POSITIVE if f.weight > 0 else NEGATIVE
         table.add_row(
-            str(rank), f.feature, Text(f"{f.weight:+.4f}", style=style), _bar(f.weight, scale)
+            str(rank),
+            _visible(f.feature),
+            Text(f"{f.weight:+.4f}", style=style),
+            _bar(f.weight, scale),
         )
     if not label.features:
         table.add_row("", "(no features)", "", "")
     return table
+
+
+def _visible(feature: str) -> str:
+    """A feature that is or ends in whitespace (``--char-level``'s newline) as ``'\\n'``."""
+    if feature.strip() and feature == feature.strip():
+        return feature
+    return repr(feature)
 
 
 def _text_view(explanation: Explanation) -> RenderableType | None:
@@ -185,7 +213,7 @@ class _MarkedText:
             body = Text(shown)
             for start, stop, weight in self._spans(len(shown)):
                 body.stylize(f"bold {POSITIVE if weight > 0 else NEGATIVE}", start, stop)
-            how = f"words towards it in {POSITIVE}, away in {NEGATIVE}"
+            how = "words towards it in blue, away in red"
         yield Text.assemble(("Text", "bold"), f" for {self.label.label!r} ({how})")
         yield body
         if len(self.text) > MAX_TEXT_SHOWN:
