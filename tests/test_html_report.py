@@ -171,3 +171,23 @@ def test_pick_report_as_html(model, docs, tmp_path):
     assert text.count('<section class="input"') == 1
     picked = Explanation.from_dict(report["picked"][0]["explanation"])
     assert picked.input["name"] in text
+
+
+def test_render_puts_several_modalities_in_one_report(tmp_path):
+    from report_samples import image_explanation
+
+    sources = []
+    for name, e in (("t", text_explanation()), ("i", image_explanation()),
+                    ("r", tabular_explanation())):  # fmt: skip
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(e.to_dict()), encoding="utf-8")
+        sources.append(str(path))
+    page = tmp_path / "all.html"
+    result = invoke("render", *sources, "--out", str(page), "--out", str(tmp_path / "all.md"),
+                    "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    text = page.read_text(encoding="utf-8")
+    assert re.findall(r'data-modality="(\w+)"', text) == ["text", "image", "tabular"]
+    # A modality's own files need explanations of that modality only.
+    refused = invoke("render", *sources, "--out", str(tmp_path / "x.npy"))
+    assert refused.exit_code == 2 and not (tmp_path / "x.npy").exists()

@@ -521,6 +521,8 @@ def _text_view(e: Explanation, label: LabelExplanation, scale: float) -> str:
         if start < last:
             continue
         r, g, b = tint(f.weight, scale)
+        # White letters on the darkest tints (luma under about 55%), black elsewhere.
+        ink = ";color:#fff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else ""
         sign = "t" if f.weight >= 0 else "a"
         interval = _interval_text(f.info.get("interval"))
         hover = f"{f.feature}: {f.weight:+.4f}, rank {ranks[id(f)]}" + (
@@ -528,7 +530,7 @@ def _text_view(e: Explanation, label: LabelExplanation, scale: float) -> str:
         )
         pieces.append(_e(shown[last:start]))
         pieces.append(
-            f'<mark class="{sign}" style="background:{hex_of((r, g, b))}" '
+            f'<mark class="{sign}" style="background:{hex_of((r, g, b))}{ink}" '
             f'data-weight="{f.weight:.6g}" '
             f'data-rank="{ranks[id(f)]}" title="{_e(hover)}">{_e(shown[start:stop])}</mark>'
         )
