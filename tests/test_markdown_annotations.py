@@ -88,7 +88,7 @@ def outcome(name, passed=False, feature="pills"):
 def test_github_annotations_name_the_file_and_line():
     lines = github_lines(
         [outcome("docs/a.txt"), outcome("docs/a.txt", passed=True), outcome("data.csv row 3"),
-         outcome("mails.txt:7"), outcome("stdin")],
+         outcome("mails.txt:7"), outcome("stdin"), outcome("x.txt [model B: m.joblib]")],
         [("docs/b, c.txt", "cannot read: 100%\nbroken")],
     )  # fmt: skip
     assert lines == [
@@ -100,6 +100,8 @@ def test_github_annotations_name_the_file_and_line():
         "mails.txt:7: label 'spam': 'pills' is rank 1, within 5",
         "::error title=lime-explain check failed%3A forbid pills::"
         "stdin: label 'spam': 'pills' is rank 1, within 5",
+        "::error file=x.txt,title=lime-explain check failed%3A forbid pills::"
+        "x.txt [model B: m.joblib]: label 'spam': 'pills' is rank 1, within 5",
         "::error file=docs/b%2C c.txt,title=lime-explain could not explain this input::"
         "cannot read: 100%25%0Abroken",
     ]
@@ -119,3 +121,16 @@ def test_annotations_option_prints_failed_checks_on_stderr(model, tmp_path):
     assert plain.exit_code == 1 and "::error" not in plain.stderr
     bad = CliRunner().invoke(cli, [*args, "--annotations", "gitlab"], env=CLEAN_ENV)
     assert bad.exit_code == 2
+
+
+def test_compare_annotates_each_models_failed_checks(model, tmp_path):
+    doc = tmp_path / "a.txt"
+    doc.write_text("the striker scored a goal for the team", encoding="utf-8")
+    args = ["compare", "text", "--model", model, "--model", model, str(doc), "--seed", "1",
+            "--num-samples", "200", "--require", "nonexistentword", "--annotations", "github",
+            "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(cli, args, env=CLEAN_ENV)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 2  # model A and model B
+    assert all(line.startswith(f"::error file={doc},title=") for line in errors)

@@ -6,6 +6,8 @@ missing; screenshots are kept in tests/output/.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from browser import chromium_page, console_errors, requests, screenshot
 from report_samples import image_explanation, tabular_explanation, text_explanation
@@ -166,3 +168,16 @@ def test_the_request_and_console_checks_can_fail(tmp_path):
     with chromium_page(path) as driver:
         assert any("boom" in m for m in console_errors(driver))
         assert "http://127.0.0.1:9/x.png" in requests(driver, path)
+
+
+def test_the_report_prints(tmp_path):
+    """Printing (what a person does with a report) gives a PDF, a page per input."""
+    import base64
+
+    path = _write(tmp_path, [text_explanation(), image_explanation(), tabular_explanation()])
+    with chromium_page(path) as driver:
+        pdf = base64.b64decode(driver.print_page())
+    assert pdf.startswith(b"%PDF")
+    pages = re.findall(rb"/Type\s*/Page(?![a-z])", pdf)
+    assert len(pages) >= 3  # each input starts a page
+    (tmp_path / "report.pdf").write_bytes(pdf)

@@ -22,6 +22,7 @@ STYLES = ("github",)
 
 _ROW = re.compile(r"^(?P<file>.+) row (?P<row>\d+)$")
 _LINE = re.compile(r"^(?P<file>.+):(?P<line>\d+)$")
+_MODEL = re.compile(r" \[model [AB]: .*\]$")
 
 
 def github_lines(outcomes: list[Any], errors: list[tuple[str, str]]) -> list[str]:
@@ -62,6 +63,7 @@ def _command(input_name: str, title: str, message: str) -> str:
 
 
 def _location(name: str) -> dict[str, Any]:
+    name = _MODEL.sub("", name)  # compare names the model after the input
     if name in ("stdin", "-"):
         return {}
     row = _ROW.match(name)
