@@ -279,11 +279,21 @@ def _thick_outline(labels: np.ndarray) -> np.ndarray:
     return inward
 
 
+#: The veil over superpixels that are not outlined: half-transparent grey.
+VEIL = (128, 128, 128, 120)
+
+
 def outline_overlay(segments: np.ndarray, marked: Weights) -> np.ndarray:
     """(H, W, 4) uint8: towards outlines solid blue, against outlines dashed red,
-    transparent elsewhere."""
+    the marked superpixels clear and the rest veiled in grey."""
     towards, against = outline_masks(segments, marked)
     out = np.zeros((*segments.shape, 4), dtype=np.uint8)
+    d = int(segments.max()) + 1 if segments.size else 0
+    is_marked = np.zeros(d, dtype=bool)
+    for j, w in marked:
+        if 0 <= j < d and w != 0:
+            is_marked[j] = True
+    out[~is_marked[segments]] = VEIL
     out[towards] = (*TOWARDS.astype(np.uint8), 255)
     out[against] = (*AGAINST.astype(np.uint8), 255)
     return out
