@@ -17,7 +17,7 @@ MLFLOW_PINS := mlflow==3.17.2
 OUR_PINS = $$($(BIN)/python -c 'import numpy, sklearn; print(f"numpy=={numpy.__version__} scikit-learn=={sklearn.__version__}")')
 MLFLOW_MODELS := sample_models/served/mlflow/.built
 
-.PHONY: install sample-models servers demo test lint bench bench-http clean
+.PHONY: install install-browser sample-models servers demo test lint bench bench-http clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,20 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
+
+# The browser tests drive Debian's chromium through chromium-driver (Playwright's
+# own browser download is not reachable from the build machines). Installed with
+# apt-get when run as root; otherwise the browser tests are reported as skipped.
+install-browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+		echo "chromium and chromium-driver are installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null; \
+	else \
+		echo "not root or no apt-get: install chromium and chromium-driver for the" \
+			"browser tests (they fail without them; LIME_EXPLAIN_NO_BROWSER=1 skips them)"; \
+	fi
 
 $(TEXT_MODELS) &: sample_models/build_text_model.py $(INSTALLED)
 	$(BIN)/python sample_models/build_text_model.py
@@ -56,22 +70,30 @@ $(MLFLOW_MODELS): sample_models/build_mlflow_models.py $(MLFLOW_VENV)/.installed
 servers: $(MLSERVER_VENV)/.installed $(MLFLOW_MODELS)
 
 demo: sample-models
-	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
-		--input sample_data/text/sports_506.txt
 	mkdir -p demo_out
+	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
+		--input sample_data/text/sports_506.txt \
+		--out demo_out/text.json --out demo_out/text_chart.png
 	$(BIN)/lime-explain image --model sample_models/efficientnet_lite0.onnx --seed 7 \
 		sample_data/images/coffee.jpg --out demo_out/coffee_explanation.png \
-		--heatmap demo_out/coffee_heatmap.png
-	@echo "wrote demo_out/coffee_explanation.png and demo_out/coffee_heatmap.png"
+		--heatmap demo_out/coffee_heatmap.png --out demo_out/coffee.json
 	$(BIN)/lime-explain tabular --model sample_models/breast_cancer_rf.joblib --seed 7 \
 		--train sample_data/tabular/breast_cancer_train.csv --target diagnosis \
-		--row 0 sample_data/tabular/breast_cancer_test.csv
+		--row 0 sample_data/tabular/breast_cancer_test.csv \
+		--out demo_out/breast_cancer.json --out demo_out/breast_cancer_chart.png
 	$(BIN)/lime-explain tabular --model sample_models/penguins_lr.joblib --seed 7 \
 		--train sample_data/tabular/penguins_train.csv --target species \
-		--row 35 sample_data/tabular/penguins_test.csv
+		--row 35 sample_data/tabular/penguins_test.csv \
+		--out demo_out/penguins.json --out demo_out/penguins_chart.png
+	$(BIN)/lime-explain render demo_out/text.json demo_out/coffee.json \
+		demo_out/breast_cancer.json demo_out/penguins.json \
+		--out demo_out/report.html --out demo_out/report.md --quiet
+	@echo "wrote demo_out/report.html (open it in a browser), demo_out/report.md and"
+	@echo "  demo_out/*.png (the coffee picture and heatmap, bar charts of the others)"
 	@echo "A model that relies on an artefact word fails a CI check:"
 	@$(BIN)/lime-explain text --model sample_models/bbc_rf_leaky.joblib --forbid posting \
-		sample_data/text_leaky/tech_003_with_header.txt --seed 7 --quiet; \
+		sample_data/text_leaky/tech_003_with_header.txt --seed 7 --quiet \
+		--annotations github; \
 		echo "exit code $$? (1: a check failed)"
 
 lint: $(INSTALLED)
@@ -79,7 +101,7 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: sample-models servers lint
+test: sample-models servers lint install-browser
 	$(BIN)/python -m pytest
 
 bench: sample-models
@@ -87,6 +109,7 @@ bench: sample-models
 	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_tabular.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_report.py
 
 bench-http: sample-models servers
 	$(BIN)/python bench/bench_http.py

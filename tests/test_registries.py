@@ -159,7 +159,7 @@ def test_image_pictures_are_drawn_again_from_saved_json(tmp_path):
     text_saved.write_text(json.dumps({**json.loads(saved.read_text().splitlines()[0]),
                                       "modality": "text"}))  # fmt: skip
     refused = run("render", text_saved, "--out", f"heatmap:{tmp_path / 'x.png'}")
-    assert refused.exit_code == 2 and "unknown extension" in refused.stderr
+    assert refused.exit_code == 2 and "no format named 'heatmap' here" in refused.stderr
 
 
 def test_render_refuses_what_is_not_an_explanation(tmp_path):

@@ -66,7 +66,7 @@ def _make_compare(modality: Modality) -> click.Command:
             failed_inputs = _report_failures(failures, paths)
             report = comparison(results[0], results[1], settings.params.num_features)
             check_code = _checks(settings.rules, results, paths, report, plan.junit,
-                                 failed_inputs)  # fmt: skip
+                                 failed_inputs, plan.annotations)  # fmt: skip
             if results[0] and results[1]:
                 plan.write_report(report, lambda: _render(report))
             return worst_exit_code(codes + [check_code])
@@ -175,12 +175,16 @@ def _report_failures(
 
 def _checks(
     rules: Any, results: list[list[Any]], paths: tuple[str, ...], report: dict[str, Any],
-    junit: str | None, failed_inputs: list[tuple[str, str]],
+    junit: str | None, failed_inputs: list[tuple[str, str]], annotations: str | None = None,
 ) -> int:  # fmt: skip
     """Run the checks on both models' explanations; failures name the model."""
+    if annotations:
+        from lime_cli.render.annotations import emit
     if rules is None or rules.empty:
         if junit:
             _write_junit(junit, [], failed_inputs)
+        if annotations:
+            emit(annotations, [], failed_inputs)
         return 0
     from lime_cli.checks import evaluate, failure_line
 
@@ -200,6 +204,8 @@ def _checks(
             outcomes_all.extend(outcomes)
     if junit:
         _write_junit(junit, outcomes_all, failed_inputs)
+    if annotations:
+        emit(annotations, outcomes_all, failed_inputs)
     return 1 if failed else 0
 
 

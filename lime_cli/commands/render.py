@@ -14,6 +14,7 @@ from lime_cli.run.guard import guarded
     "  lime-explain image --model net.onnx cat.jpg --out cat.json\n"
     "  lime-explain render cat.json --out cat.png --out heatmap:cat_heat.png\n"
     "  lime-explain render runs.jsonl --format table\n"
+    "  lime-explain render text.jsonl image.json rows.jsonl --out report.html\n"
 )
 @click.argument("sources", nargs=-1, required=True, metavar="EXPLANATION.json|.jsonl|-...")
 @click.option(
@@ -40,7 +41,9 @@ def render(**options: Any) -> None:
     Every output a run writes can be made again from its JSON: the
     explanation carries what a renderer needs (a document's text, an image's
     picture and superpixels, a row's values), so neither the model nor the
-    original input is needed. All explanations must be of one modality.
+    original input is needed. Explanations of several modalities can share
+    one report (.html, .md, .json); a modality's own files (an image's .png,
+    .npy, heatmap) need explanations of that modality only.
     """
 
     def body() -> int:
@@ -50,12 +53,10 @@ def render(**options: Any) -> None:
 
         explanations = [e for source in options.pop("sources") for e in read_explanations(source)]
         kinds = sorted({e.modality for e in explanations})
-        if len(kinds) > 1:
-            from lime_cli.errors import UsageError
-
-            raise UsageError(f"the explanations mix modalities ({', '.join(kinds)}); "
-                             "render one modality at a time")  # fmt: skip
-        formats = load(kinds[0]).formats if kinds and kinds[0] in MODALITIES else ()
+        # Several modalities (one report of text, image and tabular runs): the formats
+        # every modality shares (json, html, md, charts), not one modality's own.
+        one = len(kinds) == 1 and kinds[0] in MODALITIES
+        formats = load(kinds[0]).formats if one else ()
         plan = OutputPlan.build(options, formats)
         for explanation in explanations:
             plan.emit(explanation)

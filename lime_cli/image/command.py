@@ -54,17 +54,23 @@ bounding boxes, the segment map and the PNGs all refer to that picture.
 Outputs (--out, repeatable; the extension picks the format):
   .json/.jsonl  the explanation; every superpixel with its weight, bounding
                 box [left, top, right, bottom) and pixel count
-  .png          the picture with the --num-features superpixels that speak
-                most for the label in colour, outlined, the rest greyed out
+  .png          the picture with the --num-features superpixels of largest
+                |weight| in colour, numbered as in the table, outlined solid
+                blue (towards the label) or dashed red (against it), the rest
+                greyed out, and a legend (--positive-only: only those towards
+                it, outlined in yellow, as lime's get_image_and_mask)
+  .html         a page with the picture, numbered outlines, the heatmap, its
+                colour scale and the table
+  .md / .svg    a Markdown table / a bar chart of the strongest weights
   .npy          the segment map (int32, height x width, superpixel ids as in
                 the JSON), so anyone can recompute masks
   --heatmap P   every superpixel's weight as a tint (blue: towards the
-                label, red: against)
+                label, red: against), with a colour scale
 Several images or labels give one file each, the image's name and/or the
 label added to PATH (PATH-<image>-<label>.png, PATH-<image>.npy). PNGs
 have the explained picture's size, scaled up by a whole factor (nearest
-neighbour) so that the shorter side is at least 224 pixels: 224x224 for the
-sample model.
+neighbour) so that the shorter side is at least 224 pixels (224x224 for the
+sample model), with a legend band below it.
 
 \b
 Preprocessing (ONNX: from MODEL.json beside the model, or --preprocess FILE;
@@ -120,6 +126,10 @@ def image_inputs(func: F) -> F:
                      help="Class names: one per line, or a JSON list."),
         click.option("--heatmap", "heatmaps", multiple=True, metavar="PATH.png",
                      help="Also write the weight heatmap as a PNG (repeatable)."),
+        click.option("--positive-only", is_flag=True,
+                     help="The PNG shows only superpixels towards the label, outlined in "
+                          "yellow (lime's get_image_and_mask), not the strongest of either "
+                          "sign."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
                      show_default=True,
                      help="Refuse images with more pixels, from their header, before decoding "
@@ -201,6 +211,7 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         hide=hide,
         max_pixels=options["max_pixels"],
         show_progress=not settings.quiet and len(sources) == 1,
+        positive_only=bool(options.get("positive_only")),
     )
     items = [_source(s, options["max_pixels"]) for s in sources]
     extra = [(path, HEATMAP) for path in heatmaps]
@@ -256,6 +267,7 @@ class ImageTask(PerItemTask):
     hide: Any
     max_pixels: int = DEFAULT_MAX_PIXELS
     show_progress: bool = False
+    positive_only: bool = False
 
     def explain_one(self, source: ImageSource) -> Any:
         import numpy as np
@@ -276,6 +288,8 @@ class ImageTask(PerItemTask):
             explanation = explain(domain, model, self.labels, params, rng, progress)
         explanation.model["preprocessing"] = preprocessing.describe(domain.encoder)
         explanation.params["num_features_shown"] = self.params.num_features
+        if self.positive_only:
+            explanation.params["positive_only"] = True
         warning = segmentation_warning(domain.num_features, self.params.num_features)
         if warning:
             explanation.warnings.append(warning)

@@ -28,17 +28,52 @@ def write_heatmap(path: str, explanations: list[Explanation]) -> None:
 
 
 def _write_pictures(path: str, explanations: list[Explanation], kind: str) -> None:
-    from lime_cli.image.pictures import heatmap, masked_image, picture_of, png_bytes
+    from lime_cli.image.pictures import picture_of, png_bytes
     from lime_cli.output import atomic_write
 
-    for target, explanation, label in _label_paths(path, explanations):
+    for target, explanation, label in label_paths(path, explanations):
         image, segments = picture_of(explanation)
-        weights = [(f.index, f.weight) for f in label.features]
-        if kind == "heatmap":
-            pixels = heatmap(image, segments, weights)
-        else:
-            pixels = masked_image(image, segments, weights, _shown(explanation))
+        pixels = draw_picture(explanation, label, image, segments, kind)
         atomic_write(target, _bytes_writer(png_bytes(pixels)))
+
+
+def draw_picture(
+    explanation: Explanation, label: LabelExplanation, image: Any, segments: Any, kind: str
+) -> Any:
+    """The (H, W, 3) uint8 picture of ``kind`` for one label, with its legend.
+
+    - ``heatmap``: every superpixel tinted by its weight, and a colour scale.
+    - ``masked``: the K (``--num-features``) superpixels of largest |weight|, in
+      colour and numbered by their rank in the table, outlined solid blue
+      (towards the label) or dashed red (against it); with ``--positive-only``
+      (``params.positive_only``) lime's ``get_image_and_mask`` picture instead:
+      the K strongest towards the label, outlined in yellow.
+    """
+    from lime_cli.image.pictures import (
+        draw_numbers,
+        heatmap,
+        masked_image,
+        strongest_image,
+        with_legend,
+    )
+
+    weights = [(f.index, f.weight) for f in label.features]
+    shown = _shown(explanation)
+    name = label.label
+    if kind == "heatmap":
+        top = max((abs(w) for _, w in weights), default=0.0)
+        pixels = heatmap(image, segments, weights)
+        return with_legend(pixels, [f"Every superpixel's weight for {name!r}."], scale=top)
+    if explanation.params.get("positive_only"):
+        pixels = masked_image(image, segments, weights, shown)
+        return with_legend(pixels, [f"The {shown} superpixels most towards {name!r}."])
+    pixels, placed = strongest_image(image, segments, weights, shown)
+    draw_numbers(pixels, placed)
+    return with_legend(
+        pixels,
+        [f"{len(placed)} strongest superpixels for {name!r}, numbered as in the table.",
+         "Solid blue: towards it. Dashed red: against it."],
+    )  # fmt: skip
 
 
 def write_segment_maps(path: str, explanations: list[Explanation]) -> None:
@@ -68,7 +103,7 @@ def _shown(explanation: Explanation) -> int:
     return int(explanation.params.get("num_features_shown", NUM_SHOWN))
 
 
-def _label_paths(
+def label_paths(
     path: str, explanations: list[Explanation]
 ) -> list[tuple[str, Explanation, LabelExplanation]]:
     """One file per (image, label); PATH itself when there is only one."""

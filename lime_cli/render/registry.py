@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,36 @@ register(
     )
 )
 
+register(
+    OutputFormat(
+        "html",
+        "one self-contained page: a section per input and label, the JSON embedded",
+        extensions=(".html", ".htm"),
+        writer="lime_cli.render.html:write_html",
+        report_writer="lime_cli.render.html:write_report_html",
+    )
+)
+
+register(
+    OutputFormat(
+        "markdown",
+        "a compact table per explanation, for pull-request comments and CI job summaries",
+        extensions=(".md",),
+        writer="lime_cli.render.markdown:write_markdown",
+        stream="lime_cli.render.markdown:stream",
+        report_writer="lime_cli.render.markdown:write_report_markdown",
+    )
+)
+
+register(
+    OutputFormat(
+        "chart",
+        "a bar chart of the weights per input and label (an image's .png is its picture)",
+        extensions=(".png", ".svg"),
+        writer="lime_cli.render.charts:write_chart",
+    )
+)
+
 
 def _all(extra: Iterable[OutputFormat]) -> list[OutputFormat]:
     merged = dict(FORMATS)
@@ -122,6 +153,13 @@ def resolve_out(
         named = {f.name: f for f in _all(extra) if getattr(f, role)}
         if name in named:
             return rest, named[name]
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", name):
+            # A format name this command does not write (heatmap: for text), not a
+            # file called "heatmap:x.png": say so rather than write something else.
+            raise UsageError(
+                f"--out {value}: no format named {name!r} here; use one of "
+                f"{', '.join(sorted(named))} (or ./{value} for a file of that name)"
+            )
     return value, format_for_path(value, extra, role=role)
 
 

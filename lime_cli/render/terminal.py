@@ -14,12 +14,17 @@ from rich.table import Table
 from rich.text import Text
 
 from lime_cli.explanation import Explanation, LabelExplanation
+from lime_cli.render.palette import AGAINST_TERMINAL, TOWARDS_TERMINAL
 
 BAR_WIDTH = 24
 MAX_CLASSES_SHOWN = 5
 MAX_TEXT_SHOWN = 4000
-POSITIVE = "green"
-NEGATIVE = "red"
+#: The palette of every output (lime_cli/render/palette.py), in its lighter steps.
+POSITIVE = TOWARDS_TERMINAL
+NEGATIVE = AGAINST_TERMINAL
+#: Bar cells: towards a label solid, against it shaded, so the sign reads without colour.
+TOWARDS_CELL = "█"
+AGAINST_CELL = "░"
 
 
 def render(explanation: Explanation) -> RenderableType:
@@ -30,11 +35,13 @@ def render(explanation: Explanation) -> RenderableType:
     strongest few), each table is cut to that many, with a note.
     """
     shown = _shown(explanation)
+    # One scale for every label's bars: a label whose weights are all small gets small bars.
+    scale = _scale_of([f for label in explanation.explanations for f in label.features[:shown]])
     parts: list[RenderableType] = [_prediction_table(explanation)]
     for label in explanation.explanations:
         parts.append(Text(""))
         parts.append(_label_header(label, explanation.model.get("mode", "classification")))
-        parts.append(_feature_table(label, shown))
+        parts.append(_feature_table(label, shown, scale))
         confidence = _confidence_line(label, explanation.params)
         if confidence is not None:
             parts.append(confidence)
@@ -48,10 +55,10 @@ def render(explanation: Explanation) -> RenderableType:
     used = explanation.params.get("num_samples")
     how = " (auto: " + str(explanation.params.get("stop_reason")) + ")" if (
         explanation.params.get("num_samples_requested") == "auto") else ""  # fmt: skip
-    subtitle = (
-        f"model {explanation.model.get('path', '?')} · {used} samples{how} · "
-        f"seed {explanation.params.get('seed')}"
-    )
+    subtitle = f"model {explanation.model.get('path', '?')} · {used} samples{how}"
+    seed = explanation.params.get("seed")
+    if seed is not None:
+        subtitle += f" · seed {seed}"
     return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left", expand=False)
 
 
@@ -104,23 +111,18 @@ def _bar(
     width: int = BAR_WIDTH,
     interval: tuple[float, float] | None = None,
 ) -> Text:
-    """``█`` cells for |value|; with an interval, ``░`` out to its far end and a
-    ``·`` gap down to its near end, so a bar whose interval reaches 0 shows it."""
+    """``█`` (towards) or ``░`` (against) cells for |value|, so the sign shows without
+    colour; with an interval, a dim ``┄`` out to the interval's far end."""
 
     def cells(x: float) -> int:
         return 0 if scale <= 0 else min(width, round(abs(x) / scale * width))
 
-    style = POSITIVE if value > 0 else NEGATIVE
+    style, cell = (POSITIVE, TOWARDS_CELL) if value > 0 else (NEGATIVE, AGAINST_CELL)
     solid = max(cells(value), 1 if value else 0)
-    if interval is None:
-        return Text("█" * solid, style=style)
-    low, high = sorted(interval, key=abs)
-    crosses = (low <= 0 <= high) or (high <= 0 <= low)
-    near = 0 if crosses else min(cells(low), solid)
-    far = max(cells(high), solid)
-    bar = Text("█" * near, style=style)
-    bar.append("▒" * (solid - near), style=style)
-    bar.append("░" * (far - solid), style=f"dim {style}")
+    bar = Text(cell * solid, style=style)
+    if interval is not None:
+        far = max(cells(interval[0]), cells(interval[1]), solid)
+        bar.append("┄" * (far - solid), style=f"dim {style}")
     return bar
 
 
@@ -154,10 +156,15 @@ def _label_header(label: LabelExplanation, mode: str) -> Text:
     )
 
 
-def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
+def _feature_table(
+    label: LabelExplanation, shown: int | None = None, scale: float | None = None
+) -> Table:
+    """The label's features with signed weights and bars; ``scale`` is the |weight| of a
+    full bar (default: this label's largest)."""
     features = label.features[:shown] if shown is not None else label.features
     with_intervals = any(f.interval is not None for f in features)
-    scale = max((max(abs(f.weight), *(map(abs, f.interval or ()))) for f in features), default=0.0)
+    if scale is None:
+        scale = _scale_of(features)
     table = Table(show_header=True, box=None, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("feature")
@@ -168,7 +175,11 @@ def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
     for rank, f in enumerate(features, start=1):
         style = POSITIVE if f.weight > 0 else NEGATIVE
         mark = "≈" if f.tied else ("?" if f.uncertain_rank else " ")
-        cells: list[Any] = [f"{rank}{mark}", f.feature, Text(f"{f.weight:+.4f}", style=style)]
+        cells: list[Any] = [
+            f"{rank}{mark}",
+            _visible(f.feature),
+            Text(f"{f.weight:+.4f}", style=style),
+        ]
         if with_intervals:
             half = (f.interval[1] - f.interval[0]) / 2 if f.interval else None
             cells.append(f"{half:.4f}" if half is not None else "")
@@ -177,6 +188,14 @@ def _feature_table(label: LabelExplanation, shown: int | None = None) -> Table:
     if not label.features:
         table.add_row("", "(no features)", "", *([""] if with_intervals else []), "")
     return table
+
+
+def _scale_of(features: list[Any]) -> float:
+    """The largest |weight| or interval end: the full width of a bar."""
+    return max(
+        (max([abs(f.weight), *(abs(v) for v in (f.interval or ()))]) for f in features),
+        default=0.0,
+    )
 
 
 def _confidence_line(label: LabelExplanation, params: dict[str, Any]) -> Text | None:
@@ -200,8 +219,15 @@ def _confidence_line(label: LabelExplanation, params: dict[str, Any]) -> Text | 
             f"? place in the top {stability['k']} uncertain: {shown}"
             + (f" (could be replaced by {contenders})" if contenders else "")
         )
-    parts.append(f"± is the half-width of the {level:.0%} interval; ▒/░ bars show it")
+    parts.append(f"± is the half-width of the {level:.0%} interval; ┄ shows its far end")
     return Text("\n".join(parts), style="dim")
+
+
+def _visible(feature: str) -> str:
+    """A feature that is or ends in whitespace (``--char-level``'s newline) as ``'\\n'``."""
+    if feature.strip() and feature == feature.strip():
+        return feature
+    return repr(feature)
 
 
 def _text_view(explanation: Explanation) -> RenderableType | None:
@@ -246,7 +272,7 @@ class _MarkedText:
             body = Text(shown)
             for start, stop, weight in self._spans(len(shown)):
                 body.stylize(f"bold {POSITIVE if weight > 0 else NEGATIVE}", start, stop)
-            how = f"words towards it in {POSITIVE}, away in {NEGATIVE}"
+            how = "words towards it in blue, away in red"
         yield Text.assemble(("Text", "bold"), f" for {self.label.label!r} ({how})")
         yield body
         if len(self.text) > MAX_TEXT_SHOWN:

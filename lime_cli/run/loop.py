@@ -83,6 +83,10 @@ def run_job(
         from lime_cli.render.junit import to_junit_xml
 
         atomic_write_text(plan.junit, to_junit_xml(outcomes_all, failed_inputs, "lime-explain"))
+    if plan.annotations:
+        from lime_cli.render.annotations import emit
+
+        emit(plan.annotations, outcomes_all, failed_inputs)
     result.code = worst_exit_code(codes)
     return result
 

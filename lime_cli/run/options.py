@@ -127,6 +127,10 @@ def check_options(func: F) -> F:
                               "min_score, max_weight)."),
             click.option("--junit", "junit_path", metavar="FILE.xml",
                          help="Write the checks' outcomes as JUnit XML."),
+            click.option("--annotations", type=click.Choice(("github",)),
+                         help="Also print failed checks (and inputs that failed) as CI "
+                              "annotations on stderr; github: '::error file=...::' lines, "
+                              "shown on the run and on the input's file."),
         ],
         func,
     )  # fmt: skip

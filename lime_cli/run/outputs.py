@@ -11,7 +11,7 @@ from lime_cli.explanation import Explanation
 from lime_cli.render.registry import FORMATS, OutputFormat, resolve_out
 
 #: Option names the output plan consumes.
-OUTPUT_KEYS = ("fmt", "outs", "junit_path")
+OUTPUT_KEYS = ("fmt", "outs", "junit_path", "annotations")
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class OutputPlan:
     junit: str | None = None
     #: Explanations are printed as they finish; pick and compare print a report instead.
     show: bool = True
+    #: ``--annotations``: failed checks also as CI annotations of this style on stderr.
+    annotations: str | None = None
 
     @classmethod
     def build(
@@ -52,7 +54,8 @@ class OutputPlan:
         if junit and not junit.lower().endswith(".xml"):
             raise UsageError(f"--junit {junit}: the file name must end in .xml")
         files = tuple((*resolve_out(value, formats, role=role), role) for value in o["outs"] or ())
-        plan = cls(merged[name], files, bool(options.get("quiet")), junit)
+        plan = cls(merged[name], files, bool(options.get("quiet")), junit,
+                   annotations=o["annotations"])  # fmt: skip
         plan.check_locations()
         return plan
 

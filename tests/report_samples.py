@@ -1,0 +1,103 @@
+"""Explanations with known contents for the report tests (no model needed).
+
+Each builder returns an :class:`Explanation` as a run would save it, with
+weights chosen so the right rendering is known in advance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
+
+TEXT = "Cheap pills! Buy cheap pills now.\nMeeting moved to Friday, see agenda."
+#: (word, weight); positions are found in TEXT.
+TEXT_WEIGHTS = [("cheap", 0.0), ("pills", 0.31), ("Buy", 0.22), ("Meeting", -0.18),
+                ("agenda", -0.07), ("now", 0.05)]  # fmt: skip
+
+
+def _label(name, index, features, **extra):
+    label = LabelExplanation(name, index, 0.1, 0.87, 0.6, 0.62, features)
+    for key, value in extra.items():
+        setattr(label, key, value)
+    return label
+
+
+def text_explanation(*, uncertainty=False, checks=None, name="mail.txt") -> Explanation:
+    features = []
+    for index, (word, weight) in enumerate(TEXT_WEIGHTS):
+        positions = [i for i in range(len(TEXT)) if TEXT.startswith(word, i)]
+        info = {"positions": positions}
+        if uncertainty:
+            info.update(stderr=0.01, interval=[weight - 0.02, weight + 0.02], tied=index == 4)
+        features.append(FeatureWeight(word, weight, index, info))
+    features = [f for f in features if f.weight != 0]
+    features.sort(key=lambda f: -abs(f.weight))
+    extra = {"stability": 0.83} if uncertainty else {}
+    params = {"num_samples": 500, "num_features": 10, "kernel_width": 25.0, "seed": 7,
+              "feature_selection": "auto"}  # fmt: skip
+    if uncertainty:
+        params.update(num_samples_used=400, stop_reason="stable")
+    return Explanation(
+        modality="text",
+        input={"name": name, "text": TEXT, "num_features": len(TEXT_WEIGHTS)},
+        model={
+            "path": "spam.joblib",
+            "mode": "classification",
+            "classes": ["ham", "spam"],
+            "type": "Pipeline(TfidfVectorizer, LogisticRegression)",
+        },  # fmt: skip
+        prediction={"probabilities": {"ham": 0.38, "spam": 0.62}, "predicted": "spam"},
+        params=params,
+        explanations=[_label("spam", 1, features, **extra)],
+        checks=list(checks or []),
+    )
+
+
+def image_explanation(size: int = 48) -> Explanation:
+    """A size x size picture cut in four quadrants: 0 and 3 towards, 1 against, 2 nothing."""
+    from lime_cli.image.pictures import encode_picture, encode_segments
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(60, 200, size=(size, size, 3), dtype=np.uint8)
+    segments = np.zeros((size, size), dtype=np.int32)
+    half = size // 2
+    segments[:half, half:] = 1
+    segments[half:, :half] = 2
+    segments[half:, half:] = 3
+    features = [
+        FeatureWeight("superpixel 3", 0.4, 3),
+        FeatureWeight("superpixel 1", -0.3, 1),
+        FeatureWeight("superpixel 0", 0.1, 0),
+        FeatureWeight("superpixel 2", 0.0, 2),
+    ]
+    return Explanation(
+        modality="image",
+        input={"name": "quadrants.png", "width": size, "height": size,
+               "picture": encode_picture(pixels), "segment_map": encode_segments(segments)},
+        model={"path": "net.onnx", "mode": "classification", "classes": ["cat", "dog"]},
+        prediction={"probabilities": {"cat": 0.7, "dog": 0.3}, "predicted": "cat"},
+        params={"num_samples": 100, "num_features": 4, "num_features_shown": 3, "seed": 3},
+        explanations=[_label("cat", 0, features)],
+    )  # fmt: skip
+
+
+def tabular_explanation(row: int = 0) -> Explanation:
+    features = [
+        FeatureWeight(
+            "bill_length_mm > 48.50", 0.51, 1, {"column": "bill_length_mm", "value": 52.0}
+        ),
+        FeatureWeight("sex = male", -0.1, 5, {"column": "sex", "value": "male"}),
+        FeatureWeight("island = Dream", 0.23, 0, {"column": "island", "value": "Dream"}),
+    ]
+    return Explanation(
+        modality="tabular",
+        input={"name": f"penguins.csv row {row}", "row": row,
+               "values": {"island": "Dream", "bill_length_mm": 52.0, "sex": "male"}},
+        model={"path": "penguins.joblib", "mode": "classification",
+               "classes": ["Adelie", "Chinstrap", "Gentoo"]},
+        prediction={"probabilities": {"Adelie": 0.01, "Chinstrap": 0.98, "Gentoo": 0.01},
+                    "predicted": "Chinstrap"},
+        params={"num_samples": 500, "num_features": 10, "seed": 11},
+        explanations=[_label("Chinstrap", 1, features)],
+    )  # fmt: skip
