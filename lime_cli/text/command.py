@@ -224,7 +224,7 @@ def refuse_other_models(spec: ModelSpec) -> None:
         columns = f" ({width} columns)" if width else ""
         pixels = input_spec.kind == "array" and model.describe().get("format") == "onnx"
         raise ModelError(
-            f"{spec.path}: a tabular model: it takes rows of numbers{columns}, not text; "
+            f"{spec.path}: a tabular model: it takes rows of a table{columns}, not text; "
             "explain it with lime-explain tabular"
             + (" (or with the image command, if they are flattened pixels)" if pixels else "")
         )
