@@ -223,13 +223,12 @@ def test_a_text_onnx_model_given_to_image_and_tabular_names_the_text_command(
 
 def sklearn_text_onnx(path: Path, *, zipmap: bool, locale_name: str | None = "C.UTF-8") -> Path:
     pytest.importorskip("skl2onnx")
+    from _onnx_text_fixtures import SENTENCES
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import StringTensorType
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-
-    from _onnx_text_fixtures import SENTENCES
 
     labels = ["sport", "sport", "business", "business", "tech", "tech"] * 3
     pipe = make_pipeline(TfidfVectorizer(), LogisticRegression(C=10.0)).fit(SENTENCES, labels)
