@@ -56,7 +56,12 @@ def load_booster(
     """Read an XGBoost or LightGBM native file with its own library."""
     lib = _library(fmt)
     try:
-        booster = lib.Booster(model_file=path)
+        if fmt == "xgboost":  # from bytes: XGBoost tells JSON from UBJSON itself, silently
+            booster = lib.Booster()
+            with open(path, "rb") as fh:
+                booster.load_model(bytearray(fh.read()))
+        else:
+            booster = lib.Booster(model_file=path)
     except Exception as exc:  # the libraries raise their own error classes
         raise ModelError(f"{path}: not a readable {fmt} model ({first_line(exc)})") from None
     return BoosterModel(booster, path=path, fmt=fmt, mode=mode, class_names=class_names)
