@@ -29,6 +29,9 @@ sample-models: $(TEXT_MODELS) $(TABULAR_MODELS)
 demo: sample-models
 	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
 		--input sample_data/text/sports_506.txt
+	$(BIN)/lime-explain text --model sample_models/bbc_tokens.onnx \
+		--tokenizer sample_models/bbc_tokens.tokenizer.json --seed 7 \
+		sample_data/text/business_377.txt
 	mkdir -p demo_out
 	$(BIN)/lime-explain image --model sample_models/efficientnet_lite0.onnx --seed 7 \
 		sample_data/images/coffee.jpg --out demo_out/coffee_explanation.png \
@@ -55,6 +58,7 @@ test: sample-models lint
 
 bench: sample-models
 	$(BIN)/python bench/bench_text.py
+	$(BIN)/python bench/bench_onnx_text.py
 	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_tabular.py
 	$(BIN)/python bench/bench_memory.py

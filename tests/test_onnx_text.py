@@ -279,3 +279,36 @@ def test_a_missing_string_normaliser_locale_is_one_line_saying_so(tmp_path):
     assert "en_US.UTF-8 locale" in line and "locale-gen" in line
     with pytest.raises(ModelError, match="C.UTF-8"):
         load_model(str(path), purpose="text")
+
+
+TRICKY = (
+    "Café naïve — “quoted” e-mail: a+b=c, 3.14%! 東京 Ümlaut\u00a0nbsp\ttab striker's goal... "
+    "x" * 120 + " scored"
+)
+
+
+def test_the_word_cache_gives_the_tokenizer_s_own_ids(folder: Path):
+    import re
+
+    model = load_model(str(folder / "model.onnx"), purpose="text")
+    assert model.shortcut is not None  # a BERT-style WordPiece tokenizer
+    words = re.split(r"(\W+)", TRICKY)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        keep = rng.random(len(words)) > rng.random()
+        copy = "".join(w if k else "" for w, k in zip(words, keep))
+        assert model.shortcut.agrees(copy), copy
+    plain = load_model(str(folder / "model.onnx"), purpose="text")
+    plain.shortcut = None
+    texts = [TRICKY, "goal", "", TRICKY[:40]]
+    np.testing.assert_allclose(model.predict(texts), plain.predict(texts), rtol=1e-6)
+
+
+def test_the_word_cache_steps_aside_when_it_would_differ(folder: Path):
+    model = load_model(str(folder / "model.onnx"), purpose="text")
+    text = "[SEP] the bank [CLS] shares"  # special tokens written in the text
+    assert not model.shortcut.agrees(text)
+    expected = load_model(str(folder / "model.onnx"), purpose="text")
+    expected.shortcut = None
+    np.testing.assert_allclose(model.predict([text, "bank"]), expected.predict([text, "bank"]))
+    assert model.shortcut is None

@@ -19,8 +19,10 @@ domain removes words and this adapter tokenises each perturbed copy.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -217,6 +219,7 @@ class OnnxTextModel:
                 "--tokenizer tokenizer.json (or put tokenizer.json beside the model)"
             )
         self.fixed_length = fixed
+        self._longest = 0
         if max_length is not None and fixed is not None and max_length > fixed:
             raise UsageError(f"--max-length {max_length}: the model takes {fixed} tokens")
         own = (tokenizer.truncation or {}).get("max_length")
@@ -228,6 +231,7 @@ class OnnxTextModel:
         from tokenizers import Tokenizer
 
         batched = Tokenizer.from_str(tokenizer.to_str())
+        self.shortcut = WordPieceShortcut.for_tokenizer(self._full)
         batched.enable_truncation(self.max_length)
         if fixed is not None:
             batched.enable_padding(pad_id=self.pad_id, length=fixed)
@@ -313,13 +317,13 @@ class OnnxTextModel:
         return self._run({self.input_names[0]: x}, len(texts))
 
     def _run_tokens(self, texts: list[str]) -> np.ndarray:
+        if self.shortcut is not None and not self.shortcut.agrees(texts[0]):
+            self.shortcut = None  # it disagreed once: the tokenizer itself from now on
+        rows = self._rows_per_call(texts[0])
         parts = []
-        start = 0
-        while start < len(texts):
-            rows = self._rows_per_call(texts[start])
+        for start in range(0, len(texts), rows):
             chunk = texts[start : start + rows]
             parts.append(self._run(self._feeds(chunk), len(chunk)))
-            start += len(chunk)
         return np.concatenate(parts)
 
     def _rows_per_call(self, first: str) -> int:
@@ -331,10 +335,17 @@ class OnnxTextModel:
         if self.batch_size:
             return self.batch_size
         length = self.fixed_length or min(self.max_length, len(self._full.encode(first).ids))
-        length = max(length, 1)
+        # The first call's first document is the input, the longest of its copies.
+        self._longest = length = max(length, self._longest, 1)
         return max(1, min(TOKEN_BUDGET // length, PAIR_BUDGET // (length * length)))
 
     def _feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
+        if self.shortcut is not None:  # checked on the call's first document
+            feeds = self.shortcut.encode(texts, self.max_length, self.pad_id, self.fixed_length)
+            return {
+                name: feeds[name].astype(self.input_types[name], copy=False)
+                for name in self.input_names
+            }
         try:
             encodings = self.tokenizer.encode_batch(texts)
         except Exception as exc:  # the Rust library's own errors
@@ -441,3 +452,111 @@ def _read_json(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object")
     return data
+
+
+class WordPieceShortcut:
+    """BERT-style tokenising of many near-identical documents, words cached.
+
+    LIME's perturbed copies of a document share their words, and a tokenizer
+    whose pre-tokeniser is ``BertPreTokenizer`` (split at whitespace, every
+    punctuation character alone) with a ``WordPiece`` model and a per-character
+    normaliser tokenises each word on its own: the ids of a document are its
+    words' ids, between the template's special tokens. So each distinct word
+    goes through the tokenizer once, not once per copy. Used only for such
+    tokenizers, and checked against the tokenizer itself on the first document
+    of every call: on any difference the adapter stops using it (it is a
+    speed-up, never a second opinion).
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        probe = tokenizer.encode("a")
+        mask = probe.special_tokens_mask
+        first = mask.index(0)
+        last = len(mask) - 1 - mask[::-1].index(0)
+        self.prefix = list(probe.ids[:first])
+        self.suffix = list(probe.ids[last + 1 :])
+        self.type_id = int(probe.type_ids[first]) if probe.type_ids else 0
+        self.words = _bert_word_pattern()
+        self.cache = _PieceCache(tokenizer)
+
+    @classmethod
+    def for_tokenizer(cls, tokenizer: Any) -> WordPieceShortcut | None:
+        """The shortcut when ``tokenizer`` is BERT-style (see the class), else None."""
+        try:
+            spec = json.loads(tokenizer.to_str())
+        except Exception:  # noqa: BLE001 - any doubt: no shortcut
+            return None
+        pre = spec.get("pre_tokenizer") or {}
+        model = spec.get("model") or {}
+        if pre.get("type") != "BertPreTokenizer" or model.get("type") != "WordPiece":
+            return None
+        if any(not t.get("special", False) for t in spec.get("added_tokens") or []):
+            return None  # added words are matched in the raw text first
+        try:
+            return cls(tokenizer)
+        except (ValueError, IndexError):
+            return None
+
+    def ids(self, text: str) -> list[int]:
+        """The word-piece ids of ``text`` without special tokens or truncation."""
+        pieces = map(self.cache.__getitem__, self.words.findall(text))
+        return list(itertools.chain.from_iterable(pieces))
+
+    def agrees(self, text: str) -> bool:
+        """Whether the shortcut gives exactly the tokenizer's ids for ``text``."""
+        full = self.tokenizer.encode(text).ids
+        return full == self.prefix + self.ids(text) + self.suffix
+
+    def encode(
+        self, texts: list[str], max_length: int, pad_id: int, fixed: int | None
+    ) -> dict[str, np.ndarray]:
+        """input_ids, attention_mask and token_type_ids (int64), padded to the longest
+        (or to ``fixed``), each document cut to ``max_length`` tokens with its specials."""
+        budget = max(0, max_length - len(self.prefix) - len(self.suffix))
+        rows = [self.prefix + self.ids(t)[:budget] + self.suffix for t in texts]
+        lengths = np.array([len(r) for r in rows])
+        width = fixed or int(lengths.max(initial=1))
+        inside = np.arange(width)[None, :] < lengths[:, None]
+        ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+        ids[inside] = np.fromiter(itertools.chain.from_iterable(rows), np.int64, lengths.sum())
+        mask = inside.astype(np.int64)
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "token_type_ids": mask * self.type_id,
+        }
+
+
+class _PieceCache(dict[str, list[int]]):
+    """raw word -> its ids, tokenised (normalised, split, word-pieced) by the tokenizer."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        super().__init__()
+        self.tokenizer = tokenizer
+
+    def __missing__(self, word: str) -> list[int]:
+        pieces = list(self.tokenizer.encode(word, add_special_tokens=False).ids)
+        self[word] = pieces
+        return pieces
+
+
+def _bert_word_pattern() -> re.Pattern[str]:
+    """Runs of non-space, non-punctuation characters, or one punctuation character, as
+    ``BertPreTokenizer`` splits (ASCII punctuation and Unicode category P, BMP)."""
+    global _BERT_WORDS
+    if _BERT_WORDS is None:
+        import unicodedata
+
+        punct = [
+            chr(c)
+            for c in range(0x10000)
+            if (33 <= c <= 47 or 58 <= c <= 64 or 91 <= c <= 96 or 123 <= c <= 126)
+            or unicodedata.category(chr(c)).startswith("P")
+        ]
+        cls = "".join(re.escape(c) for c in punct)
+        _BERT_WORDS = re.compile(f"[{cls}]|[^\\s{cls}]+")
+    return _BERT_WORDS
+
+
+_BERT_WORDS: re.Pattern[str] | None = None
