@@ -312,3 +312,21 @@ def test_the_word_cache_steps_aside_when_it_would_differ(folder: Path):
     expected.shortcut = None
     np.testing.assert_allclose(model.predict([text, "bank"]), expected.predict([text, "bank"]))
     assert model.shortcut is None
+
+
+def test_worker_processes_load_the_model_with_its_tokenizer_options(folder: Path, tmp_path):
+    tok = tmp_path / "elsewhere.json"
+    tok.write_bytes((folder / "tokenizer.json").read_bytes())
+    model = tmp_path / "m.onnx"
+    model.write_bytes((folder / "model.onnx").read_bytes())  # no tokenizer beside it
+    other = tmp_path / "other.txt"
+    other.write_text("the bank sold shares")
+    args = ("--model", model, "--tokenizer", tok, "--max-length", "16", folder / "doc.txt", other)
+    outputs = []
+    for jobs in ("1", "2"):
+        result = run("text", *args, *FAST, "--format", "json", "--jobs", jobs)
+        assert result.exit_code == 0, result.stderr
+        outputs.append([json.loads(line) for line in result.stdout.splitlines()])
+    assert [d["prediction"] for d in outputs[0]] == [d["prediction"] for d in outputs[1]]
+    assert [d["explanations"] for d in outputs[0]] == [d["explanations"] for d in outputs[1]]
+    assert outputs[1][0]["model"]["max_length"] == 16

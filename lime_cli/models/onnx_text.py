@@ -387,8 +387,7 @@ class OnnxTextModel:
             return None
         return (
             f"the document has {count} tokens; the model reads the first {self.max_length} "
-            f"({count - self.max_length} tokens cut: words past them cannot matter; "
-            "--max-length sets the limit)"
+            f"({count - self.max_length} tokens cut; --max-length sets the limit)"
         )
 
     def describe(self) -> dict[str, Any]:
