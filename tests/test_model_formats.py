@@ -288,3 +288,20 @@ def test_an_xgboost_booster_without_its_model_bytes_is_refused(numeric, boosters
     empty.__dict__["handle"] = None  # nothing for __del__ to free
     with pytest.raises(ModelError, match="holds no model"):
         load_model(str(path), fmt="pickle")
+
+
+@pytest.mark.parametrize("name", ["breast_cancer_xgb.json", "breast_cancer_lgbm.txt"])
+def test_the_committed_boosting_samples_explain_a_test_row(name):
+    pytest.importorskip("xgboost" if name.endswith(".json") else "lightgbm")
+    root = Path(__file__).resolve().parents[1]
+    data = root / "sample_data" / "tabular"
+    result = run(
+        "tabular", "--model", root / "sample_models" / name, "--class-names", "benign,malignant",
+        "--train", data / "breast_cancer_train.csv", "--target", "diagnosis", "--row", "0",
+        data / "breast_cancer_test.csv", *FAST,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    explanation = json.loads(result.stdout)
+    assert explanation["model"]["classes"] == ["benign", "malignant"]
+    test = pd.read_csv(data / "breast_cancer_test.csv")
+    assert explanation["prediction"]["predicted"] == test["diagnosis"][0]

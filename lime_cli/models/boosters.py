@@ -14,9 +14,10 @@ unpickled. The objective stored in the file decides what ``predict`` means:
   regression`` is implied).
 
 The files do not store class names: they are ``0..k-1`` unless
-``--class-names`` names them. Feature names stored in the file make the model
-take columns by name (``InputSpec("table")``); without them it takes the
-CSV's columns in order.
+``--class-names`` names them. Feature names stored in an XGBoost file make the
+model take columns by name (``InputSpec("table")``); otherwise, and always for
+LightGBM (which rewrites names: spaces become underscores), it takes the CSV's
+columns in order, as it was trained.
 """
 
 from __future__ import annotations
@@ -199,6 +200,6 @@ def _lightgbm_facts(booster: Any) -> tuple[str, int, list[str] | None, int]:
             objective = line.split("=", 1)[1].split()[0]
         elif line.startswith("num_class="):
             k = int(line.split("=", 1)[1])
-    names = [str(n) for n in booster.feature_name()]
-    generated = all(n == f"Column_{i}" for i, n in enumerate(names))
-    return objective, k, None if generated else names, int(booster.num_feature())
+    # LightGBM rewrites names (spaces become underscores), so they cannot name
+    # the CSV's columns: the model takes the columns in order, as trained.
+    return objective, k, None, int(booster.num_feature())
