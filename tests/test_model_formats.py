@@ -305,3 +305,15 @@ def test_the_committed_boosting_samples_explain_a_test_row(name):
     assert explanation["model"]["classes"] == ["benign", "malignant"]
     test = pd.read_csv(data / "breast_cancer_test.csv")
     assert explanation["prediction"]["predicted"] == test["diagnosis"][0]
+
+
+def test_boosting_wrappers_in_skops_files_load_without_trust(numeric, boosters, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    _, frame, _ = numeric
+    for name in ("xgb.joblib", "lgb.joblib"):
+        path = tmp_path / name.replace(".joblib", ".skops")
+        sio.dump(joblib.load(boosters[name]), path)
+        model = load_model(str(path))
+        np.testing.assert_allclose(
+            model.predict(frame[:1])[0], boosters["expected"][name[:3]], rtol=1e-6
+        )
