@@ -70,6 +70,9 @@ $(MLFLOW_MODELS): sample_models/build_mlflow_models.py $(MLFLOW_VENV)/.installed
 servers: $(MLSERVER_VENV)/.installed $(MLFLOW_MODELS)
 
 demo: sample-models
+	$(BIN)/lime-explain text --model sample_models/bbc_tokens.onnx \
+		--tokenizer sample_models/bbc_tokens.tokenizer.json --seed 7 \
+		sample_data/text/business_377.txt
 	mkdir -p demo_out
 	$(BIN)/lime-explain text --model sample_models/bbc_rf.joblib --seed 7 \
 		--input sample_data/text/sports_506.txt \
@@ -106,6 +109,7 @@ test: sample-models servers lint install-browser
 
 bench: sample-models
 	$(BIN)/python bench/bench_text.py
+	$(BIN)/python bench/bench_onnx_text.py
 	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_tabular.py
 	$(BIN)/python bench/bench_memory.py

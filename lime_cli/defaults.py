@@ -21,7 +21,7 @@ AUTO_FORWARD_LIMIT = 6
 RIDGE_ALPHA = 1.0
 
 #: Model file formats the loader reads.
-MODEL_FORMATS = ("joblib", "pickle", "skops", "onnx")
+MODEL_FORMATS = ("joblib", "pickle", "skops", "onnx", "xgboost", "lightgbm")
 #: What an explanation explains: class probabilities or a regressor's value.
 MODES = ("classification", "regression")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from lime_cli.errors import InputError, UsageError
+from lime_cli.errors import InputError, ModelError, UsageError
 from lime_cli.image import choices
 from lime_cli.inputs import DEFAULT_MAX_PIXELS, expand_sources
 from lime_cli.render.registry import OutputFormat
@@ -186,6 +186,7 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         raise UsageError("ONNX models are explained as classifiers; --mode regression is not")
     if fmt != "onnx" and options["output_kind"]:
         raise UsageError("--output applies to ONNX models only")
+    _refuse_other_models(spec)  # before the sidecar is read: it may be a text model's
     settings_file = options["preprocess_file"]
     if settings_file is None and fmt == "onnx":
         settings_file = beside(spec.path)
@@ -245,6 +246,25 @@ def _source(source: str, max_pixels: int) -> ImageSource:
     except InputError as exc:
         return ImageSource("stdin", None, error=exc)
     return ImageSource("stdin", None, data)
+
+
+def _refuse_other_models(spec: Any) -> None:
+    """A text model or one fitted on named columns cannot take pictures: one line.
+
+    Loads the model as given (the run loop loads that spec anyway); ONNX text
+    models are refused by the loader itself.
+    """
+    kind = spec.load().input_spec.kind
+    if kind == "text":
+        raise ModelError(
+            f"{spec.path}: a text model: it takes documents, not images; "
+            "explain it with lime-explain text"
+        )
+    if kind == "table":
+        raise ModelError(
+            f"{spec.path}: a tabular model: it takes rows of named columns, not images; "
+            "explain it with lime-explain tabular"
+        )
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, str]:

@@ -194,14 +194,14 @@ class CallableModel:
 
     @property
     def input_spec(self) -> InputSpec:
-        """A table with the declared columns, else RGB ``uint8`` images (N, H, W, 3).
-
-        Text commands ignore the kind (they always pass strings); a tabular
-        command given a non-table spec passes a plain array by position.
+        """A table with the declared columns, else kind ``"unknown"``: a function
+        says nothing of what it takes, so every command may call it with its own
+        batch (text: strings; images: the shape here, RGB ``uint8`` (N, H, W, 3);
+        tables: a DataFrame, or an array by position without declared columns).
         """
         if self.columns:
             return InputSpec("table", self.columns, (None, len(self.columns)))
-        return InputSpec("tensor", ("pixels",), (None, None, None, 3), "uint8")
+        return InputSpec("unknown", ("pixels",), (None, None, None, 3), "uint8")
 
     def predict(self, batch: Any) -> np.ndarray:
         """Call the function on ``batch``; check and convert its answer to (n, k) floats."""

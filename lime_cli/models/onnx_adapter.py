@@ -10,6 +10,7 @@ probabilities).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,16 @@ INPUT_TYPES = {
 }
 OUTPUT_TYPES = ("tensor(float)", "tensor(double)", "tensor(float16)")
 SUPPORTED_INPUT_RANKS = (2, 4)
+
+#: The ``scores`` field of every adapter's ``describe()``: what the explained
+#: numbers are. "probabilities": the model's own; "logits->softmax": raw scores
+#: through a softmax; "decision_function->softmax"/"decision_function->logistic":
+#: margins turned into pseudo-probabilities (scores, not probabilities);
+#: "value": a regressor's output; "unknown": not decided yet (no prediction made).
+SCORES = (
+    "probabilities", "logits->softmax", "decision_function->softmax",
+    "decision_function->logistic", "value", "unknown",
+)  # fmt: skip
 
 #: Scores count as probabilities when every row sums to 1 within this.
 PROBABILITY_TOLERANCE = 1e-3
@@ -92,18 +103,7 @@ class OnnxModel:
         threads: int | None = None,
     ) -> OnnxModel:
         """Open ``path`` with onnxruntime on the CPU."""
-        try:
-            import onnxruntime as ort
-        except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
-            raise ModelError("reading .onnx files needs the onnxruntime package") from None
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-        try:
-            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own classes for broken files
-            raise ModelError(f"{path}: not a readable ONNX model ({_first_line(exc)})") from None
+        session = open_session(path, threads)
         return cls(session, path=path, class_names=class_names, output=output)
 
     @property
@@ -180,7 +180,88 @@ class OnnxModel:
                 "kind": self.output,
                 "softmax": softmax_used,
             },
+            "scores": scores_label(softmax_used),
         }
+
+
+def scores_label(softmax_used: bool | None) -> str:
+    """What the explained numbers are, for renderers: see ``SCORES``."""
+    if softmax_used is None:
+        return "unknown"
+    return "logits->softmax" if softmax_used else "probabilities"
+
+
+def open_session(path: str, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session for ``path``; a broken file is a model error (exit 4).
+
+    onnxruntime's StringNormalizer (skl2onnx writes one for a lowercasing text
+    vectoriser) needs the C++ locale its graph names, en_US.UTF-8 by default:
+    on a machine without it, the one line says so and how to fix it.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
+        raise ModelError("reading .onnx files needs the onnxruntime package") from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own classes for broken files
+        message = str(exc)
+        if "locale" in message and (
+            "string_normalizer" in message or "StringNormalizer" in message
+        ):
+            wanted = re.search(r"locale with name:\s*([^:\s]+)", message)
+            name = wanted.group(1) if wanted else "en_US.UTF-8"
+            raise ModelError(
+                f"{path}: onnxruntime's StringNormalizer needs the {name} locale, which this "
+                f"machine lacks: install it (locale-gen {name}), or convert the pipeline with "
+                "skl2onnx option {'locale': 'C.UTF-8'} for its text vectoriser"
+            ) from None
+        raise ModelError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most ``limit`` characters.
+
+    Foreign errors can quote the whole input batch; an error line never does.
+    """
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def pick_scores(outputs: list[Any], path: str) -> tuple[str, tuple[int | None, ...], bool]:
+    """The output holding class scores: ``(name, shape, is_zipmap)``.
+
+    The first floating-point output of rank 2, else a sequence of maps from
+    class label to probability (skl2onnx's ZipMap, its default for classifiers).
+    """
+    for meta in outputs:
+        shape = _dims(meta.shape) if meta.shape is not None else ()
+        if meta.type in OUTPUT_TYPES and len(shape) == 2:
+            return meta.name, shape, False
+    for meta in outputs:
+        if str(meta.type).startswith("seq(map("):
+            return meta.name, (None, None), True
+    name, shape = _pick_output(outputs, path)  # raises, listing the outputs
+    return name, shape, False  # pragma: no cover
+
+
+def zipmap_scores(raw: Any, classes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """A ZipMap output (one ``{label: probability}`` per row) as an (n, k) array.
+
+    The labels of the first row fix the class order when ``classes`` is empty.
+    """
+    rows = list(raw)
+    if not rows:
+        return np.empty((0, len(classes))), classes
+    labels = list(rows[0].keys())
+    names = classes or [str(label) for label in labels]
+    out = np.array([[row[label] for label in labels] for row in rows], dtype=np.float64)
+    return out, names
 
 
 def _kind_of(x: np.ndarray) -> str:
@@ -219,6 +300,4 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+_first_line = first_line

@@ -16,6 +16,7 @@ Three more doors are closed here rather than trusted to joblib:
 
 from __future__ import annotations
 
+import copyreg
 import inspect
 import pickle
 import sys
@@ -27,7 +28,13 @@ from joblib.numpy_pickle_compat import NDArrayWrapper
 from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap
 
 from lime_cli.errors import ModelError
-from lime_cli.models.trust import MissingModule, Refused, TrustPolicy, refusal_message
+from lime_cli.models.trust import (
+    AUDITED_CLASSES,
+    MissingModule,
+    Refused,
+    TrustPolicy,
+    refusal_message,
+)
 
 #: Encodings ``_codecs.encode`` may be asked for: protocol 2 stores bytes as
 #: Latin-1 text. Other codecs import modules by name.
@@ -92,6 +99,29 @@ class RestrictedUnpickler(NumpyUnpickler):
             self.stack[-1] = built.read(self)
 
     dispatch[pickle.BUILD[0]] = load_build
+
+    def load_reduce(self) -> None:
+        """Refuse calling an audited gradient-boosting class (see ``trust.AUDITED_CLASSES``).
+
+        They may be rebuilt from their saved state only: ``Booster(model_file=...)``
+        reads any path the file names.
+        """
+        if not self.policy.trust_all:
+            func, args = self.stack[-2], self.stack[-1]
+            called = [func]
+            rebuild = getattr(copyreg, "_reconstructor", None)
+            if func is rebuild and isinstance(args, tuple) and len(args) > 1:
+                called = [args[1]] if args[1] is not object else []
+            for target in called:
+                if isinstance(target, type) and _qualified(target) in AUDITED_CLASSES:
+                    raise Refused(
+                        _qualified(target),
+                        "the file calls it with arguments it chooses; it may only be rebuilt "
+                        "from its saved state",
+                    )
+        pickle._Unpickler.load_reduce(self)  # type: ignore[attr-defined]
+
+    dispatch[pickle.REDUCE[0]] = load_reduce
 
     def _read_array(self, record: NumpyArrayWrapper) -> np.ndarray:
         """The array a joblib record stands for, read from the stream that follows it."""

@@ -95,8 +95,9 @@ class SklearnModel:
                 raise TypeError("complex-valued predictions")
             out = np.asarray(raw, dtype=np.float64)
         except (Exception, SystemExit) as exc:  # foreign code: any failure is the model's
-            message = f"the model failed to predict: {type(exc).__name__}: {exc}"
-            raise ModelError(message) from exc
+            raise ModelError(
+                f"the model failed to predict: {type(exc).__name__}: {_bounded(exc)}"
+            ) from exc
         if self.method == "decision_function":
             out = margins_to_probabilities(out)
         elif self.method == "predict" and out.ndim == 1:
@@ -121,7 +122,33 @@ class SklearnModel:
             "classes": list(self.classes),
             "type": _type_name(self.estimator),
             "output": self.method,
+            "scores": self.scores,
         }
+
+    @property
+    def scores(self) -> str:
+        """What the explained numbers are (see ``lime_cli.models.onnx_adapter.SCORES``):
+        a decision function's margins are scores, not probabilities."""
+        if self.method == "predict_proba":
+            return "probabilities"
+        if self.method == "predict":
+            return "value"
+        return (
+            "decision_function->logistic"
+            if len(self.classes) == 2
+            else "decision_function->softmax"
+        )
+
+
+#: Longest foreign exception message an error line quotes: a model's error may
+#: quote its whole input batch (thousands of perturbed documents).
+MESSAGE_LIMIT = 300
+
+
+def _bounded(exc: BaseException) -> str:
+    """The exception's message on one line, at most :data:`MESSAGE_LIMIT` characters."""
+    text = " ".join(str(exc).split()) or "no details"
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
 # -- which input columns a model uses -----------------------------------------------

@@ -15,6 +15,29 @@ refused too: they open, truncate or delete files, load shared libraries or
 ``numpy.lib``'s ``DataSource`` and ``NpzFile``, ``scipy.odr``, ``scipy.io``,
 SciPy's distribution objects, ctypes helpers), as are test and build modules.
 ``--trust-module NAME`` admits one more package of the user's own.
+
+Gradient boosting (the audit of ``AUDITED_CLASSES``): XGBoost's and
+LightGBM's scikit-learn wrappers are admitted by exact name, nothing else of
+either package. Their pickles hold the wrapper (plain attributes: numbers,
+strings, arrays, a scikit-learn ``LabelEncoder``) and a ``Booster`` whose
+``__setstate__`` hands the model bytes (XGBoost: a ``bytearray``; LightGBM: the
+model text) to the library's own parser, the parser that reads its native
+files: no file, network or code is reached. What the audit found unsafe, and
+is refused without ``--trust-model``:
+
+- calling the classes (``REDUCE``): ``Booster(model_file=...)`` reads any
+  path, ``lightgbm.Booster(params=...)`` can join a training network
+  (``machines``); so they may only be rebuilt from their state, as pickle
+  itself writes them (``NEWOBJ``, or ``copyreg._reconstructor`` with
+  ``object`` as base);
+- a ``Booster`` state whose model is not bytes/text, or LightGBM
+  ``params``/attributes naming files or machines (checked after loading by
+  :func:`structural_problem`);
+- any other class of the packages (callbacks, data iterators, Dask and Spark
+  wrappers, plotting, training entry points).
+
+The libraries' native parsers remain trusted code, as when their own files
+are opened.
 """
 
 from __future__ import annotations
@@ -144,6 +167,34 @@ SAFE_BASE_MODULES = frozenset(
     }
 )  # fmt: skip
 
+#: Classes of the gradient-boosting libraries admitted by exact name (see the
+#: audit above); each may be rebuilt from its state, never called.
+AUDITED_CLASSES = frozenset(
+    {
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+        "xgboost.sklearn.XGBRFClassifier",
+        "xgboost.sklearn.XGBRFRegressor",
+        "xgboost.core.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.basic.Booster",
+    }
+)
+
+#: LightGBM parameters that name files or machines; a Booster or wrapper whose
+#: parameters hold one is refused after loading.
+LIGHTGBM_REACHING_PARAMS = frozenset(
+    {
+        "machines", "machine_list_filename", "machine_list_file", "mlist", "output_model",
+        "model_output", "model_out", "input_model", "model_input", "model_in", "output_result",
+        "predict_result", "prediction_result", "predict_name", "prediction_name", "pred_name",
+        "name_prediction", "convert_model", "convert_model_file", "save_binary",
+        "forcedsplits_filename", "forcedbins_filename", "initscore_filename", "data",
+        "valid", "local_listen_port", "num_machines", "task",
+    }
+)  # fmt: skip
+
 OUTSIDE = "it is not part of scikit-learn, NumPy or SciPy"
 UNSAFE = "it can reach files, native code or other programs"
 FUNCTION = "it is a function, and model files may name only classes and ufuncs"
@@ -192,6 +243,8 @@ class TrustPolicy:
             raise Refused(full, PRIVATE)
         if self._trusted(module):
             return
+        if full in AUDITED_CLASSES:
+            return
         if module == "builtins":
             if name not in SAFE_BUILTINS:
                 raise Refused(full, "it is a built-in that can run code or reach the system")
@@ -216,6 +269,12 @@ class TrustPolicy:
                 raise Refused(
                     full, f"it is defined in {home or 'an unknown module'}, not in {module}"
                 )
+            return
+        if full in AUDITED_CLASSES:
+            if not (
+                isinstance(obj, type) and obj.__module__ == module and obj.__qualname__ == name
+            ):
+                raise Refused(full, "it is not the audited class it names")
             return
         if module == "builtins":
             if getattr(builtins, name, None) is not obj:
@@ -384,6 +443,9 @@ def structural_problem(model: Any) -> str | None:
     model predicts. Trees are rebuilt from those arrays for pickles and skops
     files alike, so they are checked here, whatever the file's format.
     """
+    booster = _booster_problem(model)
+    if booster:
+        return booster
     tree_module = sys.modules.get("sklearn.tree._tree")
     hgb_module = sys.modules.get("sklearn.ensemble._hist_gradient_boosting.predictor")
     tree_cls = getattr(tree_module, "Tree", None)
@@ -416,6 +478,45 @@ def structural_problem(model: Any) -> str | None:
             pending.extend(_children(obj))
         if problem:
             return problem
+    return None
+
+
+def _booster_problem(model: Any) -> str | None:
+    """What in a loaded XGBoost/LightGBM object the audit refuses, if anything.
+
+    Boosters must hold a native handle (their model parsed by the library);
+    LightGBM parameters must not name files or machines
+    (:data:`LIGHTGBM_REACHING_PARAMS`), nor may a network be attached.
+    """
+    if "xgboost" not in sys.modules and "lightgbm" not in sys.modules:
+        return None
+    import ctypes
+
+    seen: set[int] = set()
+    pending: list[Any] = [model]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
+            continue
+        seen.add(id(obj))
+        home = type(obj).__module__.split(".")[0]
+        state = getattr(obj, "__dict__", None)
+        if home in ("xgboost", "lightgbm") and isinstance(state, dict):
+            name = type(obj).__qualname__
+            if name == "Booster":
+                handle = state.get("handle" if home == "xgboost" else "_handle")
+                if not isinstance(handle, ctypes.c_void_p):
+                    return f"its {home} Booster holds no model the library parsed"
+            if home == "lightgbm":
+                if state.get("_network"):
+                    return "its LightGBM Booster is attached to a training network"
+                for key in ("params", "_other_params"):
+                    params = state.get(key)
+                    if isinstance(params, dict):
+                        named = sorted(set(map(str, params)) & LIGHTGBM_REACHING_PARAMS)
+                        if named:
+                            return f"its LightGBM parameters name files or machines ({named[0]})"
+        pending.extend(_children(obj))
     return None
 
 

@@ -49,7 +49,8 @@ def run_job(
     reports each input once for both models). Returns what was explained and
     the worst exit code.
     """
-    check_labels(settings.spec.load(), settings.labels)
+    # The task's model: a modality may have prepared it (ONNX options, a tokenizer).
+    check_labels(job.task.model.load(), settings.labels)
     for path, fmt in job.extra_files:
         plan = plan.adding(path, fmt)
     result = RunResult()

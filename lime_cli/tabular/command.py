@@ -64,6 +64,10 @@ def tabular_inputs(func: F) -> F:
                           "pooled as one 'other' level, drawn at their combined frequency and "
                           "given to the model as the most frequent of them (the same when "
                           "explaining from the CSV). Says on stderr which columns were pooled."),
+        click.option("--output", "output_kind",
+                     type=click.Choice(("probabilities", "logits", "auto")),
+                     help="ONNX output: probabilities, or logits (softmax applied); auto "
+                          "decides from the values (default)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -105,7 +109,9 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
         raise UsageError("no CSV of rows to explain: give it as an argument ('-' reads stdin)")
     if source == "-" and options["train_path"] == "-":
         raise UsageError("stdin ('-') can be read only once: give the training data as a file")
+    settings = _onnx_settings(settings, options.get("output_kind"))
     model = settings.spec.load()  # fail fast (exit 4) before reading any data
+    _refuse_other_models(settings.spec.path, model)
     check_labels(model, settings.labels)
     stats = training_stats(
         options["train_path"], options.get("target"), categorical, options.get("discretizer")
@@ -141,6 +147,41 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
     ]
     task = TabularTask(settings.spec, settings.labels, settings.params, stats, name, **held)
     return Job(rows, task, name_of=lambda row: f"{name} row {row.index}")
+
+
+def _onnx_settings(settings: Settings, output: str | None) -> Settings:
+    """An ONNX model is read as a table (columns by name, or one tensor in column order)."""
+    import dataclasses
+
+    from lime_cli.models.loading import check_model_path, detect_format
+
+    spec = settings.spec
+    check_model_path(spec.path)
+    fmt = spec.fmt or detect_format(spec.path)
+    if fmt != "onnx":
+        if output:
+            raise UsageError("--output applies to ONNX models only")
+        return settings
+    options: dict[str, Any] = {"purpose": "table", "output": output or "auto"}
+    if settings.jobs > 1:
+        options["threads"] = 1  # one thread per worker: the workers share the cores
+    prepared = dataclasses.replace(spec, fmt=fmt, options=tuple(sorted(options.items())))
+    return dataclasses.replace(settings, spec=prepared)
+
+
+def _refuse_other_models(path: str, model: Any) -> None:
+    """A text or image model cannot take rows: one line naming the right command."""
+    kind = model.input_spec.kind
+    if kind == "text":
+        raise ModelError(
+            f"{path}: a text model: it takes documents, not rows of a table; "
+            "explain it with lime-explain text"
+        )
+    if kind == "tensor":
+        raise ModelError(
+            f"{path}: an image model: it takes a tensor of pixels, not rows of a table; "
+            "explain it with lime-explain image"
+        )
 
 
 def training_stats(

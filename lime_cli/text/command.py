@@ -65,6 +65,20 @@ def text_inputs(func: F) -> F:
                      default=DEFAULT_MAX_CHARACTERS, show_default=True,
                      help="Refuse documents longer than this (explaining takes up to about 80 "
                           "bytes of memory per character)."),
+        click.option("--tokenizer", metavar="FILE",
+                     help="ONNX models that take token ids: the Hugging Face tokenizer.json "
+                          "(default: MODEL.tokenizer.json or tokenizer.json beside the model)."),
+        click.option("--max-length", type=click.IntRange(min=2), metavar="N",
+                     help="ONNX token models: tokens read per document (default: the model's, "
+                          "MODEL.json's, the tokenizer's, or 512); longer documents are cut "
+                          "with a warning."),
+        click.option("--output", "output_kind",
+                     type=click.Choice(("probabilities", "logits", "auto")),
+                     help="ONNX output: probabilities, or logits (softmax applied); auto "
+                          "decides from the values (default)."),
+        click.option("--class-names-file", metavar="FILE",
+                     help="ONNX models: class names, one per line or a JSON list (default: "
+                          "MODEL.json's, or config.json's id2label beside the model)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -86,7 +100,8 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
     if sources.count("-") > 1:
         raise UsageError("stdin ('-') can be read only once")
     encoding = text_encoding(options["encoding"])
-    refuse_image_models(settings.spec)  # fail fast (exit 4) before reading any input
+    spec = model_spec(settings, options)
+    refuse_other_models(spec)  # fail fast (exit 4) before reading any input
     documents = read_documents(
         sources,
         options["lines"],
@@ -101,7 +116,7 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         "split_expression", "bow", "char_level", "mask_token", "max_features", "max_characters",
     )  # fmt: skip
     task = TextTask(
-        settings.spec,
+        spec,
         settings.labels,
         settings.params,
         {key: options[key] for key in domain_keys},
@@ -154,13 +169,59 @@ def text_encoding(name: str) -> str:
     return codecs.lookup(name).name
 
 
-def refuse_image_models(spec: ModelSpec) -> None:
-    """Load the model; an ONNX model (a tensor of numbers in) cannot read documents."""
+#: The ONNX-only options and the model options they become.
+ONNX_OPTIONS = {
+    "tokenizer": "tokenizer",
+    "max_length": "max_length",
+    "output_kind": "output",
+    "class_names_file": "class_names_file",
+}
+
+
+def model_spec(settings: Settings, options: dict[str, Any]) -> ModelSpec:
+    """The model spec with the ONNX options (tokenizer, length, output) when the model is ONNX."""
+    import dataclasses
+
+    from lime_cli.models.loading import check_model_path, detect_format
+
+    spec = settings.spec
+    given = {key: options.get(flag) for flag, key in ONNX_OPTIONS.items()}
+    given = {key: value for key, value in given.items() if value is not None}
+    check_model_path(spec.path)
+    fmt = spec.fmt or detect_format(spec.path)
+    if fmt != "onnx":
+        if given:
+            flag = next(f for f, k in ONNX_OPTIONS.items() if k in given).replace("_kind", "")
+            raise UsageError(f"--{flag.replace('_', '-')} applies to ONNX models only")
+        return spec
+    given["purpose"] = "text"
+    if settings.params.batch_size:
+        given["batch_size"] = settings.params.batch_size
+    if settings.jobs > 1:
+        given["threads"] = 1  # one thread per worker: the workers share the cores
+    return dataclasses.replace(spec, fmt=fmt, options=tuple(sorted(given.items())))
+
+
+def refuse_other_models(spec: ModelSpec) -> None:
+    """Load the model; one that takes a table or an image cannot read documents.
+
+    Says so in one line naming the right command, before any sampling.
+    """
     model = spec.load()
-    if model.describe().get("format") == "onnx":
+    input_spec = model.input_spec
+    if input_spec.kind in ("table", "array"):
+        width = input_spec.shape[1] if input_spec.shape and len(input_spec.shape) == 2 else None
+        columns = f" ({width} columns)" if width else ""
+        pixels = input_spec.kind == "array" and model.describe().get("format") == "onnx"
         raise ModelError(
-            f"{spec.path}: an ONNX model takes a tensor of numbers, not text; "
-            "lime-explain explains ONNX models with the image command"
+            f"{spec.path}: a tabular model: it takes rows of a table{columns}, not text; "
+            "explain it with lime-explain tabular"
+            + (" (or with the image command, if they are flattened pixels)" if pixels else "")
+        )
+    if input_spec.kind == "tensor":
+        raise ModelError(
+            f"{spec.path}: an image model: it takes a tensor of numbers, not text; "
+            "explain it with lime-explain image"
         )
 
 
@@ -242,11 +303,13 @@ class TextTask(PerItemTask):
         assert document.text is not None
         domain = TextDomain(document.text, name=document.name, **self.domain_options)
         rng = self.rng(document.text.encode("utf-8"))
+        model = self.model.load()
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
-            explanation = explain(
-                domain, self.model.load(), self.labels, self.params, rng, progress
-            )
+            explanation = explain(domain, model, self.labels, self.params, rng, progress)
         explanation.input.update(self.reading)
+        note = getattr(model, "input_note", None)  # e.g. tokens cut at the model's length
+        if callable(note) and (warning := note(document.text)):
+            explanation.warnings.append(warning)
         return explanation
 
 
@@ -261,7 +324,8 @@ MODALITY = Modality(
     epilog="Examples:\n\n\b\n  lime-explain text --model rf.joblib --input post.txt\n"
     "  lime-explain text --model rf.joblib a.txt b.txt --format json\n"
     "  cat post.txt | lime-explain text --model rf.skops - --top-labels 2\n"
-    "  lime-explain text --model rf.joblib posts/ --forbid posting --junit checks.xml",
+    "  lime-explain text --model rf.joblib posts/ --forbid posting --junit checks.xml\n"
+    "  lime-explain text --model model.onnx --tokenizer tokenizer.json post.txt",
     inputs=text_inputs,
     prepare=prepare_text,
 )
