@@ -209,6 +209,11 @@ def test_decision_function_only_models_are_explained(models, docs):
     assert max(probs, key=probs.get) == "food"
     assert data["explanations"][0]["label"] == "food"
     assert data["explanations"][0]["features"]
+    assert data["model"]["scores"].startswith("decision_function->")
+    # Part 8: squashed margins are shown as scores, not as probabilities.
+    table = run("--model", models["svc"], docs["food"], *FAST).stdout
+    assert "score" in table.split("Why")[0] and "probability" not in table.split("Why")[0]
+    assert "probability" in run("--model", models["lr"], docs["food"], *FAST).stdout
 
 
 def test_regression_mode_explains_a_regressor(models, docs):

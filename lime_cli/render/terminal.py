@@ -132,9 +132,14 @@ def _prediction_table(explanation: Explanation) -> RenderableType:
         return Text.assemble(("Predicted value: ", "bold"), f"{pred['value']:.6g}")
     probs: dict[str, float] = pred.get("probabilities", {})
     ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-    table = Table(title="Prediction", title_justify="left", show_header=True, box=None)
+    # A margin classifier's decision_function squashed to [0, 1] ranks classes but
+    # is not a calibrated probability: say "score" (the JSON's model.scores says how).
+    scores = str(explanation.model.get("scores", "probabilities"))
+    margins = scores.startswith("decision_function")
+    title = f"Prediction (scores: {scores})" if margins else "Prediction"
+    table = Table(title=title, title_justify="left", show_header=True, box=None)
     table.add_column("class")
-    table.add_column("probability", justify="right")
+    table.add_column("score" if margins else "probability", justify="right")
     table.add_column("")
     for name, p in ranked[:MAX_CLASSES_SHOWN]:
         cells = round(min(max(p, 0.0), 1.0) * BAR_WIDTH)
