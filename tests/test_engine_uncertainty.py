@@ -395,6 +395,18 @@ def test_stability_target_is_reached():
     assert strict.reason == "max samples"
 
 
+def test_reference_stops_once_as_stable_as_a_fixed_run():
+    """An exact tie never settles, and without a tolerance is never equivalent:
+    with a reference count the rule stops there at the latest (as stable as a
+    fixed run of that size), not at the cap."""
+    beta = np.r_[2.0, -1.5, 0.8, 0.8, 0.2, 0.1 * np.ones(7)]
+    decision = run_adaptive(logistic_model(beta, -1.5), 12, 3, 0, hi=8000, tol=0.0, reference=2000)
+    assert decision.reason == "as stable as the reference"
+    assert decision.samples <= 2000
+    capped = run_adaptive(logistic_model(beta, -1.5), 12, 3, 0, hi=8000, tol=0.0)
+    assert capped.reason == "max samples" and capped.samples == 8000
+
+
 def test_decisions_are_reproducible():
     beta = np.r_[2.0, -1.5, 0.8, 0.8, 0.2, 0.1 * np.ones(7)]
     a = run_adaptive(logistic_model(beta, -1.5), 12, 3, 3, hi=2000)

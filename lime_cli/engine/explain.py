@@ -52,6 +52,10 @@ class LimeParams:
     tie_tolerance: float = defaults.TIE_TOLERANCE
     #: Stop an adaptive run once the stability's lower bound reaches this.
     stability_target: float | None = None
+    #: Stop an adaptive run once its top K is as stable as a fixed run of this
+    #: many samples would be (``--num-samples auto`` without ``--stability``
+    #: sets the modality's fixed default; ``None``: no such rule).
+    reference_samples: int | None = None
     #: Size of the top-K set whose stability is reported (default
     #: ``num_features``; images fit every superpixel but show a few).
     stability_k: int | None = None
@@ -297,6 +301,7 @@ def _add_confidence(
         k=params.stability_k or params.num_features, level=params.confidence,
         tol=params.tie_tolerance, plan=plan, target=params.stability_target,
         seed=params.seed or 0,
+        reference=params.reference_samples if params.adaptive else None,
     )  # fmt: skip
     position = {int(j): i for i, j in enumerate(conf.errors.features)}
     tied_next = {int(j): bool(t) for j, t in zip(conf.ties.features, conf.ties.tied_with_next)}
