@@ -279,7 +279,17 @@ def _lime_image(path: str, model: Any, resolved: Any) -> Callable[[int], tuple[s
     return run
 
 
-def cases_for(modality: str, count: int, skip: int) -> list[Case]:
+def cases_for(modality: str, count: int, skip: int, k: int | None = None) -> list[Case]:
+    cases = _cases(modality, count, skip)
+    if k is not None and modality != "image":  # penguins has 7 columns: K = 10 is all of them
+        for case in cases:
+            case.params = dataclasses.replace(case.params, num_features=k)
+            case.auto = dataclasses.replace(case.auto, num_features=k)
+            case.k = k
+    return cases
+
+
+def _cases(modality: str, count: int, skip: int) -> list[Case]:
     if modality == "text":
         return text_cases(count, skip)
     if modality in ("cancer", "penguins"):
@@ -337,7 +347,7 @@ def calibration(case: Case, samples: int, reference: int, seed: int) -> list[tup
 
 
 def run_calibration(args: argparse.Namespace, modality: str) -> dict[str, Any]:
-    cases = cases_for(modality, args.inputs, args.skip)
+    cases = cases_for(modality, args.inputs, args.skip, args.num_features)
     t0 = time.perf_counter()
     covered, total, per_input = 0, 0, []
     for i, case in enumerate(cases):
@@ -373,7 +383,7 @@ def ours(case: Case, params: LimeParams, seed: int) -> tuple[Any, float, int]:
 
 
 def run_stability(args: argparse.Namespace, modality: str) -> dict[str, Any]:
-    cases = cases_for(modality, args.inputs, args.skip)
+    cases = cases_for(modality, args.inputs, args.skip, args.num_features)
     errors, observed_all = [], []
     t0 = time.perf_counter()
     for case in cases:
@@ -420,7 +430,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_efficiency(args: argparse.Namespace, modality: str) -> dict[str, Any]:
-    cases = cases_for(modality, args.inputs, args.skip)
+    cases = cases_for(modality, args.inputs, args.skip, args.num_features)
     rows = []
     t0 = time.perf_counter()
     for case in cases:
@@ -497,6 +507,7 @@ def main() -> None:
         help="which interleaved subset of inputs (0: the tuning set, 1: report)",
     )
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--num-features", type=int, help="K for text and tabular (default 10)")
     parser.add_argument("--samples", type=int, default=1000, help="calibration: small fit")
     parser.add_argument("--reference", type=int, default=100_000, help="calibration: reference")
     parser.add_argument(
