@@ -58,6 +58,7 @@ bench: sample-models
 	$(BIN)/python bench/bench_image.py
 	$(BIN)/python bench/bench_tabular.py
 	$(BIN)/python bench/bench_memory.py
+	$(BIN)/python bench/bench_trust.py all --quick
 
 clean:
 	rm -rf $(VENV) $(TEXT_MODELS) $(TABULAR_MODELS) .pytest_cache .ruff_cache demo_out
