@@ -194,7 +194,15 @@ def should_stop(
     look = int(np.searchsorted(np.asarray(plan), samples, side="right"))
     look = min(max(look, 1), looks)
     ties = declare_ties(
-        errors.coef, errors.cov, errors.features, keys, level=level, tol=tol, looks=looks, seed=seed
+        errors.coef,
+        errors.cov,
+        errors.features,
+        keys,
+        level=level,
+        tol=tol,
+        looks=looks,
+        seed=seed,
+        k=k,
     )
     stability = topk_agreement(keys.keys, keys.cov, k, measure=measure, seed=seed)
     if samples < MIN_SAMPLES_PER_FEATURE * len(errors.features) and samples < plan[-1]:

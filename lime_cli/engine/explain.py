@@ -294,10 +294,15 @@ def _add_confidence(
 ) -> None:
     """Intervals and ties on the features, stability and the verdict on the label."""
     from lime_cli.engine.confidence import MEASURE, assess
+    from lime_cli.engine.stability import resolve_method
 
+    # The ranking that chose the features (images fit all superpixels with
+    # ``highest`` and show the top few by |weight|: not ``forward``, which
+    # ``auto`` would mean for the K shown).
+    method = resolve_method(params.feature_selection, params.num_features)
     conf = assess(
         design, target, np.asarray(fitted, dtype=np.intp),
-        alpha=params.ridge_alpha, method=params.feature_selection,
+        alpha=params.ridge_alpha, method=method,
         k=params.stability_k or params.num_features, level=params.confidence,
         tol=params.tie_tolerance, plan=plan, target=params.stability_target,
         seed=params.seed or 0,
