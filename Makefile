@@ -114,6 +114,7 @@ bench: sample-models
 	$(BIN)/python bench/bench_tabular.py
 	$(BIN)/python bench/bench_memory.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_trust.py all --quick
 
 bench-http: sample-models servers
 	$(BIN)/python bench/bench_http.py

@@ -26,7 +26,10 @@ MODEL_FORMATS = ("joblib", "pickle", "skops", "onnx", "xgboost", "lightgbm")
 MODES = ("classification", "regression")
 
 #: ``--num-samples auto``: the first round and the cap (rounds at most double).
-MIN_SAMPLES = 500
+#: 625 -> 20000 gives the rounds 625, 1250, 2500, 5000, 10000, 20000: one
+#: lands on :data:`NUM_SAMPLES` (where auto, without ``--stability``, is as
+#: stable as a fixed run and stops) and one at a quarter of it.
+MIN_SAMPLES = 625
 MAX_SAMPLES = 20000
 #: Confidence of intervals, ties and the adaptive stop rule.
 CONFIDENCE = 0.95

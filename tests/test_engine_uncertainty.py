@@ -395,6 +395,36 @@ def test_stability_target_is_reached():
     assert strict.reason == "max samples"
 
 
+def test_reference_stops_once_as_stable_as_a_fixed_run():
+    """An exact tie never settles, and without a tolerance is never equivalent:
+    with a reference count the rule stops there at the latest (as stable as a
+    fixed run of that size), not at the cap."""
+    beta = np.r_[2.0, -1.5, 0.8, 0.8, 0.2, 0.1 * np.ones(7)]
+    decision = run_adaptive(logistic_model(beta, -1.5), 12, 3, 0, hi=8000, tol=0.0, reference=2000)
+    assert decision.reason == "as stable as the reference"
+    assert decision.samples <= 2000
+    capped = run_adaptive(logistic_model(beta, -1.5), 12, 3, 0, hi=8000, tol=0.0)
+    assert capped.reason == "max samples" and capped.samples == 8000
+
+
+def test_boundary_lies_at_k_when_every_feature_is_fitted():
+    """Images fit every superpixel and show K: the K-th and the (K+1)-th
+    strongest, nearly equal, are a boundary tie, not "settled"."""
+    from lime_cli.engine.stability import RankingKeys, declare_ties
+
+    values = np.array([3.0, 2.0, 1.0, 0.99, 0.1])
+    cov = 0.01 * np.eye(5)
+    feats = np.arange(5)
+    keys = RankingKeys(feats, values, values, cov)
+    everything = declare_ties(values, cov, feats, keys)
+    assert everything.separated  # nothing left out: trivially separated
+    top3 = declare_ties(values, cov, feats, keys, k=3)
+    assert not top3.separated and not top3.settled
+    assert top3.boundary.tolist() == [False, False, True, False, False]
+    assert top3.contenders.tolist() == [3]
+    assert declare_ties(values, cov, feats, keys, k=2).separated
+
+
 def test_decisions_are_reproducible():
     beta = np.r_[2.0, -1.5, 0.8, 0.8, 0.2, 0.1 * np.ones(7)]
     a = run_adaptive(logistic_model(beta, -1.5), 12, 3, 3, hi=2000)

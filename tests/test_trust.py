@@ -162,3 +162,21 @@ def test_tabular_rows_stop_at_their_own_count(tmp_path):
     alone = run(*args, "--row", "4")
     assert alone.exit_code == 0, alone.output
     assert alone.stdout == lines[4] + "\n"
+
+
+def test_auto_stops_as_stable_as_the_fixed_default_unless_given_a_target(text_model, tmp_path):
+    """Without --stability, auto never draws more than the fixed default (here
+    --max-samples is above it); with a target, the cap applies instead."""
+    doc = tmp_path / "d.txt"
+    doc.write_text(SPORTS_DOC, encoding="utf-8")
+    base = ["text", "--model", text_model, doc, "--num-samples", "auto", "--seed", "3",
+            "--format", "json", "--max-samples", "40000"]  # fmt: skip
+    params = json.loads(run(*base).stdout)["params"]
+    assert params["num_samples"] <= 5000
+    assert params["stop_reason"] in (
+        "settled",
+        "tied within tolerance",
+        "as stable as the reference",
+    )
+    strict = json.loads(run(*base, "--stability", "0.999", "--max-samples", "10000").stdout)
+    assert strict["params"]["stop_reason"] != "as stable as the reference"

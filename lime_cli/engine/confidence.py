@@ -60,6 +60,7 @@ def assess(
     plan: list[int],
     target: float | None = None,
     seed: int = 0,
+    reference: int | None = None,
 ) -> LabelConfidence:
     """Intervals, ties, stability and the stop verdict for one label's fit.
 
@@ -84,6 +85,8 @@ def assess(
         Stability at which an adaptive run may stop.
     seed : int
         Seed of the Monte-Carlo parts, so reports are reproducible.
+    reference : int, optional
+        An adaptive run may stop once as stable as this many samples would make it.
     """
     k = max(1, min(k, design.d))
     errors = coefficient_errors(design, y, features, alpha)
@@ -92,7 +95,7 @@ def assess(
     keys = ranking_keys(design, y, candidates, alpha, how, k)
     decision = should_stop(
         errors, keys, k, design.n, plan, level=level, tol=tol, target=target, measure=MEASURE,
-        seed=seed,
+        seed=seed, reference=reference,
     )  # fmt: skip
     return LabelConfidence(
         errors, errors.intervals(level), decision.stability, decision.ties, decision, k

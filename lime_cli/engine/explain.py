@@ -52,6 +52,10 @@ class LimeParams:
     tie_tolerance: float = defaults.TIE_TOLERANCE
     #: Stop an adaptive run once the stability's lower bound reaches this.
     stability_target: float | None = None
+    #: Stop an adaptive run once its top K is as stable as a fixed run of this
+    #: many samples would be (``--num-samples auto`` without ``--stability``
+    #: sets the modality's fixed default; ``None``: no such rule).
+    reference_samples: int | None = None
     #: Size of the top-K set whose stability is reported (default
     #: ``num_features``; images fit every superpixel but show a few).
     stability_k: int | None = None
@@ -290,13 +294,19 @@ def _add_confidence(
 ) -> None:
     """Intervals and ties on the features, stability and the verdict on the label."""
     from lime_cli.engine.confidence import MEASURE, assess
+    from lime_cli.engine.stability import resolve_method
 
+    # The ranking that chose the features (images fit all superpixels with
+    # ``highest`` and show the top few by |weight|: not ``forward``, which
+    # ``auto`` would mean for the K shown).
+    method = resolve_method(params.feature_selection, params.num_features)
     conf = assess(
         design, target, np.asarray(fitted, dtype=np.intp),
-        alpha=params.ridge_alpha, method=params.feature_selection,
+        alpha=params.ridge_alpha, method=method,
         k=params.stability_k or params.num_features, level=params.confidence,
         tol=params.tie_tolerance, plan=plan, target=params.stability_target,
         seed=params.seed or 0,
+        reference=params.reference_samples if params.adaptive else None,
     )  # fmt: skip
     position = {int(j): i for i, j in enumerate(conf.errors.features)}
     tied_next = {int(j): bool(t) for j, t in zip(conf.ties.features, conf.ties.tied_with_next)}

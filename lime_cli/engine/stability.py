@@ -481,6 +481,7 @@ def declare_ties(
     tol: float = 0.05,
     looks: int = 1,
     seed: int = 0,
+    k: int | None = None,
 ) -> TieReport:
     """Declare ties between adjacent features and at the K-boundary.
 
@@ -508,6 +509,11 @@ def declare_ties(
         ``1 - level`` is split evenly between them (Bonferroni).
     seed : int
         Seed of the max-|t| simulation.
+    k : int, optional
+        Size of the top-K set: the boundary lies after the K strongest
+        fitted features (default: all of them). An image fits every
+        superpixel but shows K; without ``k`` nothing would be left out and
+        every image would look settled.
 
     Returns
     -------
@@ -542,7 +548,8 @@ def declare_ties(
     if keys is not None and p:
         kv = np.asarray(keys.keys, dtype=np.float64)
         pos = {int(f): i for i, f in enumerate(keys.features)}
-        inside = np.array([pos[int(f)] for f in feats[order]], dtype=np.intp)
+        top = order if k is None else order[: max(1, k)]
+        inside = np.array([pos[int(f)] for f in feats[top]], dtype=np.intp)
         outside = np.setdiff1d(np.arange(len(kv)), inside)
         if len(outside):
             first = np.repeat(inside, len(outside))
@@ -554,7 +561,7 @@ def declare_ties(
             same = np.abs(diff) + critical * se <= tolerance
             reversed_ = diff < -critical * se
             unclear = ~clear
-            boundary = np.asarray(unclear.reshape(len(inside), len(outside)).any(axis=1))
+            boundary[: len(inside)] = unclear.reshape(len(inside), len(outside)).any(axis=1)
             contenders = keys.features[
                 outside[unclear.reshape(len(inside), len(outside)).any(axis=0)]
             ]

@@ -8,7 +8,8 @@ NUM_SAMPLES = 1000
 NUM_SHOWN = 5
 #: ``--num-samples auto`` for images: a smaller first round and cap (each
 #: sample is a forward pass of a network).
-MIN_SAMPLES = 100
+#: 125 -> 4000 gives 125, 250, 500, 1000, 2000, 4000 (one round on NUM_SAMPLES).
+MIN_SAMPLES = 125
 MAX_SAMPLES = 4000
 SEGMENTERS = ("quickshift", "slic", "felzenszwalb")
 #: Pillow's resampling filters by name.

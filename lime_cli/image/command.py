@@ -205,7 +205,9 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
     task = ImageTask(
         model=spec,
         labels=settings.labels,
-        params=settings.params,
+        params=dataclasses.replace(settings.params, reference_samples=choices.NUM_SAMPLES)
+        if settings.params.reference_samples
+        else settings.params,
         preprocessing=preprocessing,
         segmenter=segmenter,
         segmenter_params=tuple(seg_params.items()),

@@ -182,7 +182,9 @@ def lime_options(
                     metavar="N|auto",
                     help="Perturbed samples per explanation, or auto: draw in rounds from "
                     "--min-samples, keeping every sample, until the top features are settled "
-                    "(up to declared ties) at --confidence, or --max-samples.",
+                    "(up to declared ties) at --confidence or as stable as the fixed default "
+                    "would make them (at most the default count; with --stability: until "
+                    "that stability or --max-samples).",
                 ),
                 click.option(
                     "--min-samples",
@@ -211,8 +213,9 @@ def lime_options(
                     "stability_target",
                     type=click.FloatRange(min=0, max=1, min_open=True),
                     metavar="S",
-                    help="auto: also stop once the expected top-K agreement with a re-run "
-                    "(Jaccard) is at least S at --confidence.",
+                    help="auto: sample until the expected top-K agreement with a re-run "
+                    "(Jaccard) is at least S at --confidence (instead of stopping at the "
+                    "fixed default's stability), up to --max-samples.",
                 ),
                 click.option(
                     "--num-features",

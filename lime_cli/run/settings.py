@@ -149,6 +149,11 @@ def settings_from(options: dict[str, Any]) -> Settings:
         max_samples=o["max_samples"] or defaults.MAX_SAMPLES,
         confidence=o["confidence"] or defaults.CONFIDENCE,
         stability_target=o["stability_target"],
+        # auto without --stability: stop once as stable as the fixed default would be
+        # (an image command replaces this with its own default).
+        reference_samples=defaults.NUM_SAMPLES
+        if adaptive and o["stability_target"] is None
+        else None,
         # Checks look at the `within` strongest features, so at least that many are explained.
         num_features=max(o["num_features"] or defaults.NUM_FEATURES, rules.within or 0),
         feature_selection=o["feature_selection"] or defaults.FEATURE_SELECTION,
