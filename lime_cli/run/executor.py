@@ -145,6 +145,20 @@ def run(
             yield from outcomes
 
 
+#: The backend of runs that name none (``--scheduler`` sets it for the command).
+_default_backend: str | None = None
+
+
+def default_backend() -> str | None:
+    """The backend ``--scheduler`` chose for this command (None: local workers)."""
+    return _default_backend
+
+
+def set_default_backend(backend: str | None) -> None:
+    global _default_backend
+    _default_backend = backend
+
+
 #: Batches handed to each ready worker ahead of time (so it never waits for the next).
 AHEAD_PER_WORKER = 2
 
@@ -251,20 +265,17 @@ def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
     """``count`` reusable loky workers, each warming up; Ctrl-C ignored in them.
 
     A signal ignored at exec stays ignored in the new interpreter, so a
-    Ctrl-C while workers are still importing does not make each print a
-    traceback; this process stops them instead. The window in which this
-    process ignores Ctrl-C is the few milliseconds of starting them.
+    Ctrl-C at the terminal (sent to every process of the group) while workers
+    are still importing does not make each print a traceback; this process
+    stops them instead (see :func:`_launch_ignoring_ctrl_c`).
     """
     import os
-    import signal
-    import threading
 
     from joblib.externals.loky import get_reusable_executor
 
+    _launch_ignoring_ctrl_c()
     threads = str(max(1, (os.cpu_count() or 1) // (count + 1)))
     env = {name: threads for name in _THREAD_VARIABLES}
-    main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     # loky's resource tracker (started with the first workers) warns about
     # the locks of workers stopped by Ctrl-C; that is expected, not news.
     warnings = os.environ.get("PYTHONWARNINGS")
@@ -277,9 +288,36 @@ def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
             os.environ.pop("PYTHONWARNINGS", None)
         else:
             os.environ["PYTHONWARNINGS"] = warnings
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     return pool, warmups
+
+
+def _launch_ignoring_ctrl_c() -> None:
+    """Have loky start each worker with Ctrl-C ignored.
+
+    This process ignores SIGINT only for the fork and exec of each worker (a
+    few milliseconds), from the main thread; workers that loky starts again
+    from its own thread keep the default.
+    """
+    import signal
+    import threading
+
+    from joblib.externals.loky.backend import fork_exec as module
+
+    launch = getattr(module, "fork_exec", None)
+    if launch is None or hasattr(launch, "__wrapped__"):
+        return
+
+    def ignoring(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return launch(*args, **kwargs)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return launch(*args, **kwargs)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    ignoring.__wrapped__ = launch  # type: ignore[attr-defined]
+    module.fork_exec = ignoring
 
 
 #: Environment variables that bound the threads of numerical libraries in workers.

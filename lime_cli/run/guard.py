@@ -18,8 +18,44 @@ def report_error(error: LimeCliError) -> None:
     click.echo(f"lime-explain: {error.kind}: {message}", err=True)
 
 
+def stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C outside a command's body (starting up, parsing options): one line, exit 130.
+
+    Nothing is under way to tidy up then, and a KeyboardInterrupt raised in
+    the middle of importing would reach click (``Aborted!``, exit 1) or
+    Python (a traceback).
+    """
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed pipe
+            pass
+    os.write(2, b"lime-explain: interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+def install_interrupt_handler() -> None:
+    """From the start of the program: Ctrl-C exits at once with one line (see stop_now);
+    :func:`guarded` turns it into KeyboardInterrupt while a command runs."""
+    import signal
+
+    signal.signal(signal.SIGINT, stop_now)
+
+
 def guarded(debug: bool, body: Callable[[], int]) -> None:
-    """Run a command body and exit with its code; errors become one line and a code."""
+    """Run a command body and exit with its code; errors become one line and a code.
+
+    Ctrl-C raises KeyboardInterrupt in the body (so outputs are closed where
+    they stand, workers stopped): one line, exit 130.
+    """
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     try:
         code = body()
     except LimeCliError as exc:
@@ -40,4 +76,7 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
             err=True,
         )
         code = EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     raise SystemExit(code)

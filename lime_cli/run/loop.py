@@ -8,12 +8,21 @@ from typing import Any
 
 import click
 
-from lime_cli.errors import EXIT_CHECK_FAILED, EXIT_OK, InternalError, LimeCliError, worst_exit_code
+from lime_cli.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    InternalError,
+    LimeCliError,
+    UsageError,
+    worst_exit_code,
+)
 from lime_cli.explanation import Explanation
+from lime_cli.render.json import to_json
 from lime_cli.run import executor
 from lime_cli.run.guard import report_error
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import progress_bar
+from lime_cli.run.resume import LineWriter, Progress
 from lime_cli.run.settings import Settings, check_labels
 
 
@@ -39,44 +48,82 @@ def run_job(
     *,
     report_failures: bool = True,
     backend: str | None = None,
+    key: str | None = None,
+    resumed: Progress | None = None,
+    keep: bool = True,
 ) -> RunResult:
     """Explain every input; a failure is reported for its input and the rest go on.
 
-    Explanations are shown in input order as soon as each is done; files are
-    written at the end, whole, from the explanations that succeeded; checks'
-    failures go to stderr and into each explanation's JSON. With
-    ``report_failures=False`` failed inputs are only collected (compare
-    reports each input once for both models). Returns what was explained and
-    the worst exit code.
+    Explanations are shown in input order as soon as each is done, and
+    written at once to the JSON Lines outputs (with their ledger when ``key``,
+    the settings' hash, is given: see :mod:`lime_cli.run.resume`); other
+    files are written at the end, whole, from the explanations that
+    succeeded. ``resumed``: the inputs already in the (one) JSON Lines output,
+    skipped. Checks' failures go to stderr and into each explanation's JSON.
+    With ``report_failures=False`` failed inputs are only collected (compare
+    reports each input once for both models). ``keep=False`` keeps no
+    explanations in the result unless a file needs them all (so a run of
+    millions of rows holds one batch at a time). Returns what was explained
+    and the worst exit code.
     """
     check_labels(settings.spec.load(), settings.labels)
     for path, fmt in job.extra_files:
         plan = plan.adding(path, fmt)
+    items: Sequence[Any] = job.items
+    if resumed is not None:
+        if plan.written_at_end():
+            raise UsageError(
+                "--resume writes JSON Lines only (--out FILE.jsonl); "
+                + ", ".join(plan.written_at_end())
+                + " would hold only this run's part"
+            )
+        items = [item for item in items if job.name_of(item) not in resumed.done]
+        if resumed.done and not settings.quiet:
+            click.echo(
+                f"lime-explain: resuming: {len(resumed.done)} inputs already explained, "
+                f"{len(items)} to go",
+                err=True,
+            )
+    keeping = keep or bool(plan.written_at_end())
+    writers = [
+        LineWriter(path, key, settings.params.seed, append=resumed is not None)
+        for path in plan.streamed()
+    ]
     result = RunResult()
     codes: list[int] = []
     outcomes_all: list[Any] = []
     failed_inputs: list[tuple[str, str]] = []
-    items: Sequence[Any] = job.items
-    outcomes = executor.run(job.task, items, settings.jobs, backend)
+    outcomes = executor.run(job.task, items, settings.jobs, backend or executor.default_backend())
     show_bar = len(items) > 1 and not settings.quiet
-    with progress_bar("inputs", show_bar) as progress:
-        for count, (item, (explanation, error)) in enumerate(zip(items, outcomes), start=1):
-            if error is not None or explanation is None:
-                if settings.debug and error is not None:
-                    raise error
-                named = _named(error, job.name_of(item))
-                codes.append(named.exit_code)
-                result.failures.append((job.name_of(item), named))
-                if report_failures:
-                    report_error(named)
-                    failed_inputs.append((job.name_of(item), named.message))
-            else:
-                codes.append(_run_checks(settings, explanation, outcomes_all))
-                result.explanations.append(explanation)
-                plan.emit(explanation)
-            if progress is not None:
-                progress(count, len(items))
-    if result.explanations:
+    finished = False
+    try:
+        with progress_bar("inputs", show_bar) as progress:
+            for count, (item, (explanation, error)) in enumerate(zip(items, outcomes), start=1):
+                if error is not None or explanation is None:
+                    if settings.debug and error is not None:
+                        raise error
+                    named = _named(error, job.name_of(item))
+                    codes.append(named.exit_code)
+                    result.failures.append((job.name_of(item), named))
+                    if report_failures:
+                        report_error(named)
+                        failed_inputs.append((job.name_of(item), named.message))
+                else:
+                    codes.append(_run_checks(settings, explanation, outcomes_all))
+                    if keeping:
+                        result.explanations.append(explanation)
+                    plan.emit(explanation)
+                    if writers:
+                        line = to_json(explanation)
+                        for writer in writers:
+                            writer.write(line, job.name_of(item))
+                if progress is not None:
+                    progress(count, len(items))
+        finished = True
+    finally:
+        for writer in writers:
+            writer.close(finished)
+    if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
     if plan.junit:
         from lime_cli.output import atomic_write_text

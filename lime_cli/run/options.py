@@ -118,6 +118,17 @@ def jobs_option(func: F) -> F:
     )(func)
 
 
+def resume_option(func: F) -> F:
+    """--resume: finish a stopped run whose JSON Lines output is there."""
+    return click.option(
+        "--resume",
+        is_flag=True,
+        help="Go on with a run that was stopped (Ctrl-C, a killed job): inputs already in "
+        "the --out FILE.jsonl are skipped, the rest appended; the file ends up as an "
+        "uninterrupted run writes it. The seed comes from the file unless --seed is given.",
+    )(func)
+
+
 def lime_options(
     *,
     num_samples: int = defaults.NUM_SAMPLES,
