@@ -271,7 +271,7 @@ def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
     """
     import os
 
-    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky import ProcessPoolExecutor
 
     _launch_ignoring_ctrl_c()
     threads = str(max(1, (os.cpu_count() or 1) // (count + 1)))
@@ -281,7 +281,10 @@ def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
     warnings = os.environ.get("PYTHONWARNINGS")
     os.environ["PYTHONWARNINGS"] = "ignore"
     try:
-        pool = get_reusable_executor(max_workers=count, timeout=60, env=env)
+        pool = _POOLS.get(count)
+        if pool is None or _unusable(pool):
+            pool = ProcessPoolExecutor(max_workers=count, timeout=60, env=env)
+            _POOLS[count] = pool
         warmups = [pool.submit(_warm, task.model) for _ in range(count)]
     finally:
         if warnings is None:
@@ -289,6 +292,17 @@ def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
         else:
             os.environ["PYTHONWARNINGS"] = warnings
     return pool, warmups
+
+
+#: This process's own worker pools by size (kept for the next run of the same
+#: command, compare's second model; apart from joblib's, which it configures its own way).
+_POOLS: dict[int, Any] = {}
+
+
+def _unusable(pool: Any) -> bool:
+    """A pool that a dead worker broke, or that was shut down."""
+    flags = getattr(pool, "_flags", None)
+    return flags is None or flags.broken is not None or flags.shutdown
 
 
 def _launch_ignoring_ctrl_c() -> None:
@@ -326,6 +340,9 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 def _stop_workers(pool: Any) -> None:
     """Stop the workers now, without waiting for their batches."""
+    for size, kept in list(_POOLS.items()):
+        if kept is pool:
+            del _POOLS[size]
     try:
         pool.shutdown(wait=False, kill_workers=True)
     except Exception:  # already gone
