@@ -124,9 +124,15 @@ def run(
 
     ``jobs`` processes share the batches when there is more than one batch:
     this one and ``jobs - 1`` local workers (see :func:`_shared`). ``backend``
-    is a joblib backend name (``"threading"``, or ``"dask"`` inside a Dask
-    client's context) to hand every batch to that backend instead.
+    ``"dask:ADDRESS"`` sends the batches to a Dask cluster (see
+    :mod:`lime_cli.run.dask_backend`); another name is a joblib backend
+    (``"threading"``, say) that gets every batch instead.
     """
+    if backend is not None and backend.startswith("dask:"):
+        from lime_cli.run import dask_backend
+
+        yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
+        return
     groups = batches(items, task.batch_size, jobs)
     if jobs <= 1 or len(groups) <= 1:
         for group in groups:
