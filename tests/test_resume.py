@@ -51,7 +51,11 @@ class SlowLogistic:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, str]:
-    folder = tmp_path_factory.mktemp("resume")
+    return build_data(tmp_path_factory.mktemp("resume"))
+
+
+def build_data(folder: Path) -> dict[str, str]:
+    """320 rows of a, b, c; a logistic model of them, fast and slow (SlowLogistic)."""
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(320, 3)), columns=["a", "b", "c"])
     y = np.where(frame.a - frame.b > 0, "yes", "no")
