@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, c
     # A worker dies in the middle: its batches are run again on the other one.
     out = tmp_path / "dask.jsonl"
     job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
-    wait_for_lines(out, 40)
+    wait_for_lines(out, 1)
     assert lines_in(out) < 320  # still under way
     stop(workers[0])
     _, err = job.communicate(timeout=300)
@@ -156,7 +156,7 @@ def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, c
     # The run itself is killed (no chance to tidy up); --resume finishes it.
     out = tmp_path / "killed.jsonl"
     job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
-    wait_for_lines(out, 40)
+    wait_for_lines(out, 1)
     job.kill()
     job.wait(timeout=30)
     assert lines_in(out) < 320
