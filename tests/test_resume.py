@@ -79,15 +79,15 @@ def run(*argv: str):
 
 def stopping_after(count: int, monkeypatch) -> None:
     """The next run stops (KeyboardInterrupt, as Ctrl-C) after ``count`` outcomes."""
-    real = executor.run
+    real = executor.run_pairs
 
     def interrupted(*a: Any, **k: Any):
-        for done, outcome in enumerate(real(*a, **k)):
+        for done, pair in enumerate(real(*a, **k)):
             if done == count:
                 raise KeyboardInterrupt
-            yield outcome
+            yield pair
 
-    monkeypatch.setattr(loop.executor, "run", interrupted)
+    monkeypatch.setattr(loop.executor, "run_pairs", interrupted)
 
 
 def test_a_finished_run_leaves_its_lines_and_no_ledger(data, tmp_path):

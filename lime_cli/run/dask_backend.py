@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from lime_cli.errors import InputError, UsageError
@@ -45,16 +45,16 @@ def check_address(address: str) -> str:
     return address
 
 
-def run(task: Any, items: Sequence[Any], address: str) -> Iterator[Any]:
-    """Every item's outcome, in order, explained on the Dask cluster at ``address``."""
-    from lime_cli.run.executor import _explain_batch, batches
+def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, Any]]:
+    """Every item with its outcome, in order, explained on the Dask cluster at ``address``."""
+    from lime_cli.run.executor import _explain_batch, stream_batches
 
     client, cluster = _connect(address)
-    futures: deque[Any] = deque()
+    futures: deque[tuple[Sequence[Any], Any]] = deque()
     try:
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
         threads = max(1, threads)
-        groups = iter(batches(items, task.batch_size, threads))
+        groups = stream_batches(items, task.batch_size, threads)
         window = threads * AHEAD_PER_WORKER
 
         def fill() -> None:
@@ -62,15 +62,16 @@ def run(task: Any, items: Sequence[Any], address: str) -> Iterator[Any]:
                 group = next(groups, None)
                 if group is None:
                     return
-                futures.append(client.submit(_explain_batch, task, group, pure=False))
+                futures.append((group, client.submit(_explain_batch, task, group, pure=False)))
 
         fill()
         while futures:
-            outcomes = futures.popleft().result()
+            group, future = futures.popleft()
+            outcomes = future.result()
             fill()
-            yield from outcomes
+            yield from zip(group, outcomes)
     except BaseException:
-        for future in futures:
+        for _, future in futures:
             future.cancel()
         raise
     finally:

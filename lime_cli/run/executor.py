@@ -15,8 +15,9 @@ order as soon as each batch (and every batch before it) is done.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -117,13 +118,43 @@ def batches(items: Sequence[Any], batch_size: int, jobs: int) -> list[Sequence[A
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def run(
-    task: Task, items: Sequence[Any], jobs: int = 1, backend: str | None = None
-) -> Iterator[Outcome]:
-    """Every item's outcome, in order, as soon as it is known.
+#: Largest batch of a stream when workers share it (evens out the load).
+STREAM_BATCH_PER_JOB = 64
 
-    ``jobs`` processes share the batches when there is more than one batch:
-    this one and ``jobs - 1`` local workers (see :func:`_shared`). ``backend``
+
+def stream_batches(items: Iterable[Any], batch_size: int, jobs: int) -> Iterator[Sequence[Any]]:
+    """Batches of any iterable: slices of a sequence (see :func:`batches`), or, for a
+    stream of unknown length (rows read a chunk at a time), lists of ``batch_size``
+    taken as they come, so only the batches under way are in memory."""
+    if isinstance(items, Sequence):
+        yield from batches(items, batch_size, jobs)
+        return
+    size = max(1, batch_size if jobs <= 1 else min(batch_size, STREAM_BATCH_PER_JOB))
+    iterator = iter(items)
+    while True:
+        group = list(itertools.islice(iterator, size))
+        if not group:
+            return
+        yield group
+
+
+def run(
+    task: Task, items: Iterable[Any], jobs: int = 1, backend: str | None = None
+) -> Iterator[Outcome]:
+    """Every item's outcome, in order, as soon as it is known (see :func:`run_pairs`)."""
+    for _, outcome in run_pairs(task, items, jobs, backend):
+        yield outcome
+
+
+def run_pairs(
+    task: Task, items: Iterable[Any], jobs: int = 1, backend: str | None = None
+) -> Iterator[tuple[Any, Outcome]]:
+    """Every item with its outcome, in order, as soon as it is known.
+
+    ``items`` may be a stream (a generator reading a large file a chunk at a
+    time): it is read as batches are handed out, never whole. ``jobs``
+    processes share the batches when there is more than one batch: this one
+    and ``jobs - 1`` local workers (see :func:`_shared`). ``backend``
     ``"dask:ADDRESS"`` sends the batches to a Dask cluster (see
     :mod:`lime_cli.run.dask_backend`); another name is a joblib backend
     (``"threading"``, say) that gets every batch instead.
@@ -133,22 +164,23 @@ def run(
 
         yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
         return
-    groups = batches(items, task.batch_size, jobs)
-    if jobs <= 1 or len(groups) <= 1:
+    groups = stream_batches(items, task.batch_size, jobs)
+    if jobs <= 1:
         for group in groups:
-            yield from _explain_batch(task, group)
+            yield from zip(group, _explain_batch(task, group))
         return
     if backend is None or backend == "local":
-        yield from _shared(task, groups, jobs)
+        yield from _shared(task, _Groups(groups), jobs)
         return
     from joblib import Parallel, delayed, parallel_config
 
+    listed = list(groups)
     with parallel_config(backend=backend):
         results = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_explain_batch)(task, group) for group in groups
+            delayed(_explain_batch)(task, group) for group in listed
         )
-        for outcomes in results:
-            yield from outcomes
+        for group, outcomes in zip(listed, results):
+            yield from zip(group, outcomes)
 
 
 #: The backend of runs that name none (``--scheduler`` sets it for the command).
@@ -165,6 +197,33 @@ def set_default_backend(backend: str | None) -> None:
     _default_backend = backend
 
 
+class _Groups:
+    """Batches pulled from an iterator as they are needed, let go once shown."""
+
+    def __init__(self, source: Iterator[Sequence[Any]]) -> None:
+        self._source = source
+        self._held: dict[int, Sequence[Any]] = {}
+        self.pulled = 0
+        self.exhausted = False
+
+    def has(self, index: int) -> bool:
+        """Whether batch ``index`` exists (reading up to it)."""
+        while not self.exhausted and self.pulled <= index:
+            group = next(self._source, None)
+            if group is None:
+                self.exhausted = True
+                break
+            self._held[self.pulled] = group
+            self.pulled += 1
+        return index < self.pulled
+
+    def __getitem__(self, index: int) -> Sequence[Any]:
+        return self._held[index]
+
+    def release(self, index: int) -> None:
+        self._held.pop(index, None)
+
+
 #: Batches handed to each ready worker ahead of time (so it never waits for the next).
 AHEAD_PER_WORKER = 2
 
@@ -173,8 +232,12 @@ AHEAD_PER_WORKER = 2
 #: started only when the work left outweighs twice this.
 WORKER_START_SECONDS = 1.5
 
+#: How many batches ahead this process reads to judge whether workers would pay
+#: (per job; a stream longer than that is taken to be long).
+LOOKAHEAD_PER_JOB = 64
 
-def _shared(task: Task, groups: list[Sequence[Any]], jobs: int) -> Iterator[Outcome]:
+
+def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outcome]]:
     """This process and ``jobs - 1`` worker processes explain the batches; in order.
 
     Why not a plain pool: a worker is of use only once it has started and
@@ -190,14 +253,21 @@ def _shared(task: Task, groups: list[Sequence[Any]], jobs: int) -> Iterator[Outc
     import time
     from concurrent.futures import FIRST_COMPLETED, Future, wait
 
+    if not groups.has(0):
+        return
     started = time.perf_counter()
     first = _explain_batch(task, groups[0])
-    per_batch = time.perf_counter() - started
-    yield from first
-    if per_batch * (len(groups) - 1) < WORKER_START_SECONDS * 2:
+    per_batch = max(time.perf_counter() - started, 1e-6)
+    yield from zip(groups[0], first)
+    groups.release(0)
+    needed = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
+    if not groups.has(needed):
         # Less work left than two workers' start-up: done sooner here alone.
-        for group in groups[1:]:
-            yield from _explain_batch(task, group)
+        index = 1
+        while groups.has(index):
+            yield from zip(groups[index], _explain_batch(task, groups[index]))
+            groups.release(index)
+            index += 1
         return
     pool, warmups = _start_workers(task, jobs - 1)
     waiting: dict[int, Future[Any]] = {}  # batch index -> worker's result
@@ -207,11 +277,11 @@ def _shared(task: Task, groups: list[Sequence[Any]], jobs: int) -> Iterator[Outc
     shown = 1  # batches yielded so far
     try:
         with _thread_share(jobs):
-            while shown < len(groups):
+            while groups.has(shown):
                 if not broken:
                     ready = sum(1 for w in warmups if w.done())
                     busy = sum(1 for f in waiting.values() if not f.done())
-                    while given < len(groups) and busy < ready * AHEAD_PER_WORKER:
+                    while groups.has(given) and busy < ready * AHEAD_PER_WORKER:
                         try:
                             waiting[given] = pool.submit(_explain_batch, task, groups[given])
                         except Exception:  # a worker died: the pool takes no more
@@ -219,9 +289,7 @@ def _shared(task: Task, groups: list[Sequence[Any]], jobs: int) -> Iterator[Outc
                             break
                         given += 1
                         busy += 1
-                while shown < len(groups) and (
-                    shown in here or (shown in waiting and waiting[shown].done())
-                ):
+                while shown in here or (shown in waiting and waiting[shown].done()):
                     if shown in here:
                         outcomes = here.pop(shown)
                     else:
@@ -230,11 +298,12 @@ def _shared(task: Task, groups: list[Sequence[Any]], jobs: int) -> Iterator[Outc
                             broken = True
                             result = _explain_batch(task, groups[shown])
                         outcomes = result
-                    yield from outcomes
+                    yield from zip(groups[shown], outcomes)
+                    groups.release(shown)
                     shown += 1
-                if shown >= len(groups):
+                if not groups.has(shown):
                     break
-                if given < len(groups):
+                if groups.has(given):
                     here[given] = _explain_batch(task, groups[given])
                     given += 1
                 else:
@@ -243,7 +312,7 @@ def _shared(task: Task, groups: list[Sequence[Any]], jobs: int) -> Iterator[Outc
     except BaseException:
         _stop_workers(pool)
         raise
-    if given and not waiting and not any(w.done() for w in warmups):
+    if not waiting and not any(w.done() for w in warmups):
         _stop_workers(pool)  # never used: do not wait for them at exit
 
 

@@ -37,11 +37,19 @@ def stop_now(signum: int, frame: object) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+#: Set by the console entry point: after Ctrl-C, once outputs are closed and
+#: workers stopped, the process ends at once (an import cut short by the
+#: interrupt can otherwise make the interpreter's exit report SIGINT, not 130).
+_whole_program = False
+
+
 def install_interrupt_handler() -> None:
     """From the start of the program: Ctrl-C exits at once with one line (see stop_now);
     :func:`guarded` turns it into KeyboardInterrupt while a command runs."""
     import signal
 
+    global _whole_program
+    _whole_program = True
     signal.signal(signal.SIGINT, stop_now)
 
 
@@ -64,6 +72,8 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
         report_error(exc)
         code = exc.exit_code
     except KeyboardInterrupt:
+        if _whole_program:
+            stop_now(0, None)  # everything under way was closed on the way here
         click.echo("lime-explain: interrupted", err=True)
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the promise: no traceback without --debug

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,8 @@ class Job:
     formats.
     """
 
-    items: list[Any]
+    #: A list, or a stream read as the work goes (rows of a CSV too large to hold).
+    items: Iterable[Any]
     task: executor.Task
     name_of: Callable[[Any], str] = str
     extra_files: list[tuple[str, Any]] = field(default_factory=list)
@@ -69,7 +70,7 @@ def run_job(
     check_labels(settings.spec.load(), settings.labels)
     for path, fmt in job.extra_files:
         plan = plan.adding(path, fmt)
-    items: Sequence[Any] = job.items
+    items: Iterable[Any] = job.items
     if resumed is not None:
         if plan.written_at_end():
             raise UsageError(
@@ -77,12 +78,15 @@ def run_job(
                 + ", ".join(plan.written_at_end())
                 + " would hold only this run's part"
             )
-        items = [item for item in items if job.name_of(item) not in resumed.done]
-        if resumed.done and not settings.quiet:
+        done, name_of = resumed.done, job.name_of
+        if isinstance(items, Sequence):
+            items = [item for item in items if name_of(item) not in done]
+        else:
+            items = (item for item in items if name_of(item) not in done)
+        if done and not settings.quiet:
+            left = f", {len(items)} to go" if isinstance(items, Sequence) else ""
             click.echo(
-                f"lime-explain: resuming: {len(resumed.done)} inputs already explained, "
-                f"{len(items)} to go",
-                err=True,
+                f"lime-explain: resuming: {len(done)} inputs already explained{left}", err=True
             )
     keeping = keep or bool(plan.written_at_end())
     writers = [
@@ -93,12 +97,15 @@ def run_job(
     codes: list[int] = []
     outcomes_all: list[Any] = []
     failed_inputs: list[tuple[str, str]] = []
-    outcomes = executor.run(job.task, items, settings.jobs, backend or executor.default_backend())
-    show_bar = len(items) > 1 and not settings.quiet
+    pairs = executor.run_pairs(
+        job.task, items, settings.jobs, backend or executor.default_backend()
+    )
+    total = len(items) if isinstance(items, Sequence) else None
+    show_bar = (total is None or total > 1) and not settings.quiet
     finished = False
     try:
         with progress_bar("inputs", show_bar) as progress:
-            for count, (item, (explanation, error)) in enumerate(zip(items, outcomes), start=1):
+            for count, (item, (explanation, error)) in enumerate(pairs, start=1):
                 if error is not None or explanation is None:
                     if settings.debug and error is not None:
                         raise error
@@ -118,7 +125,7 @@ def run_job(
                         for writer in writers:
                             writer.write(line, job.name_of(item))
                 if progress is not None:
-                    progress(count, len(items))
+                    progress(count, total)
         finished = True
     finally:
         for writer in writers:
