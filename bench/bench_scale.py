@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -157,12 +156,21 @@ def lime_text(model: str, docs: str, count: int, samples: int) -> None:
             explainer.explain_instance(line, pipeline.predict_proba, num_samples=samples)
 
 
-def peak_memory(argv: list[str]) -> float:
-    """Peak RSS in MB of a child process (ru_maxrss of the largest child so far)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    timed(argv)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(before, after) / 1024
+def peak_memory(argv: list[str]) -> tuple[float, float]:
+    """Peak RSS in MB of the process ``argv`` and its seconds, measured by a fresh
+    Python process whose only child it is (ru_maxrss of children is a maximum over
+    all of them, so this process's earlier runs must not count)."""
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "
+        "time.perf_counter() - t)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{done.stderr[-2000:]}")
+    megabytes, seconds = done.stdout.split()
+    return float(megabytes), float(seconds)
 
 
 def main() -> None:
@@ -175,6 +183,7 @@ def main() -> None:
     parser.add_argument("--lime-inputs", type=int, default=100)
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--memory-rows", type=int, default=0)
+    parser.add_argument("--memory-only", action="store_true", help="only the memory case")
     parser.add_argument("--lime-process", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.lime_process:
@@ -203,6 +212,8 @@ def main() -> None:
             cli = ["text", "--model", bbc, docs, "--lines", "--num-samples", str(args.text_samples)]
             cases.append((f"text {args.docs} BBC docs", args.docs, cli, ["text", bbc, docs],
                           args.text_samples))  # fmt: skip
+        if args.memory_only:
+            cases = []
         print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; inputs/s:")
         header = f"{'case':24}" + "".join(f"{m:>10}" for m in [*modes, "lime"])
         print(header + f"{'2 vs 1':>8}{'1 vs lime':>10}")
@@ -216,21 +227,33 @@ def main() -> None:
             ratio = speeds["jobs 2"] / speeds["jobs 1"]
             print(row + f"{ratio:>7.2f}x{speeds['jobs 1'] / speeds['lime']:>9.2f}x", flush=True)
         if args.memory_rows:
-            big = folder / "big.csv"
-            rng = np.random.default_rng(SEED)
-            with big.open("w") as out:
-                out.write("age,income,city\n")
-                for start in range(0, args.memory_rows, 1_000_000):
-                    n = min(1_000_000, args.memory_rows - start)
-                    ages = rng.integers(18, 80, n)
-                    incomes = rng.normal(50, 15, n).round(2)
-                    city = np.array(["north", "south", "east", "west"])[rng.integers(0, 4, n)]
-                    out.writelines(f"{a},{i},{c}\n" for a, i, c in zip(ages, incomes, city))
-            argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", tab["model"],
-                    "--trust-model", "--train", tab["train"], "--all", str(big),
-                    "--num-samples", "2", "-q", "--seed", "1",
-                    "--out", str(folder / "big.jsonl")]  # fmt: skip
-            print(f"peak memory, --all over {args.memory_rows} rows: {peak_memory(argv):.0f} MB")
+            # The same run over a tenth of the rows and over all of them: the
+            # peak should not grow with the file (rows are read a chunk at a time).
+            for rows in (args.memory_rows // 10, args.memory_rows):
+                big = folder / f"big{rows}.csv"
+                write_rows(big, rows)
+                argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", tab["model"],
+                        "--trust-model", "--train", tab["train"], "--all", str(big),
+                        "--num-samples", "2", "-q", "--seed", "1",
+                        "--out", str(folder / "big.jsonl")]  # fmt: skip
+                megabytes, seconds = peak_memory(argv)
+                size = big.stat().st_size / 1e6
+                print(f"peak memory, tabular --all over {rows} rows ({size:.0f} MB of CSV): "
+                      f"{megabytes:.0f} MB in {seconds:.0f} s", flush=True)  # fmt: skip
+                big.unlink()
+
+
+def write_rows(path: Path, rows: int) -> None:
+    """A generated CSV of ``rows`` rows (age, income, city), written a million at a time."""
+    rng = np.random.default_rng(SEED)
+    with path.open("w") as out:
+        out.write("age,income,city\n")
+        for start in range(0, rows, 1_000_000):
+            n = min(1_000_000, rows - start)
+            ages = rng.integers(18, 80, n)
+            incomes = rng.normal(50, 15, n).round(2)
+            city = np.array(["north", "south", "east", "west"])[rng.integers(0, 4, n)]
+            out.writelines(f"{a},{i},{c}\n" for a, i, c in zip(ages, incomes, city))
 
 
 if __name__ == "__main__":

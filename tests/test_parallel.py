@@ -77,3 +77,11 @@ def test_a_killed_worker_has_its_batch_redone_here(monkeypatch):
     results = outcomes(Toy(os.getpid(), die_on=300), 400, 2)
     assert [item for item, _ in results] == list(range(400))
     assert results[300][1] == os.getpid()
+
+
+def test_no_workers_when_no_core_is_left_for_them(monkeypatch):
+    monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # this process has the only core
+    results = outcomes(Toy(os.getpid(), seconds=0.001), 100, 2)
+    assert [item for item, _ in results] == list(range(100))
+    assert {pid for _, pid in results} == {os.getpid()}

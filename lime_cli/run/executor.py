@@ -243,26 +243,33 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     Why not a plain pool: a worker is of use only once it has started and
     loaded the model (seconds for a large pipeline). This process explains
     the first batch and times it; workers are started only if the work left
-    outweighs their start-up. This process goes on explaining batches, and
-    each worker gets batches only once it says it is ready, so ``--jobs N``
-    is never slower than ``--jobs 1`` (short jobs are done here alone). A
+    outweighs their start-up and the model leaves them a core (a model that
+    keeps every core busy by itself gains nothing from more processes). This
+    process goes on explaining batches, and each worker gets batches only
+    once it says it is ready, so ``--jobs N`` is never slower than ``--jobs
+    1`` (short jobs are done here alone). A
     batch whose worker dies is explained here again (inputs' seeds make it
     come out the same). Workers ignore Ctrl-C: this process stops them (no
     tracebacks from half-started workers).
     """
+    import os
     import time
     from concurrent.futures import FIRST_COMPLETED, Future, wait
 
     if not groups.has(0):
         return
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     first = _explain_batch(task, groups[0])
     per_batch = max(time.perf_counter() - started, 1e-6)
+    # Cores the model keeps busy on its own (a forest with n_jobs=-1 uses them all):
+    # workers would only compete with it for the same cores.
+    cores_used = max(1, round((time.process_time() - cpu) / per_batch))
     yield from zip(groups[0], first)
     groups.release(0)
     needed = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
-    if not groups.has(needed):
-        # Less work left than two workers' start-up: done sooner here alone.
+    if cores_used * min(jobs, 2) > (os.cpu_count() or 1) or not groups.has(needed):
+        # No core left for a worker, or less work left than two workers' start-up:
+        # done sooner here alone.
         index = 1
         while groups.has(index):
             yield from zip(groups[index], _explain_batch(task, groups[index]))
