@@ -120,6 +120,9 @@ def batches(items: Sequence[Any], batch_size: int, jobs: int) -> list[Sequence[A
 
 #: Largest batch of a stream when workers share it (evens out the load).
 STREAM_BATCH_PER_JOB = 64
+#: Largest batch of a stream in one process: a batch's explanations are all in
+#: memory at once, and with few samples per input a model call holds many inputs.
+STREAM_BATCH = 512
 
 
 def stream_batches(items: Iterable[Any], batch_size: int, jobs: int) -> Iterator[Sequence[Any]]:
@@ -129,7 +132,7 @@ def stream_batches(items: Iterable[Any], batch_size: int, jobs: int) -> Iterator
     if isinstance(items, Sequence):
         yield from batches(items, batch_size, jobs)
         return
-    size = max(1, batch_size if jobs <= 1 else min(batch_size, STREAM_BATCH_PER_JOB))
+    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else STREAM_BATCH_PER_JOB))
     iterator = iter(items)
     while True:
         group = list(itertools.islice(iterator, size))

@@ -94,7 +94,7 @@ def run_job(
         for path in plan.streamed()
     ]
     result = RunResult()
-    codes: list[int] = []
+    codes: set[int] = set()  # the distinct exit codes seen (memory: not one per input)
     outcomes_all: list[Any] = []
     failed_inputs: list[tuple[str, str]] = []
     pairs = executor.run_pairs(
@@ -110,13 +110,13 @@ def run_job(
                     if settings.debug and error is not None:
                         raise error
                     named = _named(error, job.name_of(item))
-                    codes.append(named.exit_code)
+                    codes.add(named.exit_code)
                     result.failures.append((job.name_of(item), named))
                     if report_failures:
                         report_error(named)
                         failed_inputs.append((job.name_of(item), named.message))
                 else:
-                    codes.append(_run_checks(settings, explanation, outcomes_all))
+                    codes.add(_run_checks(settings, explanation, outcomes_all))
                     if keeping:
                         result.explanations.append(explanation)
                     plan.emit(explanation)
@@ -137,7 +137,7 @@ def run_job(
         from lime_cli.render.junit import to_junit_xml
 
         atomic_write_text(plan.junit, to_junit_xml(outcomes_all, failed_inputs, "lime-explain"))
-    result.code = worst_exit_code(codes)
+    result.code = worst_exit_code(sorted(codes))
     return result
 
 
