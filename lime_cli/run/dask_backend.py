@@ -54,7 +54,9 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
     try:
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
         threads = max(1, threads)
-        groups = stream_batches(items, task.batch_size, threads)
+        # Batches as small as when processes share them, even for one worker: the
+        # output grows (and a stopped run keeps) a batch at a time.
+        groups = stream_batches(items, task.batch_size, max(2, threads))
         window = threads * AHEAD_PER_WORKER
 
         def fill() -> None:
