@@ -56,6 +56,12 @@ def outcomes(task: Toy, count: int, jobs: int) -> list[Any]:
     return [result for result, _ in executor.run(task, list(range(count)), jobs)]
 
 
+@pytest.fixture(autouse=True)
+def idle_machine(monkeypatch):
+    """These tests are about the executor's choices, not this machine's load."""
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 2.0)
+
+
 def test_workers_share_the_work_once_ready_and_order_is_kept(monkeypatch):
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
     results = outcomes(Toy(os.getpid()), 400, 2)
@@ -84,4 +90,11 @@ def test_no_workers_when_no_core_is_left_for_them(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # this process has the only core
     results = outcomes(Toy(os.getpid(), seconds=0.001), 100, 2)
     assert [item for item, _ in results] == list(range(100))
+    assert {pid for _, pid in results} == {os.getpid()}
+
+
+def test_no_workers_when_other_programs_keep_the_cores_busy(monkeypatch):
+    monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 0.2)
+    results = outcomes(Toy(os.getpid(), seconds=0.001), 100, 2)
     assert {pid for _, pid in results} == {os.getpid()}

@@ -246,8 +246,9 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     Why not a plain pool: a worker is of use only once it has started and
     loaded the model (seconds for a large pipeline). This process explains
     the first batch and times it; workers are started only if the work left
-    outweighs their start-up and the model leaves them a core (a model that
-    keeps every core busy by itself gains nothing from more processes). This
+    outweighs their start-up and a core is left for them (a model that keeps
+    every core busy by itself, or a machine busy with other programs, gains
+    nothing from more processes). This
     process goes on explaining batches, and each worker gets batches only
     once it says it is ready, so ``--jobs N`` is never slower than ``--jobs
     1`` (short jobs are done here alone). A
@@ -270,9 +271,13 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     yield from zip(groups[0], first)
     groups.release(0)
     needed = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
-    if cores_used * min(jobs, 2) > (os.cpu_count() or 1) or not groups.has(needed):
-        # No core left for a worker, or less work left than two workers' start-up:
-        # done sooner here alone.
+    if (
+        cores_used * min(jobs, 2) > (os.cpu_count() or 1)
+        or _idle_cores() < IDLE_CORE_NEEDED
+        or not groups.has(needed)
+    ):
+        # No core left for a worker (the model uses them, or other programs do),
+        # or less work left than two workers' start-up: done sooner here alone.
         index = 1
         while groups.has(index):
             yield from zip(groups[index], _explain_batch(task, groups[index]))
@@ -324,6 +329,22 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
         raise
     if not waiting and not any(w.done() for w in warmups):
         _stop_workers(pool)  # never used: do not wait for them at exit
+
+
+#: Idle cores (by the load average) needed to start workers: on a machine whose
+#: cores are all busy, more processes only share the same time slices.
+IDLE_CORE_NEEDED = 0.5
+
+
+def _idle_cores() -> float:
+    """Cores not busy over the last minute, this process's own work left out."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not known here
+        return float(os.cpu_count() or 1)
+    return (os.cpu_count() or 1) - max(0.0, load - 1.0)
 
 
 def _result(future: Any) -> list[Outcome] | None:
