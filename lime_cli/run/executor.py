@@ -325,7 +325,7 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
                     pending = [waiting[shown]] if shown in waiting else []
                     wait(pending, return_when=FIRST_COMPLETED)
     except BaseException:
-        _stop_workers(pool)
+        _kill_workers(pool)
         raise
     if not waiting and not any(w.done() for w in warmups):
         _stop_workers(pool)  # never used: do not wait for them at exit
@@ -442,6 +442,23 @@ def _launch_ignoring_ctrl_c() -> None:
 
 #: Environment variables that bound the threads of numerical libraries in workers.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _kill_workers(pool: Any) -> None:
+    """Stop the workers at once by their process ids, taking no lock: Ctrl-C may have
+    stopped this thread inside the pool's own code, holding the lock that shutting
+    the pool down would wait for."""
+    import os
+    import signal
+
+    for size, kept in list(_POOLS.items()):
+        if kept is pool:
+            del _POOLS[size]
+    for pid in list(getattr(pool, "_processes", {}) or {}):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, TypeError):  # already gone
+            pass
 
 
 def _stop_workers(pool: Any) -> None:
