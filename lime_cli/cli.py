@@ -73,6 +73,9 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from lime_cli.run.guard import install_interrupt_handler
+
+    install_interrupt_handler()
     # File names that are not valid UTF-8 must not crash printing them.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

@@ -15,10 +15,12 @@ from lime_cli.run.options import (
     lime_options,
     model_options,
     output_options,
+    resume_option,
     with_help,
 )
 from lime_cli.run.outputs import OutputPlan
-from lime_cli.run.settings import settings_from
+from lime_cli.run.resume import Progress, continue_from, saved_seed, settings_key
+from lime_cli.run.settings import Settings, settings_from
 
 
 def make_command(modality: Modality) -> click.Command:
@@ -26,10 +28,18 @@ def make_command(modality: Modality) -> click.Command:
 
     def command(**options: Any) -> None:
         def body() -> int:
+            resume = bool(options.pop("resume", False))
+            given_seed = options.get("seed")
             settings = settings_from(options)
             plan = OutputPlan.build(options, modality.formats)
+            progress = None
+            if resume:
+                settings, progress = _resuming(modality.name, settings, plan, options, given_seed)
+                if progress.finished:
+                    return 0
+            key = settings_key(modality.name, settings, options)
             job = modality.prepare(settings, options)
-            return run_job(settings, job, plan).code
+            return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
 
         guarded(bool(options.get("debug")), body)
 
@@ -39,6 +49,7 @@ def make_command(modality: Modality) -> click.Command:
             model_options,
             lime_options(**modality.lime_defaults()),
             jobs_option,
+            resume_option,
             check_options,
             output_options(modality.formats),
         ]
@@ -46,3 +57,26 @@ def make_command(modality: Modality) -> click.Command:
         command = decorate(command)
     built = click.command(name=modality.name, help=modality.help, epilog=modality.epilog)(command)
     return with_help(built, modality.option_help)
+
+
+def _resuming(
+    name: str, settings: Settings, plan: OutputPlan, options: dict[str, Any], seed: int | None
+) -> tuple[Settings, Progress]:
+    """The settings to go on with (the stopped run's seed unless --seed is given) and
+    what is done already; exit 2 without exactly one JSON Lines --out."""
+    import dataclasses
+
+    from lime_cli.errors import UsageError
+
+    streamed = plan.streamed()
+    if len(streamed) != 1:
+        raise UsageError("--resume needs one --out FILE.jsonl (the output to go on with)")
+    path = streamed[0]
+    saved = saved_seed(path)
+    if seed is None and saved is not None:
+        params = dataclasses.replace(settings.params, seed=saved)
+        settings = dataclasses.replace(settings, params=params)
+    progress = continue_from(path, settings_key(name, settings, options))
+    if progress.finished:  # said even with --quiet: the only sign nothing was done
+        click.echo(f"lime-explain: {path} is complete (no {path}.resume): nothing to do", err=True)
+    return settings, progress

@@ -48,10 +48,12 @@ def _make_pick(modality: Modality) -> click.Command:
             settings = settings_from(options)
             plan = OutputPlan.build(options, role="report_writer")
             job = modality.prepare(settings, options)
-            if sample is not None and sample < len(job.items):
+            items = list(job.items)  # picking needs every explanation in memory anyway
+            job = replace(job, items=items)
+            if sample is not None and sample < len(items):
                 rng = rng_for(settings.params.seed or 0, b"pick-sample")
-                chosen = sorted(rng.choice(len(job.items), size=sample, replace=False))
-                job = replace(job, items=[job.items[i] for i in chosen])
+                chosen = sorted(rng.choice(len(items), size=sample, replace=False))
+                job = replace(job, items=[items[i] for i in chosen])
             result = run_job(settings, job, replace(plan, show=False))
             explanations = result.explanations
             if not explanations:

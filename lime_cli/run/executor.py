@@ -15,8 +15,9 @@ order as soon as each batch (and every batch before it) is done.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -117,32 +118,371 @@ def batches(items: Sequence[Any], batch_size: int, jobs: int) -> list[Sequence[A
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def run(
-    task: Task, items: Sequence[Any], jobs: int = 1, backend: str | None = None
-) -> Iterator[Outcome]:
-    """Every item's outcome, in order, as soon as it is known.
+#: Largest batch of a stream when workers share it (evens out the load).
+STREAM_BATCH_PER_JOB = 64
+#: Largest batch of a stream in one process: a batch's explanations are all in
+#: memory at once, and with few samples per input a model call holds many inputs.
+STREAM_BATCH = 512
 
-    ``jobs`` workers share the batches when there is more than one batch;
-    ``backend`` is a joblib backend name (default: joblib's, ``loky``).
-    """
-    groups = batches(items, task.batch_size, jobs)
-    if jobs <= 1 or len(groups) <= 1:
-        for group in groups:
-            yield from _explain_batch(task, group)
+
+def stream_batches(items: Iterable[Any], batch_size: int, jobs: int) -> Iterator[Sequence[Any]]:
+    """Batches of any iterable: slices of a sequence (see :func:`batches`), or, for a
+    stream of unknown length (rows read a chunk at a time), lists of ``batch_size``
+    taken as they come, so only the batches under way are in memory."""
+    if isinstance(items, Sequence):
+        yield from batches(items, batch_size, jobs)
         return
-    from contextlib import nullcontext
+    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else STREAM_BATCH_PER_JOB))
+    iterator = iter(items)
+    while True:
+        group = list(itertools.islice(iterator, size))
+        if not group:
+            return
+        yield group
 
+
+def run(
+    task: Task, items: Iterable[Any], jobs: int = 1, backend: str | None = None
+) -> Iterator[Outcome]:
+    """Every item's outcome, in order, as soon as it is known (see :func:`run_pairs`)."""
+    for _, outcome in run_pairs(task, items, jobs, backend):
+        yield outcome
+
+
+def run_pairs(
+    task: Task, items: Iterable[Any], jobs: int = 1, backend: str | None = None
+) -> Iterator[tuple[Any, Outcome]]:
+    """Every item with its outcome, in order, as soon as it is known.
+
+    ``items`` may be a stream (a generator reading a large file a chunk at a
+    time): it is read as batches are handed out, never whole. ``jobs``
+    processes share the batches when there is more than one batch: this one
+    and ``jobs - 1`` local workers (see :func:`_shared`). ``backend``
+    ``"dask:ADDRESS"`` sends the batches to a Dask cluster (see
+    :mod:`lime_cli.run.dask_backend`); another name is a joblib backend
+    (``"threading"``, say) that gets every batch instead.
+    """
+    if backend is not None and backend.startswith("dask:"):
+        from lime_cli.run import dask_backend
+
+        yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
+        return
+    groups = stream_batches(items, task.batch_size, jobs)
+    if jobs <= 1:
+        for group in groups:
+            yield from zip(group, _explain_batch(task, group))
+        return
+    if backend is None or backend == "local":
+        yield from _shared(task, _Groups(groups), jobs)
+        return
     from joblib import Parallel, delayed, parallel_config
 
-    # Without a backend, an enclosing joblib.parallel_config (a caller's Dask
-    # cluster, say) decides; joblib's default is loky processes.
-    chosen = parallel_config(backend=backend) if backend else nullcontext()
-    with chosen:
+    listed = list(groups)
+    with parallel_config(backend=backend):
         results = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_explain_batch)(task, group) for group in groups
+            delayed(_explain_batch)(task, group) for group in listed
         )
-        for outcomes in results:
-            yield from outcomes
+        for group, outcomes in zip(listed, results):
+            yield from zip(group, outcomes)
+
+
+#: The backend of runs that name none (``--scheduler`` sets it for the command).
+_default_backend: str | None = None
+
+
+def default_backend() -> str | None:
+    """The backend ``--scheduler`` chose for this command (None: local workers)."""
+    return _default_backend
+
+
+def set_default_backend(backend: str | None) -> None:
+    global _default_backend
+    _default_backend = backend
+
+
+class _Groups:
+    """Batches pulled from an iterator as they are needed, let go once shown."""
+
+    def __init__(self, source: Iterator[Sequence[Any]]) -> None:
+        self._source = source
+        self._held: dict[int, Sequence[Any]] = {}
+        self.pulled = 0
+        self.exhausted = False
+
+    def has(self, index: int) -> bool:
+        """Whether batch ``index`` exists (reading up to it)."""
+        while not self.exhausted and self.pulled <= index:
+            group = next(self._source, None)
+            if group is None:
+                self.exhausted = True
+                break
+            self._held[self.pulled] = group
+            self.pulled += 1
+        return index < self.pulled
+
+    def __getitem__(self, index: int) -> Sequence[Any]:
+        return self._held[index]
+
+    def release(self, index: int) -> None:
+        self._held.pop(index, None)
+
+
+#: Batches handed to each ready worker ahead of time (so it never waits for the next).
+AHEAD_PER_WORKER = 2
+
+#: About how long a local worker takes to start, import the engine and load a
+#: model (measured: 1-3 s for scikit-learn pipelines on a laptop). Workers are
+#: started only when the work left outweighs twice this.
+WORKER_START_SECONDS = 1.5
+
+#: How many batches ahead this process reads to judge whether workers would pay
+#: (per job; a stream longer than that is taken to be long).
+LOOKAHEAD_PER_JOB = 64
+
+
+def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outcome]]:
+    """This process and ``jobs - 1`` worker processes explain the batches; in order.
+
+    Why not a plain pool: a worker is of use only once it has started and
+    loaded the model (seconds for a large pipeline). This process explains
+    the first batch and times it; workers are started only if the work left
+    outweighs their start-up and a core is left for them (a model that keeps
+    every core busy by itself, or a machine busy with other programs, gains
+    nothing from more processes). This
+    process goes on explaining batches, and each worker gets batches only
+    once it says it is ready, so ``--jobs N`` is never slower than ``--jobs
+    1`` (short jobs are done here alone). A
+    batch whose worker dies is explained here again (inputs' seeds make it
+    come out the same). Workers ignore Ctrl-C: this process stops them (no
+    tracebacks from half-started workers).
+    """
+    import os
+    import time
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+    if not groups.has(0):
+        return
+    started, cpu = time.perf_counter(), time.process_time()
+    first = _explain_batch(task, groups[0])
+    per_batch = max(time.perf_counter() - started, 1e-6)
+    # Cores the model keeps busy on its own (a forest with n_jobs=-1 uses them all):
+    # workers would only compete with it for the same cores.
+    cores_used = max(1, round((time.process_time() - cpu) / per_batch))
+    yield from zip(groups[0], first)
+    groups.release(0)
+    needed = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
+    if (
+        cores_used * min(jobs, 2) > (os.cpu_count() or 1)
+        or _idle_cores() < IDLE_CORE_NEEDED
+        or not groups.has(needed)
+    ):
+        # No core left for a worker (the model uses them, or other programs do),
+        # or less work left than two workers' start-up: done sooner here alone.
+        index = 1
+        while groups.has(index):
+            yield from zip(groups[index], _explain_batch(task, groups[index]))
+            groups.release(index)
+            index += 1
+        return
+    pool, warmups = _start_workers(task, jobs - 1)
+    waiting: dict[int, Future[Any]] = {}  # batch index -> worker's result
+    here: dict[int, list[Outcome]] = {}  # batches explained in this process
+    broken = False
+    given = 1  # batches handed out so far (to a worker or to this process)
+    shown = 1  # batches yielded so far
+    try:
+        with _thread_share(jobs):
+            while groups.has(shown):
+                if not broken:
+                    ready = sum(1 for w in warmups if w.done())
+                    busy = sum(1 for f in waiting.values() if not f.done())
+                    while groups.has(given) and busy < ready * AHEAD_PER_WORKER:
+                        try:
+                            waiting[given] = pool.submit(_explain_batch, task, groups[given])
+                        except Exception:  # a worker died: the pool takes no more
+                            broken = True
+                            break
+                        given += 1
+                        busy += 1
+                while shown in here or (shown in waiting and waiting[shown].done()):
+                    if shown in here:
+                        outcomes = here.pop(shown)
+                    else:
+                        result = _result(waiting.pop(shown))
+                        if result is None:  # its worker died: explain it here
+                            broken = True
+                            result = _explain_batch(task, groups[shown])
+                        outcomes = result
+                    yield from zip(groups[shown], outcomes)
+                    groups.release(shown)
+                    shown += 1
+                if not groups.has(shown):
+                    break
+                if groups.has(given):
+                    here[given] = _explain_batch(task, groups[given])
+                    given += 1
+                else:
+                    pending = [waiting[shown]] if shown in waiting else []
+                    wait(pending, return_when=FIRST_COMPLETED)
+    except BaseException:
+        _kill_workers(pool)
+        raise
+    if not waiting and not any(w.done() for w in warmups):
+        _stop_workers(pool)  # never used: do not wait for them at exit
+
+
+#: Idle cores (by the load average) needed to start workers: on a machine whose
+#: cores are all busy, more processes only share the same time slices.
+IDLE_CORE_NEEDED = 0.5
+
+
+def _idle_cores() -> float:
+    """Cores not busy over the last minute, this process's own work left out."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not known here
+        return float(os.cpu_count() or 1)
+    return (os.cpu_count() or 1) - max(0.0, load - 1.0)
+
+
+def _result(future: Any) -> list[Outcome] | None:
+    """A worker's outcomes, or None when the worker died (its batch is to be redone)."""
+    try:
+        outcomes: list[Outcome] = future.result()
+        return outcomes
+    except Exception:  # a killed worker (TerminatedWorkerError, BrokenProcessPool)
+        return None
+
+
+def _warm(model: ModelSpec) -> bool:
+    """In a worker: import the engine and load the model, so it is ready for batches."""
+    import lime_cli.engine  # noqa: F401
+
+    try:
+        model.load()
+    except Exception:  # the batch will report it, for each of its inputs
+        return False
+    return True
+
+
+def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
+    """``count`` reusable loky workers, each warming up; Ctrl-C ignored in them.
+
+    A signal ignored at exec stays ignored in the new interpreter, so a
+    Ctrl-C at the terminal (sent to every process of the group) while workers
+    are still importing does not make each print a traceback; this process
+    stops them instead (see :func:`_launch_ignoring_ctrl_c`).
+    """
+    import os
+
+    from joblib.externals.loky import ProcessPoolExecutor
+
+    _launch_ignoring_ctrl_c()
+    threads = str(max(1, (os.cpu_count() or 1) // (count + 1)))
+    env = {name: threads for name in _THREAD_VARIABLES}
+    # loky's resource tracker (started with the first workers) warns about
+    # the locks of workers stopped by Ctrl-C; that is expected, not news.
+    warnings = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = "ignore"
+    try:
+        pool = _POOLS.get(count)
+        if pool is None or _unusable(pool):
+            pool = ProcessPoolExecutor(max_workers=count, timeout=60, env=env)
+            _POOLS[count] = pool
+        warmups = [pool.submit(_warm, task.model) for _ in range(count)]
+    finally:
+        if warnings is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = warnings
+    return pool, warmups
+
+
+#: This process's own worker pools by size (kept for the next run of the same
+#: command, compare's second model; apart from joblib's, which it configures its own way).
+_POOLS: dict[int, Any] = {}
+
+
+def _unusable(pool: Any) -> bool:
+    """A pool that a dead worker broke, or that was shut down."""
+    flags = getattr(pool, "_flags", None)
+    return flags is None or flags.broken is not None or flags.shutdown
+
+
+def _launch_ignoring_ctrl_c() -> None:
+    """Have loky start each worker with Ctrl-C ignored.
+
+    This process ignores SIGINT only for the fork and exec of each worker (a
+    few milliseconds), from the main thread; workers that loky starts again
+    from its own thread keep the default.
+    """
+    import signal
+    import threading
+
+    from joblib.externals.loky.backend import fork_exec as module
+
+    launch = getattr(module, "fork_exec", None)
+    if launch is None or hasattr(launch, "__wrapped__"):
+        return
+
+    def ignoring(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return launch(*args, **kwargs)
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            return launch(*args, **kwargs)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    ignoring.__wrapped__ = launch  # type: ignore[attr-defined]
+    module.fork_exec = ignoring
+
+
+#: Environment variables that bound the threads of numerical libraries in workers.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _kill_workers(pool: Any) -> None:
+    """Stop the workers at once by their process ids, taking no lock: Ctrl-C may have
+    stopped this thread inside the pool's own code, holding the lock that shutting
+    the pool down would wait for."""
+    import os
+    import signal
+
+    for size, kept in list(_POOLS.items()):
+        if kept is pool:
+            del _POOLS[size]
+    for pid in list(getattr(pool, "_processes", {}) or {}):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, TypeError):  # already gone
+            pass
+
+
+def _stop_workers(pool: Any) -> None:
+    """Stop the workers now, without waiting for their batches."""
+    for size, kept in list(_POOLS.items()):
+        if kept is pool:
+            del _POOLS[size]
+    try:
+        pool.shutdown(wait=False, kill_workers=True)
+    except Exception:  # already gone
+        pass
+
+
+def _thread_share(jobs: int) -> Any:
+    """This process's share of the cores for numerical libraries' threads."""
+    import os
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(limits=max(1, (os.cpu_count() or 1) // jobs))
 
 
 def _explain_batch(task: Task, items: Sequence[Any]) -> list[Outcome]:

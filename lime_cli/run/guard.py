@@ -18,8 +18,52 @@ def report_error(error: LimeCliError) -> None:
     click.echo(f"lime-explain: {error.kind}: {message}", err=True)
 
 
+def stop_now(signum: int, frame: object) -> None:
+    """Ctrl-C outside a command's body (starting up, parsing options): one line, exit 130.
+
+    Nothing is under way to tidy up then, and a KeyboardInterrupt raised in
+    the middle of importing would reach click (``Aborted!``, exit 1) or
+    Python (a traceback).
+    """
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed pipe
+            pass
+    os.write(2, b"lime-explain: interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+#: Set by the console entry point: after Ctrl-C, once outputs are closed and
+#: workers stopped, the process ends at once (an import cut short by the
+#: interrupt can otherwise make the interpreter's exit report SIGINT, not 130).
+_whole_program = False
+
+
+def install_interrupt_handler() -> None:
+    """From the start of the program: Ctrl-C exits at once with one line (see stop_now);
+    :func:`guarded` turns it into KeyboardInterrupt while a command runs."""
+    import signal
+
+    global _whole_program
+    _whole_program = True
+    signal.signal(signal.SIGINT, stop_now)
+
+
 def guarded(debug: bool, body: Callable[[], int]) -> None:
-    """Run a command body and exit with its code; errors become one line and a code."""
+    """Run a command body and exit with its code; errors become one line and a code.
+
+    Ctrl-C raises KeyboardInterrupt in the body (so outputs are closed where
+    they stand, workers stopped): one line, exit 130.
+    """
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
     try:
         code = body()
     except LimeCliError as exc:
@@ -28,6 +72,8 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
         report_error(exc)
         code = exc.exit_code
     except KeyboardInterrupt:
+        if _whole_program:
+            stop_now(0, None)  # everything under way was closed on the way here
         click.echo("lime-explain: interrupted", err=True)
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the promise: no traceback without --debug
@@ -40,4 +86,7 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
             err=True,
         )
         code = EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     raise SystemExit(code)

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
-from lime_cli.errors import EXIT_CHECK_FAILED, EXIT_OK, InternalError, LimeCliError, worst_exit_code
+from lime_cli.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    InternalError,
+    LimeCliError,
+    UsageError,
+    worst_exit_code,
+)
 from lime_cli.explanation import Explanation
+from lime_cli.render.json import to_json
 from lime_cli.run import executor
 from lime_cli.run.guard import report_error
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import progress_bar
+from lime_cli.run.resume import LineWriter, Progress
 from lime_cli.run.settings import Settings, check_labels
 
 
@@ -26,7 +35,8 @@ class Job:
     formats.
     """
 
-    items: list[Any]
+    #: A list, or a stream read as the work goes (rows of a CSV too large to hold).
+    items: Iterable[Any]
     task: executor.Task
     name_of: Callable[[Any], str] = str
     extra_files: list[tuple[str, Any]] = field(default_factory=list)
@@ -39,45 +49,89 @@ def run_job(
     *,
     report_failures: bool = True,
     backend: str | None = None,
+    key: str | None = None,
+    resumed: Progress | None = None,
+    keep: bool = True,
 ) -> RunResult:
     """Explain every input; a failure is reported for its input and the rest go on.
 
-    Explanations are shown in input order as soon as each is done; files are
-    written at the end, whole, from the explanations that succeeded; checks'
-    failures go to stderr and into each explanation's JSON. With
-    ``report_failures=False`` failed inputs are only collected (compare
-    reports each input once for both models). Returns what was explained and
-    the worst exit code.
+    Explanations are shown in input order as soon as each is done, and
+    written at once to the JSON Lines outputs (with their ledger when ``key``,
+    the settings' hash, is given: see :mod:`lime_cli.run.resume`); other
+    files are written at the end, whole, from the explanations that
+    succeeded. ``resumed``: the inputs already in the (one) JSON Lines output,
+    skipped. Checks' failures go to stderr and into each explanation's JSON.
+    With ``report_failures=False`` failed inputs are only collected (compare
+    reports each input once for both models). ``keep=False`` keeps no
+    explanations in the result unless a file needs them all (so a run of
+    millions of rows holds one batch at a time). Returns what was explained
+    and the worst exit code.
     """
     # The task's model: a modality may have prepared it (ONNX options, a tokenizer).
     check_labels(job.task.model.load(), settings.labels)
     for path, fmt in job.extra_files:
         plan = plan.adding(path, fmt)
+    items: Iterable[Any] = job.items
+    if resumed is not None:
+        if plan.written_at_end():
+            raise UsageError(
+                "--resume writes JSON Lines only (--out FILE.jsonl); "
+                + ", ".join(plan.written_at_end())
+                + " would hold only this run's part"
+            )
+        done, name_of = resumed.done, job.name_of
+        if isinstance(items, Sequence):
+            items = [item for item in items if name_of(item) not in done]
+        else:
+            items = (item for item in items if name_of(item) not in done)
+        if done and not settings.quiet:
+            left = f", {len(items)} to go" if isinstance(items, Sequence) else ""
+            click.echo(
+                f"lime-explain: resuming: {len(done)} inputs already explained{left}", err=True
+            )
+    keeping = keep or bool(plan.written_at_end())
+    writers = [
+        LineWriter(path, key, settings.params.seed, append=resumed is not None)
+        for path in plan.streamed()
+    ]
     result = RunResult()
-    codes: list[int] = []
+    codes: set[int] = set()  # the distinct exit codes seen (memory: not one per input)
     outcomes_all: list[Any] = []
     failed_inputs: list[tuple[str, str]] = []
-    items: Sequence[Any] = job.items
-    outcomes = executor.run(job.task, items, settings.jobs, backend)
-    show_bar = len(items) > 1 and not settings.quiet
-    with progress_bar("inputs", show_bar) as progress:
-        for count, (item, (explanation, error)) in enumerate(zip(items, outcomes), start=1):
-            if error is not None or explanation is None:
-                if settings.debug and error is not None:
-                    raise error
-                named = _named(error, job.name_of(item))
-                codes.append(named.exit_code)
-                result.failures.append((job.name_of(item), named))
-                if report_failures:
-                    report_error(named)
-                    failed_inputs.append((job.name_of(item), named.message))
-            else:
-                codes.append(_run_checks(settings, explanation, outcomes_all))
-                result.explanations.append(explanation)
-                plan.emit(explanation)
-            if progress is not None:
-                progress(count, len(items))
-    if result.explanations:
+    pairs = executor.run_pairs(
+        job.task, items, settings.jobs, backend or executor.default_backend()
+    )
+    total = len(items) if isinstance(items, Sequence) else None
+    show_bar = (total is None or total > 1) and not settings.quiet
+    finished = False
+    try:
+        with progress_bar("inputs", show_bar) as progress:
+            for count, (item, (explanation, error)) in enumerate(pairs, start=1):
+                if error is not None or explanation is None:
+                    if settings.debug and error is not None:
+                        raise error
+                    named = _named(error, job.name_of(item))
+                    codes.add(named.exit_code)
+                    result.failures.append((job.name_of(item), named))
+                    if report_failures:
+                        report_error(named)
+                        failed_inputs.append((job.name_of(item), named.message))
+                else:
+                    codes.add(_run_checks(settings, explanation, outcomes_all))
+                    if keeping:
+                        result.explanations.append(explanation)
+                    plan.emit(explanation)
+                    if writers:
+                        line = to_json(explanation)
+                        for writer in writers:
+                            writer.write(line, job.name_of(item))
+                if progress is not None:
+                    progress(count, total)
+        finished = True
+    finally:
+        for writer in writers:
+            writer.close(finished)
+    if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
     if plan.junit:
         from lime_cli.output import atomic_write_text
@@ -88,7 +142,7 @@ def run_job(
         from lime_cli.render.annotations import emit
 
         emit(plan.annotations, outcomes_all, failed_inputs)
-    result.code = worst_exit_code(codes)
+    result.code = worst_exit_code(sorted(codes))
     return result
 
 

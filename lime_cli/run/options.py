@@ -137,14 +137,52 @@ def check_options(func: F) -> F:
 
 
 def jobs_option(func: F) -> F:
-    """--jobs: worker processes across inputs."""
+    """--jobs: processes across inputs; --scheduler: a Dask cluster instead."""
+    func = click.option(
+        "--scheduler",
+        metavar="tcp://HOST:PORT|local:N",
+        envvar="DASK_SCHEDULER_ADDRESS",
+        expose_value=False,
+        callback=_choose_scheduler,
+        help="Explain on a Dask cluster: its scheduler's address, or local:N for N local "
+        "worker processes (needs lime-explain[dask]; default: $DASK_SCHEDULER_ADDRESS). "
+        "Every worker must be able to read the model file.",
+    )(func)
     return click.option(
         "--jobs",
         "-j",
         type=click.IntRange(min=1),
         default=1,
         show_default=True,
-        help="Processes that share the inputs; results are identical for any number.",
+        help="Processes that share the inputs (this one and N-1 workers, started only "
+        "when the work outweighs their start-up); results are identical for any number.",
+    )(func)
+
+
+def _choose_scheduler(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Set the executor's backend for this command (None: this machine's processes)."""
+    from lime_cli.errors import UsageError
+    from lime_cli.run import executor
+
+    if not value:
+        executor.set_default_backend(None)
+        return
+    from lime_cli.run.dask_backend import check_address
+
+    try:
+        executor.set_default_backend("dask:" + check_address(value))
+    except UsageError as exc:
+        raise click.BadParameter(exc.message.split(": ", 1)[-1]) from None
+
+
+def resume_option(func: F) -> F:
+    """--resume: finish a stopped run whose JSON Lines output is there."""
+    return click.option(
+        "--resume",
+        is_flag=True,
+        help="Go on with a run that was stopped (Ctrl-C, a killed job): inputs already in "
+        "the --out FILE.jsonl are skipped, the rest appended; the file ends up as an "
+        "uninterrupted run writes it. The seed comes from the file unless --seed is given.",
     )(func)
 
 

@@ -83,10 +83,21 @@ class OutputPlan:
         if self.show:
             self.stream.load("stream")(explanation, self.quiet)
 
+    def streamed(self) -> list[str]:
+        """The JSON Lines files: written a line at a time as explanations arrive (so a
+        stopped run keeps what it did and ``--resume`` goes on from there)."""
+        return [path for path, fmt, role in self.files if role == "writer" and fmt.name == "jsonl"]
+
+    def written_at_end(self) -> list[str]:
+        """The files written whole once every input is done (``.json``, pictures...)."""
+        streamed = set(self.streamed())
+        return [p for p, _, role in self.files if role == "writer" and p not in streamed]
+
     def write_files(self, explanations: list[Explanation]) -> None:
-        """Every file, whole, from the explanations that succeeded."""
+        """Every file but the streamed ones, whole, from the explanations that succeeded."""
+        streamed = set(self.streamed())
         for path, fmt, role in self.files:
-            if role == "writer":
+            if role == "writer" and path not in streamed:
                 fmt.load("writer")(path, explanations)
 
     def write_report(self, report: dict[str, Any], renderable: Any) -> None:

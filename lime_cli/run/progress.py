@@ -6,8 +6,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-#: Progress callback: (units done so far, total units).
-Progress = Callable[[int, int], None]
+#: Progress callback: (units done so far, total units or None when not known yet).
+Progress = Callable[[int, int | None], None]
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Progress | None]:
     ) as progress:
         task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
         yield update

@@ -133,6 +133,12 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
             [], TabularTask(settings.spec, settings.labels, settings.params, stats, "", **held)
         )
     name = "stdin" if source == "-" else source
+    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name, **held)
+    if selection.every and source != "-":
+        # Every row of a file: read a chunk at a time, so a CSV of millions of
+        # rows takes the memory of a chunk (statistics come from --train).
+        streamed = _streamed_rows(source, stats, options.get("target") or stats.target)
+        return Job(streamed, task, name_of=lambda row: f"{name} row {row.index}")
     frame = read_table(source, as_text=True)
     target = options.get("target") or stats.target
     if target is not None and target in frame.columns:
@@ -145,7 +151,6 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
         else TableRow(index, result)
         for index, result in zip(indices, convert_rows(frame, stats, indices, name))
     ]
-    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name, **held)
     return Job(rows, task, name_of=lambda row: f"{name} row {row.index}")
 
 
@@ -182,6 +187,30 @@ def _refuse_other_models(path: str, model: Any) -> None:
             f"{path}: an image model: it takes a tensor of pixels, not rows of a table; "
             "explain it with lime-explain image"
         )
+
+
+def _streamed_rows(source: str, stats: Any, target: str | None) -> Iterator[TableRow]:
+    """Every row of the CSV as a TableRow, converted a chunk at a time (exit 3 now for
+    an empty file or columns that do not match the training data)."""
+    from lime_cli.tabular.data import convert_rows, read_table_chunks
+
+    columns, chunks = read_table_chunks(source)
+    drop = [target] if target is not None and target in columns else []
+    _check_row_columns([c for c in columns if c not in drop], stats.names, source)
+
+    def rows() -> Iterator[TableRow]:
+        for chunk in chunks:
+            frame = chunk.drop(columns=drop) if drop else chunk
+            positions = list(range(len(frame)))
+            numbers = [int(i) for i in frame.index]
+            converted = convert_rows(frame, stats, positions, source, numbers)
+            for index, result in zip(numbers, converted):
+                if isinstance(result, LimeCliError):
+                    yield TableRow(int(index), None, result)
+                else:
+                    yield TableRow(int(index), result)
+
+    return rows()
 
 
 def training_stats(

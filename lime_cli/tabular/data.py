@@ -117,6 +117,63 @@ def read_table(source: str, *, as_text: bool = False) -> pd.DataFrame:
     return frame
 
 
+#: Rows read at a time from a CSV that is explained whole (``--all``).
+CHUNK_ROWS = 10_000
+
+
+def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
+    """A CSV file's rows as text-typed DataFrames of ``chunk_rows`` rows, read as they
+    are asked for: memory bounded by the chunk, whatever the file's size.
+
+    The header and the first chunk are read now, so an empty file, a bad
+    header or unreadable CSV is exit 3 before any work; later chunks are read
+    by iterating. Each chunk's index continues the row numbers of the file.
+    """
+    from collections.abc import Iterator
+
+    try:
+        with open(source, encoding="utf-8", newline="") as handle:
+            header = handle.readline()
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: the CSV file is not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    _check_header(header, source)
+
+    def failed(exc: Exception) -> InputError:
+        if isinstance(exc, UnicodeDecodeError):
+            return InputError(f"{source}: the CSV file is not UTF-8 text (byte {exc.start})")
+        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        return InputError(f"{source}: not a readable CSV file ({detail})")
+
+    try:
+        reader = pd.read_csv(
+            source,
+            dtype=str,
+            skipinitialspace=False,
+            chunksize=chunk_rows or CHUNK_ROWS,
+            encoding="utf-8",
+        )
+        first = next(reader, None)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{source}: the CSV file is empty") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise failed(exc) from None
+    if first is None or len(first) == 0:
+        raise InputError(f"{source}: the CSV file has a header but no data rows")
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        yield first
+        try:
+            yield from reader
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise failed(exc) from None
+        finally:
+            reader.close()
+
+    return first.columns, chunks()
+
+
 def _check_header(text: str, name: str) -> None:
     """Refuse blank or repeated column names (pandas would silently rename them)."""
     first = next(csv.reader(io.StringIO(text)), [])
@@ -756,7 +813,11 @@ def load_stats(path: str) -> TrainingStats:
 
 
 def convert_rows(
-    frame: pd.DataFrame, stats: TrainingStats, indices: list[int], name: str
+    frame: pd.DataFrame,
+    stats: TrainingStats,
+    indices: list[int],
+    name: str,
+    row_numbers: list[int] | None = None,
 ) -> list[list[Any] | InputError]:
     """The chosen rows of a text-typed table, one value per statistics column.
 
@@ -764,6 +825,8 @@ def convert_rows(
     the training value they spell (so ``"true"`` matches ``True`` and ``"3"``
     matches ``3``), or stay as text when training never saw them. A row with a
     cell that cannot be read as its column's type becomes an ``InputError``.
+    ``row_numbers`` are the rows' numbers in the file, for messages (default:
+    ``indices``; the chunks of a file read in chunks number their rows on).
     """
     subset = frame.iloc[indices]
     converted: dict[str, list[Any]] = {}
@@ -796,7 +859,7 @@ def convert_rows(
             lookup = CategoryLookup(column)
             converted[column.name] = [lookup.match(v) for v in raw.tolist()]
     out: list[list[Any] | InputError] = []
-    for row_pos, index in enumerate(indices):
+    for row_pos, index in enumerate(row_numbers if row_numbers is not None else indices):
         if row_pos in problems:
             # Named as the command names a row, so the name is not given twice.
             out.append(InputError(f"{name} row {index}: " + "; ".join(problems[row_pos])))

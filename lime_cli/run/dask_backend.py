@@ -1,0 +1,115 @@
+"""Dask as the executor's distributed backend: ``--scheduler tcp://HOST:PORT`` or ``local:N``.
+
+Selected by the executor's ``backend`` setting (``"dask:ADDRESS"``, which
+``--scheduler`` or ``DASK_SCHEDULER_ADDRESS`` sets). Batches of inputs,
+sized like local ones for the cluster's worker threads, are sent as tasks
+holding the picklable :class:`~lime_cli.run.executor.Task`: its
+:class:`~lime_cli.run.settings.ModelSpec` says where the model is (a path
+every worker can read, or a URL), and each worker process loads it once and
+keeps it (never a pickled onnxruntime session). A bounded number of batches
+is in flight at a time, and outcomes come back in input order as soon as
+each batch (and every one before it) is done, so JSON Lines outputs grow as
+they arrive. A worker that dies has its batches run again elsewhere by the
+scheduler; per-input seeds make them come out the same.
+
+Needs the ``dask`` extra: ``pip install 'lime-explain[dask]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from lime_cli.errors import InputError, UsageError
+
+#: Backend names for Dask start with this; the rest is the scheduler's address.
+PREFIX = "dask:"
+#: Batches in flight per worker thread (enough to keep each busy, few enough
+#: that results wait in memory only briefly).
+AHEAD_PER_WORKER = 4
+
+
+def check_address(address: str) -> str:
+    """``tcp://HOST:PORT`` (or any Dask address with a scheme) or ``local:N``; exit 2 otherwise."""
+    if address.startswith("local:"):
+        count = address.removeprefix("local:")
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(f"--scheduler {address}: local:N needs a worker count N >= 1")
+        return address
+    if "://" not in address:
+        raise UsageError(
+            f"--scheduler {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N"
+        )
+    return address
+
+
+def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, Any]]:
+    """Every item with its outcome, in order, explained on the Dask cluster at ``address``."""
+    from lime_cli.run.executor import _explain_batch, stream_batches
+
+    client, cluster = _connect(address)
+    futures: deque[tuple[Sequence[Any], Any]] = deque()
+    try:
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        threads = max(1, threads)
+        # Batches as small as when processes share them, even for one worker: the
+        # output grows (and a stopped run keeps) a batch at a time.
+        groups = stream_batches(items, task.batch_size, max(2, threads))
+        window = threads * AHEAD_PER_WORKER
+
+        def fill() -> None:
+            while len(futures) < window:
+                group = next(groups, None)
+                if group is None:
+                    return
+                futures.append((group, client.submit(_explain_batch, task, group, pure=False)))
+
+        fill()
+        while futures:
+            group, future = futures.popleft()
+            outcomes = future.result()
+            fill()
+            yield from zip(group, outcomes)
+    except BaseException:
+        for _, future in futures:
+            future.cancel()
+        raise
+    finally:
+        _close(client, cluster)
+
+
+def _connect(address: str) -> tuple[Any, Any]:
+    """A client of the scheduler (and the local cluster it started, for ``local:N``)."""
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'lime-explain[dask]'") from None
+    dask: Any = distributed  # untyped: called through Any
+    for name in ("distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # one line per error, ours
+    if address.startswith("local:"):
+        cluster = dask.LocalCluster(
+            n_workers=int(address.removeprefix("local:")),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
+        return dask.Client(cluster), cluster
+    try:
+        return dask.Client(address, timeout="10s"), None
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"--scheduler {address}: cannot reach the Dask scheduler ({exc})"
+        ) from None
+
+
+def _close(client: Any, cluster: Any) -> None:
+    for closing in (client, cluster):
+        if closing is not None:
+            try:
+                closing.close()
+            except Exception:  # already gone
+                pass

@@ -1,0 +1,166 @@
+"""Dask through the executor, on real clusters on this machine.
+
+- ``--scheduler local:2`` (a LocalCluster the command starts) gives the
+  output of ``--jobs 1`` byte for byte.
+- A ``dask scheduler`` and two ``dask worker`` processes started here: one
+  worker is killed in the middle of a job, and the output is still complete,
+  in order and identical to ``--jobs 1``; a run killed outright (SIGKILL) is
+  finished by ``--resume`` on the cluster, identical again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("distributed")
+
+from test_resume import build_data, lines_in  # noqa: E402
+
+from lime_cli.cli import cli  # noqa: E402
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+CLEAN_ENV = {"FORCE_COLOR": None, "NO_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, str]:
+    return build_data(tmp_path_factory.mktemp("dask"))
+
+
+def tabular(data: dict[str, str], model: str, out: Path, *more: str) -> list[str]:
+    trust = ["--trust-module", "test_resume"] if model == "slow.joblib" else []
+    return [
+        "tabular", "--model", data[model], *trust, "--train", data["rows.csv"], "--all",
+        data["rows.csv"], "--num-samples", "200", "--seed", "4", "-q", "--out", str(out), *more,
+    ]  # fmt: skip
+
+
+def test_bad_scheduler_addresses_are_usage_errors(data, tmp_path):
+    for address in ("nowhere", "local:0", "local:x"):
+        argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--scheduler", address)
+        result = CliRunner().invoke(cli, argv, env=CLEAN_ENV)
+        assert result.exit_code == 2, (address, result.stderr)
+        assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_a_local_cluster_gives_the_output_of_one_process(data, tmp_path):
+    one, dask = tmp_path / "one.jsonl", tmp_path / "dask.jsonl"
+    runner = CliRunner()
+    first = runner.invoke(cli, tabular(data, "fast.joblib", one), env=CLEAN_ENV)
+    assert first.exit_code == 0, first.stderr
+    argv = tabular(data, "fast.joblib", dask, "--scheduler", "local:2")
+    second = runner.invoke(cli, argv, env=CLEAN_ENV)
+    assert second.exit_code == 0, second.stderr
+    assert dask.read_bytes() == one.read_bytes()
+    assert second.stderr == ""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", *argv], env=ENV, cwd=str(TESTS),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+@pytest.fixture
+def cluster():
+    """A scheduler on a free local port and two single-thread workers (no nannies, so
+    a killed worker stays dead); stopped after the test."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                       str(port), "--dashboard-address", ":0"])  # fmt: skip
+    workers = [
+        start(
+            [
+                "distributed.cli.dask_worker",
+                address,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--dashboard-address",
+                ":0",
+            ]
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    try:
+        from distributed import Client
+
+        deadline = time.monotonic() + 120
+        with Client(address, timeout="60s") as client:
+            while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert len(client.scheduler_info()["workers"]) == 2
+        yield address, workers
+    finally:
+        for process in [*workers, scheduler]:
+            stop(process)
+
+
+def cli_process(argv: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lime_cli", *argv], env=ENV, cwd=str(TESTS),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def wait_for_lines(path: Path, count: int) -> None:
+    deadline = time.monotonic() + 180
+    while lines_in(path) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lines_in(path) >= count
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, cluster):
+    address, workers = cluster
+    reference = tmp_path / "one.jsonl"
+    one = CliRunner().invoke(cli, tabular(data, "slow.joblib", reference), env=CLEAN_ENV)
+    assert one.exit_code == 0, one.stderr
+
+    # A worker dies in the middle: its batches are run again on the other one.
+    out = tmp_path / "dask.jsonl"
+    job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
+    wait_for_lines(out, 1)
+    assert lines_in(out) < 320  # still under way
+    stop(workers[0])
+    _, err = job.communicate(timeout=300)
+    assert job.returncode == 0, err
+    assert out.read_bytes() == reference.read_bytes()
+
+    # The run itself is killed (no chance to tidy up); --resume finishes it.
+    out = tmp_path / "killed.jsonl"
+    job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
+    wait_for_lines(out, 1)
+    job.kill()
+    job.wait(timeout=30)
+    assert lines_in(out) < 320
+    again = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address, "--resume"))
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert out.read_bytes() == reference.read_bytes()

@@ -1,0 +1,232 @@
+"""JSON Lines written as results arrive, --resume, and Ctrl-C at any moment.
+
+In-process runs stop themselves (the executor raises KeyboardInterrupt after
+some rows, as Ctrl-C does); the slow tests send SIGINT to a real
+``lime-explain`` process, including while its workers start, and check one
+line on stderr, exit 130 and a file that ``--resume`` finishes byte for byte
+as an uninterrupted run writes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.linear_model import LogisticRegression
+
+from lime_cli.cli import cli
+from lime_cli.run import executor, loop
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+CLEAN_ENV = {"FORCE_COLOR": None, "NO_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
+
+
+class SlowLogistic:
+    """A logistic model that takes 0.1 ms per sample: batches worth sharing with workers."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.classes_ = model.classes_
+        self.n_features_in_ = model.n_features_in_
+
+    def predict(self, x: Any) -> Any:
+        return self.model.predict(x)
+
+    def predict_proba(self, x: Any) -> Any:
+        time.sleep(1e-4 * len(x))
+        return self.model.predict_proba(x)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, str]:
+    return build_data(tmp_path_factory.mktemp("resume"))
+
+
+def build_data(folder: Path) -> dict[str, str]:
+    """320 rows of a, b, c; a logistic model of them, fast and slow (SlowLogistic)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(320, 3)), columns=["a", "b", "c"])
+    y = np.where(frame.a - frame.b > 0, "yes", "no")
+    model = LogisticRegression().fit(frame.to_numpy(), y)
+    frame.to_csv(folder / "rows.csv", index=False)
+    joblib.dump(model, folder / "fast.joblib")
+    joblib.dump(SlowLogistic(model), folder / "slow.joblib")
+    return {name: str(folder / name) for name in ("rows.csv", "fast.joblib", "slow.joblib")}
+
+
+def args(data: dict[str, str], out: Path, *more: str) -> list[str]:
+    return [
+        "tabular", "--model", data["fast.joblib"], "--train", data["rows.csv"], "--all",
+        data["rows.csv"], "--num-samples", "100", "-q", "--out", str(out), *more,
+    ]  # fmt: skip
+
+
+def run(*argv: str):
+    return CliRunner().invoke(cli, list(argv), env=CLEAN_ENV)
+
+
+def stopping_after(count: int, monkeypatch) -> None:
+    """The next run stops (KeyboardInterrupt, as Ctrl-C) after ``count`` outcomes."""
+    real = executor.run_pairs
+
+    def interrupted(*a: Any, **k: Any):
+        for done, pair in enumerate(real(*a, **k)):
+            if done == count:
+                raise KeyboardInterrupt
+            yield pair
+
+    monkeypatch.setattr(loop.executor, "run_pairs", interrupted)
+
+
+def test_a_finished_run_leaves_its_lines_and_no_ledger(data, tmp_path):
+    out = tmp_path / "all.jsonl"
+    result = run(*args(data, out, "--seed", "1"))
+    assert result.exit_code == 0, result.stderr
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 320
+    assert not (tmp_path / "all.jsonl.resume").exists()
+
+
+def test_ctrl_c_keeps_the_lines_written_and_resume_finishes_them(data, tmp_path, monkeypatch):
+    whole = tmp_path / "whole.jsonl"
+    assert run(*args(data, whole, "--seed", "7")).exit_code == 0
+    out = tmp_path / "part.jsonl"
+    stopping_after(50, monkeypatch)
+    stopped = run(*args(data, out))  # no --seed: a fresh one, kept in the ledger
+    assert stopped.exit_code == 130
+    assert stopped.stderr == "lime-explain: interrupted\n"
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 50
+    ledger = (tmp_path / "part.jsonl.resume").read_text(encoding="utf-8").splitlines()
+    header = json.loads(ledger[0])
+    assert len(ledger) == 51 and json.loads(ledger[1]) == {"input": f"{data['rows.csv']} row 0"}
+    monkeypatch.undo()
+    with out.open("a", encoding="utf-8") as half:
+        half.write('{"schema_version": 1, "modali')  # killed in the middle of a line
+    resumed = run(*args(data, out, "--resume", "--jobs", "2"))
+    assert resumed.exit_code == 0, resumed.stderr
+    assert not (tmp_path / "part.jsonl.resume").exists()
+    again = tmp_path / "again.jsonl"
+    assert run(*args(data, again, "--seed", str(header["seed"]))).exit_code == 0
+    assert out.read_bytes() == again.read_bytes()
+    assert whole.read_bytes() != again.read_bytes()  # the seed did come from the ledger
+
+
+def test_a_line_the_ledger_does_not_vouch_for_is_redone(data, tmp_path, monkeypatch):
+    out = tmp_path / "part.jsonl"
+    stopping_after(10, monkeypatch)
+    assert run(*args(data, out, "--seed", "3")).exit_code == 130
+    monkeypatch.undo()
+    ledger = tmp_path / "part.jsonl.resume"
+    lines = ledger.read_text(encoding="utf-8").splitlines(keepends=True)
+    ledger.write_text("".join(lines[:-1]), encoding="utf-8")  # stopped between the two writes
+    assert run(*args(data, out, "--seed", "3", "--resume")).exit_code == 0
+    whole = tmp_path / "whole.jsonl"
+    assert run(*args(data, whole, "--seed", "3")).exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_resume_with_other_settings_is_refused(data, tmp_path, monkeypatch):
+    out = tmp_path / "part.jsonl"
+    stopping_after(10, monkeypatch)
+    assert run(*args(data, out, "--seed", "3")).exit_code == 130
+    monkeypatch.undo()
+    before = out.read_bytes()
+    result = run(*args(data, out, "--seed", "3", "--resume", "--num-features", "2"))
+    assert result.exit_code == 2
+    assert "other settings" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert out.read_bytes() == before
+
+
+def test_resume_of_a_finished_run_does_nothing(data, tmp_path):
+    out = tmp_path / "all.jsonl"
+    assert run(*args(data, out, "--seed", "1")).exit_code == 0
+    before = out.read_bytes()
+    result = run(*args(data, out, "--seed", "1", "--resume"))
+    assert result.exit_code == 0 and "nothing to do" in result.stderr
+    assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize("outs", [(), ("x.json",), ("x.jsonl", "y.jsonl")])
+def test_resume_needs_one_json_lines_output(data, tmp_path, outs):
+    argv = args(data, tmp_path / "unused.jsonl", "--resume")
+    at = argv.index("--out")
+    del argv[at : at + 2]
+    for name in outs:
+        argv += ["--out", str(tmp_path / name)]
+    result = run(*argv)
+    assert result.exit_code == 2
+    assert "--resume needs one --out FILE.jsonl" in result.stderr
+
+
+def test_resume_refuses_files_written_at_the_end(data, tmp_path):
+    result = run(*args(data, tmp_path / "a.jsonl", "--resume", "--out", str(tmp_path / "b.json")))
+    assert result.exit_code == 2 and "b.json" in result.stderr
+    assert not (tmp_path / "a.jsonl").exists()
+
+
+def test_no_file_when_nothing_was_explained(data, tmp_path):
+    out = tmp_path / "none.jsonl"
+    result = run(*args(data, out, "--seed", "1", "--labels", "maybe"))
+    assert result.exit_code != 0
+    assert not out.exists() and not (tmp_path / "none.jsonl.resume").exists()
+
+
+# -- Ctrl-C to a real process ---------------------------------------------------------
+
+
+def spawn(data: dict[str, str], out: Path, *more: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
+    argv = [
+        sys.executable, "-m", "lime_cli", "tabular", "--model", data["slow.joblib"],
+        "--trust-module", "test_resume", "--train", data["rows.csv"], "--all", data["rows.csv"],
+        "--num-samples", "200", "--seed", "11", "-q", "--out", str(out), *more,
+    ]  # fmt: skip
+    return subprocess.Popen(
+        argv, env=env, cwd=str(TESTS), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's job
+    )  # fmt: skip
+
+
+def lines_in(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_any_moment_says_one_line_and_leaves_a_resumable_file(data, tmp_path):
+    whole = tmp_path / "whole.jsonl"
+    reference = spawn(data, whole)
+    _, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, err
+    # Moments: while importing; workers importing (the first batch of 20 rows is
+    # written, then they start); in the middle of the run (workers at work).
+    # Ctrl-C at a terminal reaches every process of the job: so does this.
+    for moment, wait_for in (("start-up", 0), ("workers starting", 20), ("midway", 160)):
+        out = tmp_path / f"{moment}.jsonl"
+        process = spawn(data, out, "--jobs", "2")
+        deadline = time.monotonic() + 120
+        while lines_in(out) < wait_for and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 130, (moment, err)
+        assert err.decode() == "lime-explain: interrupted\n", moment
+        assert lines_in(out) < 320, moment
+        finish = spawn(data, out, "--jobs", "2", "--resume")
+        _, err = finish.communicate(timeout=300)
+        assert finish.returncode == 0, (moment, err)
+        assert out.read_bytes() == whole.read_bytes(), moment
