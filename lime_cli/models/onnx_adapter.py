@@ -43,7 +43,55 @@ SCORES = (
 PROBABILITY_TOLERANCE = 1e-3
 
 
-class OnnxModel:
+class OnnxScores:
+    """What every ONNX adapter (images, text, tables) shares: the ``--output``
+    choice, class names from the output width, running the session, and the
+    softmax decision (``auto`` decides once, from the first answers)."""
+
+    session: Any
+    path: str
+    output: str
+    output_name: str
+    classes: list[str]
+    _softmax: bool | None
+
+    def _init_scores(self, session: Any, path: str, output: str) -> None:
+        if output not in ("auto", "logits", "probabilities"):
+            raise UsageError("--output must be probabilities, logits or auto")
+        self.session = session
+        self.path = path
+        self.output = output
+        self._softmax = {"auto": None, "logits": True, "probabilities": False}[output]
+
+    def _name_classes(self, class_names: list[str] | None, k: int | None) -> None:
+        """``class_names`` (checked against the ``k`` outputs), or "0".."k-1"."""
+        if class_names is not None and k is not None and len(class_names) != k:
+            raise UsageError(
+                f"{len(class_names)} class names were given, but the model has {k} outputs"
+            )
+        if class_names is not None:
+            self.classes = list(class_names)
+        else:
+            self.classes = [str(i) for i in range(k)] if k is not None else []
+
+    def _run_output(self, feeds: dict[str, Any]) -> Any:
+        """The chosen output for ``feeds``; the runtime's errors as one-line model errors."""
+        try:
+            (raw,) = self.session.run([self.output_name], feeds)
+        except Exception as exc:  # onnxruntime's own error classes
+            raise ModelError(f"{self.path}: the model failed to run ({_first_line(exc)})") from exc
+        return raw
+
+    def _probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Scores (n, k) as probabilities: softmax of logits, as decided once."""
+        if not self.classes:
+            self.classes = [str(i) for i in range(scores.shape[1])]
+        if self._softmax is None:
+            self._softmax = not _looks_like_probabilities(scores)
+        return softmax(scores) if self._softmax else scores
+
+
+class OnnxModel(OnnxScores):
     """Adapter around an onnxruntime session for one classifier."""
 
     mode = "classification"
@@ -56,12 +104,7 @@ class OnnxModel:
         class_names: list[str] | None = None,
         output: str = "auto",
     ) -> None:
-        if output not in ("auto", "logits", "probabilities"):
-            raise UsageError("--output must be probabilities, logits or auto")
-        self.session = session
-        self.path = path
-        self.output = output
-        self._softmax: bool | None = {"auto": None, "logits": True, "probabilities": False}[output]
+        self._init_scores(session, path, output)
         inputs = session.get_inputs()
         if len(inputs) != 1:
             names = ", ".join(i.name for i in inputs)
@@ -83,15 +126,7 @@ class OnnxModel:
         self.input_dtype = INPUT_TYPES[meta.type]
         self.output_name, self.output_shape = _pick_output(session.get_outputs(), path)
         self.fixed_batch = self.input_shape[0]
-        k = self.output_shape[1]
-        if class_names is not None and k is not None and len(class_names) != k:
-            raise UsageError(
-                f"{len(class_names)} class names were given, but the model has {k} outputs"
-            )
-        if class_names is not None:
-            self.classes: list[str] = list(class_names)
-        else:
-            self.classes = [str(i) for i in range(k)] if k is not None else []
+        self._name_classes(class_names, self.output_shape[1])
 
     @classmethod
     def load(
@@ -129,12 +164,7 @@ class OnnxModel:
                 f"{self.path}: got a batch of rank {x.ndim} for an input of rank "
                 f"{len(self.input_shape)}"
             )
-        scores = self._run(x)
-        if not self.classes:
-            self.classes = [str(i) for i in range(scores.shape[1])]
-        if self._softmax is None:
-            self._softmax = not _looks_like_probabilities(scores)
-        return softmax(scores) if self._softmax else scores
+        return self._probabilities(self._run(x))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         fixed = self.fixed_batch
@@ -150,11 +180,7 @@ class OnnxModel:
         return np.concatenate(parts)
 
     def _run_once(self, x: np.ndarray) -> np.ndarray:
-        try:
-            (raw,) = self.session.run([self.output_name], {self.input_name: x})
-        except Exception as exc:  # onnxruntime's own error classes
-            raise ModelError(f"{self.path}: the model failed to run ({_first_line(exc)})") from exc
-        out = np.asarray(raw, dtype=np.float64)
+        out = np.asarray(self._run_output({self.input_name: x}), dtype=np.float64)
         if out.ndim != 2 or out.shape[0] != x.shape[0]:
             raise ModelError(
                 f"{self.path}: unexpected output shape {out.shape} for a batch of {x.shape[0]}; "

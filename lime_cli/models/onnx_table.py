@@ -21,14 +21,12 @@ import numpy as np
 from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.models.onnx_adapter import (
+    OnnxScores,
     _dims,
-    _looks_like_probabilities,
-    first_line,
     pick_scores,
     scores_label,
     zipmap_scores,
 )
-from lime_cli.models.scores import softmax
 
 #: Column input element types and the NumPy type each column is cast to.
 COLUMN_TYPES: dict[str, Any] = {
@@ -49,7 +47,7 @@ def is_table_session(session: Any) -> bool:
     return meta is not None and meta.type in COLUMN_TYPES and len(_dims(meta.shape)) == 2
 
 
-class OnnxTableModel:
+class OnnxTableModel(OnnxScores):
     """Adapter around an onnxruntime session for a tabular classifier."""
 
     mode = "classification"
@@ -62,12 +60,7 @@ class OnnxTableModel:
         class_names: list[str] | None = None,
         output: str = "auto",
     ) -> None:
-        if output not in ("auto", "logits", "probabilities"):
-            raise UsageError("--output must be probabilities, logits or auto")
-        self.session = session
-        self.path = path
-        self.output = output
-        self._softmax: bool | None = {"auto": None, "logits": True, "probabilities": False}[output]
+        self._init_scores(session, path, output)
         inputs = session.get_inputs()
         self.input_names = [i.name for i in inputs]
         self.input_types = {i.name: COLUMN_TYPES.get(i.type) for i in inputs}
@@ -113,10 +106,7 @@ class OnnxTableModel:
         """Class probabilities for ``n`` rows, shape (n, k), float64."""
         feeds = self._feeds(batch)
         n = len(next(iter(feeds.values())))
-        try:
-            (raw,) = self.session.run([self.output_name], feeds)
-        except Exception as exc:  # onnxruntime's own error classes
-            raise ModelError(f"{self.path}: the model failed to run ({first_line(exc)})") from exc
+        raw = self._run_output(feeds)
         if self.zipmap:
             out, names = zipmap_scores(raw, self.classes if self._named_classes else [])
             if not self._named_classes:
@@ -130,11 +120,7 @@ class OnnxTableModel:
                 f"{self.path}: unexpected output shape {out.shape} for a batch of {n}; "
                 "expected (batch, classes)"
             )
-        if not self.classes:
-            self.classes = [str(i) for i in range(out.shape[1])]
-        if self._softmax is None:
-            self._softmax = not _looks_like_probabilities(out)
-        return softmax(out) if self._softmax else out
+        return self._probabilities(out)
 
     def _feeds(self, batch: Any) -> dict[str, np.ndarray]:
         if not self.by_name:

@@ -30,15 +30,14 @@ import numpy as np
 from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.models.onnx_adapter import (
+    OnnxScores,
     _dims,
-    _looks_like_probabilities,
     first_line,
     open_session,
     pick_scores,
     scores_label,
     zipmap_scores,
 )
-from lime_cli.models.scores import softmax
 
 #: Input names a token-id model may take, in the order tokenizers produce them.
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -142,7 +141,7 @@ def load_tokenizer(path: str) -> Any:
         ) from None
 
 
-class OnnxTextModel:
+class OnnxTextModel(OnnxScores):
     """Adapter around an onnxruntime session that reads documents."""
 
     mode = "classification"
@@ -159,12 +158,7 @@ class OnnxTextModel:
         max_length: int | None = None,
         batch_size: int | None = None,
     ) -> None:
-        if output not in ("auto", "logits", "probabilities"):
-            raise UsageError("--output must be probabilities, logits or auto")
-        self.session = session
-        self.path = path
-        self.output = output
-        self._softmax: bool | None = {"auto": None, "logits": True, "probabilities": False}[output]
+        self._init_scores(session, path, output)
         self.batch_size = batch_size
         inputs = session.get_inputs()
         self.output_name, out_shape, self.zipmap = pick_scores(session.get_outputs(), path)
@@ -181,15 +175,7 @@ class OnnxTextModel:
             self.string_shape = _dims(inputs[0].shape)
             if max_length is not None:
                 raise UsageError("--max-length applies to ONNX models that take token ids")
-        k = out_shape[1] if len(out_shape) == 2 else None
-        if class_names is not None and k is not None and len(class_names) != k:
-            raise UsageError(
-                f"{len(class_names)} class names were given, but the model has {k} outputs"
-            )
-        if class_names is not None:
-            self.classes: list[str] = list(class_names)
-        else:
-            self.classes = [str(i) for i in range(k)] if k is not None else []
+        self._name_classes(class_names, out_shape[1] if len(out_shape) == 2 else None)
         self._named_classes = class_names is not None
 
     def _setup_tokens(self, inputs: list[Any], tokenizer: Any, max_length: int | None) -> None:
@@ -302,13 +288,9 @@ class OnnxTextModel:
             scores = self._run_strings(texts)
         else:
             scores = self._run_tokens(texts)
-        if not self.classes:
-            self.classes = [str(i) for i in range(scores.shape[1])]
         if self.zipmap:
             self._softmax = False if self._softmax is None else self._softmax
-        if self._softmax is None:
-            self._softmax = not _looks_like_probabilities(scores)
-        return softmax(scores) if self._softmax else scores
+        return self._probabilities(scores)
 
     def _run_strings(self, texts: list[str]) -> np.ndarray:
         x = np.array(texts, dtype=object)
@@ -360,10 +342,7 @@ class OnnxTextModel:
         }
 
     def _run(self, feeds: dict[str, np.ndarray], n: int) -> np.ndarray:
-        try:
-            (raw,) = self.session.run([self.output_name], feeds)
-        except Exception as exc:  # onnxruntime's own error classes
-            raise ModelError(f"{self.path}: the model failed to run ({first_line(exc)})") from exc
+        raw = self._run_output(feeds)
         if self.zipmap:
             out, names = zipmap_scores(raw, self.classes if self._named_classes else [])
             if not self._named_classes:
