@@ -452,13 +452,7 @@ def structural_problem(model: Any) -> str | None:
     predictor_cls = getattr(hgb_module, "TreePredictor", None)
     if tree_cls is None and predictor_cls is None:
         return None  # no tree can have been loaded
-    seen: set[int] = set()
-    pending: list[Any] = [model]
-    while pending:
-        obj = pending.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
-            continue
-        seen.add(id(obj))
+    for obj, pending, seen in _reachable(model):
         if tree_cls is not None and isinstance(obj, tree_cls):
             problem = _tree_problem(obj)
         elif predictor_cls is not None and isinstance(obj, predictor_cls):
@@ -492,13 +486,7 @@ def _booster_problem(model: Any) -> str | None:
         return None
     import ctypes
 
-    seen: set[int] = set()
-    pending: list[Any] = [model]
-    while pending:
-        obj = pending.pop()
-        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
-            continue
-        seen.add(id(obj))
+    for obj, pending, _ in _reachable(model):
         home = type(obj).__module__.split(".")[0]
         state = getattr(obj, "__dict__", None)
         if home in ("xgboost", "lightgbm") and isinstance(state, dict):
@@ -518,6 +506,23 @@ def _booster_problem(model: Any) -> str | None:
                             return f"its LightGBM parameters name files or machines ({named[0]})"
         pending.extend(_children(obj))
     return None
+
+
+def _reachable(model: Any) -> Iterator[tuple[Any, list[Any], set[int]]]:
+    """Each object reachable from ``model`` once (plain values skipped), depth first.
+
+    Yields ``(obj, pending, seen)``: the caller adds what to visit next to
+    ``pending`` (usually ``_children(obj)``) and may mark objects it handled
+    itself as ``seen``.
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [model]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, type)):
+            continue
+        seen.add(id(obj))
+        yield obj, pending, seen
 
 
 def _children(obj: Any) -> list[Any]:
