@@ -82,6 +82,29 @@ class OnnxScores:
             raise ModelError(f"{self.path}: the model failed to run ({_first_line(exc)})") from exc
         return raw
 
+    def _class_scores(self, raw: Any, n: int) -> np.ndarray:
+        """A converted scikit-learn model's answer as (n, k) floats.
+
+        skl2onnx's ZipMap output (a list of {class: probability}) names the
+        classes and is already probabilities; a plain tensor is taken as it is.
+        Needs ``zipmap`` and ``_named_classes`` set by the adapter.
+        """
+        if getattr(self, "zipmap", False):
+            named = bool(getattr(self, "_named_classes", False))
+            out, names = zipmap_scores(raw, self.classes if named else [])
+            if not named:
+                self.classes = names
+            if self._softmax is None:
+                self._softmax = False
+        else:
+            out = np.asarray(raw, dtype=np.float64)
+        if out.ndim != 2 or out.shape[0] != n:
+            raise ModelError(
+                f"{self.path}: unexpected output shape {out.shape} for a batch of {n}; "
+                "expected (batch, classes)"
+            )
+        return out
+
     def _probabilities(self, scores: np.ndarray) -> np.ndarray:
         """Scores (n, k) as probabilities: softmax of logits, as decided once."""
         if not self.classes:

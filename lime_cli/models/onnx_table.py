@@ -25,7 +25,6 @@ from lime_cli.models.onnx_adapter import (
     _dims,
     pick_scores,
     scores_label,
-    zipmap_scores,
 )
 
 #: Column input element types and the NumPy type each column is cast to.
@@ -106,21 +105,7 @@ class OnnxTableModel(OnnxScores):
         """Class probabilities for ``n`` rows, shape (n, k), float64."""
         feeds = self._feeds(batch)
         n = len(next(iter(feeds.values())))
-        raw = self._run_output(feeds)
-        if self.zipmap:
-            out, names = zipmap_scores(raw, self.classes if self._named_classes else [])
-            if not self._named_classes:
-                self.classes = names
-            if self._softmax is None:
-                self._softmax = False
-        else:
-            out = np.asarray(raw, dtype=np.float64)
-        if out.ndim != 2 or out.shape[0] != n:
-            raise ModelError(
-                f"{self.path}: unexpected output shape {out.shape} for a batch of {n}; "
-                "expected (batch, classes)"
-            )
-        return self._probabilities(out)
+        return self._probabilities(self._class_scores(self._run_output(feeds), n))
 
     def _feeds(self, batch: Any) -> dict[str, np.ndarray]:
         if not self.by_name:

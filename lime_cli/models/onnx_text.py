@@ -36,7 +36,6 @@ from lime_cli.models.onnx_adapter import (
     open_session,
     pick_scores,
     scores_label,
-    zipmap_scores,
 )
 
 #: Input names a token-id model may take, in the order tokenizers produce them.
@@ -342,19 +341,7 @@ class OnnxTextModel(OnnxScores):
         }
 
     def _run(self, feeds: dict[str, np.ndarray], n: int) -> np.ndarray:
-        raw = self._run_output(feeds)
-        if self.zipmap:
-            out, names = zipmap_scores(raw, self.classes if self._named_classes else [])
-            if not self._named_classes:
-                self.classes = names
-        else:
-            out = np.asarray(raw, dtype=np.float64)
-        if out.ndim != 2 or out.shape[0] != n:
-            raise ModelError(
-                f"{self.path}: unexpected output shape {out.shape} for a batch of {n}; "
-                "expected (batch, classes)"
-            )
-        return out
+        return self._class_scores(self._run_output(feeds), n)
 
     # -- reporting -------------------------------------------------------------------
     def input_note(self, text: str) -> str | None:
