@@ -15,25 +15,12 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
+from _cli import one_error_line, run
 
-from lime_cli.cli import cli
 from lime_cli.errors import ModelError
 from lime_cli.models.loading import load_model
 
 FAST = ("--num-samples", "300", "--seed", "5", "--format", "json")
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def one_error_line(result, code: int) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lime-explain: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

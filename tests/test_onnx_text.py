@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import one_error_line as _one_error_line
+from _cli import run
 from _onnx_text_fixtures import bag_of_tokens_graph, token_weights, word_piece_tokenizer
-from click.testing import CliRunner
 
-from lime_cli.cli import cli
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.models.loading import load_model
 
@@ -34,17 +34,8 @@ DOC = "The striker scored a late goal while the bank sold shares of the club."
 FAST = ("--num-samples", "300", "--seed", "3")
 
 
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
 def one_error_line(result, code: int) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lime-explain: "), result.stderr
-    assert len(lines[0]) < 500
-    return lines[0]
+    return _one_error_line(result, code, max_length=500)
 
 
 @pytest.fixture(scope="module")

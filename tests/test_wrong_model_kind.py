@@ -12,26 +12,17 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import one_error_line as _one_error_line
+from _cli import run
 from _fakes import SPORTS_DOC, margin_classifier, text_classifier
-from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
-from lime_cli.cli import cli
 from lime_cli.errors import ModelError
 from lime_cli.models.sklearn_adapter import MESSAGE_LIMIT, SklearnModel
 
 
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
 def one_error_line(result, code: int) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lime-explain: "), result.stderr
-    assert len(lines[0]) < 400
-    return lines[0]
+    return _one_error_line(result, code, max_length=400)
 
 
 @pytest.fixture(scope="module")
