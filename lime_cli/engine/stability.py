@@ -333,8 +333,10 @@ def topk_agreement(
     agree = _agreement(first, second, k, measure)
     value = float(agree.mean())
     label = np.arange(draws) // per
-    means = np.bincount(label, weights=agree) / np.bincount(label)
-    within = float(np.mean([agree[label == g].var() for g in range(label[-1] + 1)]))
+    counts = np.bincount(label)
+    means = np.bincount(label, weights=agree) / counts
+    # Each group's variance from its sums (one pass, not a loop over the groups).
+    within = float(np.mean(np.bincount(label, weights=agree * agree) / counts - means * means))
     spread = float(np.sqrt(max(0.0, means.var() - within / per)))
     inclusion = 0.5 * (first.mean(axis=0) + second.mean(axis=0))
     naive = _agreement(_topk_masks(keys + noise[0], k), _topk_masks(keys + noise[1], k), k, measure)
