@@ -184,12 +184,16 @@ class RankingKeys:
         Signed ranking keys; the method keeps the K largest ``|keys|``.
     cov : ndarray of float64, shape (m, m)
         Sandwich covariance of ``keys``.
+    scores : ndarray of float64, shape (n, m), optional
+        Each sample's first-order contribution to ``keys`` (``cov = scores'
+        scores``).
     """
 
     features: np.ndarray
     coef: np.ndarray
     keys: np.ndarray
     cov: np.ndarray
+    scores: np.ndarray | None = None
 
 
 def ranking_keys(
@@ -241,7 +245,7 @@ def ranking_keys(
         keys = inf.coef * scale
     elif scale is not None:
         keys, scores = inf.coef * scale, scores * scale
-    return RankingKeys(idx, inf.coef, np.asarray(keys, dtype=np.float64), scores.T @ scores)
+    return RankingKeys(idx, inf.coef, np.asarray(keys, dtype=np.float64), scores.T @ scores, scores)
 
 
 @dataclass(frozen=True)
@@ -324,7 +328,7 @@ def topk_agreement(
     if float(np.abs(keys).max()) + float(sd.max()) <= ATOL:
         # Nothing changes the output: every run breaks the all-zero tie the same way.
         return StabilityEstimate(1.0, 1.0, 0.0, measure, k, (np.arange(m) < k).astype(float))
-    factor = _cov_root(cov)
+    factor = cov_root(cov)
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((2, draws, m)) @ factor.T
     # Truths in groups that share one posterior draw, so the spread of the
@@ -332,9 +336,9 @@ def topk_agreement(
     # uncertain the figure itself is.
     groups = max(2, min(200, draws // 5))
     per = -(-draws // groups)
-    truth = np.repeat(_posterior_draws(keys, sd, groups, rng), per, axis=0)[:draws]
-    first = _topk_masks(truth + noise[0], k)
-    second = _topk_masks(truth + noise[1], k)
+    truth = np.repeat(posterior_draws(keys, sd, groups, rng), per, axis=0)[:draws]
+    first = topk_masks(truth + noise[0], k)
+    second = topk_masks(truth + noise[1], k)
     agree = _agreement(first, second, k, measure)
     value = float(agree.mean())
     label = np.arange(draws) // per
@@ -346,12 +350,12 @@ def topk_agreement(
     inclusion = 0.5 * (first.mean(axis=0) + second.mean(axis=0))
     naive = float("nan")
     if plug_in:
-        fitted = _topk_masks(keys + noise[0], k), _topk_masks(keys + noise[1], k)
+        fitted = topk_masks(keys + noise[0], k), topk_masks(keys + noise[1], k)
         naive = float(_agreement(*fitted, k, measure).mean())
     return StabilityEstimate(value, naive, spread, measure, k, inclusion)
 
 
-def _posterior_draws(
+def posterior_draws(
     est: np.ndarray, sd: np.ndarray, draws: int, rng: np.random.Generator, iterations: int = 10
 ) -> np.ndarray:
     """Draws of the true keys from their empirical-Bayes posterior, shape (draws, m).
@@ -392,13 +396,13 @@ def _posterior_draws(
     return out
 
 
-def _cov_root(cov: np.ndarray) -> np.ndarray:
+def cov_root(cov: np.ndarray) -> np.ndarray:
     """A square root ``F`` with ``F F' = cov`` that tolerates singular matrices."""
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2.0)
     return vecs * np.sqrt(np.clip(vals, 0.0, None))
 
 
-def _topk_masks(keys: np.ndarray, k: int) -> np.ndarray:
+def topk_masks(keys: np.ndarray, k: int) -> np.ndarray:
     """Boolean (draws, m) masks of the k largest ``|keys|`` per row.
 
     A threshold at each row's k-th largest value (cheaper than sorting
@@ -633,7 +637,7 @@ def _max_t_critical(
         return 0.0
     bonferroni = z_value(1.0 - alpha / int(live.sum()))
     sign = np.where(values < 0, -1.0, 1.0)
-    factor = _cov_root(cov) * sign[:, None]
+    factor = cov_root(cov) * sign[:, None]
     rng = np.random.default_rng(seed)
     fi, si, inv = first[live], second[live], 1.0 / se[live]
     peaks = np.empty(draws)
