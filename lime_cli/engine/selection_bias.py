@@ -38,6 +38,10 @@ from lime_cli.engine.uncertainty import CoefficientErrors
 #: Monte-Carlo error near 0.03 standard errors for features kept half the time).
 DRAWS = 2000
 
+#: Distinct draws of the true keys from their posterior, each shared by
+#: ``DRAWS / TRUTHS`` simulated re-runs.
+TRUTHS = 200
+
 #: Below this many simulated re-runs keeping a feature its bias is not estimated
 #: (0): a feature almost never kept would be corrected from a handful of draws.
 MIN_KEPT = 50
@@ -81,12 +85,16 @@ def selection_bias(
     where = np.array([position.get(int(f), -1) for f in errors.features], dtype=np.intp)
     if (where < 0).any():
         return bias
-    joint = np.hstack([keys.scores, errors.scores])
-    factor = cov_root(joint.T @ joint)
+    cross = keys.scores.T @ errors.scores
+    factor = cov_root(np.block([[keys.cov, cross], [cross.T, errors.cov]]))
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((draws, factor.shape[1])) @ factor.T
     sd = np.sqrt(np.maximum(np.diag(keys.cov), 0.0))
-    truth = posterior_draws(np.asarray(keys.keys, dtype=np.float64), sd, draws, rng)
+    # Truths in groups sharing one posterior draw (as for the stability figure):
+    # the posterior's spread is covered by 200 truths, the noise by every draw.
+    groups = max(1, min(TRUTHS, draws))
+    truth = posterior_draws(np.asarray(keys.keys, dtype=np.float64), sd, groups, rng)
+    truth = np.repeat(truth, -(-draws // groups), axis=0)[:draws]
     kept = topk_masks(truth + noise[:, :m], p)[:, where].astype(np.float64)
     counts = kept.sum(axis=0)
     sums = np.einsum("dj,dj->j", kept, noise[:, m:])
