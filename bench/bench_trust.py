@@ -320,7 +320,7 @@ def batch_of(case: Case, n: int) -> int:
 
 
 def calibration(case: Case, samples: int, reference: int, seed: int) -> list[tuple[float, ...]]:
-    """(reference weight, low, high) for every fitted feature of one input."""
+    """(reference weight, low, high, uncertain rank?, stderr) per fitted feature of one input."""
     domain, model = case.domain, case.model
     params = dataclasses.replace(case.params, num_samples=samples, seed=seed)
     z = domain.sample(samples, np.random.default_rng(seed))
@@ -343,20 +343,36 @@ def calibration(case: Case, samples: int, reference: int, seed: int) -> list[tup
     weights = exponential_kernel(domain.distances(zr), float(exp.params["kernel_width"]))
     fit = WeightedDesign(zr, weights).fit(yr, features, params.ridge_alpha)
     truth = dict(zip((int(j) for j in fit.features), fit.coef))
-    return [(float(truth[f.index]), f.interval[0], f.interval[1]) for f in label.features]
+    return [
+        (float(truth[f.index]), f.interval[0], f.interval[1], float(bool(f.uncertain_rank)),
+         float(f.stderr or 0.0))
+        for f in label.features
+    ]  # fmt: skip
 
 
 def run_calibration(args: argparse.Namespace, modality: str) -> dict[str, Any]:
     cases = cases_for(modality, args.inputs, args.skip, args.num_features)
     t0 = time.perf_counter()
     covered, total, per_input = 0, 0, []
+    groups: dict[bool, list[tuple[bool, float]]] = {True: [], False: []}
     for i, case in enumerate(cases):
         rows = calibration(case, args.samples, args.reference, seed=i + 1)
-        hits = sum(lo <= w <= hi for w, lo, hi in rows)
+        hits = sum(lo <= w <= hi for w, lo, hi, _, _ in rows)
         covered, total = covered + hits, total + len(rows)
         per_input.append(hits / len(rows))
+        for w, lo, hi, uncertain, se in rows:
+            centre = (lo + hi) / 2
+            # How far the centre lies beyond the reference, away from zero, in standard errors.
+            outwards = math.copysign(1.0, centre) * (centre - w) / se if se else 0.0
+            groups[bool(uncertain)].append((lo <= w <= hi, outwards))
         print(f"  {case.name:<28} features {len(rows):>4}  covered {hits / len(rows):.3f}",
               flush=True)  # fmt: skip
+    for uncertain, pairs in groups.items():
+        if pairs:
+            print(f"  features whose rank is {'uncertain' if uncertain else 'settled'}: "
+                  f"coverage {statistics.mean(c for c, _ in pairs):.3f} of {len(pairs)}, centres "
+                  f"{statistics.mean(o for _, o in pairs):+.2f} standard errors beyond the "
+                  "reference", flush=True)  # fmt: skip
     ratio = args.samples / args.reference
     expected = math.erf(z_value(0.95) / math.sqrt(1 + ratio) / math.sqrt(2))
     result = {
@@ -526,6 +542,11 @@ def main() -> None:
         help="auto without the as-stable-as-the-fixed-default rule",
     )
     parser.add_argument("--tie-tolerance", type=float)
+    parser.add_argument(
+        "--no-selection-correction",
+        action="store_true",
+        help="intervals without the winner's-curse correction (to measure what it does)",
+    )
     parser.add_argument("--stability-target", type=float)
     parser.add_argument(
         "--quick", action="store_true", help="4 inputs (image 2), 5 seeds, 20k reference (image 4k)"
@@ -534,6 +555,10 @@ def main() -> None:
     if args.quick:
         args.inputs, args.seeds, args.reference, args.image_reference = 4, 5, 20_000, 4000
         args.image_inputs = args.image_inputs or 2
+    if args.no_selection_correction:
+        import lime_cli.engine.confidence as confidence
+
+        confidence.selection_bias = lambda errors, keys, **_: np.zeros(len(errors.features))
     groups = {"all": ["text", "cancer", "penguins", "image"], "tabular": ["cancer", "penguins"]}
     modalities = groups.get(args.modality, [args.modality])
     proofs = ["calibration", "stability", "efficiency"] if args.proof == "all" else [args.proof]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lime_cli.engine.adaptive import StopDecision, should_stop
+from lime_cli.engine.selection_bias import selection_bias
 from lime_cli.engine.stability import (
     StabilityEstimate,
     TieReport,
@@ -22,7 +23,7 @@ from lime_cli.engine.stability import (
     resolve_method,
 )
 from lime_cli.engine.surrogate import WeightedDesign
-from lime_cli.engine.uncertainty import CoefficientErrors, coefficient_errors
+from lime_cli.engine.uncertainty import CoefficientErrors, coefficient_errors, intervals
 
 #: The agreement measure of the stability figure: Jaccard of two top-K sets,
 #: |A n B| / |A u B| (1: the same features; 0: none in common).
@@ -34,7 +35,9 @@ class LabelConfidence:
     """One label's uncertainty, aligned with the features of its fit.
 
     ``errors.features`` are the fitted features (as ``RidgeFit.features``);
-    ``intervals`` is (p, 2) in the same order; ``ties`` lists features in
+    ``intervals`` is (p, 2) in the same order, centred on the estimate less
+    ``selection_bias`` (the winner's curse of choosing these features,
+    :mod:`lime_cli.engine.selection_bias`); ``ties`` lists features in
     display order (decreasing |weight|). ``decision`` is the stop rule's verdict
     at this sample count (whether or not the run is adaptive).
     """
@@ -45,6 +48,7 @@ class LabelConfidence:
     ties: TieReport
     decision: StopDecision
     k: int
+    selection_bias: np.ndarray
 
 
 def assess(
@@ -97,6 +101,13 @@ def assess(
         errors, keys, k, design.n, plan, level=level, tol=tol, target=target, measure=MEASURE,
         seed=seed, reference=reference,
     )  # fmt: skip
+    bias = selection_bias(errors, keys, seed=seed)
     return LabelConfidence(
-        errors, errors.intervals(level), decision.stability, decision.ties, decision, k
+        errors,
+        intervals(errors.centre - bias, errors.stderr, level),
+        decision.stability,
+        decision.ties,
+        decision,
+        k,
+        bias,
     )

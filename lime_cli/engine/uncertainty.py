@@ -119,6 +119,10 @@ class CoefficientErrors:
         Kish's effective sample size ``sum(w)^2 / sum(w^2)``: how many unweighted
         samples carry the same information (useful to report and to sanity
         check small problems).
+    scores : ndarray of float64, shape (n, p), optional
+        Each sample's first-order contribution to ``coef`` (``Influence.scores``;
+        ``cov = scores' scores``): covariances with other statistics of the same
+        samples (see :mod:`lime_cli.engine.selection_bias`).
     """
 
     features: np.ndarray
@@ -131,6 +135,7 @@ class CoefficientErrors:
     local_prediction_stderr: float
     centre: np.ndarray
     effective_samples: float
+    scores: np.ndarray | None = None
 
     def intervals(self, level: float = 0.95) -> np.ndarray:
         """Confidence intervals of the population weights, shape (p, 2)."""
@@ -182,6 +187,7 @@ def coefficient_errors(
         local_prediction_stderr=float(np.linalg.norm(inf.base + inf.scores @ offset)),
         centre=inf.coef + alpha * (inf.a_inv @ inf.coef),
         effective_samples=float(design.sw**2 / float(design.w @ design.w)),
+        scores=inf.scores,
     )
 
 
