@@ -20,3 +20,8 @@ LAYOUTS = ("nchw", "nhwc", "flat")
 OUTPUT_KINDS = ("probabilities", "logits", "auto")
 #: Files a directory argument contributes.
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: What the PNG, the heatmap and the report's pictures are drawn on: the
+#: user's photo (default; the model's crop mapped back onto it) or the
+#: model's input picture (the crop, as before).
+DRAW_ON = ("photo", "model")
+DRAW_ON_DEFAULT = "photo"
