@@ -11,15 +11,16 @@ beside the model's picture (``input.picture``, lossless, what the model saw):
 Why capped, and why JPEG: a photo is there to be looked at, and one JSON line
 per photo must stay small enough to keep thousands of them (JSON Lines) and to
 embed in an HTML page (which carries the JSON too). Photos over
-:data:`PHOTO_MAX_PIXELS` (one megapixel: 1182x887 for a 4:3 photo, a
+:data:`PHOTO_MAX_PIXELS` (one megapixel: 1182x886 for a 4:3 photo, a
 laptop screen's worth) are stored downscaled to it, keeping their aspect ratio
-(``downscaled_from`` says so, and the pictures' legends say it too); a 12 MP
-phone photo becomes 0.2-0.45 MB of base64. Pictures up to
+(``downscaled_from`` says so, and the pictures' legends say it too): a detailed
+photo then takes about 0.3 MB of base64 (noise, the worst case, 0.7 MB), and a
+page of the HTML report with one image stays under 1 MB. Pictures up to
 :data:`LOSSLESS_MAX_PIXELS` (256x256: digits, icons, thumbnails, where JPEG's
 artefacts would show and PNG is small anyway) are stored as PNG, larger ones as
-JPEG at quality :data:`JPEG_QUALITY` (a PNG of a photo is 5-6 times larger and
-keeps nothing a person can see). The model's own input stays a lossless PNG in
-``input.picture``: the superpixels and weights refer to it.
+JPEG at quality :data:`JPEG_QUALITY` (a PNG of a photo is 5-7 times larger and
+keeps nothing a person can see under the outlines). The model's own input stays
+a lossless PNG in ``input.picture``: the superpixels and weights refer to it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from lime_cli.image.geometry import Geometry
 PHOTO_MAX_PIXELS = 1 << 20
 #: Photos with at most this many pixels (as stored) are PNG, larger ones JPEG.
 LOSSLESS_MAX_PIXELS = 1 << 16
-JPEG_QUALITY = 90
+JPEG_QUALITY = 85
 
 
 def stored_size(width: int, height: int, max_pixels: int = PHOTO_MAX_PIXELS) -> tuple[int, int]:
