@@ -151,6 +151,11 @@ def test_a_small_photo_is_stored_losslessly():
     assert geometry.photo == (120, 90)
 
 
+def test_a_strip_too_long_for_jpeg_is_stored_as_png():
+    stored = encode_photo(Image.new("RGB", (70_000, 2), (10, 200, 30)))
+    assert stored["format"] == "png" and stored["width"] == 70_000
+
+
 def test_a_broken_photo_is_one_clear_error(tmp_path):
     e = image_explanation(size=48, photo=(120, 90))
     e.input["photo"]["data"] = "not base64!"

@@ -25,3 +25,6 @@ SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 #: model's input picture (the crop, as before).
 DRAW_ON = ("photo", "model")
 DRAW_ON_DEFAULT = "photo"
+#: Photos with more pixels are stored in the JSON (and drawn) downscaled to
+#: about this many: one megapixel (see lime_cli/image/photo.py for why).
+PHOTO_MAX_PIXELS = 1 << 20

@@ -48,7 +48,10 @@ would make one superpixel of an 8x8 digit).
 \b
 What is explained: the picture the model sees, after --resize and --crop
 (for the sample model: shorter side 256, centre crop 224x224). Superpixels,
-bounding boxes, the segment map and the PNGs all refer to that picture.
+bounding boxes and the segment map refer to that picture; the PNGs, the
+heatmap and the report are drawn on your photo at its own size (the
+superpixels mapped back through the resize and crop, the parts the model
+never saw darkened), or on the model's picture with --draw-on model.
 
 \b
 Outputs (--out, repeatable; the extension picks the format):
@@ -68,9 +71,11 @@ Outputs (--out, repeatable; the extension picks the format):
                 label, red: against), with a colour scale
 Several images or labels give one file each, the image's name and/or the
 label added to PATH (PATH-<image>-<label>.png, PATH-<image>.npy). PNGs
-have the explained picture's size, scaled up by a whole factor (nearest
-neighbour) so that the shorter side is at least 224 pixels (224x224 for the
-sample model), with a legend band below it.
+have the photo's size (photos over 1 megapixel are stored in the JSON, and
+drawn, downscaled to it) or, with --draw-on model, the model's picture's
+(224x224 for the sample model); a picture under 224 pixels on its shorter
+side is scaled up by a whole factor (nearest neighbour). A legend band is
+below.
 
 \b
 Preprocessing (ONNX: from MODEL.json beside the model, or --preprocess FILE;

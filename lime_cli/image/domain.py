@@ -312,6 +312,11 @@ def blur_sigma(shape: tuple[int, ...]) -> float:
 class ImageDomain:
     """The superpixels of one image and how 0/1 rows become model inputs.
 
+    ``photo`` (optional) is the user's photo as the JSON ``input.photo``
+    object (:func:`lime_cli.image.photo.encode_photo`), carried into the
+    explanation so its pictures can be drawn on the photo; the model never
+    sees it.
+
     ``encoder`` (a :class:`lime_cli.image.preprocess.PixelEncoder`)
     turns 0..255 RGB pixels into the model's tensor; without one, model
     inputs are float32 (n, H, W, 3) pixel arrays. Because the encoding is a

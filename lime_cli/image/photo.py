@@ -32,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
+from lime_cli.image.choices import PHOTO_MAX_PIXELS
 from lime_cli.image.geometry import Geometry
 
-#: Photos with more pixels are stored downscaled to about this many.
-PHOTO_MAX_PIXELS = 1 << 20
 #: Photos with at most this many pixels (as stored) are PNG, larger ones JPEG.
 LOSSLESS_MAX_PIXELS = 1 << 16
 JPEG_QUALITY = 85
+#: JPEG cannot hold a side longer than this: such a picture (a long strip) is stored as PNG.
+JPEG_MAX_SIDE = 65_500
 
 
 def stored_size(width: int, height: int, max_pixels: int = PHOTO_MAX_PIXELS) -> tuple[int, int]:
@@ -59,7 +60,7 @@ def encode_photo(image: Any, max_pixels: int = PHOTO_MAX_PIXELS) -> dict[str, An
         # reducing_gap: a fast box reduction first, then Lanczos (a 24 MP photo: ~0.2 s).
         stored = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     buffer = io.BytesIO()
-    if size[0] * size[1] <= LOSSLESS_MAX_PIXELS:
+    if size[0] * size[1] <= LOSSLESS_MAX_PIXELS or max(size) > JPEG_MAX_SIDE:
         fmt = "png"
         stored.save(buffer, format="PNG", optimize=False)
     else:
