@@ -127,9 +127,9 @@ class Canvas:
 
 
 def line_width(height: int, width: int) -> int:
-    """Outline width in pixels for a canvas: 2, growing by one per 200 pixels of the
-    shorter side past 400 (a 3000x4000 photo: 15), so outlines keep their look
-    when a large photo is shown scaled down to a screen."""
+    """Outline width in pixels for a canvas: 1/200 of its shorter side, at least 2
+    (224x224: 2; a 4000x3000 photo: 15), so outlines keep their look when a large
+    photo is shown scaled down to a screen."""
     return max(2, round(min(height, width) / 200))
 
 
