@@ -564,6 +564,8 @@ def _image_view(e: Explanation, label: LabelExplanation, picture_class: str, vie
 
     from lime_cli.image import pictures
 
+    if view is None:
+        view = _image_backdrop(e)
     if isinstance(view, str):  # the picture could not be read: why
         return f'<p class="warn small">{_e(view)}</p>'
     shown = int(e.params.get("num_features_shown") or DEFAULT_SHOWN)
