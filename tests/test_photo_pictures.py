@@ -151,6 +151,15 @@ def test_a_small_photo_is_stored_losslessly():
     assert geometry.photo == (120, 90)
 
 
+def test_the_legend_says_whether_the_crop_was_cut_after_resizing():
+    from lime_cli.image.photo import crop_words
+
+    e = image_explanation(size=48, photo=(150, 100))
+    assert crop_words(e) == "a 48x48 crop of the photo after resizing"
+    e.input["geometry"] = geometry_of((150, 100), Preprocessing(crop=(48, 48))).to_dict()
+    assert crop_words(e, "×") == "a 48×48 crop of the photo"
+
+
 def test_a_strip_too_long_for_jpeg_is_stored_as_png():
     stored = encode_photo(Image.new("RGB", (70_000, 2), (10, 200, 30)))
     assert stored["format"] == "png" and stored["width"] == 70_000

@@ -59,6 +59,12 @@ class Geometry:
         left, top, right, bottom = self.box
         return left <= 0 and top <= 0 and right >= self.photo[0] and bottom >= self.photo[1]
 
+    @property
+    def resized(self) -> bool:
+        """True when the model's picture is not the box's pixels one for one."""
+        left, top, right, bottom = self.box
+        return abs(right - left - self.model[0]) > 1e-6 or abs(bottom - top - self.model[1]) > 1e-6
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON ``input.geometry`` object."""
         return {

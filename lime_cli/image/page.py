@@ -68,7 +68,7 @@ class PageView:
 def page_view(explanation: Any, image: np.ndarray, segments: np.ndarray) -> PageView:
     """The report's view of an image explanation whose picture and map are given."""
     from lime_cli.image import pictures
-    from lime_cli.image.photo import photo_of
+    from lime_cli.image.photo import crop_words, photo_of
     from lime_cli.image.writers import draws_on_photo
 
     count = int(segments.max()) + 1 if segments.size else 0
@@ -101,7 +101,7 @@ def page_view(explanation: Any, image: np.ndarray, segments: np.ndarray) -> Page
     if canvas.crops:
         caption = (
             f"Picture: {what}); the model saw the part inside the light frame "
-            f"({width}×{height} after resizing and cropping), not the darkened parts."
+            f"({crop_words(explanation, '×')}), not the darkened parts."
         )
     else:
         caption = f"Picture: {what}), all of which the model saw (as {width}×{height})."

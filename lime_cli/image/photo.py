@@ -104,6 +104,15 @@ def photo_of(explanation: Any) -> tuple[np.ndarray, Geometry] | None:
     return pixels, where.scaled_to((width, height))
 
 
+def crop_words(explanation: Any, times: str = "x") -> str:
+    """What the model saw of the photo, in words: "a 224x224 crop of the photo after
+    resizing" (without "after resizing" when it was cut from the photo as it is)."""
+    geometry = Geometry.from_dict(explanation.input.get("geometry"))
+    width, height = geometry.model
+    after = " after resizing" if geometry.resized else ""
+    return f"a {width}{times}{height} crop of the photo{after}"
+
+
 def photo_note(explanation: Any) -> str | None:
     """A legend line when the photo was stored downscaled, else None."""
     photo = explanation.input.get("photo")

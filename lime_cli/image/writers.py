@@ -117,17 +117,13 @@ def draw_picture(
 
 def _photo_notes(explanation: Explanation, canvas: Any) -> list[str]:
     """Legend lines about the photo: what the model did not see, and its stored size."""
-    from lime_cli.image.photo import photo_note
+    from lime_cli.image.photo import crop_words, photo_note
 
     if canvas.geometry is None:
         return []
     notes = []
     if canvas.crops:
-        width, height = canvas.geometry.model
-        notes.append(
-            f"Darkened: outside the model's view (it saw a {width}x{height} crop "
-            "of the photo after resizing)."
-        )
+        notes.append(f"Darkened: outside the model's view (it saw {crop_words(explanation)}).")
     note = photo_note(explanation)
     if note:
         notes.append(note)
