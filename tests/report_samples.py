@@ -54,12 +54,28 @@ def text_explanation(*, uncertainty=False, checks=None, name="mail.txt") -> Expl
     )
 
 
-def image_explanation(size: int = 48) -> Explanation:
-    """A size x size picture cut in four quadrants: 0 and 3 towards, 1 against, 2 nothing."""
+def image_explanation(size: int = 48, photo: tuple[int, int] | None = None) -> Explanation:
+    """A size x size picture cut in four quadrants: 0 and 3 towards, 1 against, 2 nothing.
+
+    With ``photo`` (width, height): the picture is the centre of a photo of that size
+    (shorter side resized to ``size``, centre crop), which the explanation carries.
+    """
     from lime_cli.image.pictures import encode_picture, encode_segments
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(60, 200, size=(size, size, 3), dtype=np.uint8)
+    extra = {}
+    if photo is not None:
+        from PIL import Image
+
+        from lime_cli.image.photo import encode_photo
+        from lime_cli.image.preprocess import Preprocessing, apply_geometry, geometry_of
+
+        spec = Preprocessing(resize=size, crop=(size, size))
+        image = Image.fromarray(photo_pixels(*photo), "RGB")
+        pixels = np.asarray(apply_geometry(image, spec, "photo.png"))
+        extra = {"geometry": geometry_of(image.size, spec).to_dict(),
+                 "photo": encode_photo(image)}  # fmt: skip
     segments = np.zeros((size, size), dtype=np.int32)
     half = size // 2
     segments[:half, half:] = 1
@@ -74,12 +90,22 @@ def image_explanation(size: int = 48) -> Explanation:
     return Explanation(
         modality="image",
         input={"name": "quadrants.png", "width": size, "height": size,
-               "picture": encode_picture(pixels), "segment_map": encode_segments(segments)},
+               "picture": encode_picture(pixels), "segment_map": encode_segments(segments),
+               **extra},
         model={"path": "net.onnx", "mode": "classification", "classes": ["cat", "dog"]},
         prediction={"probabilities": {"cat": 0.7, "dog": 0.3}, "predicted": "cat"},
         params={"num_samples": 100, "num_features": 4, "num_features_shown": 3, "seed": 3},
         explanations=[_label("cat", 0, features)],
     )  # fmt: skip
+
+
+def photo_pixels(width: int, height: int) -> np.ndarray:
+    """A smooth colour photo (gradients and stripes: small as PNG or JPEG, not flat)."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    red = 40 + 160 * xs / max(1, width - 1)
+    green = 40 + 160 * ys / max(1, height - 1)
+    blue = 120 + 60 * np.sin(xs / 7.0) * np.cos(ys / 5.0)
+    return np.clip(np.stack([red, green, blue], axis=2), 0, 255).astype(np.uint8)
 
 
 def tabular_explanation(row: int = 0) -> Explanation:

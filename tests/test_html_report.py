@@ -94,6 +94,56 @@ def test_an_image_page_stays_under_a_megabyte_with_a_noisy_photo():
     assert text.count(e.input["picture"]["data"]) == 2
 
 
+def test_an_image_with_a_photo_shows_the_photo_with_overlays_of_its_size():
+    e = image_explanation(size=48, photo=(336, 224))
+    text = html.page([e])
+    photo = e.input["photo"]
+    assert photo["format"] == "jpeg"
+    # The photo is the figures' background (and in the JSON); the model's picture only
+    # in the JSON.
+    assert f"data:image/jpeg;base64,{photo['data']}" in text
+    assert text.count(photo["data"]) == 2 and text.count(e.input["picture"]["data"]) == 1
+    sizes = re.findall(r'<img class="over" src="data:image/png;base64,[^"]*" [^>]*'
+                       r'width="(\d+)" height="(\d+)"', text)  # fmt: skip
+    assert sizes == [("336", "224"), ("336", "224")]
+    assert "the photo (336×224); the model saw the part inside the light frame" in text
+    # Number 1 (superpixel 3, the crop's bottom right) is right of the middle of the
+    # photo and below it; the crop spans x 56..280 of 336.
+    first = re.search(r'<span class="n t" style="left:([\d.]+)%;top:([\d.]+)%"', text)
+    assert first and 50 < float(first.group(1)) < 280 / 336 * 100 and float(first.group(2)) > 50
+    e.params["draw_on"] = "model"
+    on_crop = html.page([e])
+    assert photo["data"] not in on_crop.split('id="lime-explanations"')[0]
+    assert 'width="48" height="48"' in on_crop
+
+
+def test_a_large_photo_is_shown_reduced_and_the_page_stays_under_a_megabyte():
+    """A detailed photo (real photos side by side, 2400x1600): stored at 1 MP in the
+    JSON, shown at 640 pixels."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from lime_cli.image.photo import encode_photo
+
+    folder = Path(__file__).resolve().parent.parent / "sample_data" / "images"
+    tiles = [Image.open(folder / f"{n}.jpg").convert("RGB").resize((600, 400))
+             for n in ("coffee", "chelsea", "rocket")]  # fmt: skip
+    detailed = Image.new("RGB", (2400, 1600))
+    for i in range(16):
+        detailed.paste(tiles[(i // 4 + i % 4) % 3], ((i % 4) * 600, (i // 4) * 400))
+    e = image_explanation(size=48, photo=(240, 160))
+    e.input["photo"] = encode_photo(detailed)
+    e.input["geometry"]["photo_size"] = [2400, 1600]
+    e.input["geometry"]["box"] = [v * 10 for v in e.input["geometry"]["box"]]
+    text = html.page([e])
+    assert len(text.encode("utf-8")) < 1_000_000
+    assert text.count(e.input["photo"]["data"]) == 1  # in the JSON; a reduced copy is shown
+    sizes = re.findall(r'<img class="over" [^>]*width="(\d+)" height="(\d+)"', text)
+    assert sizes == [("640", "427"), ("640", "427")]
+    assert "the photo (2400×1600, stored downscaled to 1254×836)" in text
+
+
 def test_no_script_runs_and_no_request_is_allowed():
     text = html.page([text_explanation(), image_explanation(), tabular_explanation()])
     scripts = re.findall(r"<script[^>]*>", text)

@@ -233,9 +233,16 @@ def test_efficientnet_sample_end_to_end(tmp_path):
     label = coffee["explanations"][0]
     assert label["label"] == "espresso"
     assert len(label["features"]) == coffee["input"]["num_superpixels"]
-    for name in ("coffee-coffee.png", "coffee-chelsea.png"):
+    # Where the 224x224 crop lies in the 600x400 photo, and the photo itself.
+    assert coffee["input"]["geometry"] == {
+        "photo_size": [600, 400], "box": [125.0, 25.0, 475.0, 375.0], "model_size": [224, 224]
+    }  # fmt: skip
+    assert coffee["input"]["photo"]["width"] == 600 and coffee["params"]["draw_on"] == "photo"
+    # The pictures are drawn on the photos at their own size, a legend band below.
+    for name, (width, height) in (("coffee-coffee.png", (600, 400)),
+                                  ("coffee-chelsea.png", (451, 300))):  # fmt: skip
         with Image.open(tmp_path / name) as png:
-            assert png.width == 224 and png.height > 224  # and a legend band below
+            assert png.width == width and png.height > height
     assert np.load(tmp_path / "segments-coffee.npy").shape == (224, 224)
 
 

@@ -91,6 +91,50 @@ def test_image_report_shows_the_picture_numbers_and_colour_scale(tmp_path):
         screenshot(driver, "report-image")
 
 
+def test_image_report_shows_the_photo_at_its_size_with_the_unseen_parts_darkened(tmp_path):
+    """The model saw the 224x224 middle of a 336x224 photo (x 56..280): the figures
+    show the whole photo, its sides darkened, the numbers where the superpixels are."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    path = _write(tmp_path, [image_explanation(size=48, photo=(336, 224))])
+    with chromium_page(path) as driver:
+        for img in driver.find_elements(By.CSS_SELECTOR, "section.label img"):
+            natural = driver.execute_script(
+                "return [arguments[0].naturalWidth, arguments[0].naturalHeight]", img
+            )
+            assert natural == [336, 224]  # the photo's size, not the model's 48x48
+        stack = driver.find_element(By.CSS_SELECTOR, ".outlined .stack")
+        assert stack.value_of_css_property("background-image").startswith(
+            'url("data:image/jpeg;base64,'
+        )
+        box = stack.rect
+        assert box["width"] / box["height"] == pytest.approx(1.5, abs=0.02)
+        first = driver.find_elements(By.CSS_SELECTOR, ".outlined .n")[0].rect
+        centre_x = first["x"] + first["width"] / 2
+        assert box["x"] + box["width"] / 2 < centre_x < box["x"] + box["width"] * 280 / 336
+        assert "the photo (336×224)" in driver.find_element(By.CSS_SELECTOR, ".picture-note").text
+        _clean(driver, path)
+        # What a person sees: the photo's sides (never seen by the model) are darker
+        # than its middle.
+        ratio = driver.execute_script("return window.devicePixelRatio") or 1
+        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
+        left, top = int(box["x"] * ratio), int(box["y"] * ratio)
+        right, bottom = (
+            int((box["x"] + box["width"]) * ratio),
+            int((box["y"] + box["height"]) * ratio),
+        )
+        figure = np.asarray(shot.crop((left, top, right, bottom)), dtype=float)
+        width = figure.shape[1]
+        side = figure[:, 2 : width * 40 // 336].mean()
+        middle = figure[:, width * 70 // 336 : width * 260 // 336].mean()
+        assert side < middle - 25
+        screenshot(driver, "report-photo")
+
+
 def test_tabular_report_puts_the_row_value_beside_each_condition(tmp_path):
     from selenium.webdriver.common.by import By
 

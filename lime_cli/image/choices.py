@@ -20,3 +20,11 @@ LAYOUTS = ("nchw", "nhwc", "flat")
 OUTPUT_KINDS = ("probabilities", "logits", "auto")
 #: Files a directory argument contributes.
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+#: What the PNG, the heatmap and the report's pictures are drawn on: the
+#: user's photo (default; the model's crop mapped back onto it) or the
+#: model's input picture (the crop, as before).
+DRAW_ON = ("photo", "model")
+DRAW_ON_DEFAULT = "photo"
+#: Photos with more pixels are stored in the JSON (and drawn) downscaled to
+#: about this many: one megapixel (see lime_cli/image/photo.py for why).
+PHOTO_MAX_PIXELS = 1 << 20

@@ -48,7 +48,10 @@ would make one superpixel of an 8x8 digit).
 \b
 What is explained: the picture the model sees, after --resize and --crop
 (for the sample model: shorter side 256, centre crop 224x224). Superpixels,
-bounding boxes, the segment map and the PNGs all refer to that picture.
+bounding boxes and the segment map refer to that picture; the PNGs, the
+heatmap and the report are drawn on your photo at its own size (the
+superpixels mapped back through the resize and crop, the parts the model
+never saw darkened), or on the model's picture with --draw-on model.
 
 \b
 Outputs (--out, repeatable; the extension picks the format):
@@ -68,9 +71,11 @@ Outputs (--out, repeatable; the extension picks the format):
                 label, red: against), with a colour scale
 Several images or labels give one file each, the image's name and/or the
 label added to PATH (PATH-<image>-<label>.png, PATH-<image>.npy). PNGs
-have the explained picture's size, scaled up by a whole factor (nearest
-neighbour) so that the shorter side is at least 224 pixels (224x224 for the
-sample model), with a legend band below it.
+have the photo's size (photos over 1 megapixel are stored in the JSON, and
+drawn, downscaled to it) or, with --draw-on model, the model's picture's
+(224x224 for the sample model); a picture under 224 pixels on its shorter
+side is scaled up by a whole factor (nearest neighbour). A legend band is
+below.
 
 \b
 Preprocessing (ONNX: from MODEL.json beside the model, or --preprocess FILE;
@@ -130,6 +135,13 @@ def image_inputs(func: F) -> F:
                      help="The PNG shows only superpixels towards the label, outlined in "
                           "yellow (lime's get_image_and_mask), not the strongest of either "
                           "sign."),
+        click.option("--draw-on", type=click.Choice(choices.DRAW_ON),
+                     default=choices.DRAW_ON_DEFAULT, show_default=True,
+                     help="What the PNG, the heatmap and the report's pictures are drawn on: "
+                          "the photo at its own size (superpixels mapped back through the "
+                          "resize and crop; the photo is stored in the JSON, downscaled past "
+                          "1 megapixel), or the model's input picture (the photo is then left "
+                          "out of the JSON)."),
         click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
                      show_default=True,
                      help="Refuse images with more pixels, from their header, before decoding "
@@ -215,6 +227,7 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
         max_pixels=options["max_pixels"],
         show_progress=not settings.quiet and len(sources) == 1,
         positive_only=bool(options.get("positive_only")),
+        draw_on=options.get("draw_on") or choices.DRAW_ON_DEFAULT,
     )
     items = [_source(s, options["max_pixels"]) for s in sources]
     extra = [(path, HEATMAP) for path in heatmaps]
@@ -290,6 +303,7 @@ class ImageTask(PerItemTask):
     max_pixels: int = DEFAULT_MAX_PIXELS
     show_progress: bool = False
     positive_only: bool = False
+    draw_on: str = choices.DRAW_ON_DEFAULT
 
     def explain_one(self, source: ImageSource) -> Any:
         import numpy as np
@@ -312,6 +326,7 @@ class ImageTask(PerItemTask):
         explanation.params["num_features_shown"] = self.params.num_features
         if self.positive_only:
             explanation.params["positive_only"] = True
+        explanation.params["draw_on"] = self.draw_on
         warning = segmentation_warning(domain.num_features, self.params.num_features)
         if warning:
             explanation.warnings.append(warning)
@@ -327,7 +342,8 @@ class ImageTask(PerItemTask):
             segment,
             segmentation_size,
         )
-        from lime_cli.image.preprocess import LUMA, apply_geometry
+        from lime_cli.image.photo import encode_photo
+        from lime_cli.image.preprocess import LUMA, apply_geometry, geometry_of
         from lime_cli.image.reading import read_image, read_image_bytes
 
         if source.error is not None:
@@ -352,14 +368,17 @@ class ImageTask(PerItemTask):
         details = {
             "original": {k: v for k, v in loaded.describe().items() if k != "name"},
             "segmenter": {"name": method, **seg_params, "seed": seg_seed},
+            # Where the picture lies in the photo, to draw on the photo (geometry.py).
+            "geometry": geometry_of(loaded.image.size, preprocessing, loaded.name).to_dict(),
         }
         if why:
             details["segmenter"]["chosen_because"] = why
         size = segmentation_size(picture.size[0], picture.size[1])
         if size != picture.size:  # a large picture: segmented on a reduced copy
             details["segmenter"]["segmented_at"] = f"{size[0]}x{size[1]}"
+        photo = encode_photo(loaded.image) if self.draw_on == "photo" else None
         domain = ImageDomain(
-            pixels, segments, self.hide, encoder, name=loaded.name, details=details
+            pixels, segments, self.hide, encoder, name=loaded.name, details=details, photo=photo
         )
         return domain, rng
 

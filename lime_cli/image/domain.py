@@ -312,6 +312,11 @@ def blur_sigma(shape: tuple[int, ...]) -> float:
 class ImageDomain:
     """The superpixels of one image and how 0/1 rows become model inputs.
 
+    ``photo`` (optional) is the user's photo as the JSON ``input.photo``
+    object (:func:`lime_cli.image.photo.encode_photo`), carried into the
+    explanation so its pictures can be drawn on the photo; the model never
+    sees it.
+
     ``encoder`` (a :class:`lime_cli.image.preprocess.PixelEncoder`)
     turns 0..255 RGB pixels into the model's tensor; without one, model
     inputs are float32 (n, H, W, 3) pixel arrays. Because the encoding is a
@@ -334,6 +339,7 @@ class ImageDomain:
         *,
         name: str = "-",
         details: dict[str, Any] | None = None,
+        photo: dict[str, Any] | None = None,
     ) -> None:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
@@ -346,6 +352,7 @@ class ImageDomain:
         self.encoder = encoder
         self.name = name
         self.details = dict(details or {})
+        self.photo = photo
         self.num_features = int(self.segments.max()) + 1
         self.feature_names = [f"superpixel {j}" for j in range(self.num_features)]
         self._boxes, self._counts = _boxes_and_counts(self.segments, self.num_features)
@@ -485,6 +492,8 @@ class ImageDomain:
 
         out["picture"] = encode_picture(self.image)
         out["segment_map"] = encode_segments(self.segments)
+        if self.photo is not None:  # the user's photo, to draw on (lime_cli.image.photo)
+            out["photo"] = self.photo
         return out
 
 

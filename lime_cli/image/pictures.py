@@ -1,11 +1,22 @@
 """Image explanations as pictures: the masked image and the weight heatmap (PNG).
 
-Both pictures show the image the model saw (after resizing and cropping),
-scaled up by a whole factor with nearest-neighbour sampling so that the
-shorter side is at least ``MIN_SIDE`` pixels (a 224x224 input stays
+What they are drawn on (a :class:`Canvas`):
+
+- the user's photo (the default, :func:`photo_canvas`): the photo at its own
+  size (as stored in the JSON, see :mod:`lime_cli.image.photo`), every photo
+  pixel showing the superpixel of the model pixel it became (nearest
+  neighbour through the resize and crop, :mod:`lime_cli.image.geometry`);
+  parts of the photo the model never saw (cut by a centre crop) are darkened;
+- the model's picture (``--draw-on model``, or an explanation without a photo,
+  :func:`model_canvas`): the image the model saw, after resizing and cropping.
+
+Either is scaled up by a whole factor with nearest-neighbour sampling so
+that the shorter side is at least ``MIN_SIDE`` pixels (a 224x224 input stays
 224x224; an 8x8 one becomes 224x224), unless that would exceed
-``MAX_UPSCALED_PIXELS``. Each input pixel becomes a square block,
-so superpixel shapes are kept exactly.
+``MAX_UPSCALED_PIXELS``; each pixel becomes a square block, so superpixel
+shapes are kept exactly. Outlines, dashes, numbers and the legend grow with
+the canvas (:func:`line_width`, :func:`draw_numbers`, :func:`with_legend`), so
+they read the same on a 224-pixel picture and on a 4000-pixel photo.
 
 - Strongest superpixels (the ``.png``, :func:`strongest_image`): the
   ``num_features`` superpixels of largest |weight| keep their colours, outlined
@@ -19,7 +30,7 @@ so superpixel shapes are kept exactly.
   (scaled by the largest |weight|), with every superpixel's outline in grey;
   :func:`with_legend` adds its colour scale below.
 
-Both are drawn a strip of rows at a time, so a picture of tens of megapixels
+All are drawn a strip of rows at a time, so a picture of tens of megapixels
 needs its output (uint8) and a few megabytes, not several float64 copies.
 """
 
@@ -28,9 +39,13 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lime_cli.image.geometry import Geometry
 
 MIN_SIDE = 224
 #: Upscaling stops short of pictures larger than this (16.8 megapixels).
@@ -40,6 +55,14 @@ TOWARDS = np.array([33, 102, 172], dtype=np.float64)
 AGAINST = np.array([178, 24, 43], dtype=np.float64)
 GREY_LEVEL = 128.0
 HEAT_ALPHA = 0.75
+#: Photo pixels the model never saw: grey, at this share of their brightness,
+#: over a dark level (darker than the greyed-out superpixels, so the two differ).
+UNSEEN_SHARE = 0.35
+UNSEEN_LEVEL = 30.0
+#: The line along the edge of the model's view, on the unseen side.
+VIEW_EDGE = np.array([235, 235, 235], dtype=np.float64)
+#: Pixels of a dash along an "against" outline on the model's picture, and of the gap after it.
+DASH = 4
 
 Weights = Sequence[tuple[int, float]]  # (superpixel index, weight)
 
@@ -58,70 +81,209 @@ def scale_factor(height: int, width: int, min_side: int = MIN_SIDE) -> int:
 
 
 #: Output pixels drawn at once.
-STRIP_PIXELS = 1 << 20
+STRIP_PIXELS = 1 << 18
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """Where an explanation is drawn, and which superpixel each output pixel shows.
+
+    ``image`` (h, w, 3 uint8: the photo, or the model's picture) is drawn ``k``
+    times larger by nearest neighbour. Output row r shows row ``label_rows[r]``
+    of the superpixel map and output column c its column ``label_cols[c]``;
+    -1 where the model saw nothing there (outside its crop). ``line`` is the
+    outline width and ``dash`` the dash length, in output pixels.
+    ``geometry`` (photo canvases) says where the model's picture lies, in the
+    image's pixels.
+    """
+
+    image: np.ndarray
+    k: int
+    label_rows: np.ndarray
+    label_cols: np.ndarray
+    line: int
+    dash: int
+    geometry: Geometry | None = None
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0]) * self.k
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1]) * self.k
+
+    @property
+    def crops(self) -> bool:
+        """True when some of the picture was never seen by the model (it is darkened)."""
+        return bool((self.label_rows < 0).any() or (self.label_cols < 0).any())
+
+    def point(self, row: int, col: int) -> tuple[int, int]:
+        """(row, column) in the output of the centre of superpixel-map pixel (row, col)."""
+        if self.geometry is None:
+            return (row * self.k + self.k // 2, col * self.k + self.k // 2)
+        y, x = self.geometry.point(row, col, (self.width, self.height))
+        return (min(self.height - 1, int(y)), min(self.width - 1, int(x)))
+
+
+def line_width(height: int, width: int) -> int:
+    """Outline width in pixels for a canvas: 1/200 of its shorter side, at least 2
+    (224x224: 2; a 4000x3000 photo: 15), so outlines keep their look when a large
+    photo is shown scaled down to a screen."""
+    return max(2, round(min(height, width) / 200))
+
+
+def model_canvas(image: np.ndarray, segments: np.ndarray) -> Canvas:
+    """The model's picture, scaled up by :func:`scale_factor` (as before photos were drawn)."""
+    height, width = segments.shape
+    k = scale_factor(height, width)
+    rows = np.arange(height * k) // k
+    cols = np.arange(width * k) // k
+    return Canvas(np.asarray(image), k, rows, cols, line=2, dash=DASH * max(1, k // 2))
+
+
+def photo_canvas(photo: np.ndarray, geometry: Geometry) -> Canvas:
+    """The photo (H, W, 3 uint8) at its own size (scaled up by :func:`scale_factor`
+    when it is small), showing superpixels through ``geometry`` (in its pixels)."""
+    height, width = photo.shape[:2]
+    k = scale_factor(height, width)
+    rows, cols = geometry.index_maps((width * k, height * k))
+    line = line_width(height * k, width * k)
+    return Canvas(photo, k, rows, cols, line=line, dash=max(DASH, 2 * line), geometry=geometry)
+
+
+def canvas_labels(canvas: Canvas, segments: np.ndarray) -> np.ndarray:
+    """The superpixel map as the canvas shows it (int32, output size), -1 where unseen.
+
+    For pictures of screen size (the HTML report's overlays); the PNGs are drawn
+    a strip at a time by :func:`_draw_in_strips` instead.
+    """
+    extended, rows, cols = _extended(canvas, segments, unseen=-1)
+    return extended[rows[:, None], cols[None, :]]
+
+
+def _extended(
+    canvas: Canvas, segments: np.ndarray, unseen: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The map with one more row and column holding ``unseen``, and the canvas's
+    indices into it (-1 pointing at that row or column)."""
+    height, width = segments.shape
+    extended = np.full((height + 1, width + 1), unseen, dtype=np.int32)
+    extended[:height, :width] = segments
+    rows = np.where(canvas.label_rows < 0, height, canvas.label_rows)
+    cols = np.where(canvas.label_cols < 0, width, canvas.label_cols)
+    return extended, rows, cols
 
 
 def masked_image(
-    image: np.ndarray, segments: np.ndarray, weights: Weights, num_features: int
+    image: np.ndarray,
+    segments: np.ndarray,
+    weights: Weights,
+    num_features: int,
+    canvas: Canvas | None = None,
 ) -> np.ndarray:
     """The picture with only the strongest positive superpixels in colour (uint8 RGB)."""
+    canvas = canvas or model_canvas(image, segments)
     shown = [j for j, w in sorted(weights, key=lambda jw: -jw[1]) if w > 0][:num_features]
-    is_shown = np.zeros(int(segments.max()) + 1, dtype=bool)
+    d = int(segments.max()) + 1
+    is_shown = np.zeros(d + 1, dtype=bool)  # [d]: outside the model's view
     is_shown[shown] = True
+    thin = max(1, canvas.line // 2)
 
     def draw(pixels: np.ndarray, context: np.ndarray, inner: slice, top: int) -> np.ndarray:
-        keep = is_shown[context[inner]]
+        labels = context[inner]
+        keep = is_shown[labels]
         grey = _luma(pixels)[..., None]
         faded = 0.5 * grey + 0.5 * GREY_LEVEL
         out = np.where(keep[..., None], pixels, faded)
-        outline = _inner_outline(np.where(is_shown[context], context, -1))[inner]
+        outline = _outline(np.where(is_shown[context], context, -1), thin)[inner]
         out[outline & keep] = OUTLINE
+        _darken_unseen(out, grey, canvas, top, thin)
         return out
 
-    return _draw_in_strips(image, segments, draw)
+    return _draw_in_strips(canvas, segments, draw)
 
 
-def heatmap(image: np.ndarray, segments: np.ndarray, weights: Weights) -> np.ndarray:
+def heatmap(
+    image: np.ndarray, segments: np.ndarray, weights: Weights, canvas: Canvas | None = None
+) -> np.ndarray:
     """The greyscale picture tinted by every superpixel's weight (uint8 RGB)."""
+    canvas = canvas or model_canvas(image, segments)
     d = int(segments.max()) + 1
-    per_segment = np.zeros(d)
+    per_segment = np.zeros(d + 1)  # [d]: outside the model's view
     for j, w in weights:
         per_segment[j] = w
     top = float(np.abs(per_segment).max())
     strength = per_segment / top if top > 0 else per_segment
+    thin = max(1, canvas.line // 2)
 
     def draw(pixels: np.ndarray, context: np.ndarray, inner: slice, top: int) -> np.ndarray:
-        grey = np.repeat(_luma(pixels)[..., None], 3, axis=2)
-        s = strength[context[inner]][..., None]
+        labels = context[inner]
+        luma = _luma(pixels)[..., None]
+        grey = np.repeat(luma, 3, axis=2)
+        s = strength[labels][..., None]
         colour = np.where(s >= 0, TOWARDS, AGAINST)
         alpha = HEAT_ALPHA * np.abs(s)
         out = (1.0 - alpha) * grey + alpha * colour
-        edges = _inner_outline(context)[inner]
+        edges = _outline(context, thin)[inner]
         out[edges] = 0.5 * out[edges] + 0.5 * GREY_LEVEL
+        _darken_unseen(out, luma, canvas, top, thin)
         return out
 
-    return _draw_in_strips(image, segments, draw)
+    return _draw_in_strips(canvas, segments, draw)
 
 
-def _draw_in_strips(image: np.ndarray, segments: np.ndarray, draw: Any) -> np.ndarray:
-    """The upscaled picture drawn by ``draw`` a strip of output rows at a time.
+def _darken_unseen(out: np.ndarray, luma: np.ndarray, canvas: Canvas, top: int, width: int) -> None:
+    """Photo pixels the model never saw become dark grey, in place, with a light line
+    ``width`` pixels wide along the edge of the model's view (on the unseen side).
+
+    The view is a rectangle of output rows and columns, so both are found from
+    the canvas's per-row and per-column maps, without a full-size search.
+    """
+    if not canvas.crops:
+        return
+    n = out.shape[0]
+    row_seen = canvas.label_rows[top : top + n] >= 0
+    col_seen = canvas.label_cols >= 0
+    unseen = ~(row_seen[:, None] & col_seen[None, :])
+    if not unseen.any():
+        return
+    dark = UNSEEN_SHARE * luma[unseen] + (1 - UNSEEN_SHARE) * UNSEEN_LEVEL
+    out[unseen] = dark
+    near_rows = _near(canvas.label_rows >= 0, width)[top : top + n]
+    near_cols = _near(col_seen, width)
+    edge = (row_seen[:, None] & near_cols[None, :]) | (near_rows[:, None] & col_seen[None, :])
+    out[edge & unseen] = VIEW_EDGE
+
+
+def _near(seen: np.ndarray, width: int) -> np.ndarray:
+    """True within ``width`` places of a True in the 1-D ``seen``."""
+    from scipy.ndimage import maximum_filter1d
+
+    return maximum_filter1d(seen.astype(np.uint8), 2 * width + 1, mode="constant") > 0
+
+
+def _draw_in_strips(canvas: Canvas, segments: np.ndarray, draw: Any) -> np.ndarray:
+    """The canvas drawn by ``draw`` a strip of output rows at a time.
 
     ``draw(pixels, context, inner, top)`` gets the strip's float64 pixels and
-    the labels of the strip with one more row above and below where the
-    picture has them (so outlines at the strip's edges come out right);
-    ``context[inner]`` are the strip's own labels, ``top`` the strip's first
-    row in the output.
+    the superpixel labels of the strip with ``canvas.line`` more rows above and
+    below where the picture has them (so outlines at the strip's edges come
+    out right); ``context[inner]`` are the strip's own labels, ``top`` the
+    strip's first row in the output. Pixels the model never saw have the
+    label ``segments.max() + 1``.
     """
-    height, width = segments.shape
-    k = scale_factor(height, width)
-    big_height, big_width = height * k, width * k
+    d = int(segments.max()) + 1
+    extended, rows, cols = _extended(canvas, segments, unseen=d)
+    big_height, big_width = canvas.height, canvas.width
     out = np.empty((big_height, big_width, 3), dtype=np.uint8)
     step = max(1, STRIP_PIXELS // big_width)
+    margin = max(1, canvas.line)
     for top in range(0, big_height, step):
         bottom = min(big_height, top + step)
-        above, below = max(0, top - 1), min(big_height, bottom + 1)
-        pixels = _upscaled_rows(np.asarray(image), k, top, bottom).astype(np.float64)
-        context = _upscaled_rows(segments, k, above, below)
+        above, below = max(0, top - margin), min(big_height, bottom + margin)
+        pixels = _upscaled_rows(canvas.image, canvas.k, top, bottom).astype(np.float64)
+        context = extended[rows[above:below, None], cols[None, :]]
         inner = slice(top - above, top - above + bottom - top)
         out[top:bottom] = _to_uint8(draw(pixels, context, inner, top))
     return out
@@ -154,6 +316,24 @@ def _inner_outline(labels: np.ndarray) -> np.ndarray:
     edge[:-1, :] |= diff_v
     edge[:, 1:] |= diff_h
     edge[:, :-1] |= diff_h
+    return edge
+
+
+def _outline(labels: np.ndarray, width: int) -> np.ndarray:
+    """Pixels within ``width`` of their region's inside edge: another label lies at
+    most ``width`` pixels away along the row or the column (``width`` 1: as
+    :func:`_inner_outline`). Minimum and maximum filters: the cost does not grow
+    with the width."""
+    if width <= 1:
+        return _inner_outline(labels)
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+    size = 2 * width + 1
+    edge = np.zeros(labels.shape, dtype=bool)
+    for axis in (0, 1):
+        high = maximum_filter1d(labels, size, axis=axis, mode="nearest")
+        low = minimum_filter1d(labels, size, axis=axis, mode="nearest")
+        edge |= high != low
     return edge
 
 
@@ -235,9 +415,6 @@ def picture_of(explanation: Any) -> tuple[np.ndarray, np.ndarray]:
 # they are mostly transparent, so each label costs a few kilobytes, not another
 # copy of the photo.
 
-#: Pixels of a dash along an "against" outline, and of the gap after it.
-DASH = 4
-
 
 def png_bytes_rgba(pixels: np.ndarray) -> bytes:
     """An RGBA uint8 array as PNG file contents."""
@@ -250,70 +427,91 @@ def png_bytes_rgba(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def outline_masks(segments: np.ndarray, marked: Weights) -> tuple[np.ndarray, np.ndarray]:
+def _per_label(labels: np.ndarray, pairs: Weights, count: int | None) -> tuple[np.ndarray, int]:
+    """Weights per label as an array with one more entry (0) for unseen pixels (-1 in
+    ``labels``), and that entry's index; ``count`` labels (default: the map's)."""
+    d = count if count is not None else (int(labels.max()) + 1 if labels.size else 0)
+    d = max(d, 0)
+    values = np.zeros(d + 1)
+    for j, w in pairs:
+        if 0 <= j < d:
+            values[j] = w
+    return values, d
+
+
+def outline_masks(
+    segments: np.ndarray,
+    marked: Weights,
+    *,
+    line: int = 2,
+    dash: int = DASH,
+    count: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the outlines of superpixels towards (solid) and against
-    (dashed) the label; ``marked`` are (superpixel index, weight) pairs."""
-    d = int(segments.max()) + 1 if segments.size else 0
-    sign = np.zeros(d, dtype=np.int8)
-    for j, w in marked:
-        if 0 <= j < d and w != 0:
-            sign[j] = 1 if w > 0 else -1
-    per_pixel = sign[segments]
-    edges = _thick_outline(np.where(per_pixel != 0, segments, -1)) & (per_pixel != 0)
+    (dashed) the label; ``marked`` are (superpixel index, weight) pairs; -1 in
+    ``segments``: not seen by the model. Outlines are ``line`` pixels wide (two
+    by default: a one-pixel dashed line is lost on a busy photo)."""
+    values, d = _per_label(segments, marked, count)
+    index = np.where(segments < 0, d, segments)
+    per_pixel = np.sign(values)[index]
+    edges = _outline(np.where(per_pixel != 0, index, -1), line) & (per_pixel != 0)
     rows, cols = np.indices(segments.shape)
-    dash = ((rows + cols) // DASH) % 2 == 0
-    return edges & (per_pixel > 0), edges & (per_pixel < 0) & dash
+    dashes = ((rows + cols) // dash) % 2 == 0
+    return edges & (per_pixel > 0), edges & (per_pixel < 0) & dashes
 
 
-def _thick_outline(labels: np.ndarray) -> np.ndarray:
-    """The inside edge of each region, two pixels wide (a one-pixel dashed line is
-    lost on a busy photo)."""
-    edges = _inner_outline(labels)
-    inward = edges.copy()
-    same_v = labels[1:, :] == labels[:-1, :]
-    same_h = labels[:, 1:] == labels[:, :-1]
-    inward[1:, :] |= edges[:-1, :] & same_v
-    inward[:-1, :] |= edges[1:, :] & same_v
-    inward[:, 1:] |= edges[:, :-1] & same_h
-    inward[:, :-1] |= edges[:, 1:] & same_h
-    return inward
-
-
-#: The veil over superpixels that are not outlined: half-transparent grey.
+#: The veil over superpixels that are not outlined: half-transparent grey; and
+#: over the parts of a photo the model never saw: darker.
 VEIL = (128, 128, 128, 120)
+UNSEEN_VEIL = (15, 15, 15, 200)
 
 
-def outline_overlay(segments: np.ndarray, marked: Weights) -> np.ndarray:
+def outline_overlay(
+    segments: np.ndarray,
+    marked: Weights,
+    *,
+    line: int = 2,
+    dash: int = DASH,
+    count: int | None = None,
+) -> np.ndarray:
     """(H, W, 4) uint8: towards outlines solid blue, against outlines dashed red,
-    the marked superpixels clear and the rest veiled in grey."""
-    towards, against = outline_masks(segments, marked)
+    the marked superpixels clear, the rest veiled in grey and what the model never
+    saw (-1 in ``segments``) veiled darker."""
+    towards, against = outline_masks(segments, marked, line=line, dash=dash, count=count)
     out = np.zeros((*segments.shape, 4), dtype=np.uint8)
-    d = int(segments.max()) + 1 if segments.size else 0
-    is_marked = np.zeros(d, dtype=bool)
-    for j, w in marked:
-        if 0 <= j < d and w != 0:
-            is_marked[j] = True
-    out[~is_marked[segments]] = VEIL
+    values, d = _per_label(segments, [(j, 1.0) for j, w in marked if w != 0], count)
+    out[values[np.where(segments < 0, d, segments)] == 0] = VEIL
+    _veil_unseen(out, segments, max(1, line // 2))
     out[towards] = (*TOWARDS.astype(np.uint8), 255)
     out[against] = (*AGAINST.astype(np.uint8), 255)
     return out
 
 
-def heat_overlay(segments: np.ndarray, weights: Weights) -> np.ndarray:
+def heat_overlay(
+    segments: np.ndarray, weights: Weights, *, line: int = 2, count: int | None = None
+) -> np.ndarray:
     """(H, W, 4) uint8: each superpixel tinted by its weight (alpha grows with
-    |weight|, scaled by the largest), to lay over the greyscale picture."""
-    d = int(segments.max()) + 1 if segments.size else 0
-    per_segment = np.zeros(d)
-    for j, w in weights:
-        if 0 <= j < d:
-            per_segment[j] = w
-    top = float(np.abs(per_segment).max()) if d else 0.0
-    strength = per_segment / top if top > 0 else per_segment
-    s = strength[segments]
+    |weight|, scaled by the largest), to lay over the greyscale picture; what the
+    model never saw (-1 in ``segments``) veiled dark, edged by a line half ``line``
+    wide."""
+    values, d = _per_label(segments, weights, count)
+    top = float(np.abs(values).max()) if d else 0.0
+    strength = values / top if top > 0 else values
+    s = strength[np.where(segments < 0, d, segments)]
     out = np.zeros((*segments.shape, 4), dtype=np.uint8)
     out[..., :3] = np.where((s >= 0)[..., None], TOWARDS, AGAINST).astype(np.uint8)
     out[..., 3] = _to_uint8(255 * HEAT_ALPHA * np.abs(s))
+    _veil_unseen(out, segments, max(1, line // 2))
     return out
+
+
+def _veil_unseen(out: np.ndarray, segments: np.ndarray, width: int) -> None:
+    """What the model never saw (-1) veiled dark, with a light line ``width`` pixels
+    wide along the edge of its view, in place."""
+    unseen = segments < 0
+    if unseen.any():
+        out[unseen] = UNSEEN_VEIL
+        out[_outline(unseen.astype(np.int8), width) & unseen] = (*VIEW_EDGE.astype(np.uint8), 255)
 
 
 def label_points(segments: np.ndarray, indices: Sequence[int]) -> dict[int, tuple[int, int]]:
@@ -340,59 +538,77 @@ def label_points(segments: np.ndarray, indices: Sequence[int]) -> dict[int, tupl
 
 
 def strongest_image(
-    image: np.ndarray, segments: np.ndarray, weights: Weights, num_features: int
+    image: np.ndarray,
+    segments: np.ndarray,
+    weights: Weights,
+    num_features: int,
+    canvas: Canvas | None = None,
 ) -> tuple[np.ndarray, list[tuple[int, float, tuple[int, int]]]]:
     """The picture with the ``num_features`` superpixels of largest |weight| in colour
     (the rest faded to grey), towards the label outlined solid blue, against it dashed
-    red; upscaled as :func:`masked_image`. Also returns (superpixel, weight, (row,
-    column) for its number in the upscaled picture) in rank order, for the numbers.
+    red; drawn on ``canvas`` (default: the model's picture, upscaled as
+    :func:`masked_image`). Also returns (superpixel, weight, (row, column) for its
+    number in the output) in rank order, for the numbers.
     """
+    canvas = canvas or model_canvas(image, segments)
     ranked = [(j, w) for j, w in sorted(weights, key=lambda jw: -abs(jw[1])) if w != 0]
     shown = ranked[:num_features]
     d = int(segments.max()) + 1
-    sign = np.zeros(d, dtype=np.int8)
+    sign = np.zeros(d + 1, dtype=np.int8)  # [d]: outside the model's view
     for j, w in shown:
         sign[j] = 1 if w > 0 else -1
-    k = scale_factor(*segments.shape)
-    width = 2 * max(1, k // 2)  # whole input pixels when upscaled, at least two
 
     def draw(pixels: np.ndarray, context: np.ndarray, inner: slice, top: int) -> np.ndarray:
-        keep = sign[context[inner]] != 0
-        faded = 0.5 * _luma(pixels)[..., None] + 0.5 * GREY_LEVEL
+        labels = context[inner]
+        keep = sign[labels] != 0
+        luma = _luma(pixels)[..., None]
+        faded = 0.5 * luma + 0.5 * GREY_LEVEL
         out = np.where(keep[..., None], pixels, faded)
         marked = np.where(sign[context] != 0, context, -1)
-        edges = _thick_outline(marked) if width <= 2 else _inner_outline(marked)
-        edges = edges[inner] & keep
+        edges = _outline(marked, canvas.line)[inner] & keep
         rows = np.arange(pixels.shape[0])[:, None] + top
         cols = np.arange(pixels.shape[1])[None, :]
-        dash = ((rows + cols) // (DASH * max(1, k // 2))) % 2 == 0
-        per = sign[context[inner]]
+        dash = ((rows + cols) // canvas.dash) % 2 == 0
+        per = sign[labels]
         out[edges & (per > 0)] = TOWARDS
         out[edges & (per < 0) & dash] = AGAINST
+        _darken_unseen(out, luma, canvas, top, max(1, canvas.line // 2))
         return out
 
-    pixels = _draw_in_strips(image, segments, draw)
+    pixels = _draw_in_strips(canvas, segments, draw)
     points = label_points(segments, [j for j, _ in shown])
-    placed = [(j, w, (points[j][0] * k + k // 2, points[j][1] * k + k // 2)) for j, w in shown]
+    placed = [(j, w, canvas.point(*points[j])) for j, w in shown]
     return pixels, placed
 
 
 def draw_numbers(pixels: np.ndarray, placed: Sequence[tuple[int, float, tuple[int, int]]]) -> None:
-    """Numbers 1, 2, ... in discs (blue towards, red against) at the given points, in place."""
+    """Numbers 1, 2, ... in discs (blue towards, red against) at the given points, in place.
+
+    The text is 1/18 of the picture's shorter side (at least 9 pixels), so numbers
+    read the same on a 224-pixel picture and on a 4000-pixel photo. Each number is
+    drawn on a patch around it, not on a copy of the whole picture.
+    """
     from PIL import Image, ImageDraw
 
     height, width = pixels.shape[:2]
     size = max(9, min(height, width) // 18)
-    canvas = Image.fromarray(pixels)
-    pen = ImageDraw.Draw(canvas)
     font = _font(size)
+    radius = size * 0.75
     for rank, (_, w, (row, col)) in enumerate(placed, start=1):
-        radius = size * 0.75
+        text = str(rank)
+        reach = int(math.ceil(max(radius, font.getlength(text) / 2, size))) + 2
+        top, left = max(0, row - reach), max(0, col - reach)
+        bottom, right = min(height, row + reach + 1), min(width, col + reach + 1)
+        if top >= bottom or left >= right:
+            continue
+        patch = Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right]))
+        pen = ImageDraw.Draw(patch)
+        y, x = row - top, col - left
         fill = tuple(int(c) for c in (TOWARDS if w > 0 else AGAINST))
-        pen.ellipse((col - radius, row - radius, col + radius, row + radius), fill=fill,
+        pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=fill,
                     outline=(255, 255, 255))  # fmt: skip
-        pen.text((col, row), str(rank), fill=(255, 255, 255), font=font, anchor="mm")
-    pixels[...] = np.asarray(canvas)
+        pen.text((x, y), text, fill=(255, 255, 255), font=font, anchor="mm")
+        pixels[top:bottom, left:right] = np.asarray(patch)
 
 
 def with_legend(pixels: np.ndarray, lines: Sequence[str], scale: float | None = None) -> np.ndarray:
@@ -401,16 +617,17 @@ def with_legend(pixels: np.ndarray, lines: Sequence[str], scale: float | None = 
     from PIL import Image, ImageDraw
 
     height, width = pixels.shape[:2]
-    size = max(10, min(16, width // 28))
+    # 10-16 pixels up to 960 wide, then growing with the picture (a 4000-pixel-wide
+    # photo: 66), so the legend reads the same when a large photo is shown scaled down.
+    size = max(10, min(16, width // 28), width // 60)
     font = _font(size)
     margin = max(4, width // 40)
     lines = [part for line in lines for part in _wrap(line, font, width - 2 * margin)]
     bar = size if scale is not None else 0
     band = 6 + (bar + size + 10 if scale is not None else 0) + len(lines) * (size + 5) + 4
-    canvas = Image.new("RGB", (width, height + band), (255, 255, 255))
-    canvas.paste(Image.fromarray(pixels), (0, 0))
+    canvas = Image.new("RGB", (width, band), (255, 255, 255))  # the band only
     pen = ImageDraw.Draw(canvas)
-    y = height + 6
+    y = 6
     if scale is not None:
         span = max(1, width - 2 * margin)
         t = np.linspace(-1.0, 1.0, span)
@@ -429,7 +646,10 @@ def with_legend(pixels: np.ndarray, lines: Sequence[str], scale: float | None = 
     for line in lines:
         pen.text((margin, y), line, fill=(0, 0, 0), font=font)
         y += size + 5
-    return np.asarray(canvas)
+    out = np.empty((height + band, width, 3), dtype=np.uint8)
+    out[:height] = pixels
+    out[height:] = np.asarray(canvas)
+    return out
 
 
 def _wrap(line: str, font: Any, width: int) -> list[str]:

@@ -33,6 +33,7 @@ import numpy as np
 from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import InputError, UsageError
 from lime_cli.image import choices as _choices
+from lime_cli.image.geometry import Geometry
 
 KEYS = (
     "resize",
@@ -271,32 +272,61 @@ def apply_geometry(image: Any, spec: Preprocessing, name: str) -> Any:
 
     The shorter side goes to ``resize`` and the longer one to
     ``int(resize * long / short)``; the crop box starts at
-    ``((width - crop_w) // 2, (height - crop_h) // 2)``.
+    ``((width - crop_w) // 2, (height - crop_h) // 2)``. :func:`geometry_of`
+    says where the result lies in the original.
     """
     from PIL import Image
 
     method = getattr(Image.Resampling, spec.interpolation.upper())
-    if spec.resize is not None:
-        width, height = image.size
-        if isinstance(spec.resize, tuple):
-            size = spec.resize
-        elif width <= height:
-            size = (spec.resize, max(1, int(spec.resize * height / width)))
-        else:
-            size = (max(1, int(spec.resize * width / height)), spec.resize)
-        if size != image.size:
-            image = image.resize(size, method)
-    if spec.crop is not None:
-        cw, ch = spec.crop
-        width, height = image.size
-        if cw > width or ch > height:
-            raise InputError(
-                f"{name}: cannot crop {cw}x{ch} from an image of {width}x{height} "
-                "(after --resize); resize it larger or crop smaller"
-            )
-        left, top = (width - cw) // 2, (height - ch) // 2
-        image = image.crop((left, top, left + cw, top + ch))
+    size = resized_size(image.size, spec)
+    if size != image.size:
+        image = image.resize(size, method)
+    box = crop_box(image.size, spec, name)
+    if box is not None:
+        image = image.crop(box)
     return image
+
+
+def resized_size(size: Size, spec: Preprocessing) -> Size:
+    """(width, height) after ``spec``'s resize of a picture of ``size``."""
+    if spec.resize is None:
+        return size
+    if isinstance(spec.resize, tuple):
+        return spec.resize
+    width, height = size
+    if width <= height:
+        return (spec.resize, max(1, int(spec.resize * height / width)))
+    return (max(1, int(spec.resize * width / height)), spec.resize)
+
+
+def crop_box(size: Size, spec: Preprocessing, name: str) -> tuple[int, int, int, int] | None:
+    """The centre crop (left, top, right, bottom) of a resized picture of ``size``."""
+    if spec.crop is None:
+        return None
+    cw, ch = spec.crop
+    width, height = size
+    if cw > width or ch > height:
+        raise InputError(
+            f"{name}: cannot crop {cw}x{ch} from an image of {width}x{height} "
+            "(after --resize); resize it larger or crop smaller"
+        )
+    left, top = (width - cw) // 2, (height - ch) // 2
+    return (left, top, left + cw, top + ch)
+
+
+def geometry_of(size: Size, spec: Preprocessing, name: str = "-") -> Geometry:
+    """Where :func:`apply_geometry`'s picture lies in a photo of ``size`` (width, height).
+
+    The crop box, in resized pixels, scaled back by the resize's factor on
+    each axis (see :mod:`lime_cli.image.geometry`).
+    """
+    resized = resized_size(size, spec)
+    box = crop_box(resized, spec, name) or (0, 0, resized[0], resized[1])
+    sx, sy = size[0] / resized[0], size[1] / resized[1]
+    left, top, right, bottom = box
+    return Geometry(
+        size, (left * sx, top * sy, right * sx, bottom * sy), (right - left, bottom - top)
+    )
 
 
 def read_settings_file(path: str) -> dict[str, Any]:

@@ -1,9 +1,13 @@
 """The image modality's output files, drawn from the explanation alone.
 
 Every writer reads the explained picture and its segment map from the
-explanation's ``input`` (see :func:`lime_cli.image.pictures.picture_of`), so
-``lime-explain render saved.json --out x.png`` draws the same file as the
-run that made the JSON, without the model or the original image.
+explanation's ``input`` (see :func:`lime_cli.image.pictures.picture_of`), and
+the user's photo with the geometry that maps superpixels onto it
+(:func:`lime_cli.image.photo.photo_of`), so ``lime-explain render saved.json
+--out x.png`` draws the same file as the run that made the JSON, without the
+model or the original image. The PNGs are drawn on the photo unless the run
+said ``--draw-on model`` (``params.draw_on``) or the explanation carries no
+photo (saved by an older version): then on the model's picture, as before.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from lime_cli.explanation import Explanation, LabelExplanation
-from lime_cli.image.choices import NUM_SHOWN
+from lime_cli.image.choices import DRAW_ON_DEFAULT, NUM_SHOWN
 
 
 def write_masked(path: str, explanations: list[Explanation]) -> None:
@@ -31,16 +35,48 @@ def _write_pictures(path: str, explanations: list[Explanation], kind: str) -> No
     from lime_cli.image.pictures import picture_of, png_bytes
     from lime_cli.output import atomic_write
 
+    canvases: dict[int, Any] = {}
     for target, explanation, label in label_paths(path, explanations):
         image, segments = picture_of(explanation)
-        pixels = draw_picture(explanation, label, image, segments, kind)
+        if id(explanation) not in canvases:  # decoded once per image, not per label
+            canvases[id(explanation)] = canvas_for(explanation, image, segments)
+        canvas = canvases[id(explanation)]
+        pixels = draw_picture(explanation, label, image, segments, kind, canvas=canvas)
         atomic_write(target, _bytes_writer(png_bytes(pixels)))
 
 
+def draws_on_photo(explanation: Explanation) -> bool:
+    """True when the run asked for pictures on the photo (the default) and saved one."""
+    return explanation.params.get("draw_on", DRAW_ON_DEFAULT) == "photo" and isinstance(
+        explanation.input.get("photo"), dict
+    )
+
+
+def canvas_for(explanation: Explanation, image: Any, segments: Any) -> Any:
+    """What the pictures of ``explanation`` are drawn on: the photo, or the model's picture."""
+    from lime_cli.image.photo import photo_of
+    from lime_cli.image.pictures import model_canvas, photo_canvas
+
+    found = photo_of(explanation) if draws_on_photo(explanation) else None
+    if found is None:
+        return model_canvas(image, segments)
+    photo, geometry = found
+    return photo_canvas(photo, geometry)
+
+
 def draw_picture(
-    explanation: Explanation, label: LabelExplanation, image: Any, segments: Any, kind: str
+    explanation: Explanation,
+    label: LabelExplanation,
+    image: Any,
+    segments: Any,
+    kind: str,
+    canvas: Any = None,
 ) -> Any:
     """The (H, W, 3) uint8 picture of ``kind`` for one label, with its legend.
+
+    Drawn on ``canvas`` (default: :func:`canvas_for`, the photo when there is
+    one); on a photo the model saw only part of, the legend says the darkened
+    parts were cut off, and a photo stored downscaled says so too.
 
     - ``heatmap``: every superpixel tinted by its weight, and a colour scale.
     - ``masked``: the K (``--num-features``) superpixels of largest |weight|, in
@@ -57,23 +93,41 @@ def draw_picture(
         with_legend,
     )
 
+    canvas = canvas if canvas is not None else canvas_for(explanation, image, segments)
     weights = [(f.index, f.weight) for f in label.features]
     shown = _shown(explanation)
     name = label.label
+    notes = _photo_notes(explanation, canvas)
     if kind == "heatmap":
         top = max((abs(w) for _, w in weights), default=0.0)
-        pixels = heatmap(image, segments, weights)
-        return with_legend(pixels, [f"Every superpixel's weight for {name!r}."], scale=top)
+        pixels = heatmap(image, segments, weights, canvas)
+        lines = [f"Every superpixel's weight for {name!r}.", *notes]
+        return with_legend(pixels, lines, scale=top)
     if explanation.params.get("positive_only"):
-        pixels = masked_image(image, segments, weights, shown)
-        return with_legend(pixels, [f"The {shown} superpixels most towards {name!r}."])
-    pixels, placed = strongest_image(image, segments, weights, shown)
+        pixels = masked_image(image, segments, weights, shown, canvas)
+        return with_legend(pixels, [f"The {shown} superpixels most towards {name!r}.", *notes])
+    pixels, placed = strongest_image(image, segments, weights, shown, canvas)
     draw_numbers(pixels, placed)
     return with_legend(
         pixels,
         [f"{len(placed)} strongest superpixels for {name!r}, numbered as in the table.",
-         "Solid blue: towards it. Dashed red: against it."],
+         "Solid blue: towards it. Dashed red: against it.", *notes],
     )  # fmt: skip
+
+
+def _photo_notes(explanation: Explanation, canvas: Any) -> list[str]:
+    """Legend lines about the photo: what the model did not see, and its stored size."""
+    from lime_cli.image.photo import crop_words, photo_note
+
+    if canvas.geometry is None:
+        return []
+    notes = []
+    if canvas.crops:
+        notes.append(f"Darkened: outside the model's view (it saw {crop_words(explanation)}).")
+    note = photo_note(explanation)
+    if note:
+        notes.append(note)
+    return notes
 
 
 def write_segment_maps(path: str, explanations: list[Explanation]) -> None:

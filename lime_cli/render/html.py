@@ -88,6 +88,7 @@ figure {{ margin: 0; max-width: 20rem; }} figcaption {{ font-size: .85rem; color
   print-color-adjust: exact; -webkit-print-color-adjust: exact; }}
 .stack img {{ width: 20rem; height: auto; image-rendering: pixelated; display: block; }}
 .stack.grey {{ background-color: #fff; background-blend-mode: luminosity; }}
+.stack.smooth, .stack.smooth img {{ image-rendering: auto; }}
 .stack .n {{ position: absolute; transform: translate(-50%, -50%); font: 700 .8rem/1 sans-serif;
   color: #fff; padding: .12rem .25rem; border-radius: .6rem; }}
 .n.t {{ background: var(--towards); }} .n.a {{ background: var(--against); }}
@@ -263,16 +264,18 @@ def _section(e: Explanation, anchor: str, *, open_: bool = True, heading: str = 
         _warnings(e),
         _checks(e),
     ]
-    if e.modality == "image" and isinstance(e.input.get("picture"), dict):
-        # The picture once, as a CSS background every figure of the input shares.
-        data = str(e.input["picture"].get("data", ""))
+    view: Any = None
+    if e.modality == "image":
+        view = _image_backdrop(e)
+    if not isinstance(view, (str, type(None))):
+        # The photo (or picture) once, as a CSS background every figure of the input shares.
         parts.append(
-            f".pic-{anchor} {{ background-image: url(data:image/png;base64,{data}); }}".join(
+            f".pic-{anchor} {{ background-image: url(data:{view.mime};base64,{view.data}); }}".join(
                 ("<style>", "</style>")
             )
         )
     for j, label in enumerate(e.explanations, start=1):
-        parts.append(_label_section(e, label, f"{anchor}-label-{j}", scale, f"pic-{anchor}"))
+        parts.append(_label_section(e, label, f"{anchor}-label-{j}", scale, f"pic-{anchor}", view))
     inner = "".join(parts)
     head = f'<h2>{_e(name)} <span class="muted small">({_e(e.modality)})</span></h2>'
     start = f'<section class="input" id="{anchor}" data-modality="{_e(e.modality)}">'
@@ -366,7 +369,12 @@ def _checks(e: Explanation) -> str:
 
 
 def _label_section(
-    e: Explanation, label: LabelExplanation, anchor: str, scale: float, picture_class: str = ""
+    e: Explanation,
+    label: LabelExplanation,
+    anchor: str,
+    scale: float,
+    picture_class: str = "",
+    view: Any = None,
 ) -> str:
     mode = e.model.get("mode", "classification")
     what = "the predicted value" if mode == "regression" else f"class {label.label!r}"
@@ -385,7 +393,7 @@ def _label_section(
     if e.modality == "text":
         body = _text_view(e, label, scale)
     elif e.modality == "image":
-        body = _image_view(e, label, picture_class)
+        body = _image_view(e, label, picture_class, view)
     body += _feature_table(e, label, scale)
     return (
         f'<section class="label" id="{anchor}" data-label="{_e(label.label)}">'
@@ -549,30 +557,37 @@ def _text_view(e: Explanation, label: LabelExplanation, scale: float) -> str:
 # -- image --------------------------------------------------------------------------
 
 
-def _image_view(e: Explanation, label: LabelExplanation, picture_class: str) -> str:
+def _image_view(e: Explanation, label: LabelExplanation, picture_class: str, view: Any) -> str:
+    """The outlined picture and the heatmap over the input's backdrop (``view``: a
+    :class:`lime_cli.image.page.PageView`, shared by the input's labels)."""
     import base64
 
-    from lime_cli.errors import InputError
     from lime_cli.image import pictures
 
-    try:
-        image, segments = pictures.picture_of(e)
-    except InputError as exc:
-        return f'<p class="warn small">{_e(exc.message)}</p>'
+    if view is None:
+        view = _image_backdrop(e)
+    if isinstance(view, str):  # the picture could not be read: why
+        return f'<p class="warn small">{_e(view)}</p>'
     shown = int(e.params.get("num_features_shown") or DEFAULT_SHOWN)
     marked = [(f.index, f.weight) for f in label.features[:shown] if f.weight != 0]
-    outline = pictures.png_bytes_rgba(pictures.outline_overlay(segments, marked))
+    outline = pictures.png_bytes_rgba(
+        pictures.outline_overlay(
+            view.labels, marked, line=view.line, dash=view.dash, count=view.count
+        )
+    )
     weights = [(f.index, f.weight) for f in label.features]
-    heat = pictures.png_bytes_rgba(pictures.heat_overlay(segments, weights))
+    heat = pictures.png_bytes_rgba(
+        pictures.heat_overlay(view.labels, weights, line=view.line, count=view.count)
+    )
     top = max((abs(w) for _, w in weights), default=0.0)
-    height, width = segments.shape
+    width, height = view.size
     numbers = []
-    points = pictures.label_points(segments, [j for j, _ in marked])
+    points = pictures.label_points(view.segments, [j for j, _ in marked])
     for rank, (j, w) in enumerate(marked, start=1):
-        row, col = points[j]
+        left, top_ = view.position(*points[j])
         numbers.append(
             f'<span class="n {"t" if w >= 0 else "a"}" '
-            f'style="left:{(col + 0.5) / width * 100:.2f}%;top:{(row + 0.5) / height * 100:.2f}%" '
+            f'style="left:{left:.2f}%;top:{top_:.2f}%" '
             f'title="superpixel {j}: {w:+.4f}">{rank}</span>'
         )
 
@@ -581,21 +596,34 @@ def _image_view(e: Explanation, label: LabelExplanation, picture_class: str) -> 
 
     alt = _e(f"{e.input.get('name', 'picture')}, {len(marked)} superpixels outlined")
     size = f'width="{width}" height="{height}"'
+    stack = f"stack {picture_class}" + (" smooth" if view.smooth else "")
     return (
-        f'<div class="pictures"><figure class="outlined"><div class="stack {picture_class}">'
+        f'<div class="pictures"><figure class="outlined"><div class="{stack}">'
         f'<img class="over" src="{uri(outline)}" alt="{alt}" {size}>{"".join(numbers)}</div>'
         f"<figcaption>The {len(marked)} strongest superpixels, numbered as in the table: "
         '<i class="sw t"></i>solid towards, <i class="sw a"></i>dashed against.</figcaption>'
-        f'</figure><figure class="heatmap"><div class="stack grey {picture_class}">'
+        f'</figure><figure class="heatmap"><div class="{stack} grey">'
         f'<img class="over" src="{uri(heat)}" alt="heatmap of every superpixel\'s weight" '
         f"{size}></div>"
         f'<div class="scale" role="img" aria-label="colour scale from {-top:.4f} to {top:.4f}">'
         f'</div><div class="scale-labels"><span>{-top:+.3f} against</span><span>0</span>'
         f"<span>towards {top:+.3f}</span></div>"
         "<figcaption>Every superpixel tinted by its weight.</figcaption></figure></div>"
-        f'<p class="small muted">Picture: what the model saw ({width}×{height}, after resizing '
-        "and cropping).</p>"
+        f'<p class="small muted picture-note">{_e(view.caption)}</p>'
     )
+
+
+def _image_backdrop(e: Explanation) -> Any:
+    """The input's :class:`~lime_cli.image.page.PageView`, or why there is none (a str)."""
+    from lime_cli.errors import InputError
+    from lime_cli.image import pictures
+    from lime_cli.image.page import page_view
+
+    try:
+        image, segments = pictures.picture_of(e)
+        return page_view(e, image, segments)
+    except InputError as exc:
+        return exc.message
 
 
 # -- pick and compare ---------------------------------------------------------------
