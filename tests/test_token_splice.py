@@ -71,6 +71,8 @@ def assert_same_feeds(model, domain: TextDomain, copies: int = 300, seed: int = 
     for start in range(0, copies, 37):  # blocks of several widths
         block = z[start : start + 37]
         spliced, expected = splice.feeds(block), tokenizer_feeds(model, domain, block)
+        texts = domain.to_model_input(block)
+        assert splice.characters(block).tolist() == [len(t) for t in texts]
         assert spliced.keys() == expected.keys()
         for name in expected:
             assert spliced[name].dtype == expected[name].dtype
@@ -127,10 +129,11 @@ def test_predictions_and_weights_are_the_string_path_s(folder: Path):
         spliced = for_model(domain, spliced_model)
         assert isinstance(spliced, SplicedTextDomain)
         z = domain.sample(200, np.random.default_rng(4))
-        np.testing.assert_array_equal(
-            spliced_model.predict(spliced.to_model_input(z)),
-            string_model.predict(domain.to_model_input(z)),
-        )
+        got = spliced_model.predict(spliced.to_model_input(z))
+        np.testing.assert_array_equal(got, string_model.predict(domain.to_model_input(z)))
+        for row in (0, 1, 57, 199):  # in the samples' order (the calls go shortest first)
+            alone = string_model.predict(domain.to_model_input(z[row : row + 1]))
+            np.testing.assert_allclose(got[row], alone[0], rtol=1e-5, atol=1e-7)
         params = LimeParams(num_samples=500, seed=3)
         a = explain(spliced, spliced_model, LabelRequest(top=2), params, np.random.default_rng(3))
         b = explain(domain, string_model, LabelRequest(top=2), params, np.random.default_rng(3))
@@ -183,8 +186,10 @@ class RecordingSession:
 
 
 def test_model_calls_are_the_string_path_s_over_several_documents(folder: Path):
-    # A long document (about 300 tokens: calls of about 100 copies), then short ones.
-    texts = [" ".join(DOCUMENTS) * 4, DOCUMENTS[0], DOCUMENTS[2]]
+    # A long document (150 distinct words of several tokens each), then short ones.
+    vocabulary = sorted(set(" ".join(SENTENCES).split()))
+    long = " ".join(a + b for a in vocabulary[:15] for b in vocabulary[15:25])
+    texts = [long, DOCUMENTS[0], DOCUMENTS[2]]
     calls = []
     for splice in (True, False):
         model = load(folder)
@@ -199,6 +204,9 @@ def test_model_calls_are_the_string_path_s_over_several_documents(folder: Path):
         calls.append(model.session.shapes)
     assert calls[0] == calls[1]
     assert len(calls[0]) > 3 * len(texts)  # several calls per document
+    # Shortest copies first: each call pads to about its own length, not the document's.
+    first_document = [width for _, width in calls[0][:5]]
+    assert first_document[0] < first_document[-1] / 2
 
 
 def test_added_tokens_written_in_the_document_are_left_to_the_tokenizer(folder: Path):

@@ -336,11 +336,14 @@ class OnnxTextModel(OnnxScores):
         if self.shortcut is not None and not self.shortcut.agrees(texts[0]):
             self.shortcut = None  # it disagreed once: the tokenizer itself from now on
         rows = self._rows_per_call(texts[0])
-        parts = []
+        order = by_length(np.array([len(t) for t in texts]))
+        out: np.ndarray | None = None
         for start in range(0, len(texts), rows):
-            chunk = texts[start : start + rows]
-            parts.append(self._run(self._feeds(chunk), len(chunk)))
-        return np.concatenate(parts)
+            chunk = order[start : start + rows]
+            scores = self._run(self._feeds([texts[i] for i in chunk]), len(chunk))
+            out = _place(out, chunk, scores, len(texts))
+        assert out is not None
+        return out
 
     def _run_spliced(self, batch: SplicedBatch) -> np.ndarray:
         splice, z = batch.splice, batch.z
@@ -348,11 +351,15 @@ class OnnxTextModel(OnnxScores):
         if not rows:  # as _rows_per_call: the same calls, so the same answers as strings
             self._longest = max(self.fixed_length or splice.longest, self._longest, 1)
             rows = _rows_for(self._longest)
-        parts = []
+        counts, characters = splice.measure(z)
+        order = by_length(characters)
+        out: np.ndarray | None = None
         for start in range(0, len(batch), rows):
-            block = z[start : start + rows]
-            parts.append(self._run(splice.feeds(block), block.shape[0]))
-        return np.concatenate(parts)
+            chunk = order[start : start + rows]
+            scores = self._run(splice.feeds(z[chunk], counts[chunk]), len(chunk))
+            out = _place(out, chunk, scores, len(batch))
+        assert out is not None
+        return out
 
     def _rows_per_call(self, first: str) -> int:
         """How many documents one call takes: --batch-size, or what memory allows.
@@ -423,6 +430,22 @@ class OnnxTextModel(OnnxScores):
             out["max_length"] = self.max_length
             out["input"]["dtype"] = np.dtype(self.input_types["input_ids"]).name
         return out
+
+
+def by_length(characters: np.ndarray) -> np.ndarray:
+    """The order in which documents go to the model: shortest first (by characters,
+    ties in their order), so that each call pads its documents to about the same
+    length rather than to the longest of a random handful. Strings and spliced
+    copies use the same key, so they make the same calls."""
+    return np.argsort(characters, kind="stable")
+
+
+def _place(out: np.ndarray | None, rows: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """``scores`` (b, k) written to rows ``rows`` of ``out`` (n, k), made on first use."""
+    if out is None:
+        out = np.empty((n, scores.shape[1]), dtype=scores.dtype)
+    out[rows] = scores
+    return out
 
 
 def _rows_for(length: int) -> int:

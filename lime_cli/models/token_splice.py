@@ -60,7 +60,9 @@ class TokenSplice:
     removed (True: the separators of a piece that held the word). A copy's
     ``input_ids`` are ``prefix``, its present ids (the first ``budget``), then
     ``suffix``, padded with ``pad_id`` to the longest row of the call (or to
-    ``fixed``); ``dtypes`` maps the model's input names to their integer types.
+    ``fixed``); ``dtypes`` maps the model's input names to their integer types;
+    ``characters`` is (the separators' characters, each word's characters over its
+    occurrences), for :meth:`characters`.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class TokenSplice:
         fixed: int | None,
         num_features: int,
         dtypes: tuple[tuple[str, Any], ...],
+        characters: tuple[int, np.ndarray],
     ) -> None:
         self.ids = np.asarray(ids, dtype=np.int64)
         self.gate = np.asarray(gate, dtype=np.intp)
@@ -97,31 +100,43 @@ class TokenSplice:
         if_kept = np.bincount(self.gate[gated & ~self.when_removed], minlength=num_features)
         if_removed = np.bincount(self.gate[gated & self.when_removed], minlength=num_features)
         self._base = int(np.count_nonzero(~gated)) + int(if_removed.sum())
-        self._delta = (if_kept - if_removed).astype(np.float64)
+        # Characters of a copy: the separators', plus each kept word's occurrences.
+        chars = np.zeros(num_features)
+        chars[: len(characters[1])] = characters[1]
+        self._weights = np.stack([if_kept - if_removed, chars], axis=1).astype(np.float64)
+        self._offsets = np.array([self._base, characters[0]], dtype=np.float64)
         self._tile = self.ids
         self.longest = int(self.lengths(np.ones((1, num_features), dtype=np.uint8))[0])
 
-    def counts(self, z: np.ndarray) -> np.ndarray:
-        """Ids of the document each copy in ``z`` (b, d) holds, before truncation (b,)."""
+    def measure(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per copy in ``z`` (b, d): ids of the document it holds before truncation,
+        and characters of its text (``len`` of the perturbed string), each (b,)."""
         kept = (np.asarray(z) != 0).astype(np.float64)
-        return np.rint(self._base + kept @ self._delta).astype(np.int64)
+        both = np.rint(self._offsets + kept @ self._weights).astype(np.int64)
+        return both[:, 0], both[:, 1]
+
+    def characters(self, z: np.ndarray) -> np.ndarray:
+        """Characters of each copy's text, (b,)."""
+        return self.measure(z)[1]
 
     def lengths(self, z: np.ndarray) -> np.ndarray:
         """Tokens (specials included, after truncation) of each copy in ``z`` (b, d)."""
-        ends = np.minimum(self.counts(z), self.budget)
+        ends = np.minimum(self.measure(z)[0], self.budget)
         return ends + len(self.prefix) + len(self.suffix)
 
-    def feeds(self, z: np.ndarray) -> dict[str, np.ndarray]:
+    def feeds(self, z: np.ndarray, counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The model's inputs for sample rows ``z`` (b, d) of 0/1: each (b, width).
 
         ``width`` is the longest row's length (or ``fixed``), as the
         tokenizer pads a batch; each array has the model's integer type.
+        ``counts``: the rows' first :meth:`measure`, when already known.
         """
         z = np.asarray(z)
         if z.ndim != 2 or z.shape[1] != self.num_features:
             raise ValueError(f"expected samples of {self.num_features} features, got {z.shape}")
         rows = z.shape[0]
-        counts = self.counts(z)  # before truncation
+        if counts is None:
+            counts = self.measure(z)[0]  # before truncation
         taken = np.minimum(counts, self.budget)
         head, tail = len(self.prefix), len(self.suffix)
         width = self.fixed or int(taken.max(initial=0)) + head + tail
@@ -320,6 +335,14 @@ class Splicer:
             fixed=self.fixed,
             num_features=num_features,
             dtypes=self.dtypes,
+            characters=(
+                sum(len(tokens[i]) for i in seps),
+                np.bincount(
+                    token_feature[words],
+                    weights=[len(tokens[i]) for i in np.flatnonzero(words)],
+                    minlength=num_features,
+                ),
+            ),
         )
         return splice if self._agrees(splice, texts_of) else None
 
