@@ -185,12 +185,19 @@ class RecordingSession:
         return getattr(self.session, name)
 
 
-def test_model_calls_are_the_string_path_s_over_several_documents(folder: Path):
+@pytest.mark.parametrize("block", [None, 100])  # feeds built for all calls, or a few at a time
+def test_model_calls_are_the_string_path_s_over_several_documents(
+    folder: Path, monkeypatch, block: int | None
+):
+    import lime_cli.models.token_splice as token_splice
+
+    if block:
+        monkeypatch.setattr(token_splice, "BLOCK_TOKENS", block)
     # A long document (150 distinct words of several tokens each), then short ones.
     vocabulary = sorted(set(" ".join(SENTENCES).split()))
     long = " ".join(a + b for a in vocabulary[:15] for b in vocabulary[15:25])
     texts = [long, DOCUMENTS[0], DOCUMENTS[2]]
-    calls = []
+    calls, found = [], []
     for splice in (True, False):
         model = load(folder)
         model.session = RecordingSession(model.session)
@@ -200,9 +207,11 @@ def test_model_calls_are_the_string_path_s_over_several_documents(folder: Path):
                 domain = for_model(domain, model)
                 assert isinstance(domain, SplicedTextDomain)
             params = LimeParams(num_samples=300, seed=1)
-            explain(domain, model, LabelRequest(), params, np.random.default_rng(1))
+            found.append(explain(domain, model, LabelRequest(), params, np.random.default_rng(1)))
         calls.append(model.session.shapes)
     assert calls[0] == calls[1]
+    half = len(texts)
+    assert [e.to_dict() for e in found[:half]] == [e.to_dict() for e in found[half:]]
     assert len(calls[0]) > 3 * len(texts)  # several calls per document
     # Shortest copies first: each call pads to about its own length, not the document's.
     first_document = [width for _, width in calls[0][:5]]

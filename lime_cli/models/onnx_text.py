@@ -39,7 +39,7 @@ from lime_cli.models.onnx_adapter import (
     pick_scores,
     scores_label,
 )
-from lime_cli.models.token_splice import SplicedBatch, Splicer, TokenSplice
+from lime_cli.models.token_splice import SplicedBatch, Splicer, TokenSplice, by_length
 
 #: Input names a token-id model may take, in the order tokenizers produce them.
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -351,13 +351,9 @@ class OnnxTextModel(OnnxScores):
         if not rows:  # as _rows_per_call: the same calls, so the same answers as strings
             self._longest = max(self.fixed_length or splice.longest, self._longest, 1)
             rows = _rows_for(self._longest)
-        counts, characters = splice.measure(z)
-        order = by_length(characters)
         out: np.ndarray | None = None
-        for start in range(0, len(batch), rows):
-            chunk = order[start : start + rows]
-            scores = self._run(splice.feeds(z[chunk], counts[chunk]), len(chunk))
-            out = _place(out, chunk, scores, len(batch))
+        for chunk, feeds in splice.calls(z, rows):
+            out = _place(out, chunk, self._run(feeds, len(chunk)), len(batch))
         assert out is not None
         return out
 
@@ -430,14 +426,6 @@ class OnnxTextModel(OnnxScores):
             out["max_length"] = self.max_length
             out["input"]["dtype"] = np.dtype(self.input_types["input_ids"]).name
         return out
-
-
-def by_length(characters: np.ndarray) -> np.ndarray:
-    """The order in which documents go to the model: shortest first (by characters,
-    ties in their order), so that each call pads its documents to about the same
-    length rather than to the longest of a random handful. Strings and spliced
-    copies use the same key, so they make the same calls."""
-    return np.argsort(characters, kind="stable")
 
 
 def _place(out: np.ndarray | None, rows: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:

@@ -35,6 +35,7 @@ second opinion.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,9 @@ LOCAL_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit", "Di
 PER_WORD_MODELS = {"WordPiece", "WordLevel", "Unigram", "BPE"}
 #: Random copies of the document checked against the tokenizer per document.
 CHECKED_COPIES = 6
+#: Tokens of model input built at once (then cut into model calls): bounds the
+#: memory of a block (a few bytes per token and per token of the document).
+BLOCK_TOKENS = 1 << 19
 
 
 class TokenSplice:
@@ -103,17 +107,21 @@ class TokenSplice:
         # Characters of a copy: the separators', plus each kept word's occurrences.
         chars = np.zeros(num_features)
         chars[: len(characters[1])] = characters[1]
-        self._weights = np.stack([if_kept - if_removed, chars], axis=1).astype(np.float64)
-        self._offsets = np.array([self._base, characters[0]], dtype=np.float64)
-        self._tile = self.ids
+        self._delta = _narrow(if_kept - if_removed)
+        self._chars, self._chars_base = _narrow(chars), int(characters[0])
+        # int32 when the ids fit (they always do for a vocabulary): half the memory.
+        small = not len(self.ids) or int(self.ids.max()) < 2**31
+        self._tile = self.ids.astype(np.int32 if small else np.int64)
         self.longest = int(self.lengths(np.ones((1, num_features), dtype=np.uint8))[0])
 
     def measure(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per copy in ``z`` (b, d): ids of the document it holds before truncation,
         and characters of its text (``len`` of the perturbed string), each (b,)."""
-        kept = (np.asarray(z) != 0).astype(np.float64)
-        both = np.rint(self._offsets + kept @ self._weights).astype(np.int64)
-        return both[:, 0], both[:, 1]
+        kept = np.asarray(z) != 0
+        # Integer sums (exact) by einsum: no BLAS threads to wake for a thin product.
+        counts = self._base + np.einsum("ij,j->i", kept, self._delta).astype(np.int64)
+        characters = self._chars_base + np.einsum("ij,j->i", kept, self._chars)
+        return counts, characters.astype(np.int64)
 
     def characters(self, z: np.ndarray) -> np.ndarray:
         """Characters of each copy's text, (b,)."""
@@ -164,6 +172,30 @@ class TokenSplice:
             out[name] = values
         return out
 
+    def calls(self, z: np.ndarray, rows: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """The model calls for sample rows ``z`` (n, d): ``rows`` copies each, shortest
+        first (:func:`by_length`, as the string path orders them); yields each
+        call's row indices and feeds (as :meth:`feeds` of those rows). Feeds are
+        built for many calls at once (up to :data:`BLOCK_TOKENS`) and cut per
+        call, as building them costs more per call than per token."""
+        counts, characters = self.measure(z)
+        order = by_length(characters)
+        lengths = np.minimum(counts, self.budget) + len(self.prefix) + len(self.suffix)
+        per_block = max(1, BLOCK_TOKENS // max(1, self.fixed or self.longest) // rows) * rows
+        for first in range(0, len(order), per_block):
+            block = order[first : first + per_block]
+            feeds = self.feeds(z[block], counts[block])
+            for start in range(0, len(block), rows):
+                stop = min(len(block), start + rows)
+                width = self.fixed or int(lengths[block[start:stop]].max())
+                yield (
+                    block[start:stop],
+                    {
+                        name: np.ascontiguousarray(values[start:stop, :width])
+                        for name, values in feeds.items()
+                    },
+                )
+
     def _kept_ids(self, z: np.ndarray, counts: np.ndarray, taken: np.ndarray) -> np.ndarray:
         """Every row's ids (the first ``taken`` of its ``counts``), row after row."""
         kept = np.ones((z.shape[0], self.num_features + 1), dtype=bool)
@@ -174,7 +206,7 @@ class TokenSplice:
         if self.when_removed.any():
             present ^= self.when_removed
         if self._tile.size < present.size:  # the ids once per row, kept for the next call
-            self._tile = np.tile(self.ids, present.shape[0])
+            self._tile = np.tile(self.ids.astype(self._tile.dtype), present.shape[0])
         ids = np.compress(present.ravel(), self._tile[: present.size])
         if np.array_equal(taken, counts):
             return ids
@@ -182,6 +214,21 @@ class TokenSplice:
         starts = np.cumsum(counts) - counts
         within = np.arange(int(taken.max(initial=0)))[None, :]
         return ids[(starts[:, None] + within)[within < taken[:, None]]]
+
+
+def _narrow(weights: np.ndarray) -> np.ndarray:
+    """Integer weights as int32 when any sum of them fits, else int64."""
+    weights = np.rint(np.asarray(weights)).astype(np.int64)
+    fits = np.abs(weights).sum() < 2**31
+    return weights.astype(np.int32) if fits else weights
+
+
+def by_length(characters: np.ndarray) -> np.ndarray:
+    """The order in which documents go to the model: shortest first (by characters,
+    ties in their order), so that each call pads its documents to about the same
+    length rather than to the longest of a random handful. Strings and spliced
+    copies use the same key, so they make the same calls."""
+    return np.argsort(characters, kind="stable")
 
 
 @dataclass(frozen=True)
