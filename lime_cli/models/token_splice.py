@@ -52,7 +52,7 @@ PER_WORD_MODELS = {"WordPiece", "WordLevel", "Unigram", "BPE"}
 CHECKED_COPIES = 6
 #: Tokens of model input built at once (then cut into model calls): bounds the
 #: memory of a block (a few bytes per token and per token of the document).
-BLOCK_TOKENS = 1 << 19
+BLOCK_TOKENS = 1 << 16
 
 
 class TokenSplice:
