@@ -58,7 +58,7 @@ TOKENIZER = ROOT / "sample_models" / "bbc_tokens.tokenizer.json"
 
 #: lime-explain's phases outside the model, in print order: (key, label).
 PHASES = (
-    ("feeds", "token ids spliced (TokenSplice.feeds)"),
+    ("feeds", "token ids spliced (TokenSplice.calls, .feeds)"),
     ("tokenise", "tokenising (string path)"),
     ("strings", "perturbed strings (TextDomain.to_model_input)"),
     ("splice", "splice built and checked against the tokenizer (per document)"),
@@ -102,10 +102,27 @@ class Clock:
 
         return run
 
-    def patch(self, owner: Any, name: str, phase: str, absorb: bool = False) -> None:
+    def timed_generator(self, phase: str, fn: Any) -> Any:
+        """``fn`` returning a generator: each step of it timed as ``phase``."""
+        step = self.timed(phase, next)
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            items = fn(*args, **kwargs)
+            while True:
+                try:
+                    yield step(items)
+                except StopIteration:
+                    return
+
+        return run
+
+    def patch(
+        self, owner: Any, name: str, phase: str, absorb: bool = False, generator: bool = False
+    ) -> None:
         original = getattr(owner, name)
         self._patched.append((owner, name, original))
-        setattr(owner, name, self.timed(phase, original, absorb))
+        wrap = self.timed_generator(phase, original) if generator else None
+        setattr(owner, name, wrap or self.timed(phase, original, absorb))
 
 
 class TimedSession:
@@ -122,6 +139,7 @@ class TimedSession:
 def instrument(model: OnnxTextModel, clock: Clock) -> None:
     model.session = TimedSession(model.session, clock)
     clock.patch(TokenSplice, "feeds", "feeds")
+    clock.patch(TokenSplice, "calls", "feeds", generator=True)
     clock.patch(OnnxTextModel, "_feeds", "tokenise")
     clock.patch(OnnxTextModel, "predict", "scores")
     clock.patch(engine, "predict_samples", "scores")
