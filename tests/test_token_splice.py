@@ -185,14 +185,16 @@ class RecordingSession:
         return getattr(self.session, name)
 
 
-@pytest.mark.parametrize("block", [None, 100])  # feeds built for all calls, or a few at a time
+@pytest.mark.parametrize(  # feeds built for all calls, or a few at a time
+    "limit", [None, ("BLOCK_TOKENS", 100), ("BLOCK_CANDIDATES", 5000)]
+)
 def test_model_calls_are_the_string_path_s_over_several_documents(
-    folder: Path, monkeypatch, block: int | None
+    folder: Path, monkeypatch, limit: tuple[str, int] | None
 ):
     import lime_cli.models.token_splice as token_splice
 
-    if block:
-        monkeypatch.setattr(token_splice, "BLOCK_TOKENS", block)
+    if limit:
+        monkeypatch.setattr(token_splice, *limit)
     # A long document (150 distinct words of several tokens each), then short ones.
     vocabulary = sorted(set(" ".join(SENTENCES).split()))
     long = " ".join(a + b for a in vocabulary[:15] for b in vocabulary[15:25])

@@ -53,6 +53,9 @@ CHECKED_COPIES = 6
 #: Tokens of model input built at once (then cut into model calls): bounds the
 #: memory of a block (a few bytes per token and per token of the document).
 BLOCK_TOKENS = 1 << 16
+#: ... and at most this many candidate ids (copies x the document's ids): a long
+#: document's blocks stay small (one call's copies at least).
+BLOCK_CANDIDATES = 1 << 22
 
 
 class TokenSplice:
@@ -177,11 +180,16 @@ class TokenSplice:
         first (:func:`by_length`, as the string path orders them); yields each
         call's row indices and feeds (as :meth:`feeds` of those rows). Feeds are
         built for many calls at once (up to :data:`BLOCK_TOKENS`) and cut per
-        call, as building them costs more per call than per token."""
+        call, as building them costs more per call than per token (blocks of
+        whole calls, within :data:`BLOCK_TOKENS` and :data:`BLOCK_CANDIDATES`)."""
         counts, characters = self.measure(z)
         order = by_length(characters)
         lengths = np.minimum(counts, self.budget) + len(self.prefix) + len(self.suffix)
-        per_block = max(1, BLOCK_TOKENS // max(1, self.fixed or self.longest) // rows) * rows
+        per_block = min(
+            BLOCK_TOKENS // max(1, self.fixed or self.longest),
+            BLOCK_CANDIDATES // max(1, len(self.ids)),
+        )
+        per_block = max(1, per_block // rows) * rows  # whole calls
         for first in range(0, len(order), per_block):
             block = order[first : first + per_block]
             feeds = self.feeds(z[block], counts[block])
