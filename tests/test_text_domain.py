@@ -198,6 +198,21 @@ def test_which_words_are_removed_is_uniform():
     assert per_word.min() > 0.6 * per_word.mean()
 
 
+@pytest.mark.parametrize("d_words", [1, 5, 64, 700])
+def test_sample_is_the_ranking_of_uniform_keys(d_words):
+    """Each row removes its ``size`` features with the smallest random keys: the
+    same matrix as ranking the keys with argsort (the draw lime-explain has always
+    made), so seeds keep giving the same explanations."""
+    domain = TextDomain(" ".join(f"w{i}" for i in range(d_words)))
+    z = domain.sample(300, np.random.default_rng(d_words))
+    rng = np.random.default_rng(d_words)
+    sizes = rng.integers(1, d_words + 1, size=299)
+    order = np.argsort(rng.random((299, d_words)), axis=1)
+    expected = np.ones((300, d_words), dtype=np.uint8)
+    np.put_along_axis(expected[1:], order, np.arange(d_words) >= sizes[:, None], axis=1)
+    np.testing.assert_array_equal(z, expected)
+
+
 def test_same_generator_state_same_sample():
     domain = TextDomain(TEXTS["punctuation_and_repeats"])
     a = domain.sample(100, np.random.default_rng(5))

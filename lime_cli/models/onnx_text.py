@@ -14,7 +14,9 @@ Two shapes of file are read:
   probabilities, as a tensor or as skl2onnx's ZipMap (one dict per row).
 
 LIME's interpretable features stay the words of the document: the text
-domain removes words and this adapter tokenises each perturbed copy.
+domain removes words and this adapter tokenises each perturbed copy, or, when
+that is verified exact for the document and the tokenizer, assembles each
+copy's token ids from the document's own (:mod:`lime_cli.models.token_splice`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from lime_cli.models.onnx_adapter import (
     pick_scores,
     scores_label,
 )
+from lime_cli.models.token_splice import SplicedBatch, Splicer, TokenSplice, by_length
 
 #: Input names a token-id model may take, in the order tokenizers produce them.
 TOKEN_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -163,6 +166,7 @@ class OnnxTextModel(OnnxScores):
         self.output_name, out_shape, self.zipmap = pick_scores(session.get_outputs(), path)
         self.tokenizer_path = tokenizer_path
         self.max_length: int = 0  # tokens read per document (0: strings, no limit)
+        self.splicer: Splicer | None = None  # token ids without tokenising (token models)
         if takes_token_ids(session):
             self.kind = "tokens"
             self._setup_tokens(inputs, tokenizer, max_length)
@@ -223,6 +227,14 @@ class OnnxTextModel(OnnxScores):
         else:
             batched.enable_padding(pad_id=self.pad_id)  # to the longest of each call
         self.tokenizer = batched
+        self.splicer = Splicer.for_tokenizer(
+            self._full,
+            batched,
+            max_length=self.max_length,
+            pad_id=self.pad_id,
+            fixed=fixed,
+            dtypes={name: self.input_types[name] for name in self.input_names},
+        )
 
     @classmethod
     def load(
@@ -278,8 +290,31 @@ class OnnxTextModel(OnnxScores):
         return InputSpec("text", tuple(self.input_names), (None,), None)
 
     # -- predicting ------------------------------------------------------------------
+    def token_splice(self, domain: Any) -> TokenSplice | None:
+        """How to feed token ids for any perturbed copy of ``domain``'s document
+        without tokenising it, or None (string models, positional or character
+        features, or a tokenizer for which it would not be exact: see
+        :mod:`lime_cli.models.token_splice`). The text command then hands
+        :class:`SplicedBatch` blocks to :meth:`predict`."""
+        if self.splicer is None or not domain.bow or domain.char_level:
+            return None
+        splice = self.splicer.splice(
+            list(domain.tokens), domain.token_feature, domain.to_model_input
+        )
+        if splice is not None and splice.num_features != domain.num_features:
+            return None
+        return splice
+
     def predict(self, batch: Any) -> np.ndarray:
-        """Class probabilities for ``n`` documents, shape (n, k), float64."""
+        """Class probabilities for ``n`` documents, shape (n, k), float64.
+
+        ``batch`` is a list of strings, or a :class:`SplicedBatch` of
+        perturbed copies of one document (token models only).
+        """
+        if isinstance(batch, SplicedBatch):
+            if not len(batch):
+                return np.empty((0, len(self.classes)))
+            return self._probabilities(self._run_spliced(batch))
         texts = _as_texts(batch, self.path)
         if not texts:
             return np.empty((0, len(self.classes)))
@@ -301,11 +336,26 @@ class OnnxTextModel(OnnxScores):
         if self.shortcut is not None and not self.shortcut.agrees(texts[0]):
             self.shortcut = None  # it disagreed once: the tokenizer itself from now on
         rows = self._rows_per_call(texts[0])
-        parts = []
+        order = by_length(np.array([len(t) for t in texts]))
+        out: np.ndarray | None = None
         for start in range(0, len(texts), rows):
-            chunk = texts[start : start + rows]
-            parts.append(self._run(self._feeds(chunk), len(chunk)))
-        return np.concatenate(parts)
+            chunk = order[start : start + rows]
+            scores = self._run(self._feeds([texts[i] for i in chunk]), len(chunk))
+            out = _place(out, chunk, scores, len(texts))
+        assert out is not None
+        return out
+
+    def _run_spliced(self, batch: SplicedBatch) -> np.ndarray:
+        splice, z = batch.splice, batch.z
+        rows = self.batch_size
+        if not rows:  # as _rows_per_call: the same calls, so the same answers as strings
+            self._longest = max(self.fixed_length or splice.longest, self._longest, 1)
+            rows = _rows_for(self._longest)
+        out: np.ndarray | None = None
+        for chunk, feeds in splice.calls(z, rows):
+            out = _place(out, chunk, self._run(feeds, len(chunk)), len(batch))
+        assert out is not None
+        return out
 
     def _rows_per_call(self, first: str) -> int:
         """How many documents one call takes: --batch-size, or what memory allows.
@@ -318,7 +368,7 @@ class OnnxTextModel(OnnxScores):
         length = self.fixed_length or min(self.max_length, len(self._full.encode(first).ids))
         # The first call's first document is the input, the longest of its copies.
         self._longest = length = max(length, self._longest, 1)
-        return max(1, min(TOKEN_BUDGET // length, PAIR_BUDGET // (length * length)))
+        return _rows_for(length)
 
     def _feeds(self, texts: list[str]) -> dict[str, np.ndarray]:
         if self.shortcut is not None:  # checked on the call's first document
@@ -376,6 +426,20 @@ class OnnxTextModel(OnnxScores):
             out["max_length"] = self.max_length
             out["input"]["dtype"] = np.dtype(self.input_types["input_ids"]).name
         return out
+
+
+def _place(out: np.ndarray | None, rows: np.ndarray, scores: np.ndarray, n: int) -> np.ndarray:
+    """``scores`` (b, k) written to rows ``rows`` of ``out`` (n, k), made on first use."""
+    if out is None:
+        out = np.empty((n, scores.shape[1]), dtype=scores.dtype)
+    out[rows] = scores
+    return out
+
+
+def _rows_for(length: int) -> int:
+    """Documents of ``length`` tokens per call within the token and pair budgets."""
+    length = max(length, 1)
+    return max(1, min(TOKEN_BUDGET // length, PAIR_BUDGET // (length * length)))
 
 
 def _as_texts(batch: Any, path: str) -> list[str]:

@@ -297,13 +297,16 @@ class TextTask(PerItemTask):
     def explain_one(self, document: Document) -> Any:
         from lime_cli.engine import explain
         from lime_cli.text.domain import TextDomain
+        from lime_cli.text.spliced import for_model
 
         if document.error is not None:
             raise document.error
         assert document.text is not None
-        domain = TextDomain(document.text, name=document.name, **self.domain_options)
+        text_domain = TextDomain(document.text, name=document.name, **self.domain_options)
         rng = self.rng(document.text.encode("utf-8"))
         model = self.model.load()
+        # Token models may feed token ids spliced from the document's (same results).
+        domain = for_model(text_domain, model)
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
             explanation = explain(domain, model, self.labels, self.params, rng, progress)
         explanation.input.update(self.reading)
