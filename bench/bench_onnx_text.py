@@ -24,15 +24,16 @@ transformer-encoder-shaped graph built at bench time in a temporary directory
 sample's inputs, tokenizer and 5 classes, token and position embeddings, 2
 encoder layers of width 128 with 4 attention heads (padding masked) and a
 512-wide feed-forward block, masked mean pooling and a linear head: BERT-tiny's
-shape, about 1.5 million parameters (see :func:`transformer_graph`). Its
+layers (with 4 heads, not 2, and the sample's 8000-token vocabulary), about 1.5
+million parameters (see :func:`transformer_graph`). Its
 weights are random from a fixed seed, so its predictions and explanations mean
 nothing; the timing does, since both tools call the same session through the
 same tokenizer, and the graph costs per token what a small real exported model
 costs (the share of time outside the model then shows what a real model's
 would be; real Hugging Face models cannot be downloaded here). lime's
 classifier_fn then runs the session in calls of ``--lime-batch`` copies (32),
-as a lime user must for a transformer (one call of 5000 copies would need
-attention maps of tens of GB); the warm-up explanation uses 500 samples.
+as a lime user must for a transformer (one call of 5000 copies of 512 tokens
+would need about 20 GB per attention map); the warm-up explanation uses 500 samples.
 
     PYTHONPATH=. .venv/bin/python bench/bench_onnx_text.py [--docs 20] [--num-samples 5000]
         [--no-splice] [--graph sample|transformer] [--lime-batch 32]
