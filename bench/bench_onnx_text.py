@@ -18,17 +18,36 @@ own work, counted outside) and, for lime, everything inside its classifier_fn
 split into phases (each exclusive of the others), timed by wrapping the
 functions named below.
 
+With ``--graph transformer`` both tools explain, instead of the sample, a
+transformer-encoder-shaped graph built at bench time in a temporary directory
+(nothing is written to the repository; onnx.helper and numpy, no torch): the
+sample's inputs, tokenizer and 5 classes, token and position embeddings, 2
+encoder layers of width 128 with 4 attention heads (padding masked) and a
+512-wide feed-forward block, masked mean pooling and a linear head: BERT-tiny's
+layers (with 4 heads, not 2, and the sample's 8000-token vocabulary), about 1.5
+million parameters (see :func:`transformer_graph`). Its
+weights are random from a fixed seed, so its predictions and explanations mean
+nothing; the timing does, since both tools call the same session through the
+same tokenizer, and the graph costs per token what a small real exported model
+costs (the share of time outside the model then shows what a real model's
+would be; real Hugging Face models cannot be downloaded here). lime's
+classifier_fn then runs the session in calls of ``--lime-batch`` copies (32),
+as a lime user must for a transformer (one call of 5000 copies of 512 tokens
+would need about 20 GB per attention map); the warm-up explanation uses 500 samples.
+
     PYTHONPATH=. .venv/bin/python bench/bench_onnx_text.py [--docs 20] [--num-samples 5000]
-        [--no-splice]
+        [--no-splice] [--graph sample|transformer] [--lime-batch 32]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -68,6 +87,185 @@ PHASES = (
     ("uncertainty", "intervals, ties, stability (confidence.assess)"),
     ("other", "the rest"),
 )
+
+
+#: The transformer-shaped graph (``--graph transformer``): BERT-tiny's shape
+#: (google/bert_uncased_L-2_H-128_A-2: 2 layers, width 128, FFN 512) with 4
+#: heads and the sample tokenizer's vocabulary.
+LAYERS, WIDTH, HEADS, FFN = 2, 128, 4, 512
+GRAPH_SEED = 20261203
+
+
+def transformer_graph(vocab: int, classes: int, max_length: int) -> Any:
+    """A transformer encoder classifier with random weights, as an ``onnx.ModelProto``.
+
+    Inputs ``input_ids`` and ``attention_mask`` (int64, batch x sequence),
+    output ``logits`` (batch x ``classes``), as the sample declares. Token and
+    position embeddings (``max_length`` positions) and a layer norm; per layer
+    multi-head self-attention (padding masked out of the softmax), residual and
+    layer norm, a GELU feed-forward block, residual and layer norm; the mean of
+    the unmasked positions; a linear head. Weights are normal with a fixed seed
+    (scaled by 1/sqrt(fan-in)): the graph costs what a small real model costs
+    per token, but its predictions mean nothing.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(GRAPH_SEED)
+    nodes: list[Any] = []
+    weights: list[Any] = []
+
+    def const(name: str, value: Any) -> str:
+        weights.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def dense(name: str, fan_in: int, fan_out: int) -> tuple[str, str]:
+        w = rng.normal(0.0, fan_in**-0.5, (fan_in, fan_out)).astype(np.float32)
+        return const(f"{name}.w", w), const(f"{name}.b", np.zeros(fan_out, np.float32))
+
+    def node(op: str, inputs: list[str], out: str, **attrs: Any) -> str:
+        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        return out
+
+    def linear(x: str, name: str, fan_in: int, fan_out: int) -> str:
+        w, b = dense(name, fan_in, fan_out)
+        return node("Add", [node("MatMul", [x, w], f"{name}.xw"), b], f"{name}.out")
+
+    def norm(x: str, name: str) -> str:
+        scale = const(f"{name}.scale", np.ones(WIDTH, np.float32))
+        bias = const(f"{name}.bias", np.zeros(WIDTH, np.float32))
+        return node("LayerNormalization", [x, scale, bias], f"{name}.out", axis=-1, epsilon=1e-12)
+
+    head_dim = WIDTH // HEADS
+    split_heads = const("split_heads", np.array([0, 0, HEADS, head_dim], np.int64))
+    merge_heads = const("merge_heads", np.array([0, 0, WIDTH], np.int64))
+    # Embeddings: tokens + positions 0..sequence-1, then a layer norm.
+    tokens = const("tok_emb", rng.normal(0, 1, (vocab, WIDTH)).astype(np.float32))
+    positions = const("pos_emb", rng.normal(0, 1, (max_length, WIDTH)).astype(np.float32))
+    shape = node("Shape", ["input_ids"], "ids_shape")
+    length = node("Gather", [shape, const("one", np.array(1, np.int64))], "length", axis=0)
+    steps = node(
+        "Range",
+        [const("zero", np.array(0, np.int64)), length, "one"],
+        "positions",
+    )
+    x = node(
+        "Add",
+        [
+            node("Gather", [tokens, "input_ids"], "tok_vectors", axis=0),
+            node("Gather", [positions, steps], "pos_vectors", axis=0),
+        ],
+        "embedded",
+    )
+    x = norm(x, "emb_norm")
+    # The mask: 1 for tokens, 0 for padding; -1e4 added to padded keys' scores.
+    mask = node("Cast", ["attention_mask"], "mask", to=TensorProto.FLOAT)
+    hidden = node("Sub", [const("one_f", np.array(1.0, np.float32)), mask], "hidden")
+    bias = node("Mul", [hidden, const("neg", np.array(-1e4, np.float32))], "mask_bias2")
+    key_bias = node("Unsqueeze", [bias, const("axes12", np.array([1, 2], np.int64))], "key_bias")
+    scale = const("score_scale", np.array(head_dim**-0.5, np.float32))
+    for layer in range(LAYERS):
+        p = f"l{layer}"
+        q, k, v = (linear(x, f"{p}.{n}", WIDTH, WIDTH) for n in "qkv")
+        qh = node(
+            "Transpose",
+            [node("Reshape", [q, split_heads], f"{p}.q4")],
+            f"{p}.qh",
+            perm=[0, 2, 1, 3],
+        )
+        kt = node(
+            "Transpose",
+            [node("Reshape", [k, split_heads], f"{p}.k4")],
+            f"{p}.kt",
+            perm=[0, 2, 3, 1],
+        )
+        vh = node(
+            "Transpose",
+            [node("Reshape", [v, split_heads], f"{p}.v4")],
+            f"{p}.vh",
+            perm=[0, 2, 1, 3],
+        )
+        scores = node("Mul", [node("MatMul", [qh, kt], f"{p}.qk"), scale], f"{p}.scaled")
+        attn = node(
+            "Softmax", [node("Add", [scores, key_bias], f"{p}.masked")], f"{p}.attn", axis=-1
+        )
+        context = node(
+            "Transpose", [node("MatMul", [attn, vh], f"{p}.ctx4")], f"{p}.ctxt", perm=[0, 2, 1, 3]
+        )
+        merged = node("Reshape", [context, merge_heads], f"{p}.ctx")
+        x = norm(
+            node("Add", [x, linear(merged, f"{p}.o", WIDTH, WIDTH)], f"{p}.res1"), f"{p}.norm1"
+        )
+        up = linear(x, f"{p}.up", WIDTH, FFN)
+        # GELU as 0.5 x (1 + erf(x / sqrt 2)) (opset 17 has no Gelu operator).
+        erf = node(
+            "Erf",
+            [node("Mul", [up, const(f"{p}.rs2", np.array(2**-0.5, np.float32))], f"{p}.up_s")],
+            f"{p}.erf",
+        )
+        gate = node("Add", [erf, "one_f"], f"{p}.gate1")
+        gelu = node(
+            "Mul",
+            [node("Mul", [up, gate], f"{p}.ug"), const(f"{p}.half", np.array(0.5, np.float32))],
+            f"{p}.gelu",
+        )
+        x = norm(node("Add", [x, linear(gelu, f"{p}.down", FFN, WIDTH)], f"{p}.res2"), f"{p}.norm2")
+    # Mean over the unmasked positions, then the head.
+    mask3 = node("Unsqueeze", [mask, const("last_axis", np.array([2], np.int64))], "mask3")
+    seq_axis = const("seq_axis", np.array([1], np.int64))
+    total = node("ReduceSum", [node("Mul", [x, mask3], "kept"), seq_axis], "total", keepdims=0)
+    count = node("ReduceSum", [mask, seq_axis], "count", keepdims=1)
+    pooled = node("Div", [total, count], "pooled")
+    w, b = dense("head", WIDTH, classes)
+    node("Add", [node("MatMul", [pooled, w], "head.xw"), b], "logits")
+    dims = ["batch", "sequence"]
+    graph = helper.make_graph(
+        nodes,
+        "transformer_shaped_random",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, dims),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, dims),
+        ],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])],
+        weights,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="lime-explain bench"
+    )
+    model.ir_version = 8
+    return model
+
+
+def build_transformer(directory: Path) -> tuple[Path, int, int]:
+    """Write :func:`transformer_graph` as ``DIRECTORY/bbc_transformer.onnx`` with its
+    sidecar (the sample's class names and max_length), for the sample tokenizer.
+
+    Returns the model's path, its parameter count and its file size in bytes.
+    """
+    import onnx
+    from tokenizers import Tokenizer
+
+    sidecar = json.loads(MODEL.with_suffix(".json").read_text())
+    vocab = Tokenizer.from_file(str(TOKENIZER)).get_vocab_size()
+    model = transformer_graph(vocab, len(sidecar["class_names"]), int(sidecar["max_length"]))
+    onnx.checker.check_model(model)
+    path = directory / "bbc_transformer.onnx"
+    onnx.save(model, str(path))
+    path.with_suffix(".json").write_text(json.dumps(sidecar) + "\n")
+    params = sum(int(np.prod(w.dims)) for w in model.graph.initializer)
+    return path, params, path.stat().st_size
+
+
+def probe(session: Any, length: int, copies: int = 1000, rows: int = 64) -> float:
+    """Seconds of ``session.run`` for ``copies`` documents of ``length`` tokens, in calls
+    of ``rows`` (after one untimed call)."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 8000, (rows, length)).astype(np.int64)
+    feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+    session.run(["logits"], feeds)
+    t0 = time.perf_counter()
+    for _ in range(copies // rows):
+        session.run(["logits"], feeds)
+    return (time.perf_counter() - t0) * copies / (rows * (copies // rows))
 
 
 class Clock:
@@ -150,8 +348,9 @@ def instrument(model: OnnxTextModel, clock: Clock) -> None:
     clock.patch(confidence, "assess", "uncertainty")
 
 
-def plain_predict(session: Any, tokenizer_path: Path, clock: Clock):
-    """What a lime user writes: tokenise all, run the session once, softmax."""
+def plain_predict(session: Any, tokenizer_path: Path, clock: Clock, batch: int | None = None):
+    """What a lime user writes: tokenise, run the session (once, or in calls of
+    ``batch`` copies each padded to its own longest), softmax."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_path))
@@ -159,12 +358,17 @@ def plain_predict(session: Any, tokenizer_path: Path, clock: Clock):
     tok.enable_padding(pad_id=tok.token_to_id("[PAD]"))
 
     def predict(texts):
-        encodings = tok.encode_batch(list(texts))
-        feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        }
-        (logits,) = session.run(["logits"], feeds)
+        texts = list(texts)
+        step = batch or len(texts)
+        parts = []
+        for start in range(0, len(texts), step):
+            encodings = tok.encode_batch(texts[start : start + step])
+            feeds = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            }
+            parts.append(session.run(["logits"], feeds)[0])
+        logits = np.concatenate(parts)
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 
@@ -211,16 +415,45 @@ def main() -> None:
     parser.add_argument(
         "--no-splice", action="store_true", help="lime-explain tokenises perturbed strings"
     )
+    parser.add_argument(
+        "--graph",
+        choices=("sample", "transformer"),
+        default="sample",
+        help="the committed sample, or a transformer-shaped graph with random weights",
+    )
+    parser.add_argument(
+        "--lime-batch", type=int, default=32, help="lime's copies per session call (transformer)"
+    )
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_onnx_text_") as tmp:
+        run_bench(args, Path(tmp))
+
+
+def run_bench(args: argparse.Namespace, tmp: Path) -> None:
     splice = not args.no_splice
-    model = load_model(str(MODEL), purpose="text", tokenizer=str(TOKENIZER))
+    transformer = args.graph == "transformer"
+    path, lime_batch, warm_samples = MODEL, None, args.num_samples
+    if transformer:
+        path, params, size = build_transformer(tmp)
+        lime_batch, warm_samples = args.lime_batch, min(args.num_samples, 500)
+    model = load_model(str(path), purpose="text", tokenizer=str(TOKENIZER))
+    if transformer:
+        costs = {n: probe(model.session, n) for n in (128, 512)}
+        print(
+            f"graph: transformer-shaped, random weights (seed {GRAPH_SEED}; its predictions "
+            f"mean nothing, the timing does): {LAYERS} layers, width {WIDTH}, {HEADS} heads, "
+            f"FFN {FFN}, {params:,} parameters, {size / 1e6:.1f} MB; session.run per 1000 "
+            "copies: "
+            + ", ".join(f"{costs[n]:.2f} s at {n} tokens" for n in costs)
+            + f"; lime's classifier_fn calls it {lime_batch} copies at a time"
+        )
     clock = Clock()
     instrument(model, clock)
-    lime_predict = plain_predict(model.session, TOKENIZER, clock)  # the same session
+    lime_predict = plain_predict(model.session, TOKENIZER, clock, lime_batch)  # the same session
     docs = documents(args.docs)
     # Warm-up (onnxruntime's first calls, caches), not counted.
-    _, _, _, label, _ = run_ours(model, docs[0][1], 1, args.num_samples, splice, clock)
-    run_lime(lime_predict, docs[0][1], label, 1, args.num_samples, clock)
+    _, _, _, label, _ = run_ours(model, docs[0][1], 1, warm_samples, splice, clock)
+    run_lime(lime_predict, docs[0][1], label, 1, warm_samples, clock)
     rows = []
     print(
         f"{'document':<24}{'words':>6}{'ours s':>8}{'model':>7}{'lime s':>8}{'model':>7}"
@@ -277,6 +510,13 @@ def main() -> None:
     print(f"speed-up (lime / lime-explain): {lime_total / ours_total:.2f}x")
     agreement = statistics.mean(r[5] for r in rows)
     print(f"top-10 agreement with lime (seed 1 each), mean: {agreement:.3f}")
+    if transformer:
+        per_copy = 1000 * phase["session"] / args.num_samples
+        print(
+            f"transformer-shaped graph: lime-explain's session.run {per_copy:.2f} s per 1000 "
+            "perturbed copies (shortest first); random weights, so the explanations and the "
+            "agreement mean nothing, only the times do"
+        )
 
 
 if __name__ == "__main__":
