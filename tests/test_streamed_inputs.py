@@ -205,3 +205,23 @@ def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(
     resumed = text_run(text_model, str(doc), "--out", str(out), "--resume")
     assert resumed.exit_code == 0, resumed.stderr
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, monkeypatch):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, line in zip("abc", many_lines(3)):
+        (folder / f"{name}.txt").write_text(line, encoding="utf-8")
+    out = tmp_path / "part.jsonl"
+    stopping_after(2, monkeypatch)
+    assert text_run(text_model, str(folder), "--out", str(out)).exit_code == 130
+    monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
+    (folder / "b.txt").rename(folder / "z.txt")  # b was explained; now it is not an input
+    resumed = text_run(text_model, str(folder), "--out", str(out), "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.stderr.splitlines() == [
+        f"lime-explain: warning: {out} holds explanations of inputs not given this time, "
+        "or given in another order (resume with the stopped run's inputs)"
+    ]
+    names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
+    assert names == [f"{folder / name}.txt:1" for name in "abcz"]
