@@ -43,17 +43,16 @@ against the same command over small inputs, for the same bounded time.
 Each run is stopped by SIGINT (Ctrl-C) after ``--seconds`` (unless it ends
 before): it must exit 130 with one line on stderr and leave its ledger, so
 the file can be resumed. With ``--resume-after N`` the largest tabular run is
-then resumed as if N rows had been written already (a ledger of N records and
-N placeholder output lines ``{}``, written by this script after the stopped
-run's header), to
-show that resuming a long run does not hold the rows done either. The
-resident memory (VmRSS from /proc, Linux) and the lines written are sampled
-twice a second and printed every ``--every`` seconds, then the peak of each run
-(VmHWM):
+then resumed (for ``--resume-seconds``) as if N rows had been written already
+(a ledger of N records and N placeholder output lines ``{}``, written by this
+script after the stopped run's header), to show that resuming a long run does
+not hold the rows done either. The resident memory (VmRSS from /proc, Linux)
+and the lines written are sampled twice a second and printed every
+``--every`` seconds, then the peak of each run (VmHWM):
 
     .venv/bin/python bench/bench_memory.py --case tabular-all --case text-lines \
-        [--rows 10000 100000 10000000] [--lines-count 20000 5000000] [--seconds 120]
-        [--resume-after 9000000]
+        [--rows 10000 100000 10000000] [--lines-count 20000 1000000] [--seconds 120]
+        [--resume-after 9800000] [--resume-seconds 300]
 """
 
 from __future__ import annotations
@@ -270,6 +269,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="each streamed run's time")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between printed samples")
     parser.add_argument("--resume-after", type=int, default=0, metavar="N")
+    parser.add_argument("--resume-seconds", type=float, default=300.0,
+                        help="the resumed run's time (it first reads past the N rows)")  # fmt: skip
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -462,7 +463,7 @@ def resume_after(argv: list[str], out: Path, csv: Path, args: argparse.Namespace
     size = ledger.stat().st_size / 1e6
     label = f"resume after {count}"
     print(f"  {label}: a ledger of {count} records ({size:.0f} MB)", flush=True)
-    result = watch([*argv, "--resume"], out, args.seconds, args.every, label)
+    result = watch([*argv, "--resume"], out, args.resume_seconds, args.every, label)
     how = check_stopped(result, out)
     result["lines"] -= count
     print(f"  {label}: {result['lines']} more rows explained in {result['seconds']:.0f} s, "
