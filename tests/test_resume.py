@@ -188,6 +188,14 @@ def test_resume_holds_a_record_per_run_not_one_per_input(tmp_path):
     assert not done.unmatched and not done._heads and not done.skips(names[4000])
 
 
+def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
+    out = tmp_path / "x.jsonl"
+    names = ['say "hi".txt:1', "C:\\docs\\a.txt:2", "café\ttab.txt:3", "plain.txt:4"]
+    write_stopped_run(out, [names[:2], names[2:]])
+    done = resume.continue_from(str(out), "k").done
+    assert len(done) == 4 and [done.skips(name) for name in names] == [True] * 4
+
+
 def test_a_ledger_cut_short_keeps_only_the_lines_it_vouches_for(tmp_path):
     out = tmp_path / "x.jsonl"
     write_stopped_run(out, [["a", "b", "c"]])

@@ -111,9 +111,13 @@ class Done:
     def _advance(self, book: IO[bytes], end: int) -> None:
         """Put the segment's next input name at the head (or close it, used up)."""
         while book.tell() < end:
-            record = json.loads(book.readline())
-            if "input" in record:
-                self._heads.append((record["input"], book, end))
+            raw = book.readline()
+            if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END) and b"\\" not in raw:
+                name = raw[len(_RECORD_START) : -len(_RECORD_END)].decode("utf-8")
+            else:  # escaped characters, or the mark of a resumed run
+                name = json.loads(raw).get("input")
+            if name is not None:
+                self._heads.append((name, book, end))
                 return
         book.close()
 
@@ -179,13 +183,16 @@ def _header(ledger: str) -> dict[str, Any] | None:
     return header if isinstance(header, dict) else None
 
 
-def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
-    """The ledger's complete, readable lines after its header, with their record
-    (None for the mark that starts a resumed run's records); stops at the first
-    half-written or foreign line."""
+def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, bool]]:
+    """The ledger's complete, readable lines after its header, each with whether it
+    is an input's record (not the mark that starts a resumed run's records); stops
+    at the first half-written or foreign line."""
     with open(ledger, "rb") as book:
         book.readline()
         for raw in book:
+            if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END):
+                yield raw, True  # as LineWriter writes them: no need to parse millions
+                continue
             if not raw.endswith(b"\n"):
                 return
             try:
@@ -193,15 +200,20 @@ def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
             except ValueError:
                 return
             if isinstance(record, dict) and isinstance(record.get("input"), str):
-                yield raw, record
+                yield raw, True
             elif record == RESUMED:
-                yield raw, None
+                yield raw, False
             else:
                 return
 
 
+#: How every input's record in a ledger starts and ends (json.dumps escapes a '"' in a name).
+_RECORD_START = b'{"input": "'
+_RECORD_END = b'"}\n'
+
+
 def _count_records(ledger: str) -> int:
-    return sum(1 for _, record in _ledger_lines(ledger) if record is not None)
+    return sum(1 for _, record in _ledger_lines(ledger) if record)
 
 
 def _segments(ledger: str, kept: int) -> tuple[list[tuple[int, int]], int]:
@@ -213,10 +225,10 @@ def _segments(ledger: str, kept: int) -> tuple[list[tuple[int, int]], int]:
     count = 0
     if kept:
         for raw, record in _ledger_lines(ledger):
-            if record is None:
+            if not record:
                 segments.append((offset + len(raw), offset + len(raw)))
             offset += len(raw)
-            if record is not None:
+            if record:
                 count += 1
                 segments[-1] = (segments[-1][0], offset)
                 if count == kept:
