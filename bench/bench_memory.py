@@ -427,7 +427,7 @@ def stream_tabular(folder: Path, args: argparse.Namespace) -> None:
         )  # fmt: skip
         size = csv.stat().st_size / 1e6
         label = f"{rows} rows"
-        print(f"  {label}: a {size:.0f} MB CSV (written in {made:.0f} s)", flush=True)
+        print(f"  {label}: a {size:.1f} MB CSV (written in {made:.0f} s)", flush=True)
         result = watch(argv, out, args.seconds, args.every, label)
         how = check_stopped(result, out)
         peaks.append((rows, size, result))
@@ -441,7 +441,7 @@ def stream_tabular(folder: Path, args: argparse.Namespace) -> None:
         csv.unlink()
     print("  peak resident memory by file size:")
     for rows, size, result in peaks:
-        print(f"    {rows} rows ({size:.0f} MB of CSV): {result['peak']:.0f} MB, "
+        print(f"    {rows} rows ({size:.1f} MB of CSV): {result['peak']:.0f} MB, "
               f"{result['lines']} rows explained")  # fmt: skip
 
 
@@ -521,7 +521,7 @@ def stream_text(folder: Path, args: argparse.Namespace) -> None:
         )  # fmt: skip
         size = doc.stat().st_size / 1e6
         label = f"{count} lines"
-        print(f"  {label}: a {size:.0f} MB file", flush=True)
+        print(f"  {label}: a {size:.1f} MB file", flush=True)
         result = watch(argv, out_path, args.seconds, args.every, label)
         how = check_stopped(result, out_path)
         peaks.append((count, size, result))
@@ -532,7 +532,7 @@ def stream_text(folder: Path, args: argparse.Namespace) -> None:
         doc.unlink()
     print("  peak resident memory by file size:")
     for count, size, result in peaks:
-        print(f"    {count} lines ({size:.0f} MB): {result['peak']:.0f} MB, "
+        print(f"    {count} lines ({size:.1f} MB): {result['peak']:.0f} MB, "
               f"{result['lines']} lines explained")  # fmt: skip
 
 
