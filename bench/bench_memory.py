@@ -52,7 +52,7 @@ and the lines written are sampled twice a second and printed every
 
     .venv/bin/python bench/bench_memory.py --case tabular-all --case text-lines \
         [--rows 10000 100000 10000000] [--lines-count 20000 1000000] [--seconds 120]
-        [--resume-after 9800000] [--resume-seconds 300]
+        [--resume-after 9800000] [--resume-seconds 300] [--root OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
@@ -269,6 +269,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="each streamed run's time")
     parser.add_argument("--every", type=float, default=10.0, help="seconds between printed samples")
     parser.add_argument("--resume-after", type=int, default=0, metavar="N")
+    parser.add_argument("--root", type=Path, metavar="CHECKOUT",
+                        help="the lime-explain checkout the streamed cases run (default: "
+                             "this one; another commit's, to compare)")  # fmt: skip
     parser.add_argument("--resume-seconds", type=float, default=300.0,
                         help="the resumed run's time (it first reads past the N rows)")  # fmt: skip
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
@@ -277,6 +280,8 @@ def main() -> None:
     if args.child:
         child(args.child, args)
         return
+    global ROOT
+    ROOT = (args.root or ROOT).resolve()
     with tempfile.TemporaryDirectory(prefix="lime-bench-memory-") as folder:
         for case in args.case or CASES:
             if case in STREAM_CASES:
