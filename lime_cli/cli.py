@@ -92,8 +92,9 @@ def leave(done: SystemExit) -> None:
 
     Freeing every module and object of NumPy, pandas, SciPy and scikit-learn
     at exit takes 0.2-1 s (measured: 0.2 s on a quiet machine, up to 1 s on a
-    busy one), a tenth of a 200-row tabular run. Once the command has ended its files are closed, so this
-    flushes stdout and stderr, runs the exit handlers and calls ``os._exit``.
+    busy one), a tenth of a 200-row tabular run. Once the command has ended
+    its files are closed, so this flushes stdout and stderr, runs the exit
+    handlers and calls ``os._exit``.
     Returns (the caller exits as usual) when a thread other than this one
     runs (workers' pools are shut down by the usual exit) or stdout cannot be
     flushed (a closed pipe: the usual exit reports it).
