@@ -72,7 +72,8 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: ends the process with the command's exit code (see
+    :func:`leave`); a program that runs a command and goes on calls :data:`cli`."""
     from lime_cli.run.guard import install_interrupt_handler
 
     install_interrupt_handler()
