@@ -23,6 +23,36 @@ child process). The image files are built by the parent process, so building
 them is not counted. Run:
 
     .venv/bin/python bench/bench_memory.py [--case text] [--case image] [--image-samples N]
+
+Streamed inputs (not run by default): memory over time of a whole
+``lime-explain`` process reading an input too large to explain in one sitting,
+against the same command over small inputs, for the same bounded time.
+
+- tabular-all: ``tabular --all`` over generated CSVs of ``--rows`` rows
+  (default 10,000, 100,000 and 10,000,000; age, income with missing values,
+  city), a one-hot + imputer + logistic-regression pipeline (cheap, so that
+  tens of thousands of rows, several 10,000-row chunks, are read in the time),
+  5 samples per row, statistics from a ``--save-stats`` file, ``--jobs 1``,
+  ``--out FILE.jsonl``.
+- text-lines: ``text --lines`` over generated files of ``--lines-count``
+  documents of about 600 bytes (a sentence said ten times and a number: few
+  distinct words, so that a 1 MiB chunk of about 1,700 lines is explained in
+  tens of seconds; default 20,000 and 1,000,000 lines, 12 MB and 600 MB), a
+  bag-of-words naive Bayes model, 20 samples per document.
+
+Each run is stopped by SIGINT (Ctrl-C) after ``--seconds`` (unless it ends
+before): it must exit 130 with one line on stderr and leave its ledger, so
+the file can be resumed. With ``--resume-after N`` the largest tabular run is
+then resumed (for ``--resume-seconds``) as if N rows had been written already
+(a ledger of N records and N placeholder output lines ``{}``, written by this
+script after the stopped run's header), to show that resuming a long run does
+not hold the rows done either. The resident memory (VmRSS from /proc, Linux)
+and the lines written are sampled twice a second and printed every
+``--every`` seconds, then the peak of each run (VmHWM):
+
+    .venv/bin/python bench/bench_memory.py --case tabular-all --case text-lines \
+        [--rows 10000 100000 10000000] [--lines-count 20000 1000000] [--seconds 120]
+        [--resume-after 9800000] [--resume-seconds 300] [--root OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
@@ -31,14 +61,18 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 CASES = ("text", "image")
+#: Cases of streamed inputs, run only when named (see above).
+STREAM_CASES = ("tabular-all", "text-lines")
 #: Width and height of the image case.
 IMAGE_SIZE = (8000, 6000)
 IMAGE_CLASSES = ("red", "green", "blue")
@@ -223,21 +257,36 @@ def child(case: str, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", choices=CASES, action="append")
+    parser.add_argument("--case", choices=CASES + STREAM_CASES, action="append")
     parser.add_argument(
         "--image-samples",
         type=int,
         default=1000,
         help="samples of the image case (default: the image command's default, 1000)",
     )
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 10_000_000])
+    parser.add_argument("--lines-count", type=int, nargs="+", default=[20_000, 1_000_000])
+    parser.add_argument("--seconds", type=float, default=120.0, help="each streamed run's time")
+    parser.add_argument("--every", type=float, default=10.0, help="seconds between printed samples")
+    parser.add_argument("--resume-after", type=int, default=0, metavar="N")
+    parser.add_argument("--root", type=Path, metavar="CHECKOUT",
+                        help="the lime-explain checkout the streamed cases run (default: "
+                             "this one; another commit's, to compare)")  # fmt: skip
+    parser.add_argument("--resume-seconds", type=float, default=300.0,
+                        help="the resumed run's time (it first reads past the N rows)")  # fmt: skip
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args)
         return
+    global ROOT
+    ROOT = (args.root or ROOT).resolve()
     with tempfile.TemporaryDirectory(prefix="lime-bench-memory-") as folder:
         for case in args.case or CASES:
+            if case in STREAM_CASES:
+                {"tabular-all": stream_tabular, "text-lines": stream_text}[case](Path(folder), args)
+                continue
             if case == "image":
                 prepare_image(folder)
             command = [sys.executable, __file__, "--child", case, "--folder", folder,
@@ -251,6 +300,245 @@ def main() -> None:
                 f"{result['case']}: {result['seconds']:.1f} s, peak resident memory "
                 f"{result['peak_mb']:.0f} MB{extra} (top: {', '.join(result['top'])})"
             )
+
+
+# -- streamed inputs: memory over time of a run stopped by Ctrl-C --------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lime_explain(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "lime_cli", *argv]
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak) of a process in MB, from /proc (Linux)."""
+    values = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) / 1024
+    return values
+
+
+def watch(argv: list[str], out: Path, seconds: float, every: float, label: str) -> dict:
+    """Run ``argv``, sample its memory and the lines of ``out``; SIGINT after ``seconds``.
+
+    Returns the peak (VmHWM) in MB, lines written, seconds, exit code and stderr.
+    """
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    start = time.monotonic()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines, read_to, peak, printed = 0, 0, 0.0, -every
+    stopped = False
+    print(f"  {label}: t(s)  rows written  RSS (MB)", flush=True)
+    while process.poll() is None:
+        time.sleep(0.5)
+        elapsed = time.monotonic() - start
+        try:
+            status = proc_status(process.pid)
+        except (OSError, ValueError):  # just ended
+            break
+        peak = max(peak, status.get("VmHWM", 0.0))
+        if out.exists():
+            with out.open("rb") as written:  # count the new lines only
+                written.seek(read_to)
+                data = written.read()
+                lines += data.count(b"\n")
+                read_to += len(data)
+        if elapsed - printed >= every and "VmRSS" in status:
+            printed = elapsed
+            print(
+                f"  {label}: {elapsed:5.0f} {lines:12d} {status.get('VmRSS', 0.0):9.0f}", flush=True
+            )
+        if elapsed >= seconds and not stopped:
+            process.send_signal(signal.SIGINT)  # as Ctrl-C (--jobs 1: no workers)
+            stopped = True
+    _, err = process.communicate(timeout=120)
+    if out.exists():
+        lines = out.read_bytes().count(b"\n")
+    return {
+        "peak": peak,
+        "lines": lines,
+        "seconds": time.monotonic() - start,
+        "code": process.returncode,
+        "stderr": err.decode(errors="replace"),
+        "stopped": stopped,
+    }
+
+
+def check_stopped(result: dict, out: Path) -> str:
+    """The run ended (0) or was stopped cleanly: exit 130, one line, a ledger to resume."""
+    if result["code"] == 0:
+        return "finished"
+    ledger = Path(str(out) + ".resume")
+    clean = (
+        result["code"] == 130
+        and result["stderr"] == "lime-explain: interrupted\n"
+        and ledger.exists()
+    )
+    if not clean:
+        sys.exit(f"not a clean stop: exit {result['code']}\n{result['stderr'][-2000:]}")
+    return "Ctrl-C: exit 130, one line, ledger kept"
+
+
+def stream_tabular(folder: Path, args: argparse.Namespace) -> None:
+    import joblib
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    train = pd.DataFrame({
+        "age": rng.integers(18, 80, n).astype(float),
+        "income": rng.normal(50, 15, n),
+        "city": rng.choice(["north", "south", "east", "west"], n),
+    })  # fmt: skip
+    y = ((train.age > 40) ^ (train.city == "north")).astype(int)
+    encode = ColumnTransformer([
+        ("numbers", SimpleImputer(), ["age", "income"]),
+        ("city", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+    ])  # fmt: skip
+    model = make_pipeline(encode, LogisticRegression()).fit(train, y)
+    joblib.dump(model, folder / "lr.joblib")
+    train.to_csv(folder / "train.csv", index=False)
+    stats = folder / "stats.json"
+    save = lime_explain("tabular", "--model", str(folder / "lr.joblib"), "--trust-model",
+                        "--train", str(folder / "train.csv"),
+                        "--save-stats", str(stats))  # fmt: skip
+    subprocess.run(save, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                   stderr=subprocess.DEVNULL)  # fmt: skip
+    print(
+        f"tabular --all, 5 samples per row, --jobs 1, stopped by Ctrl-C after {args.seconds:.0f} s:"
+    )
+    peaks = []
+    for rows in args.rows:
+        csv = folder / f"rows{rows}.csv"
+        made = time.monotonic()
+        write_rows(csv, rows)
+        made = time.monotonic() - made
+        out = folder / f"rows{rows}.jsonl"
+        argv = lime_explain(
+            "tabular", "--model", str(folder / "lr.joblib"), "--trust-model", "--train", str(stats),
+            "--all", str(csv), "--num-samples", "5", "--seed", "1", "-q", "--jobs", "1",
+            "--out", str(out),
+        )  # fmt: skip
+        size = csv.stat().st_size / 1e6
+        label = f"{rows} rows"
+        print(f"  {label}: a {size:.1f} MB CSV (written in {made:.0f} s)", flush=True)
+        result = watch(argv, out, args.seconds, args.every, label)
+        how = check_stopped(result, out)
+        peaks.append((rows, size, result))
+        print(f"  {label}: {result['lines']} rows explained in {result['seconds']:.0f} s, "
+              f"peak {result['peak']:.0f} MB ({how})", flush=True)  # fmt: skip
+        if rows == max(args.rows) and args.resume_after and result["code"] == 130:
+            resumed = resume_after(argv, out, csv, args)
+            peaks.append((f"{rows}, resumed after {args.resume_after}", size, resumed))
+        out.unlink(missing_ok=True)
+        Path(str(out) + ".resume").unlink(missing_ok=True)
+        csv.unlink()
+    print("  peak resident memory by file size:")
+    for rows, size, result in peaks:
+        print(f"    {rows} rows ({size:.1f} MB of CSV): {result['peak']:.0f} MB, "
+              f"{result['lines']} rows explained")  # fmt: skip
+
+
+def resume_after(argv: list[str], out: Path, csv: Path, args: argparse.Namespace) -> dict:
+    """Resume the stopped run as if ``--resume-after`` rows were done: the ledger's
+    header kept, N records and N placeholder output lines written here (--resume
+    counts the lines, it does not read them), so --resume reads the ledger and
+    skips N rows of the CSV before it explains again."""
+    ledger = Path(str(out) + ".resume")
+    with ledger.open(encoding="utf-8") as book:
+        header = book.readline().rstrip("\n")
+    count = args.resume_after
+    with out.open("w", encoding="utf-8") as lines, ledger.open("w", encoding="utf-8") as book:
+        book.write(header + "\n")
+        for start in range(0, count, 100_000):
+            block = range(start, min(count, start + 100_000))
+            lines.write("{}\n" * len(block))
+            book.write("".join(json.dumps({"input": f"{csv} row {i}"}) + "\n" for i in block))
+    size = ledger.stat().st_size / 1e6
+    label = f"resume after {count}"
+    print(f"  {label}: a ledger of {count} records ({size:.0f} MB)", flush=True)
+    result = watch([*argv, "--resume"], out, args.resume_seconds, args.every, label)
+    how = check_stopped(result, out)
+    result["lines"] -= count
+    print(f"  {label}: {result['lines']} more rows explained in {result['seconds']:.0f} s, "
+          f"peak {result['peak']:.0f} MB ({how})", flush=True)  # fmt: skip
+    return result
+
+
+def write_rows(path: Path, rows: int) -> None:
+    """A CSV of ``rows`` rows (age, income with 5% missing, city), a million at a time."""
+    rng = np.random.default_rng(1)
+    cities = np.array(["north", "south", "east", "west"])
+    with path.open("w", encoding="utf-8") as out:
+        out.write("age,income,city\n")
+        for start in range(0, rows, 1_000_000):
+            n = min(1_000_000, rows - start)
+            ages = rng.integers(18, 80, n)
+            incomes = rng.normal(50, 15, n).round(2).astype(str)
+            incomes[rng.random(n) < 0.05] = ""
+            city = cities[rng.integers(0, 4, n)]
+            out.writelines(f"{a},{i},{c}\n" for a, i, c in zip(ages, incomes, city))
+
+
+SENTENCES = [
+    ("the striker scored a late goal and the team won the match", "sport"),
+    ("fans cheered as the players lifted the cup after the final", "sport"),
+    ("the new laptop has a faster chip and a brighter screen", "tech"),
+    ("engineers released a software update for the phone", "tech"),
+    ("the chef cooked pasta with fresh tomato sauce and basil", "food"),
+    ("the bakery sells bread cakes and warm pastries", "food"),
+]
+
+
+def stream_text(folder: Path, args: argparse.Namespace) -> None:
+    import joblib
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    from sklearn.pipeline import make_pipeline
+
+    docs, labels = zip(*SENTENCES)
+    model = make_pipeline(CountVectorizer(), MultinomialNB()).fit(list(docs), list(labels))
+    joblib.dump(model, folder / "nb.joblib")
+    print(f"text --lines, 20 samples per line, --jobs 1, stopped by Ctrl-C after "
+          f"{args.seconds:.0f} s:")  # fmt: skip
+    peaks = []
+    for count in args.lines_count:
+        doc = folder / f"lines{count}.txt"
+        with doc.open("w", encoding="utf-8") as out:
+            for start in range(0, count, 100_000):
+                block = range(start, min(count, start + 100_000))
+                out.write("".join(f"{(SENTENCES[i % 6][0] + ' ') * 10}{i}\n" for i in block))
+        out_path = folder / f"lines{count}.jsonl"
+        argv = lime_explain(
+            "text", "--model", str(folder / "nb.joblib"), "--trust-model", "--lines", str(doc),
+            "--num-samples", "20", "--seed", "1", "-q", "--jobs", "1", "--out", str(out_path),
+        )  # fmt: skip
+        size = doc.stat().st_size / 1e6
+        label = f"{count} lines"
+        print(f"  {label}: a {size:.1f} MB file", flush=True)
+        result = watch(argv, out_path, args.seconds, args.every, label)
+        how = check_stopped(result, out_path)
+        peaks.append((count, size, result))
+        print(f"  {label}: {result['lines']} lines explained in {result['seconds']:.0f} s, "
+              f"peak {result['peak']:.0f} MB ({how})", flush=True)  # fmt: skip
+        out_path.unlink(missing_ok=True)
+        Path(str(out_path) + ".resume").unlink(missing_ok=True)
+        doc.unlink()
+    print("  peak resident memory by file size:")
+    for count, size, result in peaks:
+        print(f"    {count} lines ({size:.1f} MB): {result['peak']:.0f} MB, "
+              f"{result['lines']} lines explained")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import BinaryIO
 
 from lime_cli.errors import InputError
@@ -38,8 +39,25 @@ def read_bytes(source: str, *, max_bytes: int | None = None, limit_name: str = "
     read: a larger input is refused before it fills the memory.
     ``limit_name`` names the option that sets the limit, for the message.
     """
+    name = "stdin" if source == STDIN else display_name(source)
+    with open_input(source, max_bytes=max_bytes, limit_name=limit_name) as fh:
+        try:
+            return _read_limited(fh, name, max_bytes, limit_name)
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def open_input(
+    source: str, *, max_bytes: int | None = None, limit_name: str = ""
+) -> Iterator[BinaryIO]:
+    """A file (or stdin for ``-``) open for reading bytes, after the checks of
+    :func:`read_bytes`: it exists, is not a directory, a device or a socket, and
+    (a regular file with ``max_bytes``) is not larger than that. Reading it in
+    pieces is up to the caller (``text --lines`` streams a file of any size)."""
     if source == STDIN:
-        return _read_limited(sys.stdin.buffer, "stdin", max_bytes, limit_name)
+        yield sys.stdin.buffer
+        return
     name = display_name(source)
     if not os.path.exists(source):
         raise InputError(f"{name}: no such file")
@@ -53,12 +71,13 @@ def read_bytes(source: str, *, max_bytes: int | None = None, limit_name: str = "
             size = os.path.getsize(source)
             if size > max_bytes:
                 raise _too_large(name, size, max_bytes, limit_name)
-        with open(source, "rb") as fh:
-            return _read_limited(fh, name, max_bytes, limit_name)
+        handle = open(source, "rb")
     except PermissionError:
         raise InputError(f"{name}: permission denied") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    with handle:
+        yield handle
 
 
 def _read_limited(fh: BinaryIO, name: str, max_bytes: int | None, limit_name: str) -> bytes:
@@ -124,10 +143,7 @@ def decode_text(
     codec = codecs.lookup(encoding).name
     # NUL bytes mark binary files, except in encodings that write them (UTF-16, UTF-32):
     # those are checked once decoded.
-    try:
-        bytewise = "\x00".encode(codec) == b"\x00"
-    except UnicodeError:
-        bytewise = False
+    bytewise = is_bytewise(codec)
     if not data.strip():
         raise InputError(f"{name}: the {what} is empty")
     if bytewise and b"\x00" in data:
@@ -135,10 +151,7 @@ def decode_text(
     try:
         text = data.decode(codec, errors)
     except UnicodeDecodeError as exc:
-        label = "UTF-8" if codec == "utf-8" else codec
-        raise InputError(
-            f"{name}: not valid {label} (byte 0x{data[exc.start]:02x} at offset {exc.start})" + hint
-        ) from None
+        raise undecodable(name, codec, data[exc.start], exc.start, hint) from None
     except UnicodeError as exc:  # a codec that decodes nothing ("undefined")
         raise InputError(f"{name}: cannot decode as {codec} ({exc})") from None
     text = text.removeprefix("\ufeff")
@@ -147,6 +160,21 @@ def decode_text(
     if not bytewise and not text.strip():
         raise InputError(f"{name}: the {what} is empty")
     return text
+
+
+def undecodable(name: str, codec: str, byte: int, offset: int, hint: str = "") -> InputError:
+    """The error for a byte ``codec`` cannot decode, at ``offset`` bytes into the input."""
+    label = "UTF-8" if codec == "utf-8" else codec
+    return InputError(f"{name}: not valid {label} (byte 0x{byte:02x} at offset {offset})" + hint)
+
+
+def is_bytewise(codec: str) -> bool:
+    """Whether ``codec`` writes NUL as one zero byte (UTF-8, Latin-1; not UTF-16), so a
+    zero byte in the data marks a binary file rather than text."""
+    try:
+        return "\x00".encode(codec) == b"\x00"
+    except UnicodeError:
+        return False
 
 
 def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) -> list[str]:

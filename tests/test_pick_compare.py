@@ -381,3 +381,15 @@ def test_compare_junit_records_a_bad_input_as_an_error(models, compare_docs, tmp
     errors = [c for c in root.iter("testcase") if c.find("error") is not None]
     assert int(root.get("errors")) == len(errors) >= 1, ET.tostring(root, encoding="unicode")
     assert all(missing in c.get("classname") for c in errors)
+
+
+def test_compare_of_stdin_lines_read_as_a_stream_explains_every_line_with_both(models, monkeypatch):
+    from lime_cli.text import command as text_command
+
+    monkeypatch.setattr(text_command, "HEAD_CHARACTERS", 10)  # the lines come as a stream
+    stdin = "\n".join(COMPARE_DOCS.values()) + "\n"
+    argv = ["compare", "text", "--model", models["leaky"], "--model", models["honest"], "-",
+            "--lines", *COMPARE]  # fmt: skip
+    report = ok_json(CliRunner().invoke(cli, argv, input=stdin, env=CLEAN_ENV))
+    assert [row["input"] for row in report["inputs"]] == ["stdin:1", "stdin:2", "stdin:3"]
+    assert all(len(row["explanations"]) == 2 for row in report["inputs"])

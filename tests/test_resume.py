@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
 from lime_cli.cli import cli
-from lime_cli.run import executor, loop
+from lime_cli.run import executor, loop, resume
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -134,6 +134,76 @@ def test_a_line_the_ledger_does_not_vouch_for_is_redone(data, tmp_path, monkeypa
     whole = tmp_path / "whole.jsonl"
     assert run(*args(data, whole, "--seed", "3")).exit_code == 0
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_a_run_resumed_twice_finishes_byte_for_byte(data, tmp_path, monkeypatch):
+    out = tmp_path / "part.jsonl"
+    stopping_after(40, monkeypatch)
+    assert run(*args(data, out, "--seed", "5")).exit_code == 130
+    monkeypatch.undo()
+    stopping_after(60, monkeypatch)  # the resumed run stops too, after 60 more
+    assert run(*args(data, out, "--seed", "5", "--resume")).exit_code == 130
+    records = (tmp_path / "part.jsonl.resume").read_text(encoding="utf-8").splitlines()
+    assert len(records) == 1 + 40 + 1 + 60 and json.loads(records[41]) == {"resumed": True}
+    monkeypatch.undo()
+    assert run(*args(data, out, "--seed", "5", "--resume")).exit_code == 0
+    whole = tmp_path / "whole.jsonl"
+    assert run(*args(data, whole, "--seed", "5")).exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def write_stopped_run(out: Path, segments: list[list[str]], key: str = "k") -> None:
+    """A ledger of runs that wrote ``segments`` (the first run's, each resumed run's),
+    and the output lines they vouch for plus a half-written one."""
+    header = {"lime_explain_resume": 1, "settings": key, "seed": 1}
+    lines = [json.dumps(header)]
+    for k, names in enumerate(segments):
+        lines += ([json.dumps(resume.RESUMED)] if k else []) + [
+            json.dumps({"input": name}) for name in names
+        ]
+    Path(resume.ledger_path(str(out))).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    written = sum(len(names) for names in segments)
+    out.write_text("".join(f'{{"line": {i}}}\n' for i in range(written)) + '{"li', encoding="utf-8")
+
+
+def test_resume_matches_the_inputs_against_each_runs_records_in_order(tmp_path):
+    # The first run wrote a, c, d (b failed); a resumed run wrote b (it worked then) and e.
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a", "c", "d"], ["b", "e"]])
+    progress = resume.continue_from(str(out), "k")
+    assert len(progress.done) == 5 and not progress.finished
+    assert [progress.done.skips(name) for name in "abcdef"] == [True] * 5 + [False]
+    assert not progress.done.unmatched
+    assert out.read_text(encoding="utf-8").count("\n") == 5  # the half line is cut off
+    progress.done.close()
+
+
+def test_resume_holds_a_record_per_run_not_one_per_input(tmp_path):
+    out = tmp_path / "x.jsonl"
+    names = [f"rows.csv row {i}" for i in range(5000)]
+    write_stopped_run(out, [names[:3000], names[3000:4000]])
+    done = resume.continue_from(str(out), "k").done
+    assert len(done) == 4000 and len(done._heads) == 2
+    assert all(done.skips(name) for name in names[:4000])
+    assert not done.unmatched and not done._heads and not done.skips(names[4000])
+
+
+def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
+    out = tmp_path / "x.jsonl"
+    names = ['say "hi".txt:1', "C:\\docs\\a.txt:2", "café\ttab.txt:3", "plain.txt:4"]
+    write_stopped_run(out, [names[:2], names[2:]])
+    done = resume.continue_from(str(out), "k").done
+    assert len(done) == 4 and [done.skips(name) for name in names] == [True] * 4
+
+
+def test_a_ledger_cut_short_keeps_only_the_lines_it_vouches_for(tmp_path):
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a", "b", "c"]])
+    with out.open("a", encoding="utf-8") as extra:  # a whole line the ledger has no record of
+        extra.write('ne": 3}\n')
+    done = resume.continue_from(str(out), "k").done
+    assert len(done) == 3 and out.read_text(encoding="utf-8").count("\n") == 3
+    assert [done.skips(name) for name in "abcd"] == [True, True, True, False]
 
 
 def test_resume_with_other_settings_is_refused(data, tmp_path, monkeypatch):

@@ -1,17 +1,30 @@
-"""Inputs read as the work goes: ``tabular --all`` a chunk of rows at a time, and any
-stream of inputs through the executor, give what reading everything first gives."""
+"""Inputs read as the work goes: ``tabular --all`` a chunk of rows at a time, ``text
+--lines`` a chunk of bytes at a time, and any stream of inputs through the executor,
+give what reading everything first gives."""
 
 from __future__ import annotations
 
+import io
+import json
 import os
+from collections.abc import Iterator
+from typing import Any
 
+import joblib
+import pytest
+from _fakes import text_classifier
 from click.testing import CliRunner
 from test_parallel import Toy
-from test_resume import build_data
+from test_resume import build_data, stopping_after
 
 from lime_cli.cli import cli
-from lime_cli.run import executor
+from lime_cli.errors import InputError
+from lime_cli.run import executor, loop
 from lime_cli.tabular import data as tabular_data
+from lime_cli.text import command as text_command
+from lime_cli.text import reading
+
+executor_run_pairs = executor.run_pairs
 
 CLEAN_ENV = {"FORCE_COLOR": None, "NO_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
 
@@ -51,3 +64,164 @@ def test_a_stream_of_inputs_is_shared_with_workers_in_order(monkeypatch):
     results = [r for r, _ in executor.run(Toy(os.getpid()), items, 2)]
     assert [item for item, _ in results] == list(range(300))
     assert len({pid for _, pid in results}) == 2
+
+
+# -- text --lines: a file read a chunk at a time ---------------------------------------
+
+WORDS = ["the", "team", "won", "goal", "match", "laptop", "chip", "pasta", "café", "score"]
+
+
+def many_lines(count: int) -> list[str]:
+    """``count`` short documents of the test words (some with accents: two bytes in UTF-8)."""
+    return [
+        " ".join(WORDS[(i * 7 + j) % len(WORDS)] for j in range(3 + i % 5)) for i in range(count)
+    ]
+
+
+def read_lines(data: bytes, chunk: int, **options: Any) -> list[tuple[str, str | None, str]]:
+    handle = io.BytesIO(data)
+    found = []
+    try:
+        for document in reading.lines_of(handle, "doc", chunk_bytes=chunk, **options):
+            found.append((document.name, document.text, str(document.error or "")))
+    except InputError as exc:
+        found.append(("doc", None, str(exc)))
+    return found
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "cp1252"])
+def test_lines_read_in_small_chunks_are_the_lines_read_whole(chunk, encoding):
+    """Characters and line ends cut by a chunk's edge (é, \\r|\\n, a UTF-16 pair, a BOM)."""
+    text = "\ufeffthe café\r\n\r\nwon\x0cthe\u2028match\n  \n\rgoal\r\nlast line without end"
+    data = text.encode(encoding, errors="replace")
+    whole = read_lines(data, len(data) + 1, encoding=encoding)
+    assert read_lines(data, chunk, encoding=encoding) == whole
+    decoded = data.decode(encoding).removeprefix("\ufeff")  # as reading the file whole did
+    lines = [line.removesuffix("\r") for line in decoded.split("\n")]
+    expected = [(f"doc:{n}", line, "") for n, line in enumerate(lines, 1) if line.strip()]
+    assert whole == expected
+    assert [name for name, _, _ in whole] == ["doc:1", "doc:3", "doc:5", "doc:6"]
+    if encoding != "cp1252":  # it has no U+2028
+        assert whole[1][1] == "won\x0cthe\u2028match"  # a form feed and U+2028 stay inside
+
+
+def test_the_reader_yields_the_first_lines_before_reading_the_rest():
+    data = "\n".join(many_lines(1000)).encode("utf-8")
+    handle = io.BytesIO(data)
+    documents = reading.lines_of(handle, "doc", chunk_bytes=64)
+    first = next(documents)
+    assert first.name == "doc:1" and first.text == many_lines(1)[0]
+    assert handle.tell() == 64  # one chunk read of the file's
+    assert len(data) > 100 * 64
+    assert sum(1 for _ in documents) == 999
+
+
+@pytest.mark.parametrize("chunk", [4, 64])
+def test_a_bad_byte_after_the_first_chunk_fails_the_rest_of_the_file_at_its_offset(chunk):
+    data = b"the team won\nthe match was close\n" * 4 + b"goal \xff here\nlast\n"
+    found = read_lines(data, chunk)
+    offset = data.index(b"\xff")
+    error = f"doc: not valid UTF-8 (byte 0xff at offset {offset}); --encoding NAME"
+    assert found[-1][0] == "doc" and found[-1][2].startswith(error)
+    if chunk >= len(data):  # in the first chunk: the whole file fails, as read whole
+        assert len(found) == 1
+    else:  # the lines of the chunks before it were handed out already
+        assert [name for name, _, _ in found[:-1]] == [f"doc:{i}" for i in range(1, len(found))]
+    replaced = read_lines(data, chunk, errors="replace")
+    assert replaced[-2] == ("doc:9", "goal \ufffd here", "")
+
+
+def test_a_line_longer_than_the_limit_fails_alone_without_being_kept():
+    data = b"short one\n" + b"x" * 500 + b"\r\nshort two\n"
+    found = read_lines(data, 16, max_characters=100)
+    assert [(name, text) for name, text, _ in found] == [
+        ("doc:1", "short one"), ("doc:2", None), ("doc:3", "short two")
+    ]  # fmt: skip
+    assert found[1][2].startswith("doc:2: 500 characters exceed --max-characters 100; ")
+
+
+@pytest.mark.parametrize("data", [b"", b" \n\r\n\t", "  \n".encode("utf-16")])
+def test_an_empty_input_is_refused(data):
+    assert read_lines(data, 2, encoding="utf-16" if len(data) == 8 else "utf-8") == [
+        ("doc", None, "doc: the input is empty")
+    ]
+
+
+@pytest.fixture(scope="module")
+def text_model(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("lines_model") / "text.joblib"
+    joblib.dump(text_classifier(), path)
+    return str(path)
+
+
+def text_run(model: str, *more: str):
+    argv = ["text", "--model", model, "--num-samples", "30", "--num-features", "3", "--seed", "4",
+            "--lines", "-q", *more]  # fmt: skip
+    return CliRunner().invoke(cli, argv, env=CLEAN_ENV)
+
+
+def test_a_file_of_many_chunks_is_explained_completely_and_in_order(
+    text_model, tmp_path, monkeypatch
+):
+    doc = tmp_path / "docs.txt"
+    doc.write_text("\n".join(many_lines(300)) + "\n", encoding="utf-8")
+    whole = tmp_path / "whole.jsonl"
+    assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 50)  # about 150 chunks of the file
+    monkeypatch.setattr(text_command, "HEAD_CHARACTERS", 100)  # a stream, not a list
+    streamed = tmp_path / "streamed.jsonl"
+    read = []
+    real = reading.lines_of
+
+    def counting(*a: Any, **k: Any) -> Iterator[Any]:
+        for document in real(*a, **k):
+            read.append(document.name)
+            yield document
+
+    monkeypatch.setattr(reading, "lines_of", counting)
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 0.0)  # no workers: this process
+    result = text_run(text_model, str(doc), "--out", str(streamed), "--jobs", "2")
+    assert result.exit_code == 0, result.stderr
+    assert streamed.read_bytes() == whole.read_bytes()
+    names = [json.loads(line)["input"]["name"] for line in streamed.read_text().splitlines()]
+    assert names == [f"{doc}:{i}" for i in range(1, 301)] == read
+
+
+def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(
+    text_model, tmp_path, monkeypatch
+):
+    doc = tmp_path / "docs.txt"
+    doc.write_text("\n".join(many_lines(120)), encoding="utf-8")
+    whole = tmp_path / "whole.jsonl"
+    assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 50)
+    monkeypatch.setattr(text_command, "HEAD_CHARACTERS", 100)
+    out = tmp_path / "part.jsonl"
+    stopping_after(70, monkeypatch)
+    assert text_run(text_model, str(doc), "--out", str(out)).exit_code == 130
+    monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
+    assert len(out.read_text().splitlines()) == 70
+    resumed = text_run(text_model, str(doc), "--out", str(out), "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, monkeypatch):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, line in zip("abc", many_lines(3)):
+        (folder / f"{name}.txt").write_text(line, encoding="utf-8")
+    out = tmp_path / "part.jsonl"
+    stopping_after(2, monkeypatch)
+    assert text_run(text_model, str(folder), "--out", str(out)).exit_code == 130
+    monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
+    (folder / "b.txt").rename(folder / "z.txt")  # b was explained; now it is not an input
+    resumed = text_run(text_model, str(folder), "--out", str(out), "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.stderr.splitlines() == [
+        f"lime-explain: warning: {out} holds explanations of inputs not given this time, "
+        "or given in another order (resume with the stopped run's inputs)"
+    ]
+    names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
+    assert names == [f"{folder / name}.txt:1" for name in "abcz"]

@@ -48,7 +48,9 @@ def _make_compare(modality: Modality) -> click.Command:
             inner = dataclasses.replace(settings, rules=Rules())
             job = modality.prepare(settings, dict(options))
             if _reads_stdin(options):
-                # stdin can be read once: B explains A's inputs with A's task settings.
+                # stdin can be read once: B explains A's inputs with A's task settings
+                # (held: a stream of lines would be used up by A).
+                job = dataclasses.replace(job, items=list(job.items))
                 spec_b = _spec_for_b(job.task.model, paths[1], user_format)
                 job_b = dataclasses.replace(job, task=job.task.with_model(spec_b))
             else:

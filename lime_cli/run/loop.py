@@ -62,10 +62,10 @@ def run_job(
     succeeded. ``resumed``: the inputs already in the (one) JSON Lines output,
     skipped. Checks' failures go to stderr and into each explanation's JSON.
     With ``report_failures=False`` failed inputs are only collected (compare
-    reports each input once for both models). ``keep=False`` keeps no
-    explanations in the result unless a file needs them all (so a run of
-    millions of rows holds one batch at a time). Returns what was explained
-    and the worst exit code.
+    reports each input once for both models). ``keep=False`` keeps neither
+    explanations (unless a file needs them all) nor failures in the result,
+    so a run of millions of rows holds one batch at a time. Returns what was
+    explained and the worst exit code.
     """
     # The task's model: a modality may have prepared it (ONNX options, a tokenizer).
     check_labels(job.task.model.load(), settings.labels)
@@ -81,9 +81,9 @@ def run_job(
             )
         done, name_of = resumed.done, job.name_of
         if isinstance(items, Sequence):
-            items = [item for item in items if name_of(item) not in done]
+            items = [item for item in items if not done.skips(name_of(item))]
         else:
-            items = (item for item in items if name_of(item) not in done)
+            items = (item for item in items if not done.skips(name_of(item)))
         if done and not settings.quiet:
             left = f", {len(items)} to go" if isinstance(items, Sequence) else ""
             click.echo(
@@ -96,6 +96,9 @@ def run_job(
     ]
     result = RunResult()
     codes: set[int] = set()  # the distinct exit codes seen (memory: not one per input)
+    # Kept for the reports written at the end only (memory: a run of millions of rows
+    # with checks or failures would otherwise hold one record per row).
+    reporting = bool(plan.junit or plan.annotations)
     outcomes_all: list[Any] = []
     failed_inputs: list[tuple[str, str]] = []
     pairs = executor.run_pairs(
@@ -112,12 +115,14 @@ def run_job(
                         raise error
                     named = _named(error, job.name_of(item))
                     codes.add(named.exit_code)
-                    result.failures.append((job.name_of(item), named))
+                    if keep:
+                        result.failures.append((job.name_of(item), named))
                     if report_failures:
                         report_error(named)
-                        failed_inputs.append((job.name_of(item), named.message))
+                        if reporting:
+                            failed_inputs.append((job.name_of(item), named.message))
                 else:
-                    codes.add(_run_checks(settings, explanation, outcomes_all))
+                    codes.add(_run_checks(settings, explanation, outcomes_all, reporting))
                     if keeping:
                         result.explanations.append(explanation)
                     plan.emit(explanation)
@@ -131,6 +136,15 @@ def run_job(
     finally:
         for writer in writers:
             writer.close(finished)
+        unmatched = resumed is not None and resumed.done.unmatched
+        if resumed is not None:
+            resumed.done.close()
+    if finished and unmatched:
+        click.echo(
+            f"lime-explain: warning: {plan.streamed()[0]} holds explanations of inputs not "
+            "given this time, or given in another order (resume with the stopped run's inputs)",
+            err=True,
+        )
     if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
     if plan.junit:
@@ -157,8 +171,11 @@ def _named(error: BaseException | None, name: str) -> LimeCliError:
     return renamed
 
 
-def _run_checks(settings: Settings, explanation: Explanation, collected: list[Any]) -> int:
-    """Apply the rules; failures go to stderr and into the explanation's JSON."""
+def _run_checks(
+    settings: Settings, explanation: Explanation, collected: list[Any], collect: bool = True
+) -> int:
+    """Apply the rules; failures go to stderr and into the explanation's JSON (and, with
+    ``collect``, the outcomes into ``collected`` for the reports written at the end)."""
     rules = settings.rules
     if rules.empty:
         return EXIT_OK
@@ -166,7 +183,8 @@ def _run_checks(settings: Settings, explanation: Explanation, collected: list[An
 
     outcomes = evaluate(rules, explanation)
     explanation.checks = [o.to_dict() for o in outcomes]
-    collected.extend(outcomes)
+    if collect:
+        collected.extend(outcomes)
     failed = [o for o in outcomes if not o.passed]
     for outcome in failed:
         click.echo(f"lime-explain: check failed: {failure_line(outcome)}", err=True)

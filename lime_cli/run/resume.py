@@ -8,15 +8,18 @@ holds a header line ``{"lime_explain_resume": 1, "settings": KEY, "seed": N}``
 and then one line ``{"input": ID}`` per explanation written, in the same
 order. ``KEY`` is a hash of everything that shapes an explanation (model
 file, options, seed); ``ID`` is the input's name (``rows.csv row 17``,
-``notes.txt:3``). The ledger is removed when the run ends; one left behind
-means the run was stopped and can be resumed.
+``notes.txt:3``); a resumed run's records start with a line
+``{"resumed": true}``. The ledger is removed when the run ends; one left
+behind means the run was stopped and can be resumed.
 
 ``--resume`` keeps the lines the ledger vouches for (a half-written last
 line, or a line written just before the ledger's, is cut off), refuses a
 ledger of other settings, takes the seed from it when ``--seed`` is not
-given, and explains only the inputs not yet in the file. Since each input's
-random stream depends on the seed and the input alone, the finished file is
-byte for byte the file of an uninterrupted run.
+given, and explains only the inputs not yet in the file, matching the inputs
+against the ledger in order as they are read (see :class:`Done`: memory does
+not grow with the inputs done). Since each input's random stream depends on
+the seed and the input alone, the finished file is byte for byte the file of
+an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -67,11 +71,72 @@ def saved_seed(path: str) -> int | None:
     return seed if isinstance(seed, int) else None
 
 
+class Done:
+    """The inputs a stopped run has in its output, matched against the inputs as they go.
+
+    Each run (the first, and each ``--resume`` of it) writes its records in
+    input order, and a resumed run writes only inputs not written before, so
+    the ledger is a few *segments* (a ``{"resumed": true}`` record starts
+    each resumed run's), each a subsequence of the inputs. Matching the
+    inputs in order against the head of every segment tells exactly which
+    were written, reading the ledger as the inputs go by: memory is a record
+    per segment, not one per input (a stopped run of millions of rows would
+    otherwise hold millions of names). Inputs given in another order than
+    the stopped run's are explained again (resume with the same inputs).
+    """
+
+    def __init__(
+        self, ledger: str | None = None, segments: Sequence[tuple[int, int]] = (), count: int = 0
+    ) -> None:
+        self.count = count
+        self._heads: list[tuple[str, IO[bytes], int]] = []  # (name, file, end offset)
+        for start, end in segments:
+            if ledger is not None and end > start:
+                book = open(ledger, "rb")  # noqa: SIM115 - closed when the segment is used up
+                book.seek(start)
+                self._advance(book, end)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def skips(self, name: str) -> bool:
+        """Whether the next input, ``name``, is in the output already (then it is passed)."""
+        for k, (head, book, end) in enumerate(self._heads):
+            if head == name:
+                del self._heads[k]
+                self._advance(book, end)
+                return True
+        return False
+
+    def _advance(self, book: IO[bytes], end: int) -> None:
+        """Put the segment's next input name at the head (or close it, used up)."""
+        while book.tell() < end:
+            raw = book.readline()
+            if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END) and b"\\" not in raw:
+                name = raw[len(_RECORD_START) : -len(_RECORD_END)].decode("utf-8")
+            else:  # escaped characters, or the mark of a resumed run
+                name = json.loads(raw).get("input")
+            if name is not None:
+                self._heads.append((name, book, end))
+                return
+        book.close()
+
+    @property
+    def unmatched(self) -> bool:
+        """Whether some inputs in the output were not met (inputs changed, or reordered)."""
+        return bool(self._heads)
+
+    def close(self) -> None:
+        for _, book, _ in self._heads:
+            book.close()
+        self._heads = []
+
+
 @dataclass(frozen=True)
 class Progress:
-    """Where a run stands: the inputs already in the output (by name)."""
+    """Where a run stands: the inputs already in the output."""
 
-    done: frozenset[str]
+    done: Done
     #: True when the output exists without a ledger: a run that finished.
     finished: bool = False
 
@@ -80,11 +145,12 @@ def continue_from(path: str, key: str) -> Progress:
     """Make ``path`` and its ledger agree and return the inputs they hold.
 
     Exit 2 if the ledger was written with other settings. Without an output
-    the run starts afresh; an output without a ledger is a finished run.
+    the run starts afresh; an output without a ledger is a finished run. The
+    files are read a line at a time, whatever their size.
     """
     ledger = ledger_path(path)
     if not os.path.exists(ledger):
-        return Progress(frozenset(), finished=os.path.exists(path))
+        return Progress(Done(), finished=os.path.exists(path))
     header = _header(ledger)
     if header is None or header.get("lime_explain_resume") != LEDGER_VERSION:
         raise UsageError(f"{ledger} is not a lime-explain ledger; remove it to start over")
@@ -93,19 +159,18 @@ def continue_from(path: str, key: str) -> Progress:
             f"{path} was written with other settings (model, options, inputs or seed); "
             "give the same ones, or remove it and its .resume file to start over"
         )
-    names, ledger_ends = _records(ledger)
-    line_ends = _line_ends(path) if os.path.exists(path) else []
-    kept = min(len(names) - 1, len(line_ends))  # the ledger's first line is its header
+    records = _count_records(ledger)
+    kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
+    segments, ledger_end = _segments(ledger, kept)
     try:
         if os.path.exists(path):
             with open(path, "ab") as out:
-                out.truncate(line_ends[kept - 1] if kept else 0)
+                out.truncate(out_end)
         with open(ledger, "ab") as book:
-            book.truncate(ledger_ends[kept])
+            book.truncate(ledger_end)
     except OSError as exc:
         raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
-    done = frozenset(json.loads(line)["input"] for line in names[1 : kept + 1])
-    return Progress(done)
+    return Progress(Done(ledger, segments, kept))
 
 
 def _header(ledger: str) -> dict[str, Any] | None:
@@ -118,39 +183,74 @@ def _header(ledger: str) -> dict[str, Any] | None:
     return header if isinstance(header, dict) else None
 
 
-def _records(ledger: str) -> tuple[list[str], list[int]]:
-    """The ledger's complete lines and the byte offset after each."""
-    lines: list[str] = []
-    ends: list[int] = []
-    offset = 0
+def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, bool]]:
+    """The ledger's complete, readable lines after its header, each with whether it
+    is an input's record (not the mark that starts a resumed run's records); stops
+    at the first half-written or foreign line."""
     with open(ledger, "rb") as book:
+        book.readline()
         for raw in book:
+            if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END):
+                yield raw, True  # as LineWriter writes them: no need to parse millions
+                continue
             if not raw.endswith(b"\n"):
-                break
+                return
             try:
                 record = json.loads(raw)
             except ValueError:
-                break
-            if lines and not (isinstance(record, dict) and isinstance(record.get("input"), str)):
-                break
+                return
+            if isinstance(record, dict) and isinstance(record.get("input"), str):
+                yield raw, True
+            elif record == RESUMED:
+                yield raw, False
+            else:
+                return
+
+
+#: How every input's record in a ledger starts and ends (json.dumps escapes a '"' in a name).
+_RECORD_START = b'{"input": "'
+_RECORD_END = b'"}\n'
+
+
+def _count_records(ledger: str) -> int:
+    return sum(1 for _, record in _ledger_lines(ledger) if record)
+
+
+def _segments(ledger: str, kept: int) -> tuple[list[tuple[int, int]], int]:
+    """The byte ranges of the ledger's segments holding its first ``kept`` records,
+    and the offset after the ``kept``-th record (where the ledger is cut)."""
+    with open(ledger, "rb") as book:
+        offset = len(book.readline())
+    segments = [(offset, offset)]
+    count = 0
+    if kept:
+        for raw, record in _ledger_lines(ledger):
+            if not record:
+                segments.append((offset + len(raw), offset + len(raw)))
             offset += len(raw)
-            lines.append(raw.decode("utf-8"))
-            ends.append(offset)
-    return lines, ends
+            if record:
+                count += 1
+                segments[-1] = (segments[-1][0], offset)
+                if count == kept:
+                    break
+    return [s for s in segments if s[1] > s[0]], offset
 
 
-def _line_ends(path: str) -> list[int]:
-    """Byte offsets after each complete line of ``path`` (a last line without its
-    newline is half-written)."""
-    ends: list[int] = []
-    offset = 0
+def _complete_lines(path: str, most: int) -> tuple[int, int]:
+    """How many complete lines ``path`` starts with, up to ``most``, and the offset
+    after them (a last line without its newline is half-written)."""
+    count = offset = 0
     with open(path, "rb") as out:
         for raw in out:
-            if not raw.endswith(b"\n"):
+            if count == most or not raw.endswith(b"\n"):
                 break
             offset += len(raw)
-            ends.append(offset)
-    return ends
+            count += 1
+    return count, offset
+
+
+#: The ledger record that starts the records of a resumed run.
+RESUMED = {"resumed": True}
 
 
 class LineWriter:
@@ -186,7 +286,9 @@ class LineWriter:
             self._out = open(self.path, mode, encoding="utf-8", newline="\n")
             if self.key is not None:
                 self._ledger = open(ledger_path(self.path), mode, encoding="utf-8", newline="\n")
-                if not self.append:
+                if self.append:  # this run's records: a segment of their own (see Done)
+                    self._ledger.write(json.dumps(RESUMED) + "\n")
+                else:
                     header = {
                         "lime_explain_resume": LEDGER_VERSION,
                         "settings": self.key,

@@ -5,12 +5,14 @@ The modality's options, reading documents, and the task that explains one.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from lime_cli.errors import InputError, ModelError, UsageError
+from lime_cli.errors import ModelError, UsageError
 from lime_cli.inputs import expand_sources
 from lime_cli.run.executor import PerItemTask
 from lime_cli.run.loop import Job
@@ -18,6 +20,7 @@ from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
 from lime_cli.run.progress import progress_bar
 from lime_cli.run.settings import ModelSpec, Settings
+from lime_cli.text.reading import Document
 
 DEFAULT_MAX_FEATURES = 100_000
 #: Longest document explained by default: a 10 MB line passes, a file of
@@ -109,6 +112,7 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         encoding=encoding,
         errors=options["decode_errors"],
     )
+    one = isinstance(documents, list) and len(documents) == 1
     reading = {"encoding": encoding}
     if options["decode_errors"] != "strict":
         reading["decode_errors"] = options["decode_errors"]
@@ -120,7 +124,7 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         settings.labels,
         settings.params,
         {key: options[key] for key in domain_keys},
-        show_progress=not settings.quiet and len(documents) == 1,
+        show_progress=not settings.quiet and one,
         reading=tuple(reading.items()),
     )
     return Job(documents, task, name_of=lambda d: d.name)
@@ -225,15 +229,6 @@ def refuse_other_models(spec: ModelSpec) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Document:
-    """One text to explain: where it came from, and its content or the error reading it."""
-
-    name: str
-    text: str | None
-    error: InputError | None = None
-
-
 def read_documents(
     sources: list[str],
     lines: bool,
@@ -241,48 +236,32 @@ def read_documents(
     *,
     encoding: str = "utf-8",
     errors: str = "strict",
-) -> list[Document]:
-    """Read every source; a source that cannot be read becomes a failed document.
+) -> list[Document] | Iterator[Document]:
+    """The documents: one per source, or with ``lines`` one per non-blank line.
 
-    Without ``lines`` a source is one document, so a file too large to hold
-    ``max_characters`` (UTF-8 takes at most 4 bytes a character) is refused
-    before it is read; each document's length is checked by the domain.
+    Lines are read as the work goes (see :mod:`lime_cli.text.reading`), a
+    chunk at a time. When they all fit in :data:`HEAD_CHARACTERS` they come
+    back as a list (the progress bar then knows the count); otherwise as a
+    stream of those read so far and the rest, read as they are needed.
     """
-    from lime_cli.inputs import display_name, read_text
+    from lime_cli.text import reading
 
-    max_bytes = 4 * max_characters if max_characters and not lines else None
-    documents: list[Document] = []
-    for source in sources:
-        name = "stdin" if source == "-" else display_name(source)
-        try:
-            content = read_text(
-                source,
-                max_bytes=max_bytes,
-                limit_name="--max-characters",
-                encoding=encoding,
-                errors=errors,
-                hint="; --encoding NAME reads another encoding, --errors replace replaces "
-                "such bytes",
-            )
-        except InputError as exc:
-            documents.append(Document(name, None, exc))
-            continue
-        if not lines:
-            documents.append(Document(name, content))
-            continue
-        for number, line in enumerate(split_lines(content), start=1):
-            if line.strip():
-                documents.append(Document(f"{name}:{number}", line))
-    return documents
+    if not lines:
+        return reading.read_documents(sources, max_characters, encoding=encoding, errors=errors)
+    stream = reading.line_documents(sources, max_characters, encoding=encoding, errors=errors)
+    head: list[Document] = []
+    characters = 0
+    for document in stream:
+        head.append(document)
+        characters += len(document.text or "") + 1
+        if characters > HEAD_CHARACTERS:
+            return itertools.chain(head, stream)
+    return head
 
 
-def split_lines(content: str) -> list[str]:
-    """Lines as line-oriented tools count them: split at "\n" (and "\r\n") only.
-
-    ``str.splitlines`` would also split at form feeds, U+0085, U+2028 and
-    the like, which belong inside a document.
-    """
-    return [line.removesuffix("\r") for line in content.split("\n")]
+#: Characters of ``--lines`` documents read before the run starts: if that is all
+#: of them they are a list of known length, otherwise they are read as the work goes.
+HEAD_CHARACTERS = 1 << 20
 
 
 @dataclass(frozen=True)

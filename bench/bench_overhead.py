@@ -1,0 +1,242 @@
+"""Where a ``lime-explain`` run's time goes, and the share spent outside the model.
+
+Issue 14 asks that the per-row overhead outside the model stay <= 10%. Each
+case is one whole ``lime-explain`` command in a fresh process (``--jobs 1``),
+as a user runs it; inside it, this script wraps (with timers, from outside the
+product code) the adapter's ``predict`` (the model's time) and the steps
+around it:
+
+- start-up: the interpreter starting, before this script's first line runs;
+- exit: from the command's end to the process's (as the console entry point
+  ends it: see ``lime_cli.cli.leave``);
+- imports and CLI: importing lime-explain, parsing options, the run loop and
+  whatever else is not listed below;
+- model load; reading (training statistics, the CSV's rows, the documents);
+- sampling (perturbed samples), model input (the samples as the model takes
+  them: a DataFrame, the perturbed documents' text), model predict;
+- fit (distances, kernel, feature selection, the weighted ridge, the
+  explanation's objects) and uncertainty (intervals, ties, stability: the
+  engine's ``confidence.assess``);
+- JSON (``to_json``) and writing the JSON Lines file (with its ledger).
+
+Cases: ``tabular``, the GradientBoosting pipeline (imputer + one-hot encoder
+on a 3-column DataFrame) of ``bench_scale.py`` over ``--rows`` (200) rows
+with ``--num-samples`` (5000) samples; ``text``, ``--docs`` (100) BBC
+articles, one per line, for ``sample_models/bbc_rf.joblib`` with
+``--text-samples`` (1000) samples. Run:
+
+    .venv/bin/python bench/bench_overhead.py [--case tabular] [--case text]
+        [--rows 200] [--num-samples 5000] [--docs 100] [--text-samples 1000] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()  # before the imports below: they count as ours
+STARTED_AT = time.time()  # the same moment on the clock the parent process reads
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ("tabular", "text")
+
+#: Steps in the order printed; "imports and CLI" is what is left of the time inside.
+STEPS = (
+    "start-up", "exit", "imports and CLI", "model load", "reading", "sampling", "model input",
+    "model predict", "fit", "uncertainty", "JSON", "writing",
+)  # fmt: skip
+
+
+class Timers:
+    """Exclusive time per step: a step's time leaves out the steps timed inside it."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.stack: list[list[Any]] = []  # [step, start, time of nested steps]
+
+    def wrap(self, step: str, function: Any) -> Any:
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            frame = [step, time.perf_counter(), 0.0]
+            self.stack.append(frame)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.stack.pop()
+                spent = time.perf_counter() - frame[1]
+                self.seconds[step] = self.seconds.get(step, 0.0) + spent - frame[2]
+                self.calls[step] = self.calls.get(step, 0) + 1
+                if self.stack:
+                    self.stack[-1][2] += spent
+
+        return timed
+
+    def patch(self, step: str, owner: Any, name: str) -> None:
+        setattr(owner, name, self.wrap(step, getattr(owner, name)))
+
+
+def install(timers: Timers, case: str) -> None:
+    """Wrap the adapter's predict and the steps around it (see the docstring)."""
+    import importlib
+
+    from lime_cli import render
+    from lime_cli.engine import confidence
+    from lime_cli.models import loading, sklearn_adapter
+    from lime_cli.render import json as render_json
+    from lime_cli.run import resume
+
+    explain = importlib.import_module("lime_cli.engine.explain")  # the package's explain is
+    # the function of that name
+    timers.patch("model predict", sklearn_adapter.SklearnModel, "predict")
+    timers.patch("model load", loading, "load_model")
+    import lime_cli.models
+
+    lime_cli.models.load_model = loading.load_model  # ModelSpec.load imports it from there
+    timers.patch("fit", explain, "explain_predictions")
+    timers.patch("uncertainty", confidence, "assess")
+    timers.patch("JSON", render_json, "to_json")
+    timers.patch("writing", resume.LineWriter, "write")
+    import lime_cli.engine
+    import lime_cli.run.loop
+
+    lime_cli.engine.explain_predictions = explain.explain_predictions
+    lime_cli.run.loop.to_json = render_json.to_json
+    assert render  # the package is imported; its json module is patched
+    if case == "tabular":
+        from lime_cli.tabular import command, data, domain
+
+        timers.patch("reading", command, "training_stats")
+        timers.patch("reading", data, "read_table_chunks")
+        timers.patch("reading", data, "convert_rows")
+        timers.patch("sampling", domain.TabularDomain, "sample")
+        timers.patch("model input", domain.TabularDomain, "to_model_input")
+    else:
+        from lime_cli.text import command, domain
+
+        timers.patch("reading", command, "read_documents")
+        timers.patch("sampling", domain.TextDomain, "sample")
+        timers.patch("model input", domain.TextDomain, "to_model_input")
+
+
+def child(args: argparse.Namespace) -> None:
+    """One run inside this process, timed; prints the steps' seconds as JSON."""
+    timers = Timers()
+    install(timers, args.child)
+    from lime_cli.cli import cli
+
+    argv = json.loads(args.argv)
+    try:
+        cli.main(args=argv, prog_name="lime-explain", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code not in (0, 1, None):
+            raise
+    inside = time.perf_counter() - STARTED
+    steps = dict(timers.seconds)
+    steps["imports and CLI"] = inside - sum(steps.values())
+    print(json.dumps({"inside": inside, "started": STARTED_AT, "ended": time.time(),
+                      "steps": steps, "calls": timers.calls}), flush=True)  # fmt: skip
+    from lime_cli.cli import leave
+
+    leave(SystemExit(0))  # ends as the console entry point does
+
+
+def run_case(case: str, argv: list[str], count: int, repeat: int) -> dict[str, Any]:
+    """The case's breakdown (the fastest of ``repeat`` runs) and its wall-clock time."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    best: dict[str, Any] | None = None
+    for _ in range(repeat):
+        start, launched = time.perf_counter(), time.time()
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", case, "--argv", json.dumps(argv)],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        wall, exited = time.perf_counter() - start, time.time()
+        if done.returncode != 0:
+            sys.exit(f"{case}: failed\n{done.stderr[-3000:]}")
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        result["wall"] = wall
+        result["steps"]["start-up"] = result["started"] - launched
+        result["steps"]["exit"] = exited - result["ended"]
+        if best is None or wall < best["wall"]:
+            best = result
+    assert best is not None
+    best["count"] = count
+    return best
+
+
+def report(name: str, result: dict[str, Any], unit: str) -> None:
+    wall, steps, count = result["wall"], result["steps"], result["count"]
+    model = steps.get("model predict", 0.0)
+    print(f"{name}: {wall:.2f} s end to end, {count / wall:.1f} {unit}/s")
+    print(f"  {'step':18}{'seconds':>9}{'share':>8}{'ms per ' + unit:>14}")
+    for step in STEPS:
+        seconds = steps.get(step, 0.0)
+        print(f"  {step:18}{seconds:9.2f}{seconds / wall:8.1%}{1000 * seconds / count:14.2f}")
+    print(f"  outside the model: {(wall - model) / wall:.1%} of the time end to end; "
+          f"{(wall - model - steps['start-up'] - steps['exit']) / wall:.1%} without the "
+          "interpreter's start-up and exit", flush=True)  # fmt: skip
+    per_row = [step for step in STEPS if step not in ("start-up", "exit", "imports and CLI",
+                                                      "model load", "reading")]  # fmt: skip
+    each = sum(steps.get(step, 0.0) for step in per_row)
+    print(f"  per {unit} (the steps from sampling on): {1000 * each / count:.2f} ms, "
+          f"{(each - model) / each:.1%} outside the model", flush=True)  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=CASES, action="append")
+    parser.add_argument("--rows", type=int, default=200)
+    parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument("--docs", type=int, default=100)
+    parser.add_argument("--text-samples", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per case (the fastest shown)")
+    parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--argv", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_scale import make_tabular, make_text
+
+    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; --jobs 1")
+    with tempfile.TemporaryDirectory(prefix="lime-bench-overhead-") as tmp:
+        folder = Path(tmp)
+        for case in args.case or CASES:
+            out = str(folder / f"{case}.jsonl")
+            if case == "tabular":
+                paths = make_tabular(folder, [args.rows])
+                argv = ["tabular", "--model", paths["model"], "--trust-model", "--train",
+                        paths["train"], "--all", paths[str(args.rows)], "--num-samples",
+                        str(args.num_samples), "-q", "--seed", "1", "--out", out]  # fmt: skip
+                result = run_case(case, argv, args.rows, args.repeat)
+                name = f"tabular: GradientBoosting pipeline, {args.rows} rows, "
+                report(name + f"{args.num_samples} samples", result, "row")
+            else:
+                bbc = ROOT / "sample_models" / "bbc_rf.joblib"
+                if not bbc.exists():
+                    print("text: skipped (make sample-models builds sample_models/bbc_rf.joblib)")
+                    continue
+                docs = make_text(folder, args.docs)
+                argv = ["text", "--model", str(bbc), docs, "--lines", "--num-samples",
+                        str(args.text_samples), "-q", "--seed", "1", "--out", out]  # fmt: skip
+                result = run_case(case, argv, args.docs, args.repeat)
+                name = f"text: BBC random forest, {args.docs} articles, "
+                report(name + f"{args.text_samples} samples", result, "doc")
+
+
+if __name__ == "__main__":
+    main()

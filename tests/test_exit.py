@@ -1,0 +1,74 @@
+"""The console entry point ends the process without the interpreter's teardown
+(:func:`lime_cli.cli.leave`): the same exit codes, every byte of output flushed,
+exit handlers run; the usual exit while other threads run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from lime_cli.cli import leave
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def python(code: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=60)
+
+
+@pytest.mark.parametrize(("code", "status"), [("3", 3), ("None", 0), ("0", 0), ("'bye'", 1)])
+def test_leave_flushes_runs_exit_handlers_and_keeps_the_code(tmp_path, code, status):
+    mark = tmp_path / "handler ran"
+    done = python(
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(mark)!r}, 'w').close())\n"
+        "sys.stdout.write('x' * 200_000)\n"  # more than any buffer: must all arrive
+        "sys.stderr.write('last words')\n"
+        "from lime_cli.cli import leave\n"
+        f"leave(SystemExit({code}))\n"
+        "sys.exit(99)  # not reached\n"
+    )
+    assert done.returncode == status
+    assert done.stdout == b"x" * 200_000
+    assert done.stderr.startswith(b"last words")
+    assert mark.exists()
+    if status == 1:
+        assert done.stderr == b"last wordsbye\n"
+
+
+def test_leave_returns_while_another_thread_runs():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert leave(SystemExit(0)) is None  # the caller exits the usual way
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_the_command_ends_with_its_code_and_all_its_output(tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(6)), encoding="utf-8")
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    joblib.dump(LogisticRegression().fit([[i, i % 3] for i in range(6)], [0, 1] * 3),
+                tmp_path / "m.joblib")  # fmt: skip
+    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
+            "--train", str(rows), str(rows), "--all", "--num-samples", "50", "--seed", "1",
+            "--format", "json", "-q"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, env=ENV, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["input"]["row"] for line in done.stdout.splitlines()] == list(range(6))
+    failed = subprocess.run([*argv, "--require", "nothing"], capture_output=True, env=ENV,
+                            timeout=120)  # fmt: skip
+    assert failed.returncode == 1 and len(failed.stdout.splitlines()) == 6
+    assert failed.stderr.count(b"check failed") == 6
