@@ -54,3 +54,21 @@ def test_the_seed_is_in_the_footer():
     out = plain(text_explanation())
     footer = [line for line in out.splitlines() if "model spam.joblib" in line]
     assert footer and "seed 7" in footer[-1]
+
+
+def test_tie_chains_name_only_the_features_the_table_shows():
+    """An image fits every superpixel and shows a few: a tie chain through all of
+    them names the shown ones and counts the rest; a tie among hidden ones is left out."""
+    e = text_explanation()
+    label = e.explanations[0]
+    names = [f"superpixel {i}" for i in range(12)]
+    label.features = [FeatureWeight(name, 0.1 - 0.005 * i, i) for i, name in enumerate(names)]
+    label.stability = {"measure": "jaccard", "k": 3, "value": 0.6, "spread": 0.05}
+    label.ties = {"groups": [names[1:9], names[10:12]], "uncertain": [], "contenders": []}
+    e.params["num_features_shown"] = 3
+    line = next(line for line in plain(e).splitlines() if "tied (order" in line)
+    assert "superpixel 1 ≈ superpixel 2 ≈ 6 more not shown" in line
+    assert "superpixel 10" not in line and "superpixel 8" not in line
+    e.params.pop("num_features_shown")
+    everything = next(line for line in plain(e).splitlines() if "tied (order" in line)
+    assert "superpixel 8" in everything and "superpixel 10 ≈ superpixel 11" in everything

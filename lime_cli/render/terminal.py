@@ -42,7 +42,7 @@ def render(explanation: Explanation) -> RenderableType:
         parts.append(Text(""))
         parts.append(_label_header(label, explanation.model.get("mode", "classification")))
         parts.append(_feature_table(label, shown, scale))
-        confidence = _confidence_line(label, explanation.params)
+        confidence = _confidence_line(label, explanation.params, shown)
         if confidence is not None:
             parts.append(confidence)
     text_view = _text_view(explanation)
@@ -203,8 +203,15 @@ def _scale_of(features: list[Any]) -> float:
     )
 
 
-def _confidence_line(label: LabelExplanation, params: dict[str, Any]) -> Text | None:
-    """Stability, ties and (for auto) the samples used, under a label's table."""
+def _confidence_line(
+    label: LabelExplanation, params: dict[str, Any], shown: int | None = None
+) -> Text | None:
+    """Stability, ties and (for auto) the samples used, under a label's table.
+
+    Tie chains name the features the table shows (``shown``: the first few of
+    an image's superpixels) and count the rest, so a chain through all 36
+    superpixels of an image does not fill the screen.
+    """
     stability = label.stability
     if not stability:
         return None
@@ -214,14 +221,22 @@ def _confidence_line(label: LabelExplanation, params: dict[str, Any]) -> Text | 
         f"top {stability['k']} and a re-run's"
     ]
     ties = label.ties or {}
-    if ties.get("groups"):
-        groups = "; ".join(" ≈ ".join(group) for group in ties["groups"][:4])
+    visible = {f.feature for f in (label.features[:shown] if shown else label.features)}
+    chains = []
+    for group in ties.get("groups", []):
+        named = [name for name in group if name in visible]
+        if len(named) < 2 and len(named) < len(group):
+            continue  # a tie among features the table does not show
+        hidden = len(group) - len(named)
+        chains.append(" ≈ ".join(named) + (f" ≈ {hidden} more not shown" if hidden else ""))
+    if chains:
+        groups = "; ".join(chains[:4])
         parts.append(f"≈ tied (order not significant at {level:.0%}): {groups}")
     if ties.get("uncertain"):
-        shown = ", ".join(ties["uncertain"][:6])
+        uncertain = ", ".join(ties["uncertain"][:6])
         contenders = ", ".join(ties.get("contenders", [])[:4])
         parts.append(
-            f"? place in the top {stability['k']} uncertain: {shown}"
+            f"? place in the top {stability['k']} uncertain: {uncertain}"
             + (f" (could be replaced by {contenders})" if contenders else "")
         )
     parts.append(f"± is the half-width of the {level:.0%} interval; ┄ shows its far end")
