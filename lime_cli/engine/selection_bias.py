@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lime_cli.engine.stability import RankingKeys, cov_root, posterior_draws, topk_masks
+from lime_cli.engine.stability import RankingKeys, cov_root, shared_truths, topk_masks
 from lime_cli.engine.uncertainty import CoefficientErrors
 
 #: Simulated re-runs (the bias is a conditional mean: 2000 keep its
@@ -93,8 +93,7 @@ def selection_bias(
     # Truths in groups sharing one posterior draw (as for the stability figure):
     # the posterior's spread is covered by 200 truths, the noise by every draw.
     groups = max(1, min(TRUTHS, draws))
-    truth = posterior_draws(np.asarray(keys.keys, dtype=np.float64), sd, groups, rng)
-    truth = np.repeat(truth, -(-draws // groups), axis=0)[:draws]
+    truth = shared_truths(np.asarray(keys.keys, dtype=np.float64), sd, draws, groups, rng)
     kept = topk_masks(truth + noise[:, :m], p)[:, where].astype(np.float64)
     counts = kept.sum(axis=0)
     sums = np.einsum("dj,dj->j", kept, noise[:, m:])

@@ -336,7 +336,7 @@ def topk_agreement(
     # uncertain the figure itself is.
     groups = max(2, min(200, draws // 5))
     per = -(-draws // groups)
-    truth = np.repeat(posterior_draws(keys, sd, groups, rng), per, axis=0)[:draws]
+    truth = shared_truths(keys, sd, draws, groups, rng)
     first = topk_masks(truth + noise[0], k)
     second = topk_masks(truth + noise[1], k)
     agree = _agreement(first, second, k, measure)
@@ -353,6 +353,17 @@ def topk_agreement(
         fitted = topk_masks(keys + noise[0], k), topk_masks(keys + noise[1], k)
         naive = float(_agreement(*fitted, k, measure).mean())
     return StabilityEstimate(value, naive, spread, measure, k, inclusion)
+
+
+def shared_truths(
+    est: np.ndarray, sd: np.ndarray, draws: int, groups: int, rng: np.random.Generator
+) -> np.ndarray:
+    """``draws`` truths for simulated re-runs, shape (draws, m): ``groups`` posterior
+    draws (:func:`posterior_draws`), each repeated for ``ceil(draws / groups)``
+    consecutive rows. A few hundred truths cover the posterior; every row gets
+    its own noise."""
+    per = -(-draws // groups)
+    return np.repeat(posterior_draws(est, sd, groups, rng), per, axis=0)[:draws]
 
 
 def posterior_draws(
