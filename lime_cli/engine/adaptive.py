@@ -46,11 +46,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lime_cli.engine.simulation import SharedDraws, simulate
 from lime_cli.engine.stability import (
     RankingKeys,
     StabilityEstimate,
     TieReport,
     declare_ties,
+    max_t_draws,
     topk_agreement,
 )
 from lime_cli.engine.uncertainty import CoefficientErrors, z_value
@@ -150,6 +152,7 @@ def should_stop(
     measure: str = "jaccard",
     seed: int = 0,
     reference: int | None = None,
+    shared: SharedDraws | None = None,
 ) -> StopDecision:
     """Decide after a round whether to stop sampling.
 
@@ -185,12 +188,18 @@ def should_stop(
     reference : int, optional
         Stop once the estimated stability is at least what a run of this many
         samples would have (see the module docstring); ``None``: no such rule.
+    shared : SharedDraws, optional
+        Re-runs simulated once for ``keys`` (:func:`lime_cli.engine.simulation.simulate`),
+        used by the ties, the stability figure and its projection (default:
+        simulated here from ``seed``).
 
     Returns
     -------
     StopDecision
     """
     looks = max(1, len(plan))
+    if shared is None:
+        shared = simulate(keys, seed=seed, extra_rows=max_t_draws((1.0 - level) / looks))
     look = int(np.searchsorted(np.asarray(plan), samples, side="right"))
     look = min(max(look, 1), looks)
     ties = declare_ties(
@@ -203,8 +212,9 @@ def should_stop(
         looks=looks,
         seed=seed,
         k=k,
+        shared=shared,
     )
-    stability = topk_agreement(keys.keys, keys.cov, k, measure=measure, seed=seed)
+    stability = topk_agreement(keys.keys, keys.cov, k, measure=measure, shared=shared)
     if samples < MIN_SAMPLES_PER_FEATURE * len(errors.features) and samples < plan[-1]:
         reason = "continue"  # too few samples per fitted feature to trust the errors
     elif ties.separated:
@@ -213,7 +223,7 @@ def should_stop(
         reason = "tied within tolerance"
     elif target is not None and _lower(stability, level, looks) >= target:
         reason = "stable"
-    elif reference is not None and _as_stable_as(keys, k, samples, reference, stability, seed):
+    elif reference is not None and _as_stable_as(keys, k, samples, reference, stability, shared):
         reason = "as stable as the reference"
     elif samples >= plan[-1]:
         reason = "max samples"
@@ -228,19 +238,21 @@ def _as_stable_as(
     samples: int,
     reference: int,
     stability: StabilityEstimate,
-    seed: int,
+    shared: SharedDraws,
 ) -> bool:
     """Whether ``samples`` give a top K as stable as ``reference`` samples would.
 
     The keys' covariance shrinks as ``1 / samples``; the projection reuses the
-    same keys and Monte-Carlo seed, so the two figures differ only by the
-    noise level (common random numbers: no Monte-Carlo jitter between them).
+    same truths and noise, scaled by ``sqrt(samples / reference)``, so the two
+    figures differ only by the noise level (common random numbers: no
+    Monte-Carlo jitter between them).
     """
     if samples >= reference:
         return True
     projected = topk_agreement(
-        keys.keys, keys.cov * (samples / reference), k, measure=stability.measure, seed=seed
-    )
+        keys.keys, keys.cov, k, measure=stability.measure, shared=shared,
+        noise_scale=math.sqrt(samples / reference),
+    )  # fmt: skip
     return stability.value >= projected.value
 
 

@@ -15,10 +15,12 @@ import numpy as np
 
 from lime_cli.engine.adaptive import StopDecision, should_stop
 from lime_cli.engine.selection_bias import selection_bias
+from lime_cli.engine.simulation import simulate
 from lime_cli.engine.stability import (
     StabilityEstimate,
     TieReport,
     candidate_features,
+    max_t_draws,
     ranking_keys,
     resolve_method,
 )
@@ -97,11 +99,14 @@ def assess(
     how = resolve_method(method, k)
     candidates = candidate_features(design, y, features, alpha, how)
     keys = ranking_keys(design, y, candidates, alpha, how, k)
+    # One simulation of re-runs serves the ties, the stability figure and the bias.
+    rows = max_t_draws((1.0 - level) / max(1, len(plan)))
+    shared = simulate(keys, errors, seed=seed, extra_rows=rows)
     decision = should_stop(
         errors, keys, k, design.n, plan, level=level, tol=tol, target=target, measure=MEASURE,
-        seed=seed, reference=reference,
+        seed=seed, reference=reference, shared=shared,
     )  # fmt: skip
-    bias = selection_bias(errors, keys, seed=seed)
+    bias = selection_bias(errors, keys, shared=shared)
     return LabelConfidence(
         errors,
         intervals(errors.centre - bias, errors.stderr, level),

@@ -31,16 +31,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from lime_cli.engine.stability import RankingKeys, cov_root, shared_truths, topk_masks
+from lime_cli.engine.simulation import SharedDraws, needs_weight_noise, simulate
+from lime_cli.engine.stability import RankingKeys
 from lime_cli.engine.uncertainty import CoefficientErrors
 
-#: Simulated re-runs (the bias is a conditional mean: 2000 keep its
-#: Monte-Carlo error near 0.03 standard errors for features kept half the time).
+#: Simulated re-runs when none are shared (the bias is a conditional mean:
+#: 2000 keep its Monte-Carlo error near 0.03 standard errors for features kept
+#: half the time), as many as :func:`lime_cli.engine.simulation.simulate` draws.
 DRAWS = 2000
-
-#: Distinct draws of the true keys from their posterior, each shared by
-#: ``DRAWS / TRUTHS`` simulated re-runs.
-TRUTHS = 200
 
 #: Below this many simulated re-runs keeping a feature its bias is not estimated
 #: (0): a feature almost never kept would be corrected from a handful of draws.
@@ -53,6 +51,7 @@ def selection_bias(
     *,
     seed: int = 0,
     draws: int = DRAWS,
+    shared: SharedDraws | None = None,
 ) -> np.ndarray:
     """Estimated bias of each reported weight caused by selecting it, shape (p,).
 
@@ -64,9 +63,12 @@ def selection_bias(
         The candidates' ranking keys, with ``scores`` (n, m), from the same
         samples; its ``features`` contain ``errors.features``.
     seed : int
-        Seed of the simulation (reproducible intervals).
+        Seed of the simulation (reproducible intervals; ignored with ``shared``).
     draws : int
-        Simulated re-runs (default 2000).
+        Simulated re-runs (default 2000; ignored with ``shared``).
+    shared : SharedDraws, optional
+        Re-runs already simulated from ``keys`` and ``errors`` (with their
+        weights' noise): used instead of new ones.
 
     Returns
     -------
@@ -77,26 +79,18 @@ def selection_bias(
         when nothing was selected (every candidate is reported: images, or
         tables with fewer columns than K) or when scores are missing.
     """
-    p, m = len(errors.features), len(keys.features)
+    p = len(errors.features)
     bias = np.zeros(p)
-    if errors.scores is None or keys.scores is None or p >= m or p == 0:
+    if not needs_weight_noise(errors, keys):
         return bias
+    if shared is None or shared.weight_noise is None:
+        shared = simulate(keys, errors, seed=seed, pairs=max(1, draws // 2))
+    assert shared.weight_noise is not None
     position = {int(f): i for i, f in enumerate(keys.features)}
-    where = np.array([position.get(int(f), -1) for f in errors.features], dtype=np.intp)
-    if (where < 0).any():
-        return bias
-    cross = keys.scores.T @ errors.scores
-    factor = cov_root(np.block([[keys.cov, cross], [cross.T, errors.cov]]))
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((draws, factor.shape[1])) @ factor.T
-    sd = np.sqrt(np.maximum(np.diag(keys.cov), 0.0))
-    # Truths in groups sharing one posterior draw (as for the stability figure):
-    # the posterior's spread is covered by 200 truths, the noise by every draw.
-    groups = max(1, min(TRUTHS, draws))
-    truth = shared_truths(np.asarray(keys.keys, dtype=np.float64), sd, draws, groups, rng)
-    kept = topk_masks(truth + noise[:, :m], p)[:, where].astype(np.float64)
+    where = np.array([position[int(f)] for f in errors.features], dtype=np.intp)
+    kept = shared.masks(p)[:, where].astype(np.float64)
     counts = kept.sum(axis=0)
-    sums = np.einsum("dj,dj->j", kept, noise[:, m:])
+    sums = np.einsum("dj,dj->j", kept, shared.weight_noise)
     enough = counts >= MIN_KEPT
     bias[enough] = sums[enough] / counts[enough]
     return bias

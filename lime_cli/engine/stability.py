@@ -60,12 +60,16 @@ whose difference is known to be smaller than a tolerance as equivalent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lime_cli.defaults import AUTO_FORWARD_LIMIT
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.engine.uncertainty import influence, ridge_pieces, z_value
+
+if TYPE_CHECKING:
+    from lime_cli.engine.simulation import SharedDraws
 
 MEASURES = ("jaccard", "overlap")
 
@@ -289,6 +293,8 @@ def topk_agreement(
     draws: int = DRAWS,
     seed: int = 0,
     plug_in: bool = False,
+    shared: SharedDraws | None = None,
+    noise_scale: float = 1.0,
 ) -> StabilityEstimate:
     """Monte-Carlo estimate of the expected top-K agreement between two re-runs.
 
@@ -303,13 +309,21 @@ def topk_agreement(
         Number of features in an explanation (clipped to ``m``).
     measure : {"jaccard", "overlap"}
     draws : int
-        Simulated pairs of re-runs per estimate (default 2000).
+        Simulated pairs of re-runs per estimate (default 2000; ignored with ``shared``).
     seed : int
-        Seed of the simulation, so the figure is reproducible.
+        Seed of the simulation, so the figure is reproducible (ignored with ``shared``).
     plug_in : bool
         Also compute the naive plug-in figure (``StabilityEstimate.plug_in``;
         NaN otherwise). A diagnostic only: it doubles the simulation's cost, and
         this runs for every label of every explanation.
+    shared : SharedDraws, optional
+        Re-runs already simulated for these keys
+        (:func:`lime_cli.engine.simulation.simulate`): their noise and truths
+        are used instead of new ones.
+    noise_scale : float
+        Multiplies the simulated noise (default 1): ``sqrt(n / n')`` projects
+        the figure to ``n'`` samples with the same truths and noise (common
+        random numbers, so two such figures differ only by the noise level).
 
     Returns
     -------
@@ -328,20 +342,20 @@ def topk_agreement(
     if float(np.abs(keys).max()) + float(sd.max()) <= ATOL:
         # Nothing changes the output: every run breaks the all-zero tie the same way.
         return StabilityEstimate(1.0, 1.0, 0.0, measure, k, (np.arange(m) < k).astype(float))
-    factor = cov_root(cov)
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((2, draws, m)) @ factor.T
-    # Truths in groups that share one posterior draw, so the spread of the
-    # group means (less the pairs' own Monte-Carlo noise) estimates how
-    # uncertain the figure itself is.
-    groups = max(2, min(200, draws // 5))
-    per = -(-draws // groups)
-    truth = shared_truths(keys, sd, draws, groups, rng)
-    first = topk_masks(truth + noise[0], k)
-    second = topk_masks(truth + noise[1], k)
+    if shared is None:
+        from lime_cli.engine.simulation import simulate
+
+        shared = simulate(RankingKeys(np.arange(m), keys, keys, cov), seed=seed, pairs=draws)
+    pairs, per = shared.pairs, shared.per
+    noise = shared.keys_noise[: 2 * pairs]
+    if noise_scale == 1.0:
+        runs = shared.masks(k)[: 2 * pairs]
+    else:
+        runs = topk_masks(shared.truths[: 2 * pairs] + noise * noise_scale, k)
+    first, second = runs[:pairs], runs[pairs:]
     agree = _agreement(first, second, k, measure)
     value = float(agree.mean())
-    label = np.arange(draws) // per
+    label = np.arange(pairs) // per
     counts = np.bincount(label)
     means = np.bincount(label, weights=agree) / counts
     # Each group's variance from its sums (one pass, not a loop over the groups).
@@ -350,7 +364,8 @@ def topk_agreement(
     inclusion = 0.5 * (first.mean(axis=0) + second.mean(axis=0))
     naive = float("nan")
     if plug_in:
-        fitted = topk_masks(keys + noise[0], k), topk_masks(keys + noise[1], k)
+        scaled = noise * noise_scale
+        fitted = topk_masks(keys + scaled[:pairs], k), topk_masks(keys + scaled[pairs:], k)
         naive = float(_agreement(*fitted, k, measure).mean())
     return StabilityEstimate(value, naive, spread, measure, k, inclusion)
 
@@ -388,9 +403,9 @@ def posterior_draws(
     like = like / s[live, None] + 1e-300
     prior = np.full(len(atoms), 1.0 / len(atoms))
     for _ in range(iterations):
-        post = like * prior
-        post /= post.sum(axis=1, keepdims=True)
-        prior = post.mean(axis=0)
+        # EM step without forming the posterior matrix: two matrix-vector
+        # products (prior_a <- prior_a * mean_j like_ja / sum_b like_jb prior_b).
+        prior = prior * (like.T @ (1.0 / (like @ prior))) / len(like)
     post = like * prior
     cum = np.cumsum(post, axis=1)
     cum /= cum[:, -1:]
@@ -400,8 +415,9 @@ def posterior_draws(
     n_live, n_atoms = cum.shape
     shift = np.arange(n_live, dtype=np.float64)
     u = rng.random((draws, n_live))
-    flat = np.searchsorted((cum + shift[:, None]).ravel(), (u + shift).ravel())
-    pick = flat.reshape(draws, n_live) - np.arange(n_live) * n_atoms
+    # Queries column by column (ascending blocks: a faster search than row order).
+    flat = np.searchsorted((cum + shift[:, None]).ravel(), (u.T + shift[:, None]).ravel())
+    pick = flat.reshape(n_live, draws).T - np.arange(n_live) * n_atoms
     out = np.broadcast_to(est, (draws, m)).copy()
     out[:, live] = atoms[np.clip(pick, 0, n_atoms - 1)]
     return out
@@ -524,6 +540,7 @@ def declare_ties(
     looks: int = 1,
     seed: int = 0,
     k: int | None = None,
+    shared: SharedDraws | None = None,
 ) -> TieReport:
     """Declare ties between adjacent features and at the K-boundary.
 
@@ -556,6 +573,9 @@ def declare_ties(
         fitted features (default: all of them). An image fits every
         superpixel but shows K; without ``k`` nothing would be left out and
         every image would look settled.
+    shared : SharedDraws, optional
+        Noise already simulated for ``keys`` (:mod:`lime_cli.engine.simulation`):
+        the max-|t| quantile reuses it instead of drawing its own.
 
     Returns
     -------
@@ -597,11 +617,21 @@ def declare_ties(
             first = np.repeat(inside, len(outside))
             second = np.tile(outside, len(inside))
             diff, se = abs_differences(kv, keys.cov, first, second)
-            critical = _max_t_critical(kv, keys.cov, first, second, se, alpha, seed)
             tolerance = tol * float(np.abs(kv).max()) + ATOL
-            clear = diff > critical * se
-            same = np.abs(diff) + critical * se <= tolerance
-            reversed_ = diff < -critical * se
+            # Verdicts only move as the critical value goes from one pair's
+            # (lowest possible) to Bonferroni's (highest): when no pair's
+            # verdict differs between the two, the max-|t| quantile cannot
+            # change any, and its simulation is skipped (Bonferroni's is kept).
+            live = int(np.count_nonzero(se > 0))
+            low, high = z_value(1.0 - alpha), z_value(1.0 - alpha / max(1, live))
+            if _verdicts(diff, se, low, tolerance) == _verdicts(diff, se, high, tolerance):
+                critical = high if live else 0.0
+            else:
+                grid = se.reshape(len(inside), len(outside))
+                critical = _max_t_critical(
+                    kv, keys.cov, inside, outside, grid, alpha, seed, shared=shared
+                )
+            clear, reversed_, same = _verdict_arrays(diff, se, critical, tolerance)
             unclear = ~clear
             boundary[: len(inside)] = unclear.reshape(len(inside), len(outside)).any(axis=1)
             contenders = keys.features[
@@ -627,34 +657,60 @@ def declare_ties(
 def _max_t_critical(
     values: np.ndarray,
     cov: np.ndarray,
-    first: np.ndarray,
-    second: np.ndarray,
+    inside: np.ndarray,
+    outside: np.ndarray,
     se: np.ndarray,
     alpha: float,
     seed: int,
     draws: int | None = None,
+    shared: SharedDraws | None = None,
 ) -> float:
-    """The (1 - alpha) quantile of ``max_t |T_t|`` over pairs, ``T`` the studentised
-    differences under the joint normal approximation; never above Bonferroni's.
+    """The (1 - alpha) quantile of ``max |T_io|`` over the (inside, outside) grid,
+    ``T`` the studentised differences of absolute keys under the joint normal
+    approximation; never above Bonferroni's.
 
-    ``draws`` defaults to about 50 draws beyond the quantile (1000 at alpha 0.05,
-    up to 4000 for the smaller alphas of repeated looks): enough for a stable
-    quantile, and this runs for every label of every explanation.
+    ``se`` is (len(inside), len(outside)); pairs with ``se == 0`` do not count.
+    ``draws`` defaults to :func:`max_t_draws`. With ``shared`` (noise of the
+    same keys, enough rows) its first ``draws`` rows are used. One pass per
+    inside feature over all outside ones (broadcast, no gathered pair arrays).
     """
     if draws is None:
-        draws = int(min(4000, max(1000, 50 / alpha)))
+        draws = max_t_draws(alpha)
     live = se > 0
     if not live.any():
         return 0.0
     bonferroni = z_value(1.0 - alpha / int(live.sum()))
     sign = np.where(values < 0, -1.0, 1.0)
-    factor = cov_root(cov) * sign[:, None]
-    rng = np.random.default_rng(seed)
-    fi, si, inv = first[live], second[live], 1.0 / se[live]
-    peaks = np.empty(draws)
-    step = max(1, 2_000_000 // max(1, len(fi)))
-    for lo in range(0, draws, step):
-        hi = min(draws, lo + step)
-        e = rng.standard_normal((hi - lo, factor.shape[1])) @ factor.T
-        peaks[lo:hi] = np.abs((e[:, fi] - e[:, si]) * inv).max(axis=1)
+    if shared is not None and shared.keys_noise.shape[0] >= draws:
+        noise = shared.keys_noise[:draws]
+    else:
+        factor = cov_root(cov)
+        noise = np.random.default_rng(seed).standard_normal((draws, factor.shape[1])) @ factor.T
+    signed = noise * sign
+    away = signed[:, outside]
+    inv = np.where(live, 1.0 / np.where(live, se, 1.0), 0.0)
+    peaks = np.zeros(draws)
+    for row, i in enumerate(inside):
+        if live[row].any():
+            t = np.abs((signed[:, i : i + 1] - away) * inv[row])
+            np.maximum(peaks, t.max(axis=1), out=peaks)
     return float(min(bonferroni, np.quantile(peaks, 1.0 - alpha)))
+
+
+def _verdict_arrays(
+    diff: np.ndarray, se: np.ndarray, critical: float, tolerance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: clearly above, clearly below, equivalent within ``tolerance``."""
+    margin = critical * se
+    return diff > margin, diff < -margin, np.abs(diff) + margin <= tolerance
+
+
+def _verdicts(diff: np.ndarray, se: np.ndarray, critical: float, tolerance: float) -> bytes:
+    """The pairs' verdicts at ``critical``, packed for comparison."""
+    return np.packbits(np.concatenate(_verdict_arrays(diff, se, critical, tolerance))).tobytes()
+
+
+def max_t_draws(alpha: float) -> int:
+    """Draws for a stable max-|t| quantile at error rate ``alpha``: about 50 beyond
+    it (1000 at 0.05, up to 4000 for the smaller alphas of repeated looks)."""
+    return int(min(4000, max(1000, 50 / alpha)))

@@ -1,0 +1,160 @@
+"""One set of simulated re-runs, shared by every Monte-Carlo part of one label's uncertainty.
+
+Three figures of an explanation are simulated from the same joint normal
+approximation of the ranking keys (and of the reported weights):
+
+- the critical value of the simultaneous boundary intervals (max-|t|,
+  :func:`lime_cli.engine.stability.declare_ties`);
+- the stability figure: pairs of re-runs around truths drawn from the
+  empirical-Bayes posterior (:func:`lime_cli.engine.stability.topk_agreement`);
+- the winner's-curse bias of the kept weights
+  (:func:`lime_cli.engine.selection_bias.selection_bias`).
+
+Each used to factor its own covariance and draw its own noise and truths: three
+eigendecompositions, about 7,000 rows of noise, two posterior fits and three
+top-K sorts for every label of every explanation, 30 ms of a BBC article's
+its uncertainty work (``bench/bench_overhead.py``). :class:`SharedDraws`
+does each once. The three estimates then share their random numbers, which
+changes none of their expectations: each is still an average over draws from
+its own distribution, and the seed still makes every figure reproducible.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from lime_cli.engine.stability import RankingKeys, cov_root, shared_truths, topk_masks
+from lime_cli.engine.uncertainty import CoefficientErrors
+
+#: Simulated pairs of re-runs behind the stability figure (its Monte-Carlo
+#: standard error is at most 0.5 / sqrt(1000) = 0.016, typically under 0.007),
+#: and the rows of noise (twice this) behind the bias and the max-|t| quantile.
+PAIRS = 1000
+
+#: At most this many posterior draws of the truth, each shared by at least
+#: ``MIN_PER`` consecutive pairs: a few hundred truths cover the posterior, and
+#: the spread of the groups' mean agreement measures how uncertain the figure is.
+MAX_TRUTHS = 200
+MIN_PER = 5
+
+
+class SharedDraws:
+    """Simulated re-runs of one label's fit, drawn on first use.
+
+    Row ``i`` and row ``i + rows // 2`` are the two runs of pair ``i``: they
+    share a truth. Consecutive pairs share truths in groups of ``per``.
+    Nothing is drawn until an attribute is read: an explanation whose top K
+    is every candidate (a table of three columns) needs no simulation.
+
+    Attributes
+    ----------
+    keys_noise : ndarray of float64, shape (rows, m)
+        Noise of the ranking keys, ``N(0, keys.cov)`` per row.
+    weight_noise : ndarray of float64, shape (rows, p), or None
+        The reported weights' noise, jointly normal with ``keys_noise`` (the
+        cross-covariance from the samples' scores); None when the selection
+        bias needs none (:func:`needs_weight_noise`).
+    truths : ndarray of float64, shape (rows, m)
+        Draws of the true keys from their empirical-Bayes posterior.
+    per : int
+        Pairs per posterior draw.
+    """
+
+    def __init__(
+        self,
+        keys: RankingKeys,
+        errors: CoefficientErrors | None = None,
+        *,
+        seed: int = 0,
+        pairs: int = PAIRS,
+        extra_rows: int = 0,
+    ) -> None:
+        self._keys, self._errors, self._seed = keys, errors, seed
+        self._half = max(1, max(pairs, -(-extra_rows // 2)))
+        self._masks: dict[int, np.ndarray] = {}
+
+    @property
+    def pairs(self) -> int:
+        """Simulated pairs of re-runs (half the rows)."""
+        return self._half
+
+    @property
+    def keys_noise(self) -> np.ndarray:
+        return self._drawn[0]
+
+    @property
+    def weight_noise(self) -> np.ndarray | None:
+        return self._drawn[1]
+
+    @property
+    def truths(self) -> np.ndarray:
+        return self._drawn[2]
+
+    @property
+    def per(self) -> int:
+        return self._drawn[3]
+
+    def masks(self, k: int) -> np.ndarray:
+        """Boolean (rows, m): each simulated run's top ``k`` (cached per ``k``)."""
+        if k not in self._masks:
+            self._masks[k] = topk_masks(self.truths + self.keys_noise, k)
+        return self._masks[k]
+
+    @cached_property
+    def _drawn(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, int]:
+        """One factorisation, one matrix of noise, one posterior."""
+        keys, errors, half = self._keys, self._errors, self._half
+        keys_values = np.asarray(keys.keys, dtype=np.float64)
+        m = len(keys_values)
+        cov = np.asarray(keys.cov, dtype=np.float64)
+        joint = needs_weight_noise(errors, keys)
+        if joint:
+            assert errors is not None and errors.scores is not None and keys.scores is not None
+            cross = keys.scores.T @ errors.scores
+            cov = np.block([[cov, cross], [cross.T, errors.cov]])
+        rng = np.random.default_rng(self._seed)
+        factor = cov_root(cov)
+        noise = rng.standard_normal((2 * half, factor.shape[1])) @ factor.T
+        sd = np.sqrt(np.maximum(np.diag(keys.cov), 0.0))
+        groups = max(2, min(MAX_TRUTHS, half // MIN_PER))
+        truth = shared_truths(keys_values, sd, half, groups, rng)
+        weights = noise[:, m:] if joint else None
+        return noise[:, :m], weights, np.concatenate([truth, truth]), -(-half // groups)
+
+
+def needs_weight_noise(errors: CoefficientErrors | None, keys: RankingKeys) -> bool:
+    """Whether the selection bias has anything to estimate (see ``selection_bias``)."""
+    if errors is None or errors.scores is None or keys.scores is None:
+        return False
+    p, m = len(errors.features), len(keys.features)
+    return 0 < p < m and bool(np.isin(errors.features, keys.features).all())
+
+
+def simulate(
+    keys: RankingKeys,
+    errors: CoefficientErrors | None = None,
+    *,
+    seed: int = 0,
+    pairs: int = PAIRS,
+    extra_rows: int = 0,
+) -> SharedDraws:
+    """The shared re-runs of one label (drawn when first used).
+
+    Parameters
+    ----------
+    keys : RankingKeys
+        Candidates' keys and covariance (with ``scores`` for the joint noise).
+    errors : CoefficientErrors, optional
+        The reported fit; its weights' noise is drawn jointly with the keys'
+        when the selection bias needs it (:func:`needs_weight_noise`).
+    seed : int
+        Seed of every draw (reproducible figures).
+    pairs : int
+        Simulated pairs of re-runs (default 1000; rows are twice this).
+    extra_rows : int
+        At least this many rows in all (the max-|t| quantile at the small
+        error rates of many looks needs up to 4000).
+    """
+    return SharedDraws(keys, errors, seed=seed, pairs=pairs, extra_rows=extra_rows)

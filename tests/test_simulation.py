@@ -1,0 +1,107 @@
+"""One simulation of re-runs shared by ties, stability and selection bias
+(lime_cli.engine.simulation), and the max-|t| shortcut of declare_ties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lime_cli.engine import stability
+from lime_cli.engine.confidence import assess
+from lime_cli.engine.selection import select_features
+from lime_cli.engine.simulation import simulate
+from lime_cli.engine.stability import candidate_features, declare_ties, ranking_keys
+from lime_cli.engine.surrogate import WeightedDesign
+from lime_cli.engine.uncertainty import coefficient_errors
+
+D, K, N = 24, 6, 800
+
+
+def _problem(seed: int, beta: np.ndarray | None = None):
+    rng = np.random.default_rng(seed)
+    z = rng.integers(0, 2, size=(N, D)).astype(np.float64)
+    z[0] = 1.0
+    if beta is None:
+        beta = np.r_[np.linspace(2.0, 1.0, 4), np.full(D - 4, 0.2)]
+    y = z @ beta + rng.standard_normal(N) * (0.6 + 0.4 * z[:, 0])
+    design = WeightedDesign(z, np.ones(N))
+    chosen = np.asarray(select_features(design, y, K, "highest"), dtype=np.intp)
+    errors = coefficient_errors(design, y, chosen, 1.0)
+    candidates = candidate_features(design, y, chosen, 1.0, "highest")
+    keys = ranking_keys(design, y, candidates, 1.0, "highest", K)
+    return design, y, chosen, errors, keys
+
+
+def test_shared_noise_has_the_keys_and_weights_joint_covariance():
+    _, _, _, errors, keys = _problem(1)
+    draws = simulate(keys, errors, seed=3, pairs=20_000)
+    assert draws.weight_noise is not None
+    m = len(keys.features)
+    joint = np.hstack([draws.keys_noise, draws.weight_noise])
+    expected_cross = keys.scores.T @ errors.scores
+    empirical = np.cov(joint, rowvar=False)
+    scale = np.sqrt(np.outer(np.diag(empirical), np.diag(empirical)))
+    assert np.allclose(empirical[:m, :m] / scale[:m, :m], keys.cov / scale[:m, :m], atol=0.03)
+    assert np.allclose(empirical[:m, m:] / scale[:m, m:], expected_cross / scale[:m, m:], atol=0.03)
+    # The two runs of a pair share their truth; groups of pairs share one posterior draw.
+    half = draws.pairs
+    assert np.array_equal(draws.truths[:half], draws.truths[half:])
+    assert len(np.unique(draws.truths[:half], axis=0)) <= half // draws.per + 1
+
+
+def test_nothing_is_drawn_until_used():
+    _, _, _, errors, keys = _problem(2)
+    draws = simulate(keys, errors, seed=0)
+    assert "_drawn" not in vars(draws)
+    draws.masks(K)
+    assert "_drawn" in vars(draws)
+
+
+def test_shared_draws_give_the_same_figures_as_separate_ones_up_to_monte_carlo():
+    _, _, _, errors, keys = _problem(4)
+    separate = stability.topk_agreement(keys.keys, keys.cov, K, seed=11, draws=20_000)
+    shared = stability.topk_agreement(
+        keys.keys, keys.cov, K, shared=simulate(keys, errors, seed=12, pairs=20_000)
+    )
+    assert 0.0 < separate.value < 1.0
+    assert shared.value == pytest.approx(separate.value, abs=0.01)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_skipping_the_max_t_simulation_changes_no_verdict(seed, monkeypatch):
+    """declare_ties skips the max-|t| quantile when no pair's verdict could move
+    between one pair's critical value and Bonferroni's; forcing it changes nothing.
+    The K-th feature goes from tied with the crowd (seed 0) to well above it (7)."""
+    beta = np.r_[np.full(5, 1.5), 0.3 + 0.08 * seed, np.full(D - 6, 0.3)]
+    _, _, _, errors, keys = _problem(100 + seed, beta)
+    simulated = []
+    original = stability._max_t_critical
+
+    def counted(*args, **kwargs):
+        simulated.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(stability, "_max_t_critical", counted)
+    quick = declare_ties(errors.coef, errors.cov, errors.features, keys, k=K, seed=seed)
+    # Near-ties need the quantile; a clear boundary does not.
+    assert bool(simulated) == (not quick.separated)
+    monkeypatch.setattr(stability, "_verdicts", lambda diff, se, critical, tol: critical)
+    forced = declare_ties(errors.coef, errors.cov, errors.features, keys, k=K, seed=seed)
+    assert np.array_equal(quick.boundary, forced.boundary)
+    assert np.array_equal(quick.contenders, forced.contenders)
+    assert (quick.separated, quick.settled) == (forced.separated, forced.settled)
+
+
+def test_assess_is_reproducible_under_its_seed():
+    design, y, chosen, _, _ = _problem(5)
+
+    def run(seed: int):
+        conf = assess(
+            design, y, chosen, alpha=1.0, method="highest", k=K, level=0.95, tol=0.05,
+            plan=[N], seed=seed,
+        )  # fmt: skip
+        return conf.intervals, conf.stability.value, conf.selection_bias
+
+    first, again = run(7), run(7)
+    for a, b in zip(first, again):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
