@@ -14,14 +14,20 @@ interpreter start, imports, model loading, reading, explaining, writing):
   the first ``--lime-inputs`` inputs of each case (its rows/s do not depend on
   the count; a full 20,000-row lime run would take hours);
 - with ``--memory-rows N``: peak memory (RSS) of ``tabular --all`` over a
-  generated N-row CSV (10 million for the issue's case), with few samples.
+  generated N-row CSV (10 million for the issue's case), with few samples;
+- with ``--ceiling``: what two processes get from this machine at all, two
+  independent ``--jobs 1`` runs side by side, each over half the inputs
+  (inputs/s of both together). ``--jobs 2`` cannot beat it; on two virtual
+  cores that share one physical core and its caches it is below 2x ``--jobs 1``.
+
+``--case tabular`` or ``--case text`` runs only those cases.
 
 Dask columns need ``lime-explain[dask]``; a local cluster is started by the
 command itself (``--scheduler local:N``), so its start-up is in the time.
 
     .venv/bin/python bench/bench_scale.py [--rows 200] [--large-rows 20000] [--docs 2000]
         [--num-samples 5000] [--text-samples 1000] [--lime-inputs 100] [--no-dask]
-        [--memory-rows 0]
+        [--memory-rows 0] [--ceiling] [--case tabular|text]
 
 The data are generated in a temporary folder at run time (nothing committed).
 """
@@ -156,6 +162,42 @@ def lime_text(model: str, docs: str, count: int, samples: int) -> None:
             explainer.explain_instance(line, pipeline.predict_proba, num_samples=samples)
 
 
+def halves(path: str, folder: Path, header: bool) -> tuple[str, str]:
+    """The input file cut into two files of (nearly) equal line counts (a CSV's
+    header kept in both)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+    head, body = (lines[:1], lines[1:]) if header else ([], lines)
+    middle = (len(body) + 1) // 2
+    out = []
+    for i, part in enumerate((body[:middle], body[middle:])):
+        target = folder / f"half{i}_{Path(path).name}"
+        target.write_text("".join(head + part), encoding="utf-8")
+        out.append(str(target))
+    return out[0], out[1]
+
+
+def side_by_side(argvs: list[list[str]]) -> float:
+    """Wall-clock seconds until every one of the processes, started together, has ended."""
+    start = time.perf_counter()
+    running = [
+        subprocess.Popen(a, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for a in argvs
+    ]
+    for process, argv in zip(running, argvs):
+        _, err = process.communicate()
+        if process.returncode not in (0, 1):
+            raise SystemExit(f"failed: {' '.join(argv)}\n{err.decode()[-2000:]}")
+    return time.perf_counter() - start
+
+
+def ceiling_speed(cli: list[str], input_path: str, count: int, folder: Path) -> float:
+    """Inputs/s of two ``--jobs 1`` runs side by side, each over half the inputs."""
+    first, second = halves(input_path, folder, header=cli[0] == "tabular")
+    argvs = [
+        ours([half if a == input_path else a for a in cli], "jobs 1") for half in (first, second)
+    ]
+    return count / side_by_side(argvs)
+
+
 def peak_memory(argv: list[str]) -> tuple[float, float]:
     """Peak RSS in MB of the process ``argv`` and its seconds, measured by a fresh
     Python process whose only child it is (ru_maxrss of children is a maximum over
@@ -184,6 +226,10 @@ def main() -> None:
     parser.add_argument("--no-dask", action="store_true")
     parser.add_argument("--memory-rows", type=int, default=0)
     parser.add_argument("--memory-only", action="store_true", help="only the memory case")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also two --jobs 1 runs side by side, half each"
+    )
+    parser.add_argument("--case", choices=("tabular", "text"), help="only these cases")
     parser.add_argument("--lime-process", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.lime_process:
@@ -205,25 +251,30 @@ def main() -> None:
             cli = ["tabular", "--model", tab["model"], "--trust-model", "--train", tab["train"],
                    "--all", tab[str(n)], "--num-samples", str(args.num_samples)]  # fmt: skip
             lime = ["tabular", tab["model"], tab["train"], tab[str(n)]]
-            cases.append((f"tabular {n} rows", n, cli, lime, args.num_samples))
+            cases.append((f"tabular {n} rows", n, cli, lime, args.num_samples, tab[str(n)]))
         bbc = str(ROOT / "sample_models" / "bbc_rf.joblib")
         if args.docs and Path(bbc).exists():
             docs = make_text(folder, args.docs)
             cli = ["text", "--model", bbc, docs, "--lines", "--num-samples", str(args.text_samples)]
             cases.append((f"text {args.docs} BBC docs", args.docs, cli, ["text", bbc, docs],
-                          args.text_samples))  # fmt: skip
+                          args.text_samples, docs))  # fmt: skip
         if args.memory_only:
             cases = []
+        if args.case:
+            cases = [case for case in cases if case[2][0] == args.case]
         print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; inputs/s:")
-        header = f"{'case':24}" + "".join(f"{m:>10}" for m in [*modes, "lime"])
+        columns = [*modes, "lime"] + (["2 x jobs 1"] if args.ceiling else [])
+        header = f"{'case':24}" + "".join(f"{m:>11}" for m in columns)
         print(header + f"{'2 vs 1':>8}{'1 vs lime':>10}")
-        for name, count, cli, lime, samples in cases:
+        for name, count, cli, lime, samples, input_path in cases:
             speeds = {mode: count / timed(ours(cli, mode)) for mode in modes}
+            if args.ceiling:
+                speeds["2 x jobs 1"] = ceiling_speed(cli, input_path, count, folder)
             lime_count = min(count, args.lime_inputs)
             lime_argv = [sys.executable, __file__, "--lime-process", lime[0], *lime[1:],
                          str(lime_count), str(samples)]  # fmt: skip
             speeds["lime"] = lime_count / timed(lime_argv)
-            row = f"{name:24}" + "".join(f"{speeds[m]:>10.1f}" for m in [*modes, "lime"])
+            row = f"{name:24}" + "".join(f"{speeds[m]:>11.1f}" for m in columns)
             ratio = speeds["jobs 2"] / speeds["jobs 1"]
             print(row + f"{ratio:>7.2f}x{speeds['jobs 1'] / speeds['lime']:>9.2f}x", flush=True)
         if args.memory_rows:
