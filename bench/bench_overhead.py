@@ -13,7 +13,9 @@ around it:
   whatever else is not listed below;
 - model load; reading (training statistics, the CSV's rows, the documents);
 - sampling (perturbed samples), model input (the samples as the model takes
-  them: a DataFrame, the perturbed documents' text), model predict;
+  them: a DataFrame, the perturbed documents' text, or their word counts
+  spliced for a vectorizer pipeline: ``lime_cli.models.count_splice``, which
+  does the vectorizer's counting, so it is ours), model predict;
 - fit (distances, kernel, feature selection, the weighted ridge, the
   explanation's objects) and uncertainty (intervals, ties, stability: the
   engine's ``confidence.assess``);
@@ -124,8 +126,12 @@ def install(timers: Timers, case: str) -> None:
         from lime_cli.text import command, domain
 
         timers.patch("reading", command, "read_documents")
+        from lime_cli.models import count_splice
+
         timers.patch("sampling", domain.TextDomain, "sample")
         timers.patch("model input", domain.TextDomain, "to_model_input")
+        # Spliced word counts replace the vectorizer's tokenising: ours, not the model's.
+        timers.patch("model input", count_splice.CountSplice, "counts")
 
 
 def child(args: argparse.Namespace) -> None:

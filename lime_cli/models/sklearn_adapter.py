@@ -87,10 +87,31 @@ class SklearnModel:
         # scikit-learn's convention: a 2-D batch (samples x features) of unknown width.
         return InputSpec("unknown", None, (None, None))
 
+    def token_splice(self, domain: Any) -> Any:
+        """Word counts for any perturbed copy of ``domain``'s document without
+        building or tokenising it (a :class:`~lime_cli.models.count_splice.CountSplice`),
+        or None: for pipelines that start with a count or tf-idf vectorizer for
+        which it is exact (see :mod:`lime_cli.models.count_splice`). The text
+        command then hands :class:`~lime_cli.models.count_splice.CountedBatch`
+        blocks to :meth:`predict`."""
+        from lime_cli.models.count_splice import count_splice
+
+        return count_splice(self.estimator, domain)
+
     def predict(self, batch: Any) -> np.ndarray:
-        """Scores for a batch, shape (n, k); exceptions become model errors."""
+        """Scores for a batch, shape (n, k); exceptions become model errors.
+
+        ``batch`` is what the estimator takes, or a
+        :class:`~lime_cli.models.count_splice.CountedBatch` (perturbed copies of
+        one document as word counts: the pipeline's first step is skipped).
+        """
+        from lime_cli.models.count_splice import CountedBatch
+
+        estimator = self.estimator
         try:
-            raw = getattr(self.estimator, self.method)(batch)
+            if isinstance(batch, CountedBatch):
+                estimator, batch = estimator[1:], batch.splice.features(batch.z)
+            raw = getattr(estimator, self.method)(batch)
             if np.iscomplexobj(raw):
                 raise TypeError("complex-valued predictions")
             out = np.asarray(raw, dtype=np.float64)

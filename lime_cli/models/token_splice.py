@@ -117,6 +117,10 @@ class TokenSplice:
         self._tile = self.ids.astype(np.int32 if small else np.int64)
         self.longest = int(self.lengths(np.ones((1, num_features), dtype=np.uint8))[0])
 
+    def batch(self, z: np.ndarray) -> SplicedBatch:
+        """A block of copies as the model's adapter takes them."""
+        return SplicedBatch(self, np.asarray(z))
+
     def measure(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per copy in ``z`` (b, d): ids of the document it holds before truncation,
         and characters of its text (``len`` of the perturbed string), each (b,)."""

@@ -1,8 +1,11 @@
-"""A document whose perturbed copies reach the model as spliced token ids.
+"""A document whose perturbed copies reach the model spliced, not as strings.
 
 :func:`for_model` wraps a :class:`~lime_cli.text.domain.TextDomain` when the
-model can assemble token ids for its copies without tokenising them (ONNX
-token models, :meth:`lime_cli.models.onnx_text.OnnxTextModel.token_splice`);
+model can assemble its input for the copies without tokenising them: token
+ids for ONNX token models
+(:meth:`lime_cli.models.onnx_text.OnnxTextModel.token_splice`), word counts
+for scikit-learn pipelines that start with a count or tf-idf vectorizer
+(:meth:`lime_cli.models.sklearn_adapter.SklearnModel.token_splice`);
 everything but the model input (the samples, distances, features, the
 explanation's ``input``) is the text domain's own, so explanations are the
 same as with perturbed strings.
@@ -14,16 +17,18 @@ from typing import Any
 
 import numpy as np
 
+from lime_cli.models.count_splice import CountedBatch, CountSplice
 from lime_cli.models.token_splice import SplicedBatch, TokenSplice
 from lime_cli.text.domain import TextDomain
 
 
 class SplicedTextDomain:
-    """A :class:`TextDomain` whose ``to_model_input`` is a :class:`SplicedBatch`."""
+    """A :class:`TextDomain` whose ``to_model_input`` is the splice's batch
+    (:class:`SplicedBatch` of token ids, or :class:`CountedBatch` of word counts)."""
 
     modality = "text"
 
-    def __init__(self, domain: TextDomain, splice: TokenSplice) -> None:
+    def __init__(self, domain: TextDomain, splice: TokenSplice | CountSplice) -> None:
         self.domain = domain
         self.splice = splice
         self.feature_names = domain.feature_names
@@ -40,9 +45,9 @@ class SplicedTextDomain:
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         return self.domain.sample(n, rng)
 
-    def to_model_input(self, z: np.ndarray) -> SplicedBatch:
-        """The rows (b, d) with the splice: the model builds token ids from them."""
-        return SplicedBatch(self.splice, np.asarray(z))
+    def to_model_input(self, z: np.ndarray) -> SplicedBatch | CountedBatch:
+        """The rows (b, d) with the splice: the model builds its input from them."""
+        return self.splice.batch(z)
 
     def preferred_batch_size(self, n: int) -> int:
         return self.domain.preferred_batch_size(n)

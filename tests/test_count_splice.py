@@ -1,0 +1,165 @@
+"""Word counts spliced from the document's own: exactly the vectorizer's, or not used.
+
+Every pipeline is trained here on a few sentences. The reference is always the
+pipeline itself, run on the perturbed strings the text domain builds (the
+string path).
+"""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pytest
+from _cli import run
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import make_pipeline
+
+from lime_cli.engine import LabelRequest, LimeParams, explain
+from lime_cli.errors import ModelError
+from lime_cli.models.count_splice import CountedBatch, count_splice
+from lime_cli.models.sklearn_adapter import SklearnModel
+from lime_cli.text.domain import TextDomain
+from lime_cli.text.spliced import SplicedTextDomain, for_model
+
+TRAIN = [
+    "the striker scored a late goal for the club",
+    "a goal and another goal, the keeper saved nothing",
+    "Café naïve fans cheered the GOAL in München",
+    "the bank sold shares as markets fell",
+    "shares in the bank rose; investors bought bonds",
+    "markets, bonds and shares: the bank's quarter",
+]
+LABELS = [0, 0, 0, 1, 1, 1]
+DOCUMENTS = [
+    "The striker scored a late goal while the bank sold shares of the club.",
+    # Accents, a ligature, CJK, curly quotes, dashes, nbsp, tabs, repeated words.
+    "Café naïve — “quoted” e-mail: a+b=c, 3.14%! 東京 ﬁnal Ümlaut\u00a0nbsp\ttab GOAL goal goal",
+    "   Shares rose and the BANK paid; the goal (2-1) came late.\n\nNew paragraph.  ",
+]
+
+VECTORIZERS = {
+    "count": lambda: CountVectorizer(),
+    "tfidf": lambda: TfidfVectorizer(sublinear_tf=True),
+    "tfidf-l1-accents-stop": lambda: TfidfVectorizer(
+        norm="l1", strip_accents="unicode", stop_words="english"
+    ),
+    "count-binary-cased-single": lambda: CountVectorizer(
+        binary=True, lowercase=False, token_pattern=r"(?u)\b\w+\b"
+    ),
+    "tfidf-min-df": lambda: TfidfVectorizer(min_df=2, use_idf=False),
+}
+
+
+def pipeline(vectorizer, classifier=None):
+    classifier = classifier or LogisticRegression(max_iter=1000)
+    return make_pipeline(vectorizer, classifier).fit(TRAIN, LABELS)
+
+
+def model_of(estimator) -> SklearnModel:
+    return SklearnModel(estimator, path="inline", fmt="joblib")
+
+
+@pytest.mark.parametrize("name", sorted(VECTORIZERS))
+@pytest.mark.parametrize("text", DOCUMENTS)
+def test_spliced_inputs_are_the_vectorizers_own(name, text):
+    estimator = pipeline(VECTORIZERS[name]())
+    domain = TextDomain(text)
+    splice = count_splice(estimator, domain)
+    assert splice is not None
+    z = np.random.default_rng(1).integers(0, 2, size=(300, domain.num_features)).astype(np.uint8)
+    ours = splice.features(z)
+    theirs = estimator[0].transform(domain.to_model_input(z))
+    assert ours.dtype == theirs.dtype
+    assert (ours != theirs).nnz == 0
+    model = model_of(estimator)
+    assert np.array_equal(
+        model.predict(CountedBatch(splice, z)), model.predict(domain.to_model_input(z))
+    )
+
+
+@pytest.mark.parametrize("classifier", [LogisticRegression(max_iter=1000), MultinomialNB()])
+def test_explanations_are_identical_spliced_or_not(classifier):
+    model = model_of(pipeline(TfidfVectorizer(), classifier))
+    for text in DOCUMENTS:
+        domain = TextDomain(text)
+        spliced = for_model(domain, model)
+        assert isinstance(spliced, SplicedTextDomain)
+        params = LimeParams(num_samples=600, seed=5)
+        plain = explain(domain, model, LabelRequest(), params, np.random.default_rng(5))
+        fast = explain(spliced, model, LabelRequest(), params, np.random.default_rng(5))
+        assert [(f.index, f.weight, f.interval) for f in plain.explanations[0].features] == [
+            (f.index, f.weight, f.interval) for f in fast.explanations[0].features
+        ]
+        assert plain.prediction == fast.prediction
+
+
+@pytest.mark.parametrize(
+    "vectorizer",
+    [
+        CountVectorizer(ngram_range=(1, 2)),  # bigrams reach across a dropped word
+        CountVectorizer(analyzer="char_wb"),
+        CountVectorizer(tokenizer=str.split, token_pattern=None),
+        CountVectorizer(token_pattern=r"\S+"),  # terms may hold punctuation
+        CountVectorizer(preprocessor=lambda s: s.lower()[:30]),  # sees the whole document
+    ],
+    ids=["bigrams", "characters", "own-tokenizer", "other-pattern", "own-preprocessor"],
+)
+def test_vectorizers_it_cannot_splice_exactly_are_left_alone(vectorizer):
+    domain = TextDomain(DOCUMENTS[0])
+    assert count_splice(pipeline(vectorizer), domain) is None
+
+
+def test_only_bag_of_words_features_and_word_free_separators():
+    estimator = pipeline(CountVectorizer())
+    assert count_splice(estimator, TextDomain(DOCUMENTS[0], bow=False)) is None
+    assert count_splice(estimator, TextDomain(DOCUMENTS[0], char_level=True)) is None
+    # Split on spaces and underscores: "_" is a word character, so a separator
+    # can join two words into one term once the word between them is dropped.
+    assert count_splice(estimator, TextDomain("goal_the bank", split_expression=r"[ _]+")) is None
+    assert count_splice(estimator, TextDomain("goal the bank", split_expression=r"[ _]+"))
+
+
+def test_a_splice_that_disagrees_with_the_vectorizer_is_not_used(monkeypatch):
+    """The last guard: the splice's output is compared with the vectorizer's on
+    the document, the document without words and random copies."""
+    from lime_cli.models import count_splice as module
+
+    estimator = pipeline(CountVectorizer())
+    domain = TextDomain(DOCUMENTS[0])
+    assert count_splice(estimator, domain) is not None
+    honest = module.CountSplice.features
+
+    def off_by_one(self, z):
+        out = honest(self, z).tolil()
+        out[len(z) - 1, 0] += 1  # one count wrong in the last copy checked
+        return out.tocsr()
+
+    monkeypatch.setattr(module.CountSplice, "features", off_by_one)
+    assert count_splice(estimator, domain) is None
+
+
+def test_a_failing_tail_is_a_model_error():
+    estimator = pipeline(TfidfVectorizer())
+    model = model_of(estimator)
+    splice = count_splice(estimator, TextDomain(DOCUMENTS[0]))
+    assert splice is not None
+    estimator.steps[-1] = ("broken", object())
+    with pytest.raises(ModelError):
+        model.predict(CountedBatch(splice, np.ones((2, splice.num_features), dtype=np.uint8)))
+
+
+def test_the_command_gives_the_same_json_spliced_or_not(tmp_path, monkeypatch):
+    path = tmp_path / "m.joblib"
+    joblib.dump(pipeline(TfidfVectorizer(sublinear_tf=True)), path)
+    doc = tmp_path / "doc.txt"
+    doc.write_text(DOCUMENTS[1], encoding="utf-8")
+    args = ("text", "--model", path, doc, "--seed", "3", "--format", "json", "--num-samples", "500")
+    spliced = run(*args)
+    monkeypatch.setattr(SklearnModel, "token_splice", lambda self, domain: None)
+    plain = run(*args)
+    assert spliced.exit_code == plain.exit_code == 0
+    assert json.loads(spliced.stdout) == json.loads(plain.stdout)
