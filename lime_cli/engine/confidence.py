@@ -25,7 +25,12 @@ from lime_cli.engine.stability import (
     resolve_method,
 )
 from lime_cli.engine.surrogate import WeightedDesign
-from lime_cli.engine.uncertainty import CoefficientErrors, coefficient_errors, intervals
+from lime_cli.engine.uncertainty import (
+    CoefficientErrors,
+    coefficient_errors,
+    influence,
+    intervals,
+)
 
 #: The agreement measure of the stability figure: Jaccard of two top-K sets,
 #: |A n B| / |A u B| (1: the same features; 0: none in common).
@@ -95,10 +100,14 @@ def assess(
         An adaptive run may stop once as stable as this many samples would make it.
     """
     k = max(1, min(k, design.d))
-    errors = coefficient_errors(design, y, features, alpha)
+    fit = influence(design, y, features, alpha)
+    errors = coefficient_errors(design, y, features, alpha, fitted=fit)
     how = resolve_method(method, k)
     candidates = candidate_features(design, y, features, alpha, how)
-    keys = ranking_keys(design, y, candidates, alpha, how, k)
+    # Nothing outside the fit can reach the top K (a table with fewer columns
+    # than K): the keys come from the same fit, not a second one.
+    same = np.array_equal(candidates, fit.features)
+    keys = ranking_keys(design, y, candidates, alpha, how, k, fitted=fit if same else None)
     # One simulation of re-runs serves the ties, the stability figure and the bias.
     rows = max_t_draws((1.0 - level) / max(1, len(plan)))
     shared = simulate(keys, errors, seed=seed, extra_rows=rows)

@@ -66,7 +66,7 @@ import numpy as np
 
 from lime_cli.defaults import AUTO_FORWARD_LIMIT
 from lime_cli.engine.surrogate import WeightedDesign
-from lime_cli.engine.uncertainty import influence, ridge_pieces, z_value
+from lime_cli.engine.uncertainty import Influence, influence, ridge_pieces, z_value
 
 if TYPE_CHECKING:
     from lime_cli.engine.simulation import SharedDraws
@@ -209,6 +209,7 @@ def ranking_keys(
     k: int,
     *,
     correction: str = "hc3",
+    fitted: Influence | None = None,
 ) -> RankingKeys:
     """Joint fit on the candidates and the keys a re-run's selection would rank.
 
@@ -226,6 +227,9 @@ def ranking_keys(
         Number of features explained.
     correction : str
         Sandwich correction, see :func:`lime_cli.engine.uncertainty.coefficient_errors`.
+    fitted : Influence, optional
+        :func:`~lime_cli.engine.uncertainty.influence` of the fit on exactly
+        ``candidates`` (in this order), when already computed.
 
     Returns
     -------
@@ -236,7 +240,7 @@ def ranking_keys(
         ``b_j``); otherwise ``b_j``.
     """
     method = resolve_method(method, k)
-    inf = influence(design, y, candidates, alpha, correction=correction)
+    inf = fitted or influence(design, y, candidates, alpha, correction=correction)
     idx = inf.features
     keys, scores = inf.coef, inf.scores
     scale = _scale(design, method, idx)

@@ -149,6 +149,7 @@ def coefficient_errors(
     alpha: float,
     *,
     correction: str = "hc3",
+    fitted: Influence | None = None,
 ) -> CoefficientErrors:
     """Fit the weighted ridge on ``features`` and estimate the coefficients' covariance.
 
@@ -165,6 +166,9 @@ def coefficient_errors(
         The ridge penalty of the surrogate (lime: 1.0).
     correction : {"hc3", "hc1", "hc0"}
         Small-sample correction of the sandwich (see the module docstring).
+    fitted : Influence, optional
+        :func:`influence` of this very fit, when already computed (the ranking
+        keys of a table with fewer columns than K are the same fit).
 
     Returns
     -------
@@ -172,7 +176,7 @@ def coefficient_errors(
         Coefficients, standard errors, covariance (p x p) and the intercept's and
         local prediction's standard errors.
     """
-    inf = influence(design, y, features, alpha, correction=correction)
+    inf = fitted or influence(design, y, features, alpha, correction=correction)
     idx = inf.features
     cov = inf.scores.T @ inf.scores
     offset = design.first_row[idx] - design.mean[idx]
