@@ -9,7 +9,7 @@ import pytest
 from lime_cli.engine import stability
 from lime_cli.engine.confidence import assess
 from lime_cli.engine.selection import select_features
-from lime_cli.engine.simulation import simulate
+from lime_cli.engine.simulation import SharedDraws
 from lime_cli.engine.stability import candidate_features, declare_ties, ranking_keys
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.engine.uncertainty import coefficient_errors
@@ -34,7 +34,7 @@ def _problem(seed: int, beta: np.ndarray | None = None):
 
 def test_shared_noise_has_the_keys_and_weights_joint_covariance():
     _, _, _, errors, keys = _problem(1)
-    draws = simulate(keys, errors, seed=3, pairs=20_000)
+    draws = SharedDraws(keys, errors, seed=3, pairs=20_000)
     assert draws.weight_noise is not None
     m = len(keys.features)
     joint = np.hstack([draws.keys_noise, draws.weight_noise])
@@ -51,7 +51,7 @@ def test_shared_noise_has_the_keys_and_weights_joint_covariance():
 
 def test_nothing_is_drawn_until_used():
     _, _, _, errors, keys = _problem(2)
-    draws = simulate(keys, errors, seed=0)
+    draws = SharedDraws(keys, errors, seed=0)
     assert "_drawn" not in vars(draws)
     draws.masks(K)
     assert "_drawn" in vars(draws)
@@ -61,7 +61,7 @@ def test_shared_draws_give_the_same_figures_as_separate_ones_up_to_monte_carlo()
     _, _, _, errors, keys = _problem(4)
     separate = stability.topk_agreement(keys.keys, keys.cov, K, seed=11, draws=20_000)
     shared = stability.topk_agreement(
-        keys.keys, keys.cov, K, shared=simulate(keys, errors, seed=12, pairs=20_000)
+        keys.keys, keys.cov, K, shared=SharedDraws(keys, errors, seed=12, pairs=20_000)
     )
     assert 0.0 < separate.value < 1.0
     assert shared.value == pytest.approx(separate.value, abs=0.01)

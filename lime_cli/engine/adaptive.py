@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lime_cli.engine.simulation import SharedDraws, simulate
+from lime_cli.engine.simulation import SharedDraws
 from lime_cli.engine.stability import (
     RankingKeys,
     StabilityEstimate,
@@ -189,7 +189,7 @@ def should_stop(
         Stop once the estimated stability is at least what a run of this many
         samples would have (see the module docstring); ``None``: no such rule.
     shared : SharedDraws, optional
-        Re-runs simulated once for ``keys`` (:func:`lime_cli.engine.simulation.simulate`),
+        Re-runs simulated once for ``keys`` (:class:`lime_cli.engine.simulation.SharedDraws`),
         used by the ties, the stability figure and its projection (default:
         simulated here from ``seed``).
 
@@ -199,7 +199,7 @@ def should_stop(
     """
     looks = max(1, len(plan))
     if shared is None:
-        shared = simulate(keys, seed=seed, extra_rows=max_t_draws((1.0 - level) / looks))
+        shared = SharedDraws(keys, seed=seed, extra_rows=max_t_draws((1.0 - level) / looks))
     look = int(np.searchsorted(np.asarray(plan), samples, side="right"))
     look = min(max(look, 1), looks)
     ties = declare_ties(

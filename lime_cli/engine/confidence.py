@@ -15,7 +15,7 @@ import numpy as np
 
 from lime_cli.engine.adaptive import StopDecision, should_stop
 from lime_cli.engine.selection_bias import selection_bias
-from lime_cli.engine.simulation import simulate
+from lime_cli.engine.simulation import SharedDraws
 from lime_cli.engine.stability import (
     StabilityEstimate,
     TieReport,
@@ -110,7 +110,7 @@ def assess(
     keys = ranking_keys(design, y, candidates, alpha, how, k, fitted=fit if same else None)
     # One simulation of re-runs serves the ties, the stability figure and the bias.
     rows = max_t_draws((1.0 - level) / max(1, len(plan)))
-    shared = simulate(keys, errors, seed=seed, extra_rows=rows)
+    shared = SharedDraws(keys, errors, seed=seed, extra_rows=rows)
     decision = should_stop(
         errors, keys, k, design.n, plan, level=level, tol=tol, target=target, measure=MEASURE,
         seed=seed, reference=reference, shared=shared,

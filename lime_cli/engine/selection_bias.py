@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lime_cli.engine.simulation import SharedDraws, needs_weight_noise, simulate
+from lime_cli.engine.simulation import SharedDraws, needs_weight_noise
 from lime_cli.engine.stability import RankingKeys
 from lime_cli.engine.uncertainty import CoefficientErrors
 
 #: Simulated re-runs when none are shared (the bias is a conditional mean:
 #: 2000 keep its Monte-Carlo error near 0.03 standard errors for features kept
-#: half the time), as many as :func:`lime_cli.engine.simulation.simulate` draws.
+#: half the time), as many as :class:`lime_cli.engine.simulation.SharedDraws` draws.
 DRAWS = 2000
 
 #: Below this many simulated re-runs keeping a feature its bias is not estimated
@@ -84,7 +84,7 @@ def selection_bias(
     if not needs_weight_noise(errors, keys):
         return bias
     if shared is None or shared.weight_noise is None:
-        shared = simulate(keys, errors, seed=seed, pairs=max(1, draws // 2))
+        shared = SharedDraws(keys, errors, seed=seed, pairs=max(1, draws // 2))
     assert shared.weight_noise is not None
     position = {int(f): i for i, f in enumerate(keys.features)}
     where = np.array([position[int(f)] for f in errors.features], dtype=np.intp)

@@ -60,6 +60,21 @@ class SharedDraws:
         Draws of the true keys from their empirical-Bayes posterior.
     per : int
         Pairs per posterior draw.
+
+    Parameters
+    ----------
+    keys : RankingKeys
+        Candidates' keys and covariance (with ``scores`` for the joint noise).
+    errors : CoefficientErrors, optional
+        The reported fit; its weights' noise is drawn jointly with the keys'
+        when the selection bias needs it (:func:`needs_weight_noise`).
+    seed : int
+        Seed of every draw (reproducible figures).
+    pairs : int
+        Simulated pairs of re-runs (default 1000; rows are twice this).
+    extra_rows : int
+        At least this many rows in all (the max-|t| quantile at the small
+        error rates of many looks needs up to 4000).
     """
 
     def __init__(
@@ -130,31 +145,3 @@ def needs_weight_noise(errors: CoefficientErrors | None, keys: RankingKeys) -> b
         return False
     p, m = len(errors.features), len(keys.features)
     return 0 < p < m and bool(np.isin(errors.features, keys.features).all())
-
-
-def simulate(
-    keys: RankingKeys,
-    errors: CoefficientErrors | None = None,
-    *,
-    seed: int = 0,
-    pairs: int = PAIRS,
-    extra_rows: int = 0,
-) -> SharedDraws:
-    """The shared re-runs of one label (drawn when first used).
-
-    Parameters
-    ----------
-    keys : RankingKeys
-        Candidates' keys and covariance (with ``scores`` for the joint noise).
-    errors : CoefficientErrors, optional
-        The reported fit; its weights' noise is drawn jointly with the keys'
-        when the selection bias needs it (:func:`needs_weight_noise`).
-    seed : int
-        Seed of every draw (reproducible figures).
-    pairs : int
-        Simulated pairs of re-runs (default 1000; rows are twice this).
-    extra_rows : int
-        At least this many rows in all (the max-|t| quantile at the small
-        error rates of many looks needs up to 4000).
-    """
-    return SharedDraws(keys, errors, seed=seed, pairs=pairs, extra_rows=extra_rows)

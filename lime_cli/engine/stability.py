@@ -322,7 +322,7 @@ def topk_agreement(
         this runs for every label of every explanation.
     shared : SharedDraws, optional
         Re-runs already simulated for these keys
-        (:func:`lime_cli.engine.simulation.simulate`): their noise and truths
+        (:class:`lime_cli.engine.simulation.SharedDraws`): their noise and truths
         are used instead of new ones.
     noise_scale : float
         Multiplies the simulated noise (default 1): ``sqrt(n / n')`` projects
@@ -347,9 +347,9 @@ def topk_agreement(
         # Nothing changes the output: every run breaks the all-zero tie the same way.
         return StabilityEstimate(1.0, 1.0, 0.0, measure, k, (np.arange(m) < k).astype(float))
     if shared is None:
-        from lime_cli.engine.simulation import simulate
+        from lime_cli.engine.simulation import SharedDraws
 
-        shared = simulate(RankingKeys(np.arange(m), keys, keys, cov), seed=seed, pairs=draws)
+        shared = SharedDraws(RankingKeys(np.arange(m), keys, keys, cov), seed=seed, pairs=draws)
     pairs, per = shared.pairs, shared.per
     noise = shared.keys_noise[: 2 * pairs]
     if noise_scale == 1.0:
