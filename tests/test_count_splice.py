@@ -123,6 +123,34 @@ def test_only_bag_of_words_features_and_word_free_separators():
     assert count_splice(estimator, TextDomain("goal the bank", split_expression=r"[ _]+"))
 
 
+@pytest.mark.parametrize(
+    ("vectorizer", "train", "text", "split"),
+    [
+        # The small form of a capital sigma depends on the letters around it.
+        (CountVectorizer(), ["ασ ββ", "ας γγ"], "ΑΣ.12.ΒΒ", r"\W+"),
+        # Accent stripping drops the apostrophe: "l’Avion" is read as "lavion".
+        (TfidfVectorizer(strip_accents="ascii"), ["avion vol", "train"], "l’Avion avion", r"\W+"),
+        # A lookahead split makes a word of the space between "a" and "xy".
+        (CountVectorizer(token_pattern=r"\b\w+\b"), ["a b", "xy c"], "a xy", r" (?=x)"),
+        # Accent stripping makes letters of "™".
+        (
+            CountVectorizer(strip_accents="unicode", lowercase=False, vocabulary=["abTM", "x"]),
+            ["abTM x", "x"],
+            "ab™cd x",
+            r"\W+",
+        ),
+    ],
+    ids=["final-sigma", "ascii-apostrophe", "lookahead-split", "trademark"],
+)
+def test_separators_that_the_vectorizer_would_not_keep_apart_stop_the_splice(
+    vectorizer, train, text, split
+):
+    """Cases found by a review where the splice had been used and some copies differed."""
+    estimator = make_pipeline(vectorizer, LogisticRegression()).fit(train, [0, 1])
+    domain = TextDomain(text, split_expression=split)
+    assert count_splice(estimator, domain) is None
+
+
 def test_a_splice_that_disagrees_with_the_vectorizer_is_not_used(monkeypatch):
     """The last guard: the splice's output is compared with the vectorizer's on
     the document, the document without words and random copies."""

@@ -21,7 +21,10 @@ tokenizer (``preprocessor`` and ``tokenizer`` None: a custom one may look at
 the whole document) and one of the token patterns that match runs of word
 characters (:data:`WORD_RUN_PATTERNS`, the default among them), it reads
 ``input="content"``; the text features are bag-of-words (not positional, not
-characters) and no separator between words holds a word character. Then a
+characters), words alternate with separators, and every separator is still a
+non-empty run of non-word characters after the vectorizer's lowercasing and
+accent stripping (no capital sigma when lowercasing: its small form depends
+on its neighbours). Then a
 term is a run of word characters, runs end at every separator whatever is
 dropped, and the sum is exact; ``lowercase``, ``strip_accents``,
 ``stop_words``, the vocabulary's limits and ``binary`` apply per term.
@@ -131,7 +134,8 @@ def splice_vectorizer(estimator: Any) -> Any:
     from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
     first = steps[0][1]
-    if not isinstance(first, CountVectorizer) or not hasattr(first, "vocabulary_"):
+    # Exactly these classes: a subclass may analyse documents its own way.
+    if type(first) not in (CountVectorizer, TfidfVectorizer) or not hasattr(first, "vocabulary_"):
         return None
     if isinstance(first, TfidfVectorizer) and getattr(first, "_tfidf", None) is None:
         return None
@@ -140,6 +144,7 @@ def splice_vectorizer(estimator: Any) -> Any:
         or tuple(first.ngram_range) != (1, 1)
         or first.tokenizer is not None
         or first.preprocessor is not None
+        or callable(first.strip_accents)
         or first.input != "content"
         or first.token_pattern not in WORD_RUN_PATTERNS
     ):
@@ -155,7 +160,7 @@ def count_splice(estimator: Any, domain: Any) -> CountSplice | None:
         return None
     tokens: list[str] = list(domain.tokens)
     owner = np.asarray(domain.token_feature)
-    if any(_WORD_CHARACTER.search(t) for t, f in zip(tokens, owner) if f < 0):
+    if not _separated(tokens, owner, vectorizer, domain.text):
         return None
     from scipy import sparse
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -192,19 +197,48 @@ def _same(counts: Any) -> Any:
     return counts
 
 
+def _separated(tokens: list[str], owner: np.ndarray, vectorizer: Any, text: str) -> bool:
+    """Whether every two words stay apart as the vectorizer reads the text, whatever
+    is dropped: no two words side by side (a split expression with lookarounds
+    can make a word of a separator, or cut between two words), and every
+    separator still a non-empty run of non-word characters after the
+    vectorizer's preprocessing (``strip_accents`` can drop a "’" or a combining
+    mark, or make letters of "™"). Lowercasing is per character except for a
+    capital sigma, whose small form depends on the letters around it."""
+    words = owner >= 0
+    if bool(np.any(words[1:] & words[:-1])):
+        return False
+    if vectorizer.lowercase and "\u03a3" in text:
+        return False
+    preprocess = vectorizer.build_preprocessor()
+    for token, feature in zip(tokens, owner):
+        if feature < 0:
+            kept = preprocess(token)
+            if not kept or _WORD_CHARACTER.search(kept):
+                return False
+    return True
+
+
 def _agrees(splice: CountSplice, vectorizer: Any, domain: Any) -> bool:
-    """Whether the splice gives exactly the vectorizer's output on the document,
-    the document without words and a few random copies."""
+    """Whether the splice gives exactly the vectorizer's counts and output on the
+    document, the document without words and a few random copies (the counts
+    too: a normalised output can hide a wrong count)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     d = domain.num_features
     rng = np.random.default_rng(CHECK_SEED)
     z = np.vstack(
         [np.ones((1, d)), np.zeros((1, d)), rng.integers(0, 2, size=(CHECKED_COPIES, d))]
     ).astype(np.uint8)
     try:
-        ours = splice.features(z)
-        theirs = vectorizer.transform(domain.to_model_input(z))
+        texts = domain.to_model_input(z)
+        pairs = [
+            (splice.counts(z), CountVectorizer.transform(vectorizer, texts)),
+            (splice.features(z), vectorizer.transform(texts)),
+        ]
     except Exception:  # the vectorizer refuses something: leave it to the string path
         return False
-    if ours.shape != theirs.shape or ours.dtype != theirs.dtype:
-        return False
-    return bool((ours != theirs).nnz == 0)
+    return all(
+        ours.shape == theirs.shape and ours.dtype == theirs.dtype and (ours != theirs).nnz == 0
+        for ours, theirs in pairs
+    )
