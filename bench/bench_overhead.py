@@ -130,8 +130,10 @@ def install(timers: Timers, case: str) -> None:
 
         timers.patch("sampling", domain.TextDomain, "sample")
         timers.patch("model input", domain.TextDomain, "to_model_input")
-        # Spliced word counts replace the vectorizer's tokenising: ours, not the model's.
+        # Spliced word counts replace the vectorizer's tokenising: ours, not the
+        # model's, and so is making (and checking) each document's splice.
         timers.patch("model input", count_splice.CountSplice, "counts")
+        timers.patch("model input", count_splice, "count_splice")
 
 
 def child(args: argparse.Namespace) -> None:
