@@ -122,6 +122,19 @@ def test_interleaved_column_kinds_keep_z_and_values_together(frame):
         assert np.array_equal(sample.z[:, j] == 1, same)
 
 
+def test_levels_of_uniform_draws_count_the_cumulative_frequencies_passed(stats):
+    """The binary search gives, for every draw, the number of cumulative
+    frequencies at or below it, also exactly at the edges and across
+    zero-frequency levels (repeated cumulative values)."""
+    sampler = TabularSampler(stats)
+    rng = np.random.default_rng(5)
+    sampler.cdf = np.array([[0.2, 0.2, 0.5, 1.0, 1.0], [0.1, 0.4, 0.4, 0.4, 1.0]])
+    edges = np.repeat(sampler.cdf[:, :-1].T, 2, axis=0)
+    u = np.vstack([rng.random((500, 2)), edges, np.nextafter(edges, 0.0), [[0.0, 0.0]]])
+    expected = (u[:, :, None] >= sampler.cdf[None, :, :-1]).sum(axis=2)
+    np.testing.assert_array_equal(sampler._draw_levels(u), expected)
+
+
 def test_bins_and_categories_are_drawn_at_their_training_frequencies(frame, stats):
     domain = TabularDomain(row_values(age=50, income=30_000.0, housing="rent", smoker=False), stats)
     n = 40_000
