@@ -172,6 +172,23 @@ def test_more_features_asked_than_exist_returns_all_of_them(method):
     assert_k_distinct(select(z, w, y, 12, method), 5, 5)
 
 
+@pytest.mark.parametrize("method", ("auto", "forward", "highest"))
+def test_keeping_every_feature_skips_the_ranking_but_fits_the_same(method):
+    """K equal to the number of features: every one is kept (in column order,
+    without ranking them), and the surrogate on them is the fit lime's ranked
+    order gives, to rounding."""
+    z, w, y = make_problem("binary", 200, 5, 3)
+    design = WeightedDesign(z, w)
+    kept = select_features(design, y, 5, method)
+    assert kept is not None and kept.tolist() == [0, 1, 2, 3, 4]
+    ranked = lime_forward_selection(z, y, w, 5)
+    assert sorted(ranked.tolist()) == kept.tolist()
+    ours, theirs = design.fit(y, kept, 1.0), design.fit(y, ranked, 1.0)
+    by_feature = dict(zip(theirs.features.tolist(), theirs.coef))
+    np.testing.assert_allclose(ours.coef, [by_feature[j] for j in kept], rtol=1e-12)
+    assert ours.intercept == pytest.approx(theirs.intercept, rel=1e-12)
+
+
 def degenerate_problem(case: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     z, w, y = make_problem("binary", 100, 8, 11)
     if case == "constant_columns":

@@ -37,6 +37,10 @@ def select_features(
         return None
     if method == "auto":
         method = "forward" if k <= AUTO_FORWARD_LIMIT else "highest"
+    if method in ("forward", "highest") and k == design.d:
+        # Both would rank every feature only to keep them all (a table with
+        # no more columns than K): the same set without the ranking's work.
+        return np.arange(design.d, dtype=np.intp)
     if method == "forward":
         return forward_selection(design, y, k)
     if method == "highest":
