@@ -23,6 +23,16 @@ images (EfficientNet-Lite0; scikit-image's photos and sample_data/images):
     sets for both: no ties set aside), model calls and wall time (model
     loading aside, everything else in).
 
+``oracle``
+    Whether *any* stop rule could meet the efficiency target: for each input,
+    lime's observed agreement (``--seeds`` runs at its defaults) and ours at
+    every count of a grid (625, 1250, 1667, 2500, 5000, 10000, 20000; images
+    a fifth of each up to 2000; each count the first ``n`` samples of the
+    same seed's draw). Printed: the first count at which each input reaches
+    lime's agreement, and the highest mean agreement a rule could reach with a
+    median of a third of lime's calls, were it told in advance which inputs
+    are easy (:func:`best_rule`). Plain top-K sets, as ``efficiency``.
+
     .venv/bin/python bench/bench_trust.py calibration --modality text --inputs 20
     .venv/bin/python bench/bench_trust.py stability --modality tabular --inputs 20
     .venv/bin/python bench/bench_trust.py efficiency --modality image --inputs 3 --seeds 5
@@ -530,9 +540,115 @@ def run_efficiency(args: argparse.Namespace, modality: str) -> dict[str, Any]:
     return result
 
 
+#: Sample counts of the oracle's grid (text and tables; images are a fifth):
+#: lime's default, a third of it, and the rounds of ``--num-samples auto`` to its cap.
+ORACLE_GRID = (625, 1250, 1667, 2500, 5000, 10_000, 20_000)
+
+
+def oracle_grid(case: Case) -> tuple[int, ...]:
+    if case.domain.modality == "image":
+        return tuple(n // 5 for n in ORACLE_GRID[:-1])  # 125 ... 2000 (4000 takes too long)
+    return ORACLE_GRID
+
+
+def top_k_at(case: Case, seed: int, grid: tuple[int, ...]) -> dict[int, set[int]]:
+    """Top-K sets of one seed's run at every count of ``grid``: the first ``n``
+    samples of one ``max(grid)``-sample draw (each prefix is an n-sample run)."""
+    domain, model, largest = case.domain, case.model, max(grid)
+    z = domain.sample(largest, np.random.default_rng(seed))
+    y = predict_samples(domain, model, z, batch_of(case, largest))
+    out = {}
+    for n in grid:
+        params = dataclasses.replace(case.params, num_samples=n, seed=seed, uncertainty=False)
+        out[n] = top_k(
+            explain_predictions(domain, model, z[:n], y[:n], LabelRequest(), params), case.k
+        )
+    return out
+
+
+def best_rule(rows: list[dict[str, Any]], cheap: int) -> tuple[float, list[str]]:
+    """The highest mean agreement any per-input stop rule could reach with a
+    median of at most ``cheap`` model calls, and the inputs it would stop cheaply.
+
+    The median is at most ``cheap`` only if more than half of the inputs stop
+    at or below it; the rest may use the whole grid. Generous on purpose: each
+    input is credited with its best agreement at or below ``cheap`` and its best
+    anywhere (as if a rule knew both), and the cheap inputs are those that lose least.
+    """
+    count = len(rows) // 2 + 1
+    low = [max(j for n, j in r["j"].items() if n <= cheap) for r in rows]
+    high = [max(r["j"].values()) for r in rows]
+    order = sorted(range(len(rows)), key=lambda i: high[i] - low[i])
+    chosen = set(order[:count])
+    total = sum(low[i] if i in chosen else high[i] for i in range(len(rows)))
+    return total / len(rows), [rows[i]["name"] for i in sorted(chosen)]
+
+
+def run_oracle(args: argparse.Namespace, modality: str) -> dict[str, Any]:
+    """Whether *any* stop rule could meet the efficiency target on these inputs.
+
+    For each input: lime's observed agreement at its defaults and ours at every
+    count of a grid (the same seeds). A rule meeting the target needs a median of
+    at most a third of lime's calls with a mean agreement at least lime's; the
+    best any rule could do under that budget (:func:`best_rule`) is printed.
+    """
+    cases = cases_for(modality, args.inputs, args.skip, args.num_features)
+    rows = []
+    t0 = time.perf_counter()
+    seeds = range(1, args.seeds + 1)
+    for case in cases:
+        if case.lime is None:
+            print(f"  {case.name}: no lime runner for this set, skipped")
+            continue
+        grid = oracle_grid(case)
+        lime_runs = [case.lime(seed) for seed in seeds]
+        ours_runs = [top_k_at(case, seed, grid) for seed in seeds]
+        row = {
+            "name": case.name, "lime_j": mean_pairwise([s for s, _ in lime_runs]),
+            "lime_calls": statistics.median(c for _, c in lime_runs),
+            "j": {n: mean_pairwise([run[n] for run in ours_runs]) for n in grid},
+        }  # fmt: skip
+        rows.append(row)
+        enough = [n for n, j in row["j"].items() if j >= row["lime_j"]]
+        print(f"  {case.name:<28} lime J {row['lime_j']:.3f} at {row['lime_calls']:.0f}; ours "
+              + " ".join(f"{n}:{j:.3f}" for n, j in row["j"].items())
+              + f"; first at lime's: {enough[0] if enough else 'none'}", flush=True)  # fmt: skip
+    if not rows:
+        return {"modality": modality, "inputs": 0}
+    lime_calls = statistics.median(r["lime_calls"] for r in rows)
+    cheap = max(n for n in rows[0]["j"] if n <= lime_calls / 3 + 1)
+    lime_j = statistics.mean(r["lime_j"] for r in rows)
+    best, chosen = best_rule(rows, cheap)
+    firsts = [min((n for n, j in r["j"].items() if j >= r["lime_j"]), default=math.inf)
+              for r in rows]  # fmt: skip
+    result = {
+        "modality": modality, "inputs": len(rows), "lime_j": lime_j, "cheap": cheap,
+        "best": best, "possible": best >= lime_j,
+        "mean_at": {n: statistics.mean(r["j"][n] for r in rows) for n in rows[0]["j"]},
+        "oracle_median": statistics.median(firsts), "seconds": time.perf_counter() - t0,
+    }  # fmt: skip
+    print(
+        f"oracle {modality}: {len(rows)} inputs x {args.seeds} seeds; lime's mean top-"
+        f"{cases[0].k} Jaccard {lime_j:.3f} at {lime_calls:.0f} calls; ours at each count: "
+        + ", ".join(f"{n} {j:.3f}" for n, j in result["mean_at"].items()),
+        flush=True,
+    )
+    print(
+        f"  per input, the first count at lime's agreement: median {result['oracle_median']:.0f}"
+        f" (lime {lime_calls:.0f}); the best any rule could do with a median of {cheap} calls:"
+        f" mean Jaccard {best:.3f} against lime's {lime_j:.3f} ("
+        + ("possible" if result["possible"] else "not possible")
+        + f"; cheap inputs {', '.join(chosen)}); {result['seconds']:.0f} s",
+        flush=True,
+    )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("proof", choices=("calibration", "stability", "efficiency", "all"))
+    parser.add_argument(
+        "proof", choices=("calibration", "stability", "efficiency", "oracle", "all")
+    )
     parser.add_argument(
         "--modality", default="all", help="text, cancer, penguins, tabular (both), image or all"
     )
@@ -594,14 +710,15 @@ def main() -> None:
     proofs = ["calibration", "stability", "efficiency"] if args.proof == "all" else [args.proof]
     for proof in proofs:
         for modality in modalities:
-            if proof == "efficiency" and modality == "penguins":
+            if proof in ("efficiency", "oracle") and modality == "penguins":
                 continue  # lime's tabular explainer cannot take the pipeline's string columns
             local = argparse.Namespace(**vars(args))
             if modality == "image":
                 local.reference = args.image_reference
                 local.inputs = args.image_inputs or args.inputs
-            {"calibration": run_calibration, "stability": run_stability,
-             "efficiency": run_efficiency}[proof](local, modality)  # fmt: skip
+            proofs_by_name = {"calibration": run_calibration, "stability": run_stability,
+                              "efficiency": run_efficiency, "oracle": run_oracle}  # fmt: skip
+            proofs_by_name[proof](local, modality)
 
 
 if __name__ == "__main__":
