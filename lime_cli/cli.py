@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import click
 
@@ -34,8 +35,38 @@ Exit codes:
 """
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line on stderr, like the commands' own.
+
+    click shows a bad option as four lines (usage, a hint, a blank line, the
+    error); scripts and people read one: ``lime-explain: usage error: ...``.
+    """
+
+    def __init__(self, original: click.UsageError) -> None:
+        super().__init__(original.format_message(), original.ctx)
+
+    def show(self, file: object = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        click.echo(f"lime-explain: usage error: {self.format_message()}{where}", err=True)
+
+
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use; their usage errors
+    (and its own) are one line (:class:`OneLineUsageError`)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*MODALITIES, *COMMANDS]
