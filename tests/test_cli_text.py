@@ -387,8 +387,11 @@ def test_without_seed_the_reported_seed_reproduces_the_run(models, docs):
         ["--num-samples", "many"],
         ["--feature-selection", "magic"],
         ["--top-labels", "0"],
+        ["--min-stability", "nan"],
+        ["--timeout", "nan"],
     ],
-    ids=["unknown-option", "too-few-samples", "not-a-number", "bad-choice", "zero-top-labels"],
+    ids=["unknown-option", "too-few-samples", "not-a-number", "bad-choice", "zero-top-labels",
+         "nan-min-stability", "nan-timeout"],  # fmt: skip
 )
 def test_bad_options_exit_2(models, docs, extra):
     """One line naming the option (click's own four-line usage text is not shown)."""

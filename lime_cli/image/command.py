@@ -16,7 +16,7 @@ from lime_cli.render.registry import OutputFormat
 from lime_cli.run.executor import PerItemTask
 from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
-from lime_cli.run.options import F
+from lime_cli.run.options import F, FiniteFloat
 from lime_cli.run.progress import progress_bar
 from lime_cli.run.settings import Settings
 
@@ -116,7 +116,8 @@ def image_inputs(func: F) -> F:
         click.option("--interpolation",
                      type=click.Choice(choices.INTERPOLATIONS),
                      help="Resampling filter for --resize (default bicubic)."),
-        click.option("--scale", type=float, metavar="F", help="Multiplies 0..255 pixel values."),
+        click.option("--scale", type=FiniteFloat(), metavar="F",
+                     help="Multiplies 0..255 pixel values."),
         click.option("--mean", metavar="M|A,B,C", help="Subtracted after --scale."),
         click.option("--std", metavar="S|A,B,C", help="Divides after --mean."),
         click.option("--channels", type=click.Choice(choices.CHANNELS),

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses NaN and infinities (click's ranges let NaN
+    through: every comparison with it is false), optionally within a range."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
 def _apply(options: Sequence[Callable[[F], F]], func: F) -> F:
     for option in reversed(options):
         func = option(func)
@@ -65,7 +80,7 @@ def _model_options(func: F, *, compare: bool) -> F:
             ),
             click.option(
                 "--timeout",
-                type=click.FloatRange(min=0, min_open=True),
+                type=FiniteFloat(min=0, min_open=True),
                 metavar="SECONDS",
                 help="Seconds one request to a served model may take "
                 f"(default: {http_defaults.TIMEOUT:g}).",
@@ -115,9 +130,9 @@ def check_options(func: F) -> F:
             click.option("--within", type=click.IntRange(min=1), metavar="K",
                          help="How many of the strongest features the checks look at "
                               "(default: --num-features)."),
-            click.option("--min-score", type=float, metavar="S",
+            click.option("--min-score", type=FiniteFloat(), metavar="S",
                          help="Fail if a surrogate's score (weighted R²) is below S."),
-            click.option("--min-stability", type=click.FloatRange(0, 1), metavar="S",
+            click.option("--min-stability", type=FiniteFloat(0, 1), metavar="S",
                          help="Fail if the expected top-K agreement with a re-run (Jaccard) is "
                               "below S: the explanation is too unstable to act on."),
             click.option("--max-weight", multiple=True, metavar="FEATURE=W",
@@ -240,7 +255,7 @@ def lime_options(
                 ),
                 click.option(
                     "--confidence",
-                    type=click.FloatRange(min=0.5, max=1, max_open=True),
+                    type=FiniteFloat(min=0.5, max=1, max_open=True),
                     default=defaults.CONFIDENCE,
                     show_default=True,
                     help="Confidence of the weights' intervals, of declared ties and of "
@@ -249,7 +264,7 @@ def lime_options(
                 click.option(
                     "--stability",
                     "stability_target",
-                    type=click.FloatRange(min=0, max=1, min_open=True),
+                    type=FiniteFloat(min=0, max=1, min_open=True),
                     metavar="S",
                     help="auto: sample until the expected top-K agreement with a re-run "
                     "(Jaccard) is at least S at --confidence (instead of stopping at the "
