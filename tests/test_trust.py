@@ -89,6 +89,10 @@ def test_json_and_terminal_carry_the_uncertainty(text_model, tmp_path):
     label = data["explanations"][0]
     assert set(label["stability"]) == {"measure", "k", "value", "spread", "verdict"}
     assert label["stability"]["measure"] == "jaccard" and 0 <= label["stability"]["value"] <= 1
+    # A fixed count's verdict says how settled its top K is, not why sampling stopped.
+    verdict = label["stability"]["verdict"]
+    assert verdict in ("settled", "tied within tolerance", "unsettled")
+    assert (verdict == "settled") == (not label["ties"]["uncertain"])
     assert set(label["ties"]) == {"groups", "uncertain", "contenders"}
     for f in label["features"]:
         low, high = f["interval"]

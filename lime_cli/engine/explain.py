@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from lime_cli.engine.selection import METHODS, select_features
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
+
+if TYPE_CHECKING:
+    from lime_cli.engine.stability import TieReport
 
 #: Predictions beyond this magnitude would overflow the surrogate's sums of squares.
 _LARGEST_PREDICTION = 1e150
@@ -328,13 +331,21 @@ def _add_confidence(
         "k": conf.k,
         "value": float(conf.stability.value),
         "spread": float(conf.stability.spread),
-        "verdict": conf.decision.reason,
+        "verdict": conf.decision.reason if params.adaptive else _fixed_verdict(conf.ties),
     }
     result.ties = {
         "groups": [[names[int(j)] for j in group] for group in conf.ties.groups],
         "uncertain": [names[j] for j in display if j in uncertain],
         "contenders": [names[int(j)] for j in conf.ties.contenders],
     }
+
+
+def _fixed_verdict(ties: TieReport) -> str:
+    """How settled a fixed-count run's top K is: the stop rule's first two
+    verdicts, else "unsettled" (its other verdicts are about sampling more)."""
+    if ties.separated:
+        return "settled"
+    return "tied within tolerance" if ties.settled else "unsettled"
 
 
 #: Below this expected top-K agreement an explanation gets a warning.
