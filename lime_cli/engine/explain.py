@@ -129,12 +129,20 @@ def explain(
 
 
 def sample_plan(params: LimeParams) -> list[int]:
-    """The cumulative sample counts of the rounds: one round unless adaptive."""
+    """The cumulative sample counts of the rounds: one round unless adaptive.
+
+    An adaptive run with a reference count has it as a round of its own, so
+    "as stable as the reference" can stop there rather than a round later
+    (``--min-samples 3000``: 3000, 5000, 10000, 20000, not 3000, 5646, ...).
+    """
     if not params.adaptive:
         return [params.num_samples]
     from lime_cli.engine.adaptive import plan_rounds
 
-    return plan_rounds(params.min_samples, params.max_samples)
+    low, high, reference = params.min_samples, params.max_samples, params.reference_samples
+    if reference is not None and low < reference < high:
+        return plan_rounds(low, reference) + plan_rounds(reference, high)[1:]
+    return plan_rounds(low, high)
 
 
 def more_samples(domain: Domain, count: int, rng: np.random.Generator) -> Any:
