@@ -184,3 +184,33 @@ def test_auto_stops_as_stable_as_the_fixed_default_unless_given_a_target(text_mo
     )
     strict = json.loads(run(*base, "--stability", "0.999", "--max-samples", "10000").stdout)
     assert strict["params"]["stop_reason"] != "as stable as the reference"
+
+
+def test_the_fixed_default_is_a_round_whatever_the_first_round(text_model, tmp_path):
+    """--min-samples 3000 goes 3000, 5000, ...: auto still stops by the fixed
+    default (it went 3000, 5646 and stopped past it)."""
+    doc = tmp_path / "d.txt"
+    doc.write_text(SPORTS_DOC, encoding="utf-8")
+    result = run("text", "--model", text_model, doc, "--num-samples", "auto", "--seed", "3",
+                 "--format", "json", "--min-samples", "3000")  # fmt: skip
+    params = json.loads(result.stdout)["params"]
+    assert params["rounds"][:2] == [3000, 5000][: len(params["rounds"])]
+    assert params["num_samples"] <= 5000
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [(["--max-samples", "600"], (600, 600)), (["--min-samples", "30000"], (30000, 30000))],
+)
+def test_a_given_bound_moves_the_other_default(text_model, tmp_path, given, expected):
+    """--max-samples 600 alone is not refused for the default first round (625)."""
+    doc = tmp_path / "d.txt"
+    doc.write_text(SPORTS_DOC, encoding="utf-8")
+    result = run("text", "--model", text_model, doc, "--num-samples", "auto", "--seed", "3",
+                 "--format", "json", "--stability", "0.01", *given)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    params = json.loads(result.stdout)["params"]
+    assert (params["min_samples"], params["max_samples"]) == expected
+    conflict = run("text", "--model", text_model, doc, "--num-samples", "auto",
+                   "--min-samples", "700", "--max-samples", "600")  # fmt: skip
+    assert conflict.exit_code == 2 and "--min-samples (700)" in conflict.stderr

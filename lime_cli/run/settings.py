@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import click
+
 from lime_cli import defaults
 from lime_cli.errors import UsageError
 
@@ -128,6 +130,28 @@ def build_rules(o: dict[str, Any]) -> Rules:
     return rules
 
 
+def sample_bounds(low: int, high: int) -> tuple[int, int]:
+    """``--min-samples`` and ``--max-samples``, a default giving way to a given value.
+
+    ``--max-samples 600`` alone lowers the first round to 600 (rather than
+    refusing the default 625 the user never set), and ``--min-samples 30000``
+    alone raises the cap to it; two given values that conflict stay an error.
+    """
+    ctx = click.get_current_context(silent=True)
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name) if ctx is not None else None
+        return source is not None and source not in (
+            click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP,
+        )  # fmt: skip
+
+    if low > high and given("max_samples") and not given("min_samples"):
+        low = high
+    elif low > high and given("min_samples") and not given("max_samples"):
+        high = low
+    return low, high
+
+
 def settings_from(options: dict[str, Any]) -> Settings:
     """Validate the shared options and take them out of ``options`` (the rest are the
     modality's and the outputs')."""
@@ -142,11 +166,14 @@ def settings_from(options: dict[str, Any]) -> Settings:
     paths = [model_paths] if isinstance(model_paths, str) else list(model_paths or ())
     model_options, batch_size = served_model_options(o, paths)
     adaptive = o["num_samples"] == "auto"
+    low, high = sample_bounds(
+        o["min_samples"] or defaults.MIN_SAMPLES, o["max_samples"] or defaults.MAX_SAMPLES
+    )
     params = LimeParams(
         num_samples=defaults.NUM_SAMPLES if adaptive else o["num_samples"] or defaults.NUM_SAMPLES,
         adaptive=adaptive,
-        min_samples=o["min_samples"] or defaults.MIN_SAMPLES,
-        max_samples=o["max_samples"] or defaults.MAX_SAMPLES,
+        min_samples=low,
+        max_samples=high,
         confidence=o["confidence"] or defaults.CONFIDENCE,
         stability_target=o["stability_target"],
         # auto without --stability: stop once as stable as the fixed default would be
