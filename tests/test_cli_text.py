@@ -390,8 +390,15 @@ def test_without_seed_the_reported_seed_reproduces_the_run(models, docs):
         ["--min-stability", "nan"],
         ["--timeout", "nan"],
     ],
-    ids=["unknown-option", "too-few-samples", "not-a-number", "bad-choice", "zero-top-labels",
-         "nan-min-stability", "nan-timeout"],  # fmt: skip
+    ids=[
+        "unknown-option",
+        "too-few-samples",
+        "not-a-number",
+        "bad-choice",
+        "zero-top-labels",
+        "nan-min-stability",
+        "nan-timeout",
+    ],  # fmt: skip
 )
 def test_bad_options_exit_2(models, docs, extra):
     """One line naming the option (click's own four-line usage text is not shown)."""
