@@ -227,6 +227,44 @@ def test_resume_of_a_finished_run_does_nothing(data, tmp_path):
     assert out.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    "other, named",
+    [
+        (("--seed", "2"), "--seed 1 there, 2 here"),
+        (("--num-samples", "200"), "--num-samples 100 there, 200 here"),
+        (("--num-features", "2"), "--num-features"),
+        (("--model", "slow"), "model"),
+    ],
+)
+def test_resume_of_a_finished_run_with_other_settings_is_refused(data, tmp_path, other, named):
+    """Without a ledger, the output's own first line is checked: a script that
+    always adds --resume must not keep another run's output as if it were done."""
+    out = tmp_path / "all.jsonl"
+    assert run(*args(data, out, "--seed", "1")).exit_code == 0
+    before = out.read_bytes()
+    argv = args(data, out, "--seed", "1", "--resume")
+    if other[0] == "--model":
+        argv[argv.index("--model") + 1] = data["slow.joblib"]
+    else:
+        argv += list(other)
+    result = run(*argv)
+    assert result.exit_code == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "other settings" in result.stderr
+    assert named in result.stderr
+    assert out.read_bytes() == before
+    # Without --seed, the file's seed is taken as given: the rest matches, nothing to do.
+    same = run(*args(data, out, "--resume"))
+    assert same.exit_code == 0 and "(320 explanations" in same.stderr
+
+
+def test_resume_refuses_an_output_that_is_not_lime_explain_json_lines(data, tmp_path):
+    out = tmp_path / "all.jsonl"
+    out.write_text("not json\n", encoding="utf-8")
+    result = run(*args(data, out, "--resume"))
+    assert result.exit_code == 2 and "not a lime-explain JSON Lines output" in result.stderr
+    assert out.read_text(encoding="utf-8") == "not json\n"
+
+
 @pytest.mark.parametrize("outs", [(), ("x.json",), ("x.jsonl", "y.jsonl")])
 def test_resume_needs_one_json_lines_output(data, tmp_path, outs):
     argv = args(data, tmp_path / "unused.jsonl", "--resume")

@@ -19,7 +19,7 @@ from lime_cli.run.options import (
     with_help,
 )
 from lime_cli.run.outputs import OutputPlan
-from lime_cli.run.resume import Progress, continue_from, saved_seed, settings_key
+from lime_cli.run.resume import Progress, check_finished, continue_from, saved_seed, settings_key
 from lime_cli.run.settings import Settings, settings_from
 
 
@@ -78,5 +78,10 @@ def _resuming(
         settings = dataclasses.replace(settings, params=params)
     progress = continue_from(path, settings_key(name, settings, options))
     if progress.finished:  # said even with --quiet: the only sign nothing was done
-        click.echo(f"lime-explain: {path} is complete (no {path}.resume): nothing to do", err=True)
+        count = check_finished(path, name, settings, seed_given=seed is not None)
+        click.echo(
+            f"lime-explain: {path} is complete ({count} explanation{'s' * (count != 1)}, "
+            f"no {path}.resume): nothing to do",
+            err=True,
+        )
     return settings, progress

@@ -173,6 +173,65 @@ def continue_from(path: str, key: str) -> Progress:
     return Progress(Done(ledger, segments, kept))
 
 
+def check_finished(path: str, modality: str, settings: Any, seed_given: bool) -> int:
+    """The number of explanations in a finished run's output, after checking that
+    its first line was made by this command's modality, model and LIME settings.
+
+    A finished run removes its ledger, so its settings hash is gone; what the
+    output says of itself is checked instead (the model's path, the sample count
+    or ``auto``, K, the feature selection, and the seed and kernel width when
+    given), and exit 2 when it differs: ``--resume`` in a script must not keep
+    another run's output. The file is read a line at a time.
+    """
+    try:
+        with open(path, "rb") as out:
+            first = out.readline()
+            count = int(first.endswith(b"\n")) + sum(1 for raw in out if raw.endswith(b"\n"))
+        data = json.loads(first)
+        found = {
+            "modality": data["modality"],
+            "model": data["model"]["path"],
+            "--num-samples": data["params"].get("num_samples_requested")
+            or data["params"]["num_samples"],
+            "--num-features": data["params"]["num_features"],
+            "--feature-selection": data["params"]["feature_selection"],
+            "--seed": data["params"]["seed"],
+            "--kernel-width": data["params"]["kernel_width"],
+        }
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(
+            f"{path} is not a lime-explain JSON Lines output; remove it to start over"
+        ) from None
+    params = settings.params
+    wanted: dict[str, Any] = {
+        "modality": modality,
+        "model": settings.spec.path,
+        "--num-samples": "auto" if params.adaptive else params.num_samples,
+        "--num-features": params.num_features,
+        "--feature-selection": params.feature_selection,
+    }
+    if seed_given:
+        wanted["--seed"] = params.seed
+    if params.kernel_width is not None:
+        wanted["--kernel-width"] = params.kernel_width
+    for what, value in wanted.items():
+        if found[what] != value and not (what == "model" and _same_file(found[what], value)):
+            raise UsageError(
+                f"{path} was written with other settings ({what} {found[what]!r} there, "
+                f"{value!r} here); give the same ones, or remove it to start over"
+            )
+    return count
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    try:
+        return os.path.samefile(str(a), str(b))
+    except OSError:
+        return False
+
+
 def _header(ledger: str) -> dict[str, Any] | None:
     try:
         with open(ledger, encoding="utf-8") as book:
