@@ -393,3 +393,17 @@ def test_compare_of_stdin_lines_read_as_a_stream_explains_every_line_with_both(m
     report = ok_json(CliRunner().invoke(cli, argv, input=stdin, env=CLEAN_ENV))
     assert [row["input"] for row in report["inputs"]] == ["stdin:1", "stdin:2", "stdin:3"]
     assert all(len(row["explanations"]) == 2 for row in report["inputs"])
+
+
+def test_piped_pick_keeps_its_panels_to_the_width_of_their_content(models, tmp_path):
+    """Piped, the console is unlimited (no name cut to 80 columns), but a picked
+    text's panel is as wide as its content: the text wraps at 100 columns
+    (its panel's lines were 100,000 characters wide)."""
+    long_doc = " ".join(["the striker scored a late goal for the club"] * 60)
+    paths = write_docs(tmp_path, {"long.txt": long_doc, "other.txt": "markets and shares fell"})
+    result = invoke("pick", "text", "--model", models["honest"], "--budget", "1",
+                    "--num-samples", "200", "--seed", "1", *paths)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("striker" in line for line in lines)
+    assert max(len(line) for line in lines) < 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -258,6 +259,10 @@ def _text_view(explanation: Explanation) -> RenderableType | None:
     return _MarkedText(text, explanation.explanations[0])
 
 
+#: Widest line of an explained text in a table (prose is read best at this width).
+TEXT_COLUMNS = 100
+
+
 class _MarkedText:
     """Words coloured on a colour terminal, bracketed as ``[+word]``/``[-word]`` elsewhere."""
 
@@ -274,6 +279,15 @@ class _MarkedText:
                 if pos < limit:
                     spans.append((pos, pos + len(f.feature), f.weight))
         return sorted(spans)
+
+    def __rich_measure__(self, console: Console, options: Any) -> Measurement:
+        """As wide as the longest line, at most :data:`TEXT_COLUMNS`: a panel holding
+        the text is not stretched to the console (100,000 columns when piped)."""
+        shown = self.text[:MAX_TEXT_SHOWN]
+        longest = max((len(line) for line in shown.splitlines()), default=0)
+        heading = 60  # "Text for 'label' (words towards it in blue, away in red)"
+        width = max(1, min(options.max_width, TEXT_COLUMNS, max(longest + 2, heading)))
+        return Measurement(min(width, 20), width)
 
     def __rich_console__(self, console: Console, options: Any) -> Any:
         shown = self.text[:MAX_TEXT_SHOWN]
