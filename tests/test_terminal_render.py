@@ -56,6 +56,19 @@ def test_the_seed_is_in_the_footer():
     assert footer and "seed 7" in footer[-1]
 
 
+def test_the_footer_is_whole_at_80_columns():
+    """Piped output is 80 columns: the samples, auto's stop reason and the seed
+    come first and wrap rather than being cut, whatever the model's path."""
+    e = text_explanation()
+    e.model["path"] = "/a/very/long/path/to/where/the/models/are/kept/spam_classifier.joblib"
+    e.params.update(num_samples_requested="auto", stop_reason="as stable as the reference")
+    buffer = io.StringIO()
+    print_explanation(e, Console(file=buffer, width=80, color_system=None, no_color=True))
+    flat = " ".join(line.strip("│ ") for line in buffer.getvalue().splitlines())
+    assert "(auto: as stable as the reference) · seed 7" in flat
+    assert "spam_classifier.joblib" in flat
+
+
 def test_tie_chains_name_only_the_features_the_table_shows():
     """An image fits every superpixel and shows a few: a tie chain through all of
     them names the shown ones and counts the rest; a tie among hidden ones is left out."""

@@ -56,11 +56,13 @@ def render(explanation: Explanation) -> RenderableType:
     used = explanation.params.get("num_samples")
     how = " (auto: " + str(explanation.params.get("stop_reason")) + ")" if (
         explanation.params.get("num_samples_requested") == "auto") else ""  # fmt: skip
-    subtitle = f"model {explanation.model.get('path', '?')} · {used} samples{how}"
+    # The run's particulars close the panel as a line of their own (a subtitle is
+    # cut to the panel's width, and 80 piped columns hid the seed): what
+    # reproduces the run first, the model's path, often long, last.
     seed = explanation.params.get("seed")
-    if seed is not None:
-        subtitle += f" · seed {seed}"
-    return Panel(Group(*parts), title=title, subtitle=subtitle, title_align="left", expand=False)
+    footer = f"{used} samples{how}" + (f" · seed {seed}" if seed is not None else "")
+    parts.append(Text(f"{footer} · model {explanation.model.get('path', '?')}", style="dim"))
+    return Panel(Group(*parts), title=title, title_align="left", expand=False)
 
 
 #: Console width when stdout is not a terminal: wide enough that no table cell
