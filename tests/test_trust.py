@@ -8,7 +8,7 @@ import json
 import joblib
 import numpy as np
 import pytest
-from _fakes import SPORTS_DOC, LinearProbabilityModel, text_classifier
+from _fakes import SPORTS_DOC, LinearProbabilityModel, text_classifier, training_set
 from click.testing import CliRunner
 
 from lime_cli.cli import cli
@@ -184,6 +184,36 @@ def test_auto_stops_as_stable_as_the_fixed_default_unless_given_a_target(text_mo
     )
     strict = json.loads(run(*base, "--stability", "0.999", "--max-samples", "10000").stdout)
     assert strict["params"]["stop_reason"] != "as stable as the reference"
+    # 60 words the model knows, crowding the top 10: the target is missed, and said so.
+    words = sorted({w for d in training_set()[0] for w in d.lower().split()})[:60]
+    crowded_doc = tmp_path / "crowded.txt"
+    crowded_doc.write_text(" ".join(words), encoding="utf-8")
+    base[3] = crowded_doc
+    crowded = json.loads(run(*base, "--stability", "0.999", "--max-samples", "1250").stdout)
+    assert crowded["params"]["stop_reason"] == "max samples"
+    assert any("--stability 0.999 was not reached" in w for w in crowded["warnings"])
+
+
+def test_a_target_reached_gives_no_warning_and_an_auto_run_is_not_told_to_use_auto(
+    text_model, tmp_path
+):
+    doc = tmp_path / "d.txt"
+    doc.write_text(SPORTS_DOC, encoding="utf-8")
+    base = ["text", "--model", text_model, doc, "--num-samples", "auto", "--seed", "3",
+            "--format", "json"]  # fmt: skip
+    easy = json.loads(run(*base, "--stability", "0.05").stdout)
+    assert easy["params"]["stop_reason"] != "max samples"
+    assert not any("was not reached" in w for w in easy["warnings"])
+    # The advice on an unstable top K fits the run: auto is already sampling.
+    from lime_cli.engine.explain import _instability_warnings
+    from lime_cli.explanation import FeatureWeight, LabelExplanation
+
+    label = LabelExplanation("a", 0, 0.0, 0.5, 0.5, 0.5, [FeatureWeight("w", 0.1, 0)])
+    label.stability = {"value": 0.3, "k": 10}
+    (fixed,) = _instability_warnings([label], LimeParams())
+    (adaptive,) = _instability_warnings([label], LimeParams(adaptive=True))
+    assert "--num-samples auto" in fixed and "--num-samples auto" not in adaptive
+    assert "--stability S with a higher --max-samples" in adaptive
 
 
 def test_the_fixed_default_is_a_round_whatever_the_first_round(text_model, tmp_path):

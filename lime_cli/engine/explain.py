@@ -187,6 +187,8 @@ def finished(explanation: Explanation, params: LimeParams, plan: list[int]) -> b
                 "rounds": [n for n in plan if n <= used],
             }
         )  # fmt: skip
+        if explanation.params["stop_reason"] == "max samples":
+            explanation.warnings += _target_warnings(explanation, params)
     return done
 
 
@@ -366,10 +368,32 @@ def _instability_warnings(results: list[LabelExplanation], params: LimeParams) -
         value = (r.stability or {}).get("value")
         if value is not None and value < UNSTABLE_BELOW and any(f.weight for f in r.features):
             k = (r.stability or {}).get("k")
+            more = (
+                "--stability S with a higher --max-samples sharpens it"
+                if params.adaptive
+                else "--num-samples auto (or more samples) sharpens it"
+            )
             out.append(
                 f"the top {k} features for {r.label!r} are unstable: a re-run with other samples "
                 f"is expected to share only {value:.0%} of them (Jaccard); features marked as "
-                "tied cannot be told apart; --num-samples auto (or more samples) sharpens it"
+                f"tied cannot be told apart; {more}"
+            )
+    return out
+
+
+def _target_warnings(explanation: Explanation, params: LimeParams) -> list[str]:
+    """An adaptive run that reached ``--max-samples`` short of its ``--stability``."""
+    target = params.stability_target
+    if target is None:
+        return []
+    out = []
+    for label in explanation.explanations:
+        stability = label.stability or {}
+        if stability.get("verdict") == "max samples":
+            out.append(
+                f"--stability {target:g} was not reached with confidence for {label.label!r} by "
+                f"--max-samples {params.max_samples} (stability {stability['value']:.2f}): a "
+                "higher --max-samples gets closer; near-ties may never settle"
             )
     return out
 
