@@ -389,6 +389,8 @@ def test_without_seed_the_reported_seed_reproduces_the_run(models, docs):
         ["--top-labels", "0"],
         ["--min-stability", "nan"],
         ["--timeout", "nan"],
+        ["--stability", "0.9"],
+        ["--max-samples", "100"],
     ],
     ids=[
         "unknown-option",
@@ -398,6 +400,8 @@ def test_without_seed_the_reported_seed_reproduces_the_run(models, docs):
         "zero-top-labels",
         "nan-min-stability",
         "nan-timeout",
+        "stability-without-auto",
+        "max-samples-without-auto",
     ],  # fmt: skip
 )
 def test_bad_options_exit_2(models, docs, extra):

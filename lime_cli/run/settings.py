@@ -130,6 +130,16 @@ def build_rules(o: dict[str, Any]) -> Rules:
     return rules
 
 
+def given(name: str) -> bool:
+    """Whether the running command's option ``name`` was given (not its default)."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source(name) if ctx is not None else None
+    return source is not None and source not in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    )
+
+
 def sample_bounds(low: int, high: int) -> tuple[int, int]:
     """``--min-samples`` and ``--max-samples``, a default giving way to a given value.
 
@@ -137,14 +147,6 @@ def sample_bounds(low: int, high: int) -> tuple[int, int]:
     refusing the default 625 the user never set), and ``--min-samples 30000``
     alone raises the cap to it; two given values that conflict stay an error.
     """
-    ctx = click.get_current_context(silent=True)
-
-    def given(name: str) -> bool:
-        source = ctx.get_parameter_source(name) if ctx is not None else None
-        return source is not None and source not in (
-            click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP,
-        )  # fmt: skip
-
     if low > high and given("max_samples") and not given("min_samples"):
         low = high
     elif low > high and given("min_samples") and not given("max_samples"):
@@ -166,6 +168,11 @@ def settings_from(options: dict[str, Any]) -> Settings:
     paths = [model_paths] if isinstance(model_paths, str) else list(model_paths or ())
     model_options, batch_size = served_model_options(o, paths)
     adaptive = o["num_samples"] == "auto"
+    if not adaptive:
+        for name, flag in (("stability_target", "--stability"), ("min_samples", "--min-samples"),
+                           ("max_samples", "--max-samples")):  # fmt: skip
+            if given(name):
+                raise UsageError(f"{flag} applies to --num-samples auto only")
     low, high = sample_bounds(
         o["min_samples"] or defaults.MIN_SAMPLES, o["max_samples"] or defaults.MAX_SAMPLES
     )
