@@ -218,6 +218,21 @@ def test_resume_with_other_settings_is_refused(data, tmp_path, monkeypatch):
     assert out.read_bytes() == before
 
 
+def test_a_stopped_run_is_not_overwritten_without_resume(data, tmp_path, monkeypatch):
+    """Running the stopped command again without --resume would throw away what
+    it did: exit 2 saying how to go on, both files untouched."""
+    out = tmp_path / "part.jsonl"
+    stopping_after(10, monkeypatch)
+    assert run(*args(data, out, "--seed", "3")).exit_code == 130
+    monkeypatch.undo()
+    before, ledger = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
+    result = run(*args(data, out, "--seed", "3"))
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert "holds a stopped run" in result.stderr and "--resume" in result.stderr
+    assert out.read_bytes() == before
+    assert (tmp_path / "part.jsonl.resume").read_bytes() == ledger
+
+
 def test_resume_of_a_finished_run_does_nothing(data, tmp_path):
     out = tmp_path / "all.jsonl"
     assert run(*args(data, out, "--seed", "1")).exit_code == 0

@@ -37,6 +37,8 @@ def make_command(modality: Modality) -> click.Command:
                 settings, progress = _resuming(modality.name, settings, plan, options, given_seed)
                 if progress.finished:
                     return 0
+            else:
+                _refuse_to_overwrite_a_stopped_run(plan)
             key = settings_key(modality.name, settings, options)
             job = modality.prepare(settings, options)
             return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
@@ -57,6 +59,22 @@ def make_command(modality: Modality) -> click.Command:
         command = decorate(command)
     built = click.command(name=modality.name, help=modality.help, epilog=modality.epilog)(command)
     return with_help(built, modality.option_help)
+
+
+def _refuse_to_overwrite_a_stopped_run(plan: OutputPlan) -> None:
+    """Exit 2 rather than start over on top of a stopped run's output (its work
+    would be lost): the user goes on with ``--resume`` or removes the files."""
+    import os
+
+    from lime_cli.errors import UsageError
+    from lime_cli.run.resume import ledger_path
+
+    for path in plan.streamed():
+        if os.path.exists(ledger_path(path)):
+            raise UsageError(
+                f"{path} holds a stopped run ({ledger_path(path)} is beside it): add --resume "
+                "to go on with it, or remove both files to start over"
+            )
 
 
 def _resuming(
