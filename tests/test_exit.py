@@ -72,3 +72,33 @@ def test_the_command_ends_with_its_code_and_all_its_output(tmp_path):
                             timeout=120)  # fmt: skip
     assert failed.returncode == 1 and len(failed.stdout.splitlines()) == 6
     assert failed.stderr.count(b"check failed") == 6
+
+
+def test_a_second_ctrl_c_does_not_cut_the_tidying_up_short(capsys):
+    """The first Ctrl-C in a command stops it; one pressed while its outputs are
+    being closed is ignored (it used to land in that code with a traceback)."""
+    import os
+    import signal
+    import time
+
+    from lime_cli.run.guard import guarded
+
+    tidied = []
+
+    def body() -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signal.SIGINT)  # impatience, while tidying up
+            time.sleep(0.2)
+            tidied.append(True)
+            raise
+        return 0
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(SystemExit) as done:
+        guarded(False, body)
+    assert done.value.code == 130 and tidied == [True]
+    assert capsys.readouterr().err.strip() == "lime-explain: interrupted"
+    assert signal.getsignal(signal.SIGINT) is before

@@ -53,6 +53,17 @@ def install_interrupt_handler() -> None:
     signal.signal(signal.SIGINT, stop_now)
 
 
+def interrupt_once(signum: int, frame: object) -> None:
+    """Ctrl-C in a command's body: KeyboardInterrupt, and further Ctrl-Cs are
+    ignored while outputs are closed and workers stopped (a second one, pressed
+    out of impatience, cut that short with a traceback from wherever it landed).
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def guarded(debug: bool, body: Callable[[], int]) -> None:
     """Run a command body and exit with its code; errors become one line and a code.
 
@@ -63,7 +74,7 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
     import threading
 
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main else None
+    previous = signal.signal(signal.SIGINT, interrupt_once) if main else None
     try:
         code = body()
     except LimeCliError as exc:
