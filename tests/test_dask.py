@@ -54,6 +54,20 @@ def test_bad_scheduler_addresses_are_usage_errors(data, tmp_path):
         assert not (tmp_path / "o.jsonl").exists()
 
 
+def test_an_unreachable_scheduler_is_named_where_it_was_set(data, tmp_path):
+    """One line, exit 3, naming DASK_SCHEDULER_ADDRESS when the address came from it."""
+    import socket
+
+    with socket.socket() as probe:  # a free port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl")
+    result = CliRunner().invoke(cli, argv, env={**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": address})
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith(f"lime-explain: input error: DASK_SCHEDULER_ADDRESS {address}:")
+    assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "o.jsonl").exists()
+
+
 @pytest.mark.slow
 def test_a_local_cluster_gives_the_output_of_one_process(data, tmp_path):
     one, dask = tmp_path / "one.jsonl", tmp_path / "dask.jsonl"

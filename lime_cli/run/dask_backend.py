@@ -102,8 +102,19 @@ def _connect(address: str) -> tuple[Any, Any]:
         return dask.Client(address, timeout="10s"), None
     except (OSError, TimeoutError) as exc:
         raise InputError(
-            f"--scheduler {address}: cannot reach the Dask scheduler ({exc})"
+            f"{_source_of_scheduler()} {address}: cannot reach the Dask scheduler ({exc})"
         ) from None
+
+
+def _source_of_scheduler() -> str:
+    """Where the address came from, as the user would look for it."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("scheduler") if ctx is not None else None
+    if source == click.core.ParameterSource.ENVIRONMENT:
+        return "DASK_SCHEDULER_ADDRESS"
+    return "--scheduler"
 
 
 def _close(client: Any, cluster: Any) -> None:
