@@ -27,17 +27,24 @@ def text_explanation(*, uncertainty=False, checks=None, name="mail.txt") -> Expl
     features = []
     for index, (word, weight) in enumerate(TEXT_WEIGHTS):
         positions = [i for i in range(len(TEXT)) if TEXT.startswith(word, i)]
-        info = {"positions": positions}
-        if uncertainty:
-            info.update(stderr=0.01, interval=[weight - 0.02, weight + 0.02], tied=index == 4)
-        features.append(FeatureWeight(word, weight, index, info))
+        feature = FeatureWeight(word, weight, index, {"positions": positions})
+        if uncertainty:  # as the engine sets them (lime_cli.engine.explain._add_confidence)
+            feature.stderr, feature.interval = 0.01, (weight - 0.02, weight + 0.02)
+            feature.tied = index in (4, 5)  # agenda and now
+        features.append(feature)
     features = [f for f in features if f.weight != 0]
     features.sort(key=lambda f: -abs(f.weight))
-    extra = {"stability": 0.83} if uncertainty else {}
+    extra = {}
+    if uncertainty:
+        extra["stability"] = {"measure": "jaccard", "k": 10, "value": 0.83, "spread": 0.04,
+                              "verdict": "stable"}  # fmt: skip
+        extra["ties"] = {"groups": [["agenda", "now"]], "uncertain": [], "contenders": []}
     params = {"num_samples": 500, "num_features": 10, "kernel_width": 25.0, "seed": 7,
               "feature_selection": "auto"}  # fmt: skip
-    if uncertainty:
-        params.update(num_samples_used=400, stop_reason="stable")
+    if uncertainty:  # an auto run's record (lime_cli.engine.explain.finished)
+        params.update(num_samples=400, num_samples_requested="auto", min_samples=200,
+                      max_samples=20000, stop_reason="stable", rounds=[200, 400],
+                      confidence=0.95)  # fmt: skip
     return Explanation(
         modality="text",
         input={"name": name, "text": TEXT, "num_features": len(TEXT_WEIGHTS)},

@@ -6,8 +6,13 @@ image pictures: PATH itself for one, PATH-<input>-<label>.png for several.
 
 The chart: the shown features top to bottom by rank, bars towards the label
 in solid blue and against it in hatched red (the palette of every output),
-whiskers for the 95% interval when the explanation carries one, a tied rank
-marked ``≈``, and a title naming the input, the label and its probability.
+whiskers spanning each weight's interval when the explanation carries them
+(read by :mod:`lime_cli.render.uncertainty_view`), the terminal's rank marks
+(``≈`` tied, ``?`` place in the top K uncertain; both when both apply, as the
+chart has no room to name the uncertain places apart) explained under the
+axis, and a title naming the input, the label and its probability, with the
+stability and, for ``--num-samples auto``, the samples used and why sampling
+stopped.
 Drawn with matplotlib's object API (no pyplot: no global state, no display
 needed), written atomically; SVGs carry no date so reruns give the same file.
 """
@@ -19,6 +24,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from lime_cli.explanation import Explanation, LabelExplanation
+from lime_cli.render import uncertainty_view as uv
 from lime_cli.render.palette import AGAINST_HEX, TOWARDS_HEX
 
 WIDTH_INCHES = 8.0
@@ -50,12 +56,9 @@ def chart_bytes(e: Explanation, label: LabelExplanation, kind: str = "png") -> b
 
     shown = e.params.get("num_features_shown")
     features = label.features[: int(shown)] if shown is not None else label.features
-    # One scale per input: every label's chart has the same x range.
-    scale = max((abs(f.weight) for lab in e.explanations for f in lab.features), default=0.0)
-    for f in features:
-        interval = f.info.get("interval")
-        if isinstance(interval, (list, tuple)) and len(interval) == 2:
-            scale = max(scale, abs(float(interval[0])), abs(float(interval[1])))
+    # One scale per input: every label's chart has the same x range, wide enough
+    # for every interval's far end.
+    scale = max((uv.extent(lab.features) for lab in e.explanations), default=0.0)
     scale = scale * 1.1 or 1.0
     height = 1.3 + ROW_INCHES * max(len(features), 1)
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI, layout="constrained")
@@ -73,9 +76,10 @@ def chart_bytes(e: Explanation, label: LabelExplanation, kind: str = "png") -> b
     for bar, w in zip(bars, weights):
         if w < 0:
             bar.set_hatch("////")
-    errors = _whiskers(features)
-    if errors is not None:
-        axes.errorbar(weights, rows, xerr=errors, fmt="none", ecolor="#222", capsize=3, lw=1)
+    whiskers = _whiskers(features)
+    if whiskers is not None:
+        at, centres, halves = whiskers
+        axes.errorbar(centres, at, xerr=halves, fmt="none", ecolor="#222", capsize=3, lw=1)
     axes.set_yticks(rows, [_label_text(e, f, rank) for rank, f in enumerate(features, 1)])
     axes.invert_yaxis()
     axes.axvline(0, color="#555", linewidth=0.8)
@@ -84,6 +88,9 @@ def chart_bytes(e: Explanation, label: LabelExplanation, kind: str = "png") -> b
     axes.set_xlabel(_safe(f"← against · weight · {towards} →"))
     axes.spines[["top", "right"]].set_visible(False)
     figure.suptitle(_safe(_title(e, label)), x=0.01, ha="left", fontsize=10)
+    legend = _legend(e, label, features)
+    if legend:
+        figure.supxlabel(_safe(legend), x=0.01, ha="left", fontsize=9, color="#444")
     if not features:
         axes.text(0, 0, "(no features)", ha="center")
     buffer = io.BytesIO()
@@ -96,19 +103,35 @@ def chart_bytes(e: Explanation, label: LabelExplanation, kind: str = "png") -> b
     return buffer.getvalue()
 
 
-def _whiskers(features: list[Any]) -> Any:
-    """(2, n) distances below and above each weight, or None without intervals."""
-    lows, highs, any_interval = [], [], False
-    for f in features:
-        interval = f.info.get("interval")
-        if isinstance(interval, (list, tuple)) and len(interval) == 2:
-            any_interval = True
-            lows.append(max(0.0, f.weight - float(interval[0])))
-            highs.append(max(0.0, float(interval[1]) - f.weight))
-        else:
-            lows.append(0.0)
-            highs.append(0.0)
-    return [lows, highs] if any_interval else None
+def _whiskers(features: list[Any]) -> tuple[list[int], list[float], list[float]] | None:
+    """The rows with an interval, its centre and half-width on each (a whisker from
+    low to high: the interval need not be symmetric about the weight), or None
+    when no feature has one."""
+    rows, centres, halves = [], [], []
+    for row, f in enumerate(features):
+        interval = uv.interval(f)
+        if interval is not None:
+            low, high = interval
+            rows.append(row)
+            centres.append((low + high) / 2)
+            halves.append(max(0.0, (high - low) / 2))
+    return (rows, centres, halves) if rows else None
+
+
+def _legend(e: Explanation, label: LabelExplanation, features: list[Any]) -> str:
+    """A line under the chart saying what the whiskers and rank marks mean (only
+    those the chart shows; ``""`` without any)."""
+    parts = []
+    if uv.any_interval(features):
+        parts.append(f"whiskers: {uv.level(e.params):.0%} interval")
+    marks = "".join(uv.all_marks(f) for f in features)
+    if uv.TIED_MARK in marks:
+        parts.append(f"{uv.TIED_MARK} tied with a neighbour")
+    if uv.UNCERTAIN_MARK in marks:
+        stability = uv.stability(label)
+        top = stability.top if stability is not None else "top K"
+        parts.append(f"{uv.UNCERTAIN_MARK} place in the {top} uncertain")
+    return " · ".join(parts)
 
 
 def _title(e: Explanation, label: LabelExplanation) -> str:
@@ -122,9 +145,12 @@ def _title(e: Explanation, label: LabelExplanation) -> str:
         what = f"why {label.label!r}"
     seed = e.params.get("seed")
     line = f"{what} · score {label.score:.2f}" + (f" · seed {seed}" if seed is not None else "")
-    stability = getattr(label, "stability", None)
-    if isinstance(stability, (int, float)):
-        line += f" · stability {stability:.2f}"
+    stability = uv.stability(label)
+    if stability is not None:
+        line += f" · stability {stability.value:.2f}"
+    run = uv.auto_run(e.params)
+    if run is not None:
+        line += f"\n{run.used} samples (auto" + (f": {run.reason})" if run.reason else ")")
     if e.modality == "tabular":
         line += " · [the row's value]"
     return f"{_short(name, 90)}\n{line}"
@@ -139,8 +165,8 @@ def _label_text(e: Explanation, f: Any, rank: int) -> str:
             shown = f"{value:.6g}" if isinstance(value, float) else str(value)
             if shown not in name.split():
                 name = f"{name}  [{shown}]"
-    tie = " ≈" if f.info.get("tied") else ""
-    return _safe(f"{rank}. {_short(name, MAX_NAME)}{tie}")
+    mark = uv.all_marks(f)
+    return _safe(f"{rank}. {_short(name, MAX_NAME)}{' ' + mark if mark else ''}")
 
 
 def _short(text: str, limit: int) -> str:

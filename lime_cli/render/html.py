@@ -16,10 +16,14 @@ settings and seed, the checks' results and what the explanation is made of:
 - tabular: each condition beside the row's value, with signed bars.
 
 Every feature table has signed bars on one scale per input (a label whose
-weights are all small gets small bars), and the interval, standard error and
-tie flag when the explanation carries them. The explanations' JSON is
-embedded (``<script type="application/json" id="lime-explanations">``), so a
-program can read the page back (:func:`explanations_from_page`).
+weights are all small gets small bars), and, when the explanation carries
+them (:mod:`lime_cli.render.uncertainty_view` reads them), each weight's
+interval and standard error, the terminal's rank marks (``≈`` tied, ``?``
+place in the top K uncertain) with the tied groups named under the table, the
+label's stability, and for ``--num-samples auto`` the samples used and why
+sampling stopped. The explanations' JSON is embedded (``<script
+type="application/json" id="lime-explanations">``), so a program can read the
+page back (:func:`explanations_from_page`).
 
 Large runs: beyond :data:`OPEN_SECTIONS` inputs the sections after the first
 ones are collapsed (``<details>``) and the table of contents becomes a summary
@@ -38,6 +42,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lime_cli.explanation import Explanation, LabelExplanation
+from lime_cli.render import uncertainty_view as uv
 from lime_cli.render.palette import AGAINST_HEX, TOWARDS_HEX, hex_of, tint
 
 #: Inputs shown open; the rest are collapsed. A section is 2-5 KB of HTML and a
@@ -71,6 +76,7 @@ td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .bar .neg {{ position: absolute; right: 50%; top: .1rem; bottom: .1rem;
   background: repeating-linear-gradient(135deg, var(--against) 0 3px, #e8a3a8 3px 5px); }}
 .bar .ci {{ position: absolute; top: .4rem; height: 0; border-top: 1px solid #000; }}
+.rank-mark {{ cursor: help; }}
 .pbar {{ display: inline-block; height: .7rem; background: #777; }}
 .doc {{ white-space: pre-wrap; border: 1px solid #ddd; padding: .6rem .8rem; line-height: 1.7;
   max-height: 40rem; overflow: auto; }}
@@ -319,11 +325,11 @@ def _prediction(e: Explanation) -> str:
     )
 
 
+#: Settings shown, in order; ``num_samples`` stands for the sample count or, for
+#: ``--num-samples auto``, what was asked, the samples used and why it stopped.
 _SETTING_NAMES = (
     ("seed", "seed"),
     ("num_samples", "samples"),
-    ("num_samples_used", "samples used"),
-    ("stop_reason", "stopped because"),
     ("num_features", "features"),
     ("num_features_shown", "features shown"),
     ("kernel_width", "kernel width"),
@@ -334,7 +340,9 @@ _SETTING_NAMES = (
 def _settings(e: Explanation) -> str:
     cells = [("model", f"{e.model.get('path', '?')}"), ("model type", str(e.model.get("type", "")))]
     for key, label in _SETTING_NAMES:
-        if key in e.params and e.params[key] is not None:
+        if key == "num_samples":
+            cells += _sample_settings(e.params)
+        elif key in e.params and e.params[key] is not None:
             cells.append((label, _num(e.params[key])))
     for key in ("discretizer", "segmenter", "num_superpixels", "training"):
         value = e.input.get(key)
@@ -344,6 +352,21 @@ def _settings(e: Explanation) -> str:
             cells.append((key.replace("_", " "), str(value)))
     body = " · ".join(f"{_e(k)} <b>{_e(v)}</b>" for k, v in cells if v)
     return f'<p class="settings small"><b>Settings:</b> {body}</p>'
+
+
+def _sample_settings(params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The sample count; for an auto run what was asked, the samples used, why
+    sampling stopped and the rounds."""
+    run = uv.auto_run(params)
+    if run is None:
+        count = params.get("num_samples")
+        return [("samples", _num(count))] if count is not None else []
+    cells = [("samples", run.requested), ("samples used", str(run.used))]
+    if run.reason:
+        cells.append(("stopped because", run.reason))
+    if run.rounds:
+        cells.append(("rounds", ", ".join(str(n) for n in run.rounds)))
+    return cells
 
 
 def _warnings(e: Explanation) -> str:
@@ -384,10 +407,12 @@ def _label_section(
         f"local prediction {label.local_prediction:.3f}",
         f"model {label.model_prediction:.3f}",
     ]
-    stability = _stability(label)
+    stability = uv.stability(label)
     if stability is not None:
         facts.insert(
-            0, f"<b>stability {stability:.2f}</b> (expected top-K agreement with a re-run)"
+            0,
+            f"<b>stability {stability.value:.2f}</b> (expected agreement of this "
+            f"{stability.top} with a re-run's, Jaccard)",
         )
     body = ""
     if e.modality == "text":
@@ -401,27 +426,30 @@ def _label_section(
     )
 
 
-def _stability(label: LabelExplanation) -> float | None:
-    value = getattr(label, "stability", None)
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def _shown_features(e: Explanation, label: LabelExplanation) -> list[Any]:
     shown = e.params.get("num_features_shown")
     return label.features[: int(shown)] if shown is not None else label.features
 
 
 def _feature_table(e: Explanation, label: LabelExplanation, scale: float) -> str:
+    """The label's features: rank (with the ``≈``/``?`` marks), name, the row's
+    value (tabular), weight, interval and standard error when known, a signed
+    bar with the interval drawn over it; the tied groups named underneath."""
     features = _shown_features(e, label)
-    has_interval = any("interval" in f.info for f in features)
-    has_stderr = any("stderr" in f.info for f in features)
+    # Bars reach the farthest interval end of the input, so no interval is cut short.
+    scale = max([scale, *(uv.extent(lab.features) for lab in e.explanations)])
+    has_interval = uv.any_interval(features)
+    has_stderr = uv.any_stderr(features)
+    stability = uv.stability(label)
+    top = stability.top if stability is not None else "top K"
+    level = uv.level(e.params)
     tabular = e.modality == "tabular"
     head = ['<th class="num">#</th>', "<th>feature</th>"]
     if tabular:
         head.append("<th>this row</th>")
     head.append('<th class="num">weight</th>')
     if has_interval:
-        head.append('<th class="num">95% interval</th>')
+        head.append(f'<th class="num">{level:.0%} interval</th>')
     if has_stderr:
         head.append('<th class="num">std. error</th>')
     towards = f"towards {label.label}" if label.label != "value" else "effect"
@@ -429,26 +457,20 @@ def _feature_table(e: Explanation, label: LabelExplanation, scale: float) -> str
     rows = []
     for rank, f in enumerate(features, start=1):
         sign = "t" if f.weight >= 0 else "a"
-        tied = (
-            ' <span title="its rank cannot be told apart from a neighbour\'s">≈</span>'
-            if f.info.get("tied")
-            else ""
-        )
         cells = [
-            f'<td class="num">{rank}{tied}</td>',
+            f'<td class="num">{rank}{_rank_mark(f, level, top)}</td>',
             f'<td class="feat {sign}">{_e(_shown_name(f.feature))}</td>',
         ]
         if tabular:
             cells.append(f"<td>{_e(_row_value(e, f))}</td>")
         cells.append(f'<td class="num">{_weight(f.weight)}</td>')
+        interval = uv.interval(f)
         if has_interval:
-            cells.append(f'<td class="num">{_interval_text(f.info.get("interval"))}</td>')
+            cells.append(f'<td class="num">{_interval_text(interval)}</td>')
         if has_stderr:
-            se = f.info.get("stderr")
-            cells.append(
-                f'<td class="num">{se:.4f}</td>' if isinstance(se, (int, float)) else "<td></td>"
-            )
-        cells.append(f"<td>{_bar(f.weight, scale, f.info.get('interval'))}</td>")
+            se = uv.stderr(f)
+            cells.append(f'<td class="num">{se:.4f}</td>' if se is not None else "<td></td>")
+        cells.append(f"<td>{_bar(f.weight, scale, interval)}</td>")
         rows.append(f'<tr data-weight="{f.weight:.6g}">{"".join(cells)}</tr>')
     if not features:
         rows.append(f'<tr><td colspan="{len(head)}">(no features)</td></tr>')
@@ -458,8 +480,33 @@ def _feature_table(e: Explanation, label: LabelExplanation, scale: float) -> str
                 "features; the embedded JSON lists all.</p>")  # fmt: skip
     return (
         f'<table class="features"><thead><tr>{"".join(head)}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>{note}"
+        f"<tbody>{''.join(rows)}</tbody></table>{_uncertainty_note(e, label, features)}{note}"
     )
+
+
+def _rank_mark(f: Any, level: float, top: str) -> str:
+    """The terminal's mark after a rank, explained on hover: ``≈`` tied, ``?`` uncertain."""
+    mark = uv.rank_mark(f)
+    if mark == uv.TIED_MARK:
+        why = f"tied: its order against a neighbour is not significant at {level:.0%}"
+    elif mark == uv.UNCERTAIN_MARK:
+        why = f"its place in the {top} is uncertain: a feature left out may take it"
+    else:
+        return ""
+    return f' <span class="rank-mark" title="{_e(why)}">{mark}</span>'
+
+
+def _uncertainty_note(e: Explanation, label: LabelExplanation, features: list[Any]) -> str:
+    """The tied groups, the uncertain places and what the interval is, under a table."""
+    lines = uv.tie_notes(label, e.params, features)
+    if uv.any_interval(features):
+        lines.append(
+            f"The interval is the {uv.level(e.params):.0%} interval of each weight "
+            "(the black line over its bar)."
+        )
+    if not lines:
+        return ""
+    return f'<p class="small muted uncertainty">{"<br>".join(_e(line) for line in lines)}</p>'
 
 
 def _shown_name(feature: str) -> str:
@@ -479,13 +526,11 @@ def _row_value(e: Explanation, f: Any) -> str:
     return ""
 
 
-def _interval_text(interval: Any) -> str:
-    if isinstance(interval, (list, tuple)) and len(interval) == 2:
-        return f"[{_weight(interval[0])}, {_weight(interval[1])}]"
-    return ""
+def _interval_text(interval: tuple[float, float] | None) -> str:
+    return "" if interval is None else f"[{_weight(interval[0])}, {_weight(interval[1])}]"
 
 
-def _bar(weight: float, scale: float, interval: Any = None) -> str:
+def _bar(weight: float, scale: float, interval: tuple[float, float] | None = None) -> str:
     """A diverging bar: 0 in the middle, ±scale at the ends (one scale per input)."""
     half = 50.0
 
@@ -497,8 +542,8 @@ def _bar(weight: float, scale: float, interval: Any = None) -> str:
         '<div class="mid"></div>',
         f'<div class="{kind}" style="width:{pct(weight):.2f}%"></div>',
     ]
-    if isinstance(interval, (list, tuple)) and len(interval) == 2 and scale > 0:
-        lo, hi = (max(-scale, min(scale, float(v))) for v in interval)
+    if interval is not None and scale > 0:
+        lo, hi = (max(-scale, min(scale, v)) for v in interval)
         left = half + lo / scale * half
         parts.append(
             f'<div class="ci" style="left:{left:.2f}%;width:{(hi - lo) / scale * half:.2f}%"></div>'
@@ -532,10 +577,7 @@ def _text_view(e: Explanation, label: LabelExplanation, scale: float) -> str:
         # White letters on the darkest tints (luma under about 55%), black elsewhere.
         ink = ";color:#fff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else ""
         sign = "t" if f.weight >= 0 else "a"
-        interval = _interval_text(f.info.get("interval"))
-        hover = f"{f.feature}: {f.weight:+.4f}, rank {ranks[id(f)]}" + (
-            f", 95% {interval}" if interval else ""
-        )
+        hover = _hover(e, label, f, ranks[id(f)])
         pieces.append(_e(shown[last:start]))
         pieces.append(
             f'<mark class="{sign}" style="background:{hex_of((r, g, b))}{ink}" '
@@ -547,10 +589,21 @@ def _text_view(e: Explanation, label: LabelExplanation, scale: float) -> str:
     more = ""
     if len(text) > MAX_TEXT:
         more = f'<p class="small muted">… {len(text) - MAX_TEXT} more characters (in the JSON).</p>'
+    hint = "weight, rank and interval" if uv.any_interval(label.features) else "weight"
     return (
         f'<p class="small">The document, each explaining word marked by its weight for '
-        f"{_e(label.label)!s} (hover for the weight):</p>"
+        f"{_e(label.label)!s} (hover for the {hint}):</p>"
         f'<div class="doc">{"".join(pieces)}</div>{more}'
+    )
+
+
+def _hover(e: Explanation, label: LabelExplanation, f: Any, rank: int) -> str:
+    """A feature's title: ``match: +0.0597, rank 2, 95% interval [+0.0582, +0.0614],
+    ≈ tied with a neighbour`` (the uncertainty when the explanation has it)."""
+    figure = uv.stability(label)
+    uncertainty = uv.feature_note(f, e.params, figure.k if figure is not None else None)
+    return f"{f.feature}: {f.weight:+.4f}, rank {rank}" + (
+        f", {uncertainty}" if uncertainty else ""
     )
 
 
@@ -570,6 +623,11 @@ def _image_view(e: Explanation, label: LabelExplanation, picture_class: str, vie
         return f'<p class="warn small">{_e(view)}</p>'
     shown = int(e.params.get("num_features_shown") or DEFAULT_SHOWN)
     marked = [(f.index, f.weight) for f in label.features[:shown] if f.weight != 0]
+    titles = {
+        f.index: _hover(e, label, f, rank)
+        for rank, f in enumerate(label.features, start=1)
+        if f.weight != 0
+    }
     outline = pictures.png_bytes_rgba(
         pictures.outline_overlay(
             view.labels, marked, line=view.line, dash=view.dash, count=view.count
@@ -588,7 +646,7 @@ def _image_view(e: Explanation, label: LabelExplanation, picture_class: str, vie
         numbers.append(
             f'<span class="n {"t" if w >= 0 else "a"}" '
             f'style="left:{left:.2f}%;top:{top_:.2f}%" '
-            f'title="superpixel {j}: {w:+.4f}">{rank}</span>'
+            f'title="{_e(titles[j])}">{rank}</span>'
         )
 
     def uri(data: bytes) -> str:

@@ -1,8 +1,12 @@
 """Explanations as GitHub-flavoured Markdown (``--format markdown``, ``--out x.md``).
 
-Compact: per input a heading with the prediction, one line of settings, the
-failed checks, and a table per label (rank, feature, the row's value for
-tabular, weight, interval when known, a signed bar). Meant for pull-request
+Compact: per input a heading with the prediction, one line of settings (for
+``--num-samples auto`` the samples used and why sampling stopped), the failed
+checks, and a table per label (rank with the terminal's ``≈`` tied and ``?``
+uncertain-place marks, feature, the row's value for tabular, weight, interval
+when known, a signed bar) headed by its score and stability, with the tied
+groups named under it (the uncertainty is read by
+:mod:`lime_cli.render.uncertainty_view`). Meant for pull-request
 comments and CI job summaries (``>> $GITHUB_STEP_SUMMARY``), where only
 Markdown is rendered: the bars are characters, ``█`` towards the label and
 ``░`` against it, so the sign reads without colour.
@@ -13,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from lime_cli.explanation import Explanation, LabelExplanation
+from lime_cli.render import uncertainty_view as uv
 
 BAR_WIDTH = 12
 MAX_CLASSES = 3
@@ -109,42 +114,49 @@ def _predicted(e: Explanation) -> str:
 
 def _settings(e: Explanation) -> str:
     p = e.params
-    bits = [f"model `{e.model.get('path', '?')}`", f"seed {p.get('seed', '?')}",
-            f"{p.get('num_samples', '?')} samples"]  # fmt: skip
-    if p.get("num_samples_used") is not None:
-        bits.append(f"{p['num_samples_used']} used ({p.get('stop_reason', '')})")
+    bits = [f"model `{e.model.get('path', '?')}`", f"seed {p.get('seed', '?')}"]
+    run = uv.auto_run(p)
+    if run is None:
+        bits.append(f"{p.get('num_samples', '?')} samples")
+    else:
+        reason = f" ({_inline(run.reason)})" if run.reason else ""
+        bits += [f"samples {run.requested}", f"{run.used} used{reason}"]
     return "<sub>" + " · ".join(bits) + "</sub>"
 
 
 def _label_table(e: Explanation, label: LabelExplanation, scale: float) -> list[str]:
     shown = e.params.get("num_features_shown")
     features = label.features[: int(shown)] if shown is not None else label.features
-    stability = getattr(label, "stability", None)
+    stability = uv.stability(label)
     what = "the value" if label.label == "value" else _inline(label.label)
     head = f"**Why {what}** (score {label.score:.3f}"
-    head += f", stability {stability:.2f})" if isinstance(stability, (int, float)) else ")"
+    head += f", stability {stability.value:.2f} for the {stability.top})" if stability else ")"
     tabular = e.modality == "tabular"
-    interval = any("interval" in f.info for f in features)
+    interval = uv.any_interval(features)
     cols = ["#", "feature"] + (["this row"] if tabular else []) + ["weight"]
-    cols += ["95% interval"] if interval else []
+    cols += [f"{uv.level(e.params):.0%} interval"] if interval else []
     cols.append("")
     align = ["--:", "---"] + (["---"] if tabular else []) + ["--:"]
     align += ["--:"] if interval else []
     align.append(":--")
     out = [head, "", "| " + " | ".join(cols) + " |", "|" + "|".join(align) + "|"]
     for rank, f in enumerate(features, start=1):
-        cells = [str(rank) + (" ≈" if f.info.get("tied") else ""), _cell(_name(f.feature))]
+        mark = uv.rank_mark(f)
+        cells = [str(rank) + (f" {mark}" if mark else ""), _cell(_name(f.feature))]
         if tabular:
             cells.append(_cell(_row_value(e, f)))
         cells.append(f"{f.weight:+.4f}")
         if interval:
-            iv = f.info.get("interval")
-            cells.append(f"[{iv[0]:+.3f}, {iv[1]:+.3f}]" if isinstance(iv, list) else "")
+            iv = uv.interval(f)
+            cells.append(f"[{iv[0]:+.4f}, {iv[1]:+.4f}]" if iv is not None else "")
         cells.append(_bar(f.weight, scale))
         out.append("| " + " | ".join(cells) + " |")
     if not features:
         out.append("| | (no features) |" + " |" * (len(cols) - 2))
     out.append("")
+    notes = uv.tie_notes(label, e.params, features)
+    if notes:
+        out += ["<sub>" + "<br>".join(_inline(line) for line in notes) + "</sub>", ""]
     return out
 
 
