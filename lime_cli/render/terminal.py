@@ -16,6 +16,7 @@ from rich.text import Text
 
 from lime_cli.explanation import Explanation, LabelExplanation
 from lime_cli.render.palette import AGAINST_TERMINAL, TOWARDS_TERMINAL
+from lime_cli.render.uncertainty_view import tie_notes
 
 BAR_WIDTH = 24
 MAX_CLASSES_SHOWN = 5
@@ -223,25 +224,7 @@ def _confidence_line(
         f"stability {stability['value']:.2f}: expected agreement (Jaccard) between this "
         f"top {stability['k']} and a re-run's"
     ]
-    ties = label.ties or {}
-    visible = {f.feature for f in (label.features[:shown] if shown else label.features)}
-    chains = []
-    for group in ties.get("groups", []):
-        named = [name for name in group if name in visible]
-        if len(named) < 2 and len(named) < len(group):
-            continue  # a tie among features the table does not show
-        hidden = len(group) - len(named)
-        chains.append(" ≈ ".join(named) + (f" ≈ {hidden} more not shown" if hidden else ""))
-    if chains:
-        groups = "; ".join(chains[:4])
-        parts.append(f"≈ tied (order not significant at {level:.0%}): {groups}")
-    if ties.get("uncertain"):
-        uncertain = ", ".join(ties["uncertain"][:6])
-        contenders = ", ".join(ties.get("contenders", [])[:4])
-        parts.append(
-            f"? place in the top {stability['k']} uncertain: {uncertain}"
-            + (f" (could be replaced by {contenders})" if contenders else "")
-        )
+    parts += tie_notes(label, params, label.features[:shown] if shown else None)
     parts.append(f"± is the half-width of the {level:.0%} interval; ┄ shows its far end")
     return Text("\n".join(parts), style="dim")
 
