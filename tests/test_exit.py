@@ -102,3 +102,26 @@ def test_a_second_ctrl_c_does_not_cut_the_tidying_up_short(capsys):
     assert done.value.code == 130 and tidied == [True]
     assert capsys.readouterr().err.strip() == "lime-explain: interrupted"
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_command(capsys):
+    """Some code run while importing catches every exception: a Ctrl-C whose
+    KeyboardInterrupt it swallows still ends the command (exit 130, one line)."""
+    import os
+    import signal
+    import time
+
+    from lime_cli.run.guard import guarded
+
+    def body() -> int:
+        try:  # a library that catches everything
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except BaseException:
+            pass
+        return 0
+
+    with pytest.raises(SystemExit) as done:
+        guarded(False, body)
+    assert done.value.code == 130
+    assert capsys.readouterr().err.strip() == "lime-explain: interrupted"

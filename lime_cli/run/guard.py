@@ -53,15 +53,32 @@ def install_interrupt_handler() -> None:
     signal.signal(signal.SIGINT, stop_now)
 
 
+#: Set by a Ctrl-C in a command's body, for :func:`stop_if_interrupted`.
+_interrupted = False
+
+
 def interrupt_once(signum: int, frame: object) -> None:
     """Ctrl-C in a command's body: KeyboardInterrupt, and further Ctrl-Cs are
     ignored while outputs are closed and workers stopped (a second one, pressed
     out of impatience, cut that short with a traceback from wherever it landed).
+
+    The interrupt is also remembered: a KeyboardInterrupt raised where a library
+    swallows it (some code run while importing catches every exception) would
+    otherwise be lost, and the run would go on to the end.
     """
     import signal
 
+    global _interrupted
+    _interrupted = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed in this command and its
+    KeyboardInterrupt did not get here (called between inputs)."""
+    if _interrupted:
+        raise KeyboardInterrupt
 
 
 def guarded(debug: bool, body: Callable[[], int]) -> None:
@@ -73,10 +90,13 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
     import signal
     import threading
 
+    global _interrupted
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, interrupt_once) if main else None
+    _interrupted = False
     try:
         code = body()
+        stop_if_interrupted()  # a Ctrl-C whose KeyboardInterrupt was swallowed
     except LimeCliError as exc:
         if debug:
             raise

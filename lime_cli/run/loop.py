@@ -19,7 +19,7 @@ from lime_cli.errors import (
 from lime_cli.explanation import Explanation
 from lime_cli.render.json import to_json
 from lime_cli.run import executor
-from lime_cli.run.guard import report_error
+from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import progress_bar
 from lime_cli.run.resume import LineWriter, Progress
@@ -110,6 +110,7 @@ def run_job(
     try:
         with progress_bar("inputs", show_bar) as progress:
             for count, (item, (explanation, error)) in enumerate(pairs, start=1):
+                stop_if_interrupted()
                 if error is not None or explanation is None:
                     if settings.debug and error is not None:
                         raise error
