@@ -412,11 +412,13 @@ def _unusable(pool: Any) -> bool:
 
 
 def _launch_ignoring_ctrl_c() -> None:
-    """Have loky start each worker with Ctrl-C ignored.
+    """Have loky start each worker with Ctrl-C blocked (so it never acts on one).
 
-    This process ignores SIGINT only for the fork and exec of each worker (a
-    few milliseconds), from the main thread; workers that loky starts again
-    from its own thread keep the default.
+    This process blocks SIGINT only for the fork and exec of each worker (a
+    few milliseconds), from the main thread; the worker inherits the blocked
+    mask. Blocked rather than ignored: a Ctrl-C that arrives meanwhile waits
+    and reaches this process after, where ignoring it lost it and the run went
+    on. Workers that loky starts again from its own thread keep the default.
     """
     import signal
     import threading
@@ -430,11 +432,11 @@ def _launch_ignoring_ctrl_c() -> None:
     def ignoring(*args: Any, **kwargs: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return launch(*args, **kwargs)
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             return launch(*args, **kwargs)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     ignoring.__wrapped__ = launch  # type: ignore[attr-defined]
     module.fork_exec = ignoring
