@@ -353,3 +353,26 @@ def test_ctrl_c_at_any_moment_says_one_line_and_leaves_a_resumable_file(data, tm
         _, err = finish.communicate(timeout=300)
         assert finish.returncode == 0, (moment, err)
         assert out.read_bytes() == whole.read_bytes(), moment
+
+
+def test_a_finished_images_output_is_checked_against_the_superpixels_shown(tmp_path):
+    """An image fits every superpixel (params.num_features) and shows K
+    (num_features_shown): --num-features is checked against the K shown."""
+    from types import SimpleNamespace
+
+    from lime_cli.engine import LimeParams
+    from lime_cli.errors import UsageError
+
+    line = {"modality": "image", "model": {"path": "m.onnx"},
+            "params": {"num_samples": 50, "num_features": 28, "num_features_shown": 5,
+                       "feature_selection": "auto", "seed": 2, "kernel_width": 0.25}}  # fmt: skip
+    out = tmp_path / "im.jsonl"
+    out.write_text(json.dumps(line) + "\n", encoding="utf-8")
+
+    def settings(k: int) -> SimpleNamespace:
+        params = LimeParams(num_samples=50, num_features=k, seed=2)
+        return SimpleNamespace(params=params, spec=SimpleNamespace(path="m.onnx"))
+
+    assert resume.check_finished(str(out), "image", settings(5), seed_given=True) == 1
+    with pytest.raises(UsageError, match="--num-features 5 there, 6 here"):
+        resume.check_finished(str(out), "image", settings(6), seed_given=True)

@@ -193,7 +193,9 @@ def check_finished(path: str, modality: str, settings: Any, seed_given: bool) ->
             "model": data["model"]["path"],
             "--num-samples": data["params"].get("num_samples_requested")
             or data["params"]["num_samples"],
-            "--num-features": data["params"]["num_features"],
+            # an image fits every superpixel and records the K it shows apart
+            "--num-features": data["params"].get("num_features_shown")
+            or data["params"]["num_features"],
             "--feature-selection": data["params"]["feature_selection"],
             "--seed": data["params"]["seed"],
             "--kernel-width": data["params"]["kernel_width"],
