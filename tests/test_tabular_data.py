@@ -81,12 +81,28 @@ def test_read_table_as_text_keeps_strings(tmp_path):
         (b"a,b\n\x00\x01,2\n", "binary"),
         (b"a,b\n\xff\xfe,2\n", "UTF-8"),
         ("a,b\n1,2\n3,4,5,6\n", "not a readable CSV"),
+        # One field too many in the first row: pandas took the first column as
+        # the index and shifted the row's values left.
+        ("a,b\nx,1,2\n3,4\n", "more fields than the header"),
     ],
 )
 def test_read_table_refuses_unusable_files(tmp_path, content, message):
     path = write(tmp_path, "bad.csv", content)
     with pytest.raises(InputError, match=message):
         read_table(path)
+
+
+@pytest.mark.parametrize("row", [0, 2, 25_000])
+def test_read_table_chunks_refuses_a_row_with_a_field_too_many(tmp_path, row):
+    from lime_cli.tabular.data import read_table_chunks
+
+    lines = ["a,b"] + [f"{i},{i}" for i in range(30_000)]
+    lines[row + 1] = "x," + lines[row + 1]
+    path = write(tmp_path, "rows.csv", "\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="fields"):
+        _, chunks = read_table_chunks(path)
+        for _ in chunks:
+            pass
 
 
 def test_read_table_missing_file(tmp_path):

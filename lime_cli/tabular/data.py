@@ -39,12 +39,14 @@ values in training data are refused.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
+import warnings
 from collections import Counter
-from collections.abc import Sized
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,14 +106,17 @@ def read_table(source: str, *, as_text: bool = False) -> pd.DataFrame:
     text = decode_utf8(read_bytes(source), name, what="CSV file", kind="CSV")
     _check_header(text, name)
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str if as_text else None, skipinitialspace=False
-        )
+        with _strict_fields():
+            frame = pd.read_csv(
+                io.StringIO(text),
+                dtype=str if as_text else None,
+                skipinitialspace=False,
+                index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise InputError(f"{name}: the CSV file is empty") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{name}: not a readable CSV file ({detail})") from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+        raise InputError(f"{name}: not a readable CSV file ({_detail(exc)})") from None
     if len(frame) == 0:
         raise InputError(f"{name}: the CSV file has a header but no data rows")
     return frame
@@ -129,8 +134,6 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
     header or unreadable CSV is exit 3 before any work; later chunks are read
     by iterating. Each chunk's index continues the row numbers of the file.
     """
-    from collections.abc import Iterator
-
     try:
         with open(source, encoding="utf-8", newline="") as handle:
             header = handle.readline()
@@ -143,8 +146,7 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
     def failed(exc: Exception) -> InputError:
         if isinstance(exc, UnicodeDecodeError):
             return InputError(f"{source}: the CSV file is not UTF-8 text (byte {exc.start})")
-        detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        return InputError(f"{source}: not a readable CSV file ({detail})")
+        return InputError(f"{source}: not a readable CSV file ({_detail(exc)})")
 
     try:
         reader = pd.read_csv(
@@ -153,11 +155,13 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
             skipinitialspace=False,
             chunksize=chunk_rows or CHUNK_ROWS,
             encoding="utf-8",
+            index_col=False,
         )
-        first = next(reader, None)
+        with _strict_fields():
+            first = next(reader, None)
     except pd.errors.EmptyDataError:
         raise InputError(f"{source}: the CSV file is empty") from None
-    except (pd.errors.ParserError, ValueError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
         raise failed(exc) from None
     if first is None or len(first) == 0:
         raise InputError(f"{source}: the CSV file has a header but no data rows")
@@ -165,13 +169,45 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
     def chunks() -> Iterator[pd.DataFrame]:
         yield first
         try:
-            yield from reader
-        except (pd.errors.ParserError, ValueError) as exc:
+            while True:
+                with _strict_fields():  # not held across the yield
+                    chunk = next(reader, None)
+                if chunk is None:
+                    return
+                yield chunk
+        except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
             raise failed(exc) from None
         finally:
             reader.close()
 
     return first.columns, chunks()
+
+
+#: What pandas says (as a warning, dropping the extra values) of a row with more
+#: fields than the header, once it may no longer take the first as an index.
+_EXTRA_FIELDS = "a row has more fields than the header: a comma too many?"
+
+
+@contextlib.contextmanager
+def _strict_fields() -> Iterator[None]:
+    """A context in which a row with more fields than the header is an error.
+
+    By default pandas takes the first column of such a file as the row index,
+    shifting every value one column left (a row explained from the wrong
+    columns, exit 0); with ``index_col=False`` it drops the extra values with
+    a ParserWarning, made an error here.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        yield
+
+
+def _detail(exc: BaseException) -> str:
+    """The last line of a pandas parser error (or warning), in the user's terms."""
+    if isinstance(exc, pd.errors.ParserWarning):
+        return _EXTRA_FIELDS
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else type(exc).__name__
 
 
 def _check_header(text: str, name: str) -> None:
