@@ -198,6 +198,10 @@ def test_infinite_and_all_missing_training_columns_are_refused(frame):
     empty = frame.assign(income=np.nan)
     with pytest.raises(InputError, match="no values"):
         compute_stats(empty, target="label")
+    # Finite but beyond squaring: the spread of 1e200 overflows to infinity.
+    for huge in (1e200, -1e308):
+        with pytest.raises(InputError, match="income.*value of .*e\\+?.*within"):
+            compute_stats(frame.assign(income=frame.income.where(frame.index > 0, huge)))
 
 
 def test_pandas_category_columns_keep_their_categories_in_order(frame):

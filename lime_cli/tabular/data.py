@@ -122,6 +122,10 @@ def read_table(source: str, *, as_text: bool = False) -> pd.DataFrame:
     return frame
 
 
+#: Largest magnitude of a training value: squares and sums of squares of larger
+#: ones overflow (the spread of 1e200 is infinite), and samples are drawn from them.
+LARGEST_VALUE = 1e150
+
 #: Rows read at a time from a CSV that is explained whole (``--all``).
 CHUNK_ROWS = 10_000
 
@@ -613,6 +617,11 @@ def _numeric_stats(
     if np.isinf(x).any():
         raise InputError(
             f"{where}: column {name!r} has infinite values; statistics need finite ones"
+        )
+    if x.size and float(np.abs(x).max()) > LARGEST_VALUE:
+        raise InputError(
+            f"{where}: column {name!r} has a value of {float(x[np.abs(x).argmax()]):g}; "
+            f"statistics need values within +-{LARGEST_VALUE:g} (a placeholder for missing?)"
         )
     if x.size == 0:
         raise InputError(f"{where}: column {name!r} has no values (every cell is missing)")
