@@ -608,3 +608,17 @@ def test_sample_forest_explains_a_real_sports_article():
     assert label["label"] == "sports"
     assert len(label["features"]) == 10
     assert 0.0 <= label["score"] <= 1.0
+
+
+@pytest.mark.parametrize("command", [["text"], ["image"], ["tabular"], ["compare", "tabular"]])
+def test_help_names_every_rules_key_and_no_empty_range(command):
+    """Unbounded numbers show no range (click wrote ``[x<=None]``), and --rules
+    lists every key a rules file may hold."""
+    from lime_cli.checks import RULE_KEYS
+
+    result = CliRunner().invoke(cli, [*command, "--help"], env=CLEAN_ENV)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: cli {' '.join(command)} ")
+    assert "None]" not in result.stdout
+    flat = " ".join(result.stdout.split())
+    assert all(key in flat for key in RULE_KEYS)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from lime_cli import defaults
+from lime_cli.checks import RULE_KEYS
 from lime_cli.models import http_defaults
 
 if TYPE_CHECKING:
@@ -33,6 +34,12 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+    def _describe_range(self) -> str:
+        """No range in the help of an unbounded number (click wrote ``x<=None``)."""
+        if self.min is None and self.max is None:
+            return ""
+        return str(super()._describe_range())
 
 
 def _apply(options: Sequence[Callable[[F], F]], func: F) -> F:
@@ -138,8 +145,8 @@ def check_options(func: F) -> F:
             click.option("--max-weight", multiple=True, metavar="FEATURE=W",
                          help="Fail if FEATURE's absolute weight exceeds W."),
             click.option("--rules", "rules_file", metavar="FILE.toml",
-                         help="The same checks from a TOML file (keys: forbid, require, within, "
-                              "min_score, max_weight)."),
+                         help="The same checks from a TOML file (keys: "
+                              f"{', '.join(RULE_KEYS)})."),
             click.option("--junit", "junit_path", metavar="FILE.xml",
                          help="Write the checks' outcomes as JUnit XML."),
             click.option("--annotations", type=click.Choice(("github",)),
