@@ -271,6 +271,9 @@ def test_a_forgotten_target_is_held_with_a_hint(shop, tmp_path):
          "--freeze-columns must be a comma-separated list of column names"),
         (["--freeze-columns", "income,island"], 3,
          "every column is held at the row's value ('customer_id', 'signup_date', 'income', "),
+        (["--freeze-columns", "y"], 2, "--freeze-columns names 'y', the --target column"),
+        (["--ignore-columns", "island", "--freeze-columns", "island"], 2,
+         "--ignore-columns and --freeze-columns both name 'island'"),
     ],
 )  # fmt: skip
 def test_column_options_refuse_bad_names(shop, args, code, message):

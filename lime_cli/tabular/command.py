@@ -104,6 +104,12 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
     categorical = _split_columns(options.get("categorical"))
     ignore = _split_columns(options.get("ignore_columns"), "--ignore-columns")
     freeze = _split_columns(options.get("freeze_columns"), "--freeze-columns")
+    both = [name for name in freeze if name in ignore]
+    if both:
+        raise UsageError(
+            f"--ignore-columns and --freeze-columns both name {both[0]!r}: a column is "
+            "either left out of the explanation or held at the row's value, not both"
+        )
     source = options.get("csv_file")
     if source is None and not (options.get("save_stats_path") and selection.empty):
         raise UsageError("no CSV of rows to explain: give it as an argument ('-' reads stdin)")

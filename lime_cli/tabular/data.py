@@ -579,6 +579,11 @@ def check_columns_named(frame: pd.DataFrame, names: list[str], option: str, wher
 def check_stats_columns(stats: TrainingStats, names: list[str], option: str, where: str) -> None:
     """Refuse options that name columns the statistics do not have (exit 3)."""
     unknown = [n for n in names if n not in set(stats.names)]
+    if stats.target is not None and stats.target in unknown:
+        raise UsageError(
+            f"{option} names {stats.target!r}, the --target column: the model does not "
+            "take it, so there is nothing to hold or leave out"
+        )
     if unknown:
         raise InputError(
             f"{option} names {listed_names(unknown)}, which {where} does not have; "
