@@ -198,8 +198,22 @@ def read_explanations(source: str) -> list[Explanation]:
                 raise InputError(f"{name} line {number}: not JSON ({exc.msg})") from None
     out = []
     for document in documents:
+        if isinstance(document, dict) and document.get("kind") in ("pick", "compare"):
+            raise InputError(
+                f"{name}: a {document['kind']} report, not explanations: render draws "
+                f"explanations (the {document['kind']} command writes its own reports)"
+            )
         try:
             out.append(Explanation.from_dict(document))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InputError(f"{name}: not a lime-explain explanation ({exc})") from None
+        except KeyError as exc:
+            raise InputError(
+                f"{name}: not a lime-explain explanation (no {exc.args[0]!r} field)"
+            ) from None
+        except (TypeError, ValueError, AttributeError):
+            if isinstance(document, dict):
+                what = "an object with fields of other kinds"
+            else:
+                kinds = {bool: "true/false", int: "number", float: "number", str: "string"}
+                what = f"a JSON {kinds.get(type(document), 'value')}, not an object"
+            raise InputError(f"{name}: not a lime-explain explanation ({what})") from None
     return out

@@ -170,3 +170,14 @@ def test_render_refuses_what_is_not_an_explanation(tmp_path):
     text_only = tmp_path / "t.json"
     text_only.write_text("", encoding="utf-8")
     assert run("render", text_only).exit_code == 3
+    # What is wrong, in the user's terms (not a KeyError's or AttributeError's text).
+    for content, said in [
+        ('{"hello": 1}', "(no 'modality' field)"),
+        ("[1, 2]", "(a JSON number, not an object)"),
+        ("[]", "no explanation to draw"),
+        ('{"kind": "pick", "picked": []}', "a pick report, not explanations"),
+    ]:
+        junk.write_text(content, encoding="utf-8")
+        result = run("render", junk, "--out", str(tmp_path / "x.png"))
+        assert result.exit_code == 3 and said in result.stderr, (content, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "x.png").exists()

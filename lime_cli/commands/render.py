@@ -38,7 +38,8 @@ from lime_cli.run.guard import guarded
 def render(**options: Any) -> None:
     """Draw saved explanations (JSON or JSON Lines) to stdout and files.
 
-    Every output a run writes can be made again from its JSON: the
+    Every output an explanation run (text, image, tabular) writes can be
+    made again from its JSON (pick and compare reports are their own): the
     explanation carries what a renderer needs (a document's text, an image's
     picture and superpixels, a row's values), so neither the model nor the
     original input is needed. Explanations of several modalities can share
@@ -47,11 +48,15 @@ def render(**options: Any) -> None:
     """
 
     def body() -> int:
+        from lime_cli.errors import InputError
         from lime_cli.explanation import read_explanations
         from lime_cli.modalities import MODALITIES, load
         from lime_cli.run.outputs import OutputPlan
 
-        explanations = [e for source in options.pop("sources") for e in read_explanations(source)]
+        sources = options.pop("sources")
+        explanations = [e for source in sources for e in read_explanations(source)]
+        if not explanations:
+            raise InputError(f"{', '.join(sources)}: no explanation to draw")
         kinds = sorted({e.modality for e in explanations})
         # Several modalities (one report of text, image and tabular runs): the formats
         # every modality shares (json, html, md, charts), not one modality's own.
