@@ -118,6 +118,10 @@ class LabelExplanation:
         )
 
 
+class SchemaError(ValueError):
+    """JSON of another schema version (or none): said as it is."""
+
+
 @dataclass
 class Explanation:
     """Why the model predicted what it did for one input.
@@ -155,7 +159,7 @@ class Explanation:
     def from_dict(cls, data: dict[str, Any]) -> Explanation:
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise ValueError(f"unsupported schema_version {version!r} (expected {SCHEMA_VERSION})")
+            raise SchemaError(f"unsupported schema_version {version!r} (expected {SCHEMA_VERSION})")
         return cls(
             modality=data["modality"],
             input=dict(data.get("input", {})),
@@ -205,6 +209,8 @@ def read_explanations(source: str) -> list[Explanation]:
             )
         try:
             out.append(Explanation.from_dict(document))
+        except SchemaError as exc:
+            raise InputError(f"{name}: not a lime-explain explanation ({exc})") from None
         except KeyError as exc:
             raise InputError(
                 f"{name}: not a lime-explain explanation (no {exc.args[0]!r} field)"

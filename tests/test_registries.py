@@ -172,7 +172,8 @@ def test_render_refuses_what_is_not_an_explanation(tmp_path):
     assert run("render", text_only).exit_code == 3
     # What is wrong, in the user's terms (not a KeyError's or AttributeError's text).
     for content, said in [
-        ('{"hello": 1}', "(no 'modality' field)"),
+        ('{"hello": 1}', "(unsupported schema_version None (expected 1))"),
+        ('{"schema_version": 1, "modality": "text"}', "(no 'model' field)"),
         ("[1, 2]", "(a JSON number, not an object)"),
         ("[]", "no explanation to draw"),
         ('{"kind": "pick", "picked": []}', "a pick report, not explanations"),
