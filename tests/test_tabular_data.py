@@ -84,6 +84,8 @@ def test_read_table_as_text_keeps_strings(tmp_path):
         # One field too many in the first row: pandas took the first column as
         # the index and shifted the row's values left.
         ("a,b\nx,1,2\n3,4\n", "more fields than the header"),
+        ("a;b;c\n1;2;3\n", "looks semicolon-separated"),
+        ("a\tb\n1\t2\n", "looks tab-separated"),
     ],
 )
 def test_read_table_refuses_unusable_files(tmp_path, content, message):

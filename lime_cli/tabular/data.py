@@ -220,6 +220,12 @@ def _check_header(text: str, name: str) -> None:
     names = [h.strip() for h in first]
     if not any(names):
         raise InputError(f"{name}: the first line must be a header row of column names")
+    for separator, said in ((";", "semicolon"), ("\t", "tab")):
+        if len(names) == 1 and separator in names[0]:
+            raise InputError(
+                f"{name}: the header is one column, {names[0][:60]!r}: the file looks "
+                f"{said}-separated; lime-explain reads comma-separated CSV"
+            )
     blank = [i for i, h in enumerate(names) if not h]
     if blank:
         raise InputError(f"{name}: column {blank[0] + 1} of the header has no name")
