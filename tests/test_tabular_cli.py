@@ -241,6 +241,10 @@ def test_saved_statistics_give_identical_explanations(files, tmp_path):
     args = ["--model", files["ab"], "--train", str(stats), files["rows"], *FAST]
     second = ok(run(*args, "--rows", "0:4", "--format", "json"))
     assert first == second and len(first.splitlines()) == 4
+    assert ok(run(*args, "--target", "y", "--rows", "0:4", "--format", "json")) == first
+    # Another target than the one the statistics were saved with: said so.
+    other = run(*args, "--target", "a", "--row", "0")
+    assert other.exit_code == 2 and "was saved with --target y; --target a" in other.stderr
 
 
 def test_statistics_alone_can_be_saved(files, tmp_path):

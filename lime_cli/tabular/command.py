@@ -235,6 +235,12 @@ def training_stats(
             source="stdin" if path == "-" else path,
         )
     stats = load_stats(path)
+    if target is not None and target != stats.target:
+        saved = f"--target {stats.target}" if stats.target else "no --target"
+        raise UsageError(
+            f"{path} was saved with {saved}; --target {target} needs statistics computed "
+            "again from the training CSV (or leave --target out)"
+        )
     if discretizer is not None and discretizer != stats.discretizer:
         raise UsageError(
             f"{path} holds {stats.discretizer} statistics; --discretizer {discretizer} "
