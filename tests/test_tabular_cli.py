@@ -355,6 +355,7 @@ def error_cases(files) -> list[tuple[list[str], int, str]]:
           "--discretizer", "entropy"], 2, "--discretizer entropy needs --target"),
         (base(f) + ["--rows", "a:b"], 2, "whole numbers"),
         (base(f) + ["--rows", "3:3"], 2, "selects no rows"),
+        (base(f) + ["--rows", "8:"], 2, "--rows 8: selects no rows ("),
         (base(f) + ["--all", "--row", "1"], 2, "--all cannot be combined"),
         (base(f), 2, "has 8 rows: choose them"),
         (base(f) + ["--row", "0", "--labels", "maybe"], 2, "unknown label 'maybe'"),

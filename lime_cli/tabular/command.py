@@ -337,7 +337,13 @@ class RowSelection:
                     f"(0 to {count - 1})"
                 )
             if start >= stop:
-                raise UsageError(f"--rows {start}:{stop} selects no rows")
+                asked = f"{'' if self.start is None else self.start}:" + (
+                    "" if self.stop is None else str(self.stop)
+                )
+                raise UsageError(
+                    f"--rows {asked} selects no rows ({name} has {count} data rows, "
+                    f"0 to {count - 1})"
+                )
             chosen += range(start, stop)
         bad = [i for i in chosen if i >= count]
         if bad:
