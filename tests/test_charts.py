@@ -69,3 +69,11 @@ def test_text_command_writes_a_chart(tmp_path):
     assert (tmp_path / "c.svg").read_text(encoding="utf-8").lstrip().startswith("<?xml")
     with Image.open(io.BytesIO((tmp_path / "c.png").read_bytes())) as image:
         assert image.format == "PNG"
+
+
+def test_charts_of_a_tables_rows_are_named_by_row(tmp_path):
+    """Rows of one CSV share its stem: their files say the row (not a counter,
+    which made ``-1-`` row 0)."""
+    write_chart(str(tmp_path / "r.png"), [tabular_explanation(row=i) for i in (0, 2, 5)])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["r-penguins_row_0.png", "r-penguins_row_2.png", "r-penguins_row_5.png"]

@@ -176,13 +176,18 @@ def _image_parts(explanations: list[Explanation]) -> list[str]:
     """A file-name part per image (its stem, numbered if stems repeat); '' for one image."""
     if len(explanations) <= 1:
         return [""] * len(explanations)
-    stems = [
-        _slug(os.path.splitext(os.path.basename(str(e.input.get("name", ""))))[0])
-        for e in explanations
-    ]
+    stems = [_slug(_stem(str(e.input.get("name", "")))) for e in explanations]
     if len(set(stems)) < len(stems):
         stems = [f"{i}-{stem}" for i, stem in enumerate(stems, start=1)]
     return stems
+
+
+def _stem(name: str) -> str:
+    """An input's name without its folder and file extension, keeping what follows
+    the extension: a table's row (``rows.csv row 3`` -> ``rows row 3``) or a
+    document's line (``notes.txt:3`` -> ``notes:3``), so files of rows of one CSV
+    are told apart by their row, not by a counter."""
+    return re.sub(r"\.[A-Za-z0-9]{1,5}(?=( row \d+|:\d+)?$)", "", os.path.basename(name))
 
 
 def _with_suffix(path: str, parts: list[str]) -> str:
