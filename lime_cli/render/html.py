@@ -623,9 +623,9 @@ def _image_view(e: Explanation, label: LabelExplanation, picture_class: str, vie
         return f'<p class="warn small">{_e(view)}</p>'
     shown = int(e.params.get("num_features_shown") or DEFAULT_SHOWN)
     marked = [(f.index, f.weight) for f in label.features[:shown] if f.weight != 0]
-    titles = {
+    titles = {  # hover text of the numbered superpixels only, ranked as in the table
         f.index: _hover(e, label, f, rank)
-        for rank, f in enumerate(label.features, start=1)
+        for rank, f in enumerate(label.features[:shown], start=1)
         if f.weight != 0
     }
     outline = pictures.png_bytes_rgba(

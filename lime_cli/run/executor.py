@@ -368,18 +368,18 @@ def _warm(model: ModelSpec) -> bool:
 
 
 def _start_workers(task: Task, count: int) -> tuple[Any, list[Any]]:
-    """``count`` reusable loky workers, each warming up; Ctrl-C ignored in them.
+    """``count`` reusable loky workers, each warming up; Ctrl-C blocked in them.
 
-    A signal ignored at exec stays ignored in the new interpreter, so a
+    A signal blocked at exec stays blocked in the new interpreter, so a
     Ctrl-C at the terminal (sent to every process of the group) while workers
     are still importing does not make each print a traceback; this process
-    stops them instead (see :func:`_launch_ignoring_ctrl_c`).
+    stops them instead (see :func:`_launch_blocking_ctrl_c`).
     """
     import os
 
     from joblib.externals.loky import ProcessPoolExecutor
 
-    _launch_ignoring_ctrl_c()
+    _launch_blocking_ctrl_c()
     threads = str(max(1, (os.cpu_count() or 1) // (count + 1)))
     env = {name: threads for name in _THREAD_VARIABLES}
     # loky's resource tracker (started with the first workers) warns about
@@ -411,7 +411,7 @@ def _unusable(pool: Any) -> bool:
     return flags is None or flags.broken is not None or flags.shutdown
 
 
-def _launch_ignoring_ctrl_c() -> None:
+def _launch_blocking_ctrl_c() -> None:
     """Have loky start each worker with Ctrl-C blocked (so it never acts on one).
 
     This process blocks SIGINT only for the fork and exec of each worker (a
@@ -429,7 +429,7 @@ def _launch_ignoring_ctrl_c() -> None:
     if launch is None or hasattr(launch, "__wrapped__"):
         return
 
-    def ignoring(*args: Any, **kwargs: Any) -> Any:
+    def blocking(*args: Any, **kwargs: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return launch(*args, **kwargs)
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -438,8 +438,8 @@ def _launch_ignoring_ctrl_c() -> None:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
-    ignoring.__wrapped__ = launch  # type: ignore[attr-defined]
-    module.fork_exec = ignoring
+    blocking.__wrapped__ = launch  # type: ignore[attr-defined]
+    module.fork_exec = blocking
 
 
 #: Environment variables that bound the threads of numerical libraries in workers.

@@ -115,7 +115,7 @@ def read_table(source: str, *, as_text: bool = False) -> pd.DataFrame:
             )
     except pd.errors.EmptyDataError:
         raise InputError(f"{name}: the CSV file is empty") from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise InputError(f"{name}: not a readable CSV file ({_detail(exc)})") from None
     if len(frame) == 0:
         raise InputError(f"{name}: the CSV file has a header but no data rows")
@@ -165,7 +165,7 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
             first = next(reader, None)
     except pd.errors.EmptyDataError:
         raise InputError(f"{source}: the CSV file is empty") from None
-    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise failed(exc) from None
     if first is None or len(first) == 0:
         raise InputError(f"{source}: the CSV file has a header but no data rows")
@@ -179,13 +179,17 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
                 if chunk is None:
                     return
                 yield chunk
-        except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError) as exc:
+        except _UNREADABLE as exc:
             raise failed(exc) from None
         finally:
             reader.close()
 
     return first.columns, chunks()
 
+
+#: What pandas raises on a CSV it cannot read (the warning made an error by
+#: :func:`_strict_fields`).
+_UNREADABLE = (pd.errors.ParserError, pd.errors.ParserWarning, ValueError)
 
 #: What pandas says (as a warning, dropping the extra values) of a row with more
 #: fields than the header, once it may no longer take the first as an index.
