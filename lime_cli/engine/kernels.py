@@ -8,10 +8,13 @@ from lime_cli.engine.matrix import row, row_chunks
 
 
 def exponential_kernel(distances: np.ndarray, width: float) -> np.ndarray:
-    """lime's kernel, ``sqrt(exp(-d^2 / width^2))``."""
-    d = np.asarray(distances, dtype=np.float64)
+    """lime's kernel, ``sqrt(exp(-d^2 / width^2))``, computed as ``exp(-d^2 / (2 width^2))``
+    (the same value to rounding, in place: one pass fewer over the samples)."""
+    t = np.asarray(distances, dtype=np.float64) / width
+    t *= t
+    t *= -0.5
     with np.errstate(over="ignore", under="ignore"):
-        return np.sqrt(np.exp(-((d / width) ** 2)))
+        return np.exp(t, out=t)
 
 
 def euclidean_distance_to_first(z: np.ndarray) -> np.ndarray:

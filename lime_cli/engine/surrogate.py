@@ -88,7 +88,9 @@ class WeightedDesign:
     def centred_columns(self, idx: np.ndarray) -> np.ndarray:
         """Dense ``Z[:, idx] - mean[idx]``."""
         idx = np.asarray(idx, dtype=np.intp)
-        return matrix.columns(self.z, idx) - self.mean[idx]
+        out = matrix.columns(self.z, idx)  # a new array: centred in place
+        out -= self.mean[idx]
+        return out
 
     # -- solvers ------------------------------------------------------------
     def solve_all(self, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
@@ -195,11 +197,15 @@ class WeightedDesign:
 def weighted_r2(y: np.ndarray, fitted: np.ndarray, w: np.ndarray) -> float:
     """Weighted coefficient of determination, as ``sklearn.metrics.r2_score``."""
     ybar = float(w @ y) / float(w.sum())
-    num = float(w @ (y - fitted) ** 2)
-    den = float(w @ (y - ybar) ** 2)
-    if den == 0.0:
-        return 1.0 if num == 0.0 else 0.0
-    return 1.0 - num / den
+    return r2_from_sums(float(w @ (y - fitted) ** 2), float(w @ (y - ybar) ** 2))
+
+
+def r2_from_sums(residual: float, total: float) -> float:
+    """``1 - residual / total`` from weighted sums of squares, with scikit-learn's
+    convention for a constant target (1 for a perfect fit, else 0)."""
+    if total == 0.0:
+        return 1.0 if residual == 0.0 else 0.0
+    return 1.0 - residual / total
 
 
 def _square(z: np.ndarray) -> np.ndarray:
