@@ -27,6 +27,7 @@ from lime_cli.engine.stability import (
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.engine.uncertainty import (
     CoefficientErrors,
+    Influence,
     coefficient_errors,
     influence,
     intervals,
@@ -72,6 +73,7 @@ def assess(
     target: float | None = None,
     seed: int = 0,
     reference: int | None = None,
+    fitted: Influence | None = None,
 ) -> LabelConfidence:
     """Intervals, ties, stability and the stop verdict for one label's fit.
 
@@ -98,9 +100,12 @@ def assess(
         Seed of the Monte-Carlo parts, so reports are reproducible.
     reference : int, optional
         An adaptive run may stop once as stable as this many samples would make it.
+    fitted : Influence, optional
+        :func:`~lime_cli.engine.uncertainty.influence` of the fit on ``features``
+        with ``alpha``, when already computed (the explanation's own fit).
     """
     k = max(1, min(k, design.d))
-    fit = influence(design, y, features, alpha)
+    fit = fitted or influence(design, y, features, alpha)
     errors = coefficient_errors(design, y, features, alpha, fitted=fit)
     how = resolve_method(method, k)
     candidates = candidate_features(design, y, features, alpha, how)

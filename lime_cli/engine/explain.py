@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ import numpy as np
 
 from lime_cli import defaults
 from lime_cli.engine.kernels import exponential_kernel
+from lime_cli.engine.matrix import column_major
 from lime_cli.engine.protocols import Domain, Model
 from lime_cli.engine.selection import METHODS, select_features
 from lime_cli.engine.surrogate import WeightedDesign
+from lime_cli.engine.uncertainty import Influence, influence
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.explanation import Explanation, FeatureWeight, LabelExplanation
 
@@ -25,6 +28,9 @@ _LARGEST_PREDICTION = 1e150
 
 #: Below this many features (or samples) surrogate fits use a single BLAS thread.
 _SMALL_PROBLEM = 1000
+
+#: Up to this many features the BLAS thread count is not touched at all.
+_FEW_COLUMNS = 8
 
 #: Progress callback: (samples predicted so far, total samples).
 Progress = Callable[[int, int], None]
@@ -218,6 +224,7 @@ def explain_predictions(
     """
     n = int(z.shape[0])
     plan = plan or [n]
+    z = column_major(z)
     width = params.kernel_width or domain.default_kernel_width
     weights = exponential_kernel(domain.distances(z), width)
     if not np.any(weights[1:] > 0):
@@ -226,9 +233,15 @@ def explain_predictions(
         )
     # Typical surrogate problems are small: one BLAS thread is faster than
     # several spinning on a busy machine (and right when inputs run in
-    # parallel). Large ones (thousands of words) get every thread.
+    # parallel). Large ones (thousands of words) get every thread. A table of
+    # a few columns is left alone: its products are too small for threads to
+    # matter (measured no slower without the limit), and setting the limit
+    # costs more than such a fit (and 15 ms once per process to find the
+    # libraries to limit).
     small = min(z.shape) < _SMALL_PROBLEM
-    with _blas_controller().limit(limits=1 if small else None, user_api="blas"):
+    few = z.shape[1] <= _FEW_COLUMNS
+    limit = contextlib.nullcontext() if few else _blas_limit(1 if small else None)
+    with limit:
         design = WeightedDesign(z, weights)
         results = [
             _fit_label(domain, model, design, y, index, params, plan)
@@ -271,7 +284,13 @@ def _fit_label(
     """Select features and fit the surrogate for one label (with its uncertainty)."""
     target = y[:, index]
     chosen = select_features(design, target, params.num_features, params.feature_selection)
-    fit = design.fit(target, chosen, params.ridge_alpha)
+    # With intervals, the sandwich's pieces include the fit itself: solve the ridge once.
+    pieces = (
+        influence(design, target, chosen, params.ridge_alpha)
+        if params.uncertainty and chosen is not None and len(chosen)
+        else None
+    )
+    fit = pieces.fit if pieces else design.fit(target, chosen, params.ridge_alpha)
     order = np.argsort(-np.abs(fit.coef), kind="stable")
     features = [
         FeatureWeight(
@@ -292,7 +311,7 @@ def _fit_label(
         features=features,
     )
     if params.uncertainty and len(fit.features):
-        _add_confidence(result, domain, design, target, fit.features, params, plan)
+        _add_confidence(result, domain, design, target, fit.features, params, plan, pieces)
     return result
 
 
@@ -304,8 +323,12 @@ def _add_confidence(
     fitted: np.ndarray,
     params: LimeParams,
     plan: list[int],
+    pieces: Influence | None = None,
 ) -> None:
-    """Intervals and ties on the features, stability and the verdict on the label."""
+    """Intervals and ties on the features, stability and the verdict on the label.
+
+    ``pieces`` is :func:`~lime_cli.engine.uncertainty.influence` of the fit on
+    ``fitted``, when the caller has it."""
     from lime_cli.engine.confidence import MEASURE, assess
     from lime_cli.engine.stability import resolve_method
 
@@ -319,7 +342,7 @@ def _add_confidence(
         k=params.stability_k or params.num_features, level=params.confidence,
         tol=params.tie_tolerance, plan=plan, target=params.stability_target,
         seed=params.seed or 0,
-        reference=params.reference_samples if params.adaptive else None,
+        reference=params.reference_samples if params.adaptive else None, fitted=pieces,
     )  # fmt: skip
     position = {int(j): i for i, j in enumerate(conf.errors.features)}
     tied_next = {int(j): bool(t) for j, t in zip(conf.ties.features, conf.ties.tied_with_next)}
@@ -396,6 +419,11 @@ def _target_warnings(explanation: Explanation, params: LimeParams) -> list[str]:
                 "higher --max-samples gets closer; near-ties may never settle"
             )
     return out
+
+
+def _blas_limit(threads: int | None) -> Any:
+    """A context that runs BLAS with ``threads`` threads (None: as many as it has)."""
+    return _blas_controller().limit(limits=threads, user_api="blas")
 
 
 @functools.cache

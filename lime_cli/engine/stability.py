@@ -246,7 +246,7 @@ def ranking_keys(
     scale = _scale(design, method, idx)
     if method == "forward" and scale is not None:
         safe = np.where(scale > 0, scale, 1.0)
-        xc = design.centred_columns(idx)
+        xc = inf.xc
         # d sd = d var / (2 sd), with var = sum w xc^2 / sum w.
         sd_scores = design.w[:, None] * (xc * xc - scale**2) / (2.0 * design.sw * safe)
         scores = scores * scale + sd_scores * inf.coef
@@ -616,7 +616,9 @@ def declare_ties(
         pos = {int(f): i for i, f in enumerate(keys.features)}
         top = order if k is None else order[: max(1, k)]
         inside = np.array([pos[int(f)] for f in feats[top]], dtype=np.intp)
-        outside = np.setdiff1d(np.arange(len(kv)), inside)
+        left_out = np.ones(len(kv), dtype=bool)
+        left_out[inside] = False
+        outside = np.flatnonzero(left_out)
         if len(outside):
             first = np.repeat(inside, len(outside))
             second = np.tile(outside, len(inside))

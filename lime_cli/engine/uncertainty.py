@@ -73,13 +73,14 @@ words (see :data:`MAX_FEATURES`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-from scipy import linalg
+from scipy.linalg import lapack
 
-from lime_cli.engine.surrogate import WeightedDesign
+from lime_cli.engine.surrogate import RidgeFit, WeightedDesign, r2_from_sums
 
 #: Refuse covariance problems over more features than this: the dense n x p
 #: block and p x p matrices would dominate the run time and memory. Callers
@@ -123,6 +124,13 @@ class CoefficientErrors:
         Each sample's first-order contribution to ``coef`` (``Influence.scores``;
         ``cov = scores' scores``): covariances with other statistics of the same
         samples (see :mod:`lime_cli.engine.selection_bias`).
+    base : ndarray of float64, shape (n,), optional
+        Each sample's contribution to the weighted mean residual (``Influence.base``).
+    column_means, first_row : ndarray of float64, shape (p,), optional
+        The fitted columns' weighted means and their values in row 0. With
+        ``scores`` and ``base`` they give ``intercept_stderr`` and
+        ``local_prediction_stderr`` on demand: two passes over the samples
+        that every row would otherwise pay for figures no output shows.
     """
 
     features: np.ndarray
@@ -130,12 +138,26 @@ class CoefficientErrors:
     stderr: np.ndarray
     cov: np.ndarray
     intercept: float
-    intercept_stderr: float
     local_prediction: float
-    local_prediction_stderr: float
     centre: np.ndarray
     effective_samples: float
     scores: np.ndarray | None = None
+    base: np.ndarray | None = None
+    column_means: np.ndarray | None = None
+    first_row: np.ndarray | None = None
+
+    @property
+    def intercept_stderr(self) -> float:
+        """The intercept's standard error (computed when asked: no output shows it)."""
+        assert self.scores is not None and self.base is not None
+        return float(np.linalg.norm(self.base - self.scores @ self.column_means))
+
+    @property
+    def local_prediction_stderr(self) -> float:
+        """The local prediction's standard error (computed when asked)."""
+        assert self.scores is not None and self.base is not None
+        assert self.first_row is not None and self.column_means is not None
+        return float(np.linalg.norm(self.base + self.scores @ (self.first_row - self.column_means)))
 
     def intervals(self, level: float = 0.95) -> np.ndarray:
         """Confidence intervals of the population weights, shape (p, 2)."""
@@ -179,19 +201,19 @@ def coefficient_errors(
     inf = fitted or influence(design, y, features, alpha, correction=correction)
     idx = inf.features
     cov = inf.scores.T @ inf.scores
-    offset = design.first_row[idx] - design.mean[idx]
     return CoefficientErrors(
         features=idx,
         coef=inf.coef,
         stderr=np.sqrt(np.maximum(np.diag(cov), 0.0)),
         cov=cov,
-        intercept=inf.ybar - float(design.mean[idx] @ inf.coef),
-        intercept_stderr=float(np.linalg.norm(inf.base - inf.scores @ design.mean[idx])),
-        local_prediction=inf.ybar + float(offset @ inf.coef),
-        local_prediction_stderr=float(np.linalg.norm(inf.base + inf.scores @ offset)),
+        intercept=inf.fit.intercept,
+        local_prediction=inf.fit.local_prediction,
         centre=inf.coef + alpha * (inf.a_inv @ inf.coef),
         effective_samples=float(design.sw**2 / float(design.w @ design.w)),
         scores=inf.scores,
+        base=inf.base,
+        column_means=design.mean[idx],
+        first_row=design.first_row[idx],
     )
 
 
@@ -216,6 +238,11 @@ class Influence:
         Weighted mean of ``y``.
     a_inv : ndarray of float64, shape (p, p)
         ``(Xc' W Xc + alpha I)^-1``.
+    xc : ndarray of float64, shape (n, p)
+        The weighted-centred columns (column order), for keys built from them.
+    fit : RidgeFit
+        The same fit as ``WeightedDesign.fit(y, features, alpha)`` (equal to
+        rounding), so an explanation with intervals solves its ridge once.
     """
 
     features: np.ndarray
@@ -224,6 +251,8 @@ class Influence:
     base: np.ndarray
     ybar: float
     a_inv: np.ndarray
+    xc: np.ndarray
+    fit: RidgeFit
 
 
 def influence(
@@ -242,13 +271,20 @@ def influence(
     :func:`coefficient_errors`; memory is one dense ``n x p`` array.
     """
     fit = ridge_pieces(design, y, features, alpha, correction=correction)
+    idx, coef, w = fit.features, fit.coef, design.w
+    intercept = fit.ybar - float(design.mean[idx] @ coef)
+    # y minus the fitted values is the residual; y's weighted spread about its mean is yc's.
+    score = r2_from_sums(float(w @ (fit.resid * fit.resid)), float(w @ (fit.yc * fit.yc)))
+    local = float(design.first_row[idx] @ coef + intercept)
     return Influence(
-        features=fit.features,
-        coef=fit.coef,
+        features=idx,
+        coef=coef,
         scores=fit.pull * fit.scaled[:, None],
-        base=design.w * fit.scaled / design.sw,
+        base=w * fit.scaled / design.sw,
         ybar=fit.ybar,
         a_inv=fit.a_inv,
+        xc=fit.xc,
+        fit=RidgeFit(idx, coef, intercept, score, local),
     )
 
 
@@ -266,6 +302,8 @@ class RidgePieces:
         ``(Xc' W Xc + alpha I)^-1``.
     pull : ndarray of float64, shape (n, p)
         ``W Xc A^-1``: row ``i`` times ``e_i`` is sample ``i``'s pull on ``coef``.
+    yc : ndarray of float64, shape (n,)
+        ``y`` less its weighted mean ``ybar``.
     resid : ndarray of float64, shape (n,)
         Residuals ``y - intercept - Z[:, features] coef``.
     scaled : ndarray of float64, shape (n,)
@@ -278,6 +316,7 @@ class RidgePieces:
     xc: np.ndarray
     a_inv: np.ndarray
     pull: np.ndarray
+    yc: np.ndarray
     resid: np.ndarray
     scaled: np.ndarray
     ybar: float
@@ -300,24 +339,39 @@ def ridge_pieces(
         raise ValueError(f"{p} features: covariance is computed for at most {MAX_FEATURES}")
     y = np.asarray(y, dtype=np.float64)
     w = design.w
-    ybar, yc, _ = design.target_stats(y)
+    ybar = float(w @ y) / design.sw
+    yc = y - ybar
     xc = design.centred_columns(idx)
     wx = xc * w[:, None]
     a = xc.T @ wx
-    a[np.diag_indices_from(a)] += alpha
-    if p:
-        factor = linalg.cho_factor(a, check_finite=False)
-        coef = linalg.cho_solve(factor, wx.T @ yc, check_finite=False)
-        a_inv = linalg.cho_solve(factor, np.eye(p), check_finite=False)
-    else:
-        coef = np.zeros(0)
-        a_inv = np.zeros((0, 0))
+    a.flat[:: p + 1] += alpha
+    # One Cholesky factorisation solves for the coefficients and A's inverse together.
+    solved = _spd_solve(a, np.column_stack([wx.T @ yc, np.eye(p)]))
+    coef, a_inv = solved[:, 0], solved[:, 1:]
     resid = yc - xc @ coef
-    pull = wx @ a_inv
+    pull = (a_inv @ wx.T).T  # wx @ a_inv (a_inv is symmetric), kept in column order
     scaled = _corrected_residuals(resid, pull, xc, w, design.sw, p, correction)
     return RidgePieces(
-        idx, np.asarray(coef, dtype=np.float64), xc, a_inv, pull, resid, scaled, ybar
+        idx, np.asarray(coef, dtype=np.float64), xc, a_inv, pull, yc, resid, scaled, ybar
     )
+
+
+def _spd_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a^-1 b`` for a symmetric positive definite ``a`` (p, p) and ``b`` (p, q).
+
+    LAPACK's Cholesky routines called directly, as ``scipy.linalg.cho_factor``
+    and ``cho_solve`` call them: their wrappers' checks cost more than the
+    solve itself for the few features of a table (this runs for every row).
+    """
+    if not len(a):
+        return np.zeros(b.shape)
+    factor, info = lapack.dpotrf(a, lower=0, clean=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"the ridge system is not positive definite ({info})")
+    solved, info = lapack.dpotrs(factor, b, lower=0, overwrite_b=1)
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of dpotrs")
+    return np.asarray(solved)
 
 
 def _corrected_residuals(
@@ -335,10 +389,14 @@ def _corrected_residuals(
     n = len(resid)
     if correction == "hc1":
         return resid * np.sqrt(n / max(1, n - p - 1))
-    leverage = np.einsum("ij,ij->i", influence, xc) + w / sw
-    return resid / (1.0 - np.minimum(leverage, _MAX_LEVERAGE))
+    leverage = np.einsum("ij,ij->i", influence, xc)
+    leverage += w / sw
+    np.minimum(leverage, _MAX_LEVERAGE, out=leverage)
+    np.subtract(1.0, leverage, out=leverage)
+    return resid / leverage
 
 
+@functools.lru_cache(maxsize=64)
 def z_value(level: float) -> float:
     """The two-sided normal quantile for a confidence ``level`` (0.95 -> 1.96)."""
     if not 0.0 < level < 1.0:
