@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lime_cli.defaults import AUTO_FORWARD_LIMIT
+from lime_cli.engine.matrix import crossprod
 from lime_cli.engine.surrogate import WeightedDesign
 from lime_cli.engine.uncertainty import Influence, influence, ridge_pieces, z_value
 
@@ -253,7 +254,7 @@ def ranking_keys(
         keys = inf.coef * scale
     elif scale is not None:
         keys, scores = inf.coef * scale, scores * scale
-    return RankingKeys(idx, inf.coef, np.asarray(keys, dtype=np.float64), scores.T @ scores, scores)
+    return RankingKeys(idx, inf.coef, np.asarray(keys, dtype=np.float64), crossprod(scores), scores)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ from statistics import NormalDist
 import numpy as np
 from scipy.linalg import lapack
 
+from lime_cli.engine.matrix import crossprod
 from lime_cli.engine.surrogate import RidgeFit, WeightedDesign, r2_from_sums
 
 #: Refuse covariance problems over more features than this: the dense n x p
@@ -200,7 +201,7 @@ def coefficient_errors(
     """
     inf = fitted or influence(design, y, features, alpha, correction=correction)
     idx = inf.features
-    cov = inf.scores.T @ inf.scores
+    cov = crossprod(inf.scores)
     return CoefficientErrors(
         features=idx,
         coef=inf.coef,
