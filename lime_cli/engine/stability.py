@@ -247,10 +247,15 @@ def ranking_keys(
     scale = _scale(design, method, idx)
     if method == "forward" and scale is not None:
         safe = np.where(scale > 0, scale, 1.0)
-        xc = inf.xc
-        # d sd = d var / (2 sd), with var = sum w xc^2 / sum w.
-        sd_scores = design.w[:, None] * (xc * xc - scale**2) / (2.0 * design.sw * safe)
-        scores = scores * scale + sd_scores * inf.coef
+        # d sd = d var / (2 sd), with var = sum w xc^2 / sum w: each sample's
+        # share of the sd, times the weight, added to its share of the weight
+        # times the sd (built in place: one (n, m) array).
+        sd_part = inf.xc * inf.xc
+        sd_part -= scale**2
+        sd_part *= design.w[:, None]
+        sd_part *= inf.coef / (2.0 * design.sw * safe)
+        sd_part += scores * scale
+        scores = sd_part
         keys = inf.coef * scale
     elif scale is not None:
         keys, scores = inf.coef * scale, scores * scale
