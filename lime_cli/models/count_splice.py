@@ -29,11 +29,13 @@ term is a run of word characters, runs end at every separator whatever is
 dropped, and the sum is exact; ``lowercase``, ``strip_accents``,
 ``stop_words``, the vocabulary's limits and ``binary`` apply per term.
 
-Finally the splice is checked against the vectorizer itself (its full
-``transform`` output, compared exactly) on the document, the document without
-words and a few random copies: any difference and the document's copies go
-through the pipeline as strings, as before. It is a speed-up, never a second
-opinion.
+Finally the splice is checked against the vectorizer itself (its counts and
+its output, compared exactly) on the document, the document without words and
+a few random copies: any difference and the document's copies go through the
+pipeline as strings, as before. It is a speed-up, never a second opinion. The
+output is the vectorizer's tf-idf weighting of the counts it made, which is
+how scikit-learn's ``TfidfVectorizer.transform`` computes it, so the copies
+are tokenised once.
 """
 
 from __future__ import annotations
@@ -223,7 +225,7 @@ def _agrees(splice: CountSplice, vectorizer: Any, domain: Any) -> bool:
     """Whether the splice gives exactly the vectorizer's counts and output on the
     document, the document without words and a few random copies (the counts
     too: a normalised output can hide a wrong count)."""
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
     d = domain.num_features
     rng = np.random.default_rng(CHECK_SEED)
@@ -232,10 +234,13 @@ def _agrees(splice: CountSplice, vectorizer: Any, domain: Any) -> bool:
     ).astype(np.uint8)
     try:
         texts = domain.to_model_input(z)
-        pairs = [
-            (splice.counts(z), CountVectorizer.transform(vectorizer, texts)),
-            (splice.features(z), vectorizer.transform(texts)),
-        ]
+        counts = CountVectorizer.transform(vectorizer, texts)
+        # The vectorizer's transform is its counts, then (tf-idf) its weighting:
+        # scikit-learn's TfidfVectorizer.transform, for exactly these classes,
+        # from the counts already made (tokenising the copies once, not twice).
+        tfidf = isinstance(vectorizer, TfidfVectorizer)
+        output = vectorizer._tfidf.transform(counts) if tfidf else counts
+        pairs = [(splice.counts(z), counts), (splice.features(z), output)]
     except Exception:  # the vectorizer refuses something: leave it to the string path
         return False
     return all(
