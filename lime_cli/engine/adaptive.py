@@ -40,6 +40,7 @@ looking is small (at 95% and 5 looks, per-look intervals use 99%).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -200,7 +201,7 @@ def should_stop(
     looks = max(1, len(plan))
     if shared is None:
         shared = SharedDraws(keys, seed=seed, extra_rows=max_t_draws((1.0 - level) / looks))
-    look = int(np.searchsorted(np.asarray(plan), samples, side="right"))
+    look = bisect.bisect_right(plan, samples)
     look = min(max(look, 1), looks)
     ties = declare_ties(
         errors.coef,

@@ -535,7 +535,8 @@ def abs_differences(
     """
     sign = np.where(values < 0, -1.0, 1.0)
     si, sj = sign[first], sign[second]
-    var = np.diag(cov)[first] + np.diag(cov)[second] - 2.0 * si * sj * cov[first, second]
+    diagonal = cov.diagonal()
+    var = diagonal[first] + diagonal[second] - 2.0 * si * sj * cov[first, second]
     return np.abs(values[first]) - np.abs(values[second]), np.sqrt(np.maximum(var, 0.0))
 
 
