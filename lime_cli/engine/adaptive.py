@@ -45,8 +45,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from lime_cli.engine.simulation import SharedDraws
 from lime_cli.engine.stability import (
     RankingKeys,
