@@ -7,15 +7,18 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import ndtr
 
 from lime_cli.engine import LabelRequest, LimeParams, explain, explain_predictions
 from lime_cli.errors import InputError
-from lime_cli.tabular.data import compute_stats
+from lime_cli.tabular.data import Bins, NumericColumn, TrainingStats, compute_stats
 from lime_cli.tabular.domain import (
+    _COMPARED_EDGES,
     RowLayout,
     TabularDomain,
     TabularSample,
     TabularSampler,
+    _levels,
     bin_names,
     edge_labels,
 )
@@ -122,17 +125,20 @@ def test_interleaved_column_kinds_keep_z_and_values_together(frame):
         assert np.array_equal(sample.z[:, j] == 1, same)
 
 
-def test_levels_of_uniform_draws_count_the_cumulative_frequencies_passed(stats):
-    """The binary search gives, for every draw, the number of cumulative
-    frequencies at or below it, also exactly at the edges and across
-    zero-frequency levels (repeated cumulative values)."""
-    sampler = TabularSampler(stats)
+@pytest.mark.parametrize("copies", [1, 3])
+def test_levels_of_uniform_draws_count_the_cumulative_frequencies_passed(copies):
+    """Every draw's level is the number of cumulative frequencies at or below
+    it, also exactly at the edges and across zero-frequency levels (repeated
+    cumulative values), by comparisons (4 edges) and by binary search (12) alike."""
     rng = np.random.default_rng(5)
-    sampler.cdf = np.array([[0.2, 0.2, 0.5, 1.0, 1.0], [0.1, 0.4, 0.4, 0.4, 1.0]])
-    edges = np.repeat(sampler.cdf[:, :-1].T, 2, axis=0)
-    u = np.vstack([rng.random((500, 2)), edges, np.nextafter(edges, 0.0), [[0.0, 0.0]]])
-    expected = (u[:, :, None] >= sampler.cdf[None, :, :-1]).sum(axis=2)
-    np.testing.assert_array_equal(sampler._draw_levels(u), expected)
+    for cdf in ([0.2, 0.2, 0.5, 1.0, 1.0], [0.1, 0.4, 0.4, 0.4, 1.0]):
+        edges = np.sort(np.concatenate([np.asarray(cdf[:-1]) / (i + 1) for i in range(copies)]))
+        assert (len(edges) > _COMPARED_EDGES) == (copies > 1)
+        u = np.concatenate([rng.random(500), edges, np.nextafter(edges, 0.0), [0.0]])
+        expected = (u[:, None] >= edges[None, :]).sum(axis=1)
+        out = np.empty(len(u), dtype=np.intp)
+        np.testing.assert_array_equal(_levels(edges, u, out), expected)
+        np.testing.assert_array_equal(out, expected)
 
 
 def test_bins_and_categories_are_drawn_at_their_training_frequencies(frame, stats):
@@ -171,6 +177,40 @@ def test_values_stay_in_their_bin_and_integers_stay_integers(stats):
     assert np.std(present[bins == 1]) > 0
 
 
+def test_positions_inside_a_bin_are_uniform_whatever_the_bin(stats):
+    """One uniform draws both the bin and the position inside it: mapped back
+    through the bin's normal CDF, the values of every bin are uniform on the
+    bin's share of the normal (a position not rescaled to the bin's own
+    frequency, or not taken relative to its lower cumulative one, fails)."""
+    draw = TabularSampler(stats).draw(40_000, np.random.default_rng(11))
+    col = stats.column("income")
+    lows, highs = col.bins.lows(col.min), col.bins.highs(col.max)
+    values, levels = draw.numeric[:, 1], draw.numeric_levels[:, 1]
+    for b in range(len(col.bins.counts)):
+        mean, scale = col.bins.means[b], col.bins.stds[b] + 1e-11
+        p_low, p_high = ndtr((lows[b] - mean) / scale), ndtr((highs[b] - mean) / scale)
+        x = np.sort(values[levels == b])
+        position = (ndtr((x - mean) / scale) - p_low) / (p_high - p_low)
+        grid = np.arange(1, len(x) + 1) / len(x)
+        assert np.max(np.abs(position - grid)) < 2.0 / np.sqrt(len(x))  # Kolmogorov-Smirnov
+    assert np.isnan(values[levels == 4]).all() and not np.isnan(values[levels < 4]).any()
+
+
+def test_integers_are_rounded_only_in_bins_that_hold_integers():
+    """A bin holding no integer (hand-written statistics) keeps its values as
+    drawn; in the others values are rounded to an integer inside the bin."""
+    bins = Bins(edges=(2.0, 2.4, 2.8), counts=(10, 10, 10, 10), means=(1.5, 2.2, 2.6, 3.5),
+                stds=(0.4, 0.1, 0.1, 0.4))  # fmt: skip
+    column = NumericColumn("n", "integer", 40, 0, 2.5, 1.0, 1.0, 4.0, bins)
+    stats = TrainingStats((column,), rows=40, discretizer="quartile")
+    draw = TabularSampler(stats).draw(20_000, np.random.default_rng(0))
+    values, levels = draw.numeric[:, 0], draw.numeric_levels[:, 0]
+    between = values[(levels == 1) | (levels == 2)]
+    assert np.all((between > 2.0) & (between <= 2.8)) and np.std(between) > 0.05
+    assert not np.any(between == np.round(between))
+    assert set(values[levels == 0]) == {1.0, 2.0} and set(values[levels == 3]) == {3.0, 4.0}
+
+
 def test_without_bins_the_surrogate_sees_standardised_values(frame):
     stats = compute_stats(frame.dropna(), discretizer="none")
     domain = TabularDomain(row_values(age=40, income=42_000.0, housing="own", smoker=True), stats)
@@ -194,6 +234,18 @@ def test_the_same_stream_gives_the_same_sample(stats):
     a = domain.sample(500, np.random.default_rng(9))
     b = domain.sample(500, np.random.default_rng(9))
     assert np.array_equal(a.z, b.z) and np.array_equal(a.numeric, b.numeric, equal_nan=True)
+
+
+def test_held_columns_take_no_random_numbers(stats):
+    """The other columns draw the same values whether the held ones have
+    statistics or not (saved statistics keep only their names)."""
+    held = [stats.names.index("income"), stats.names.index("housing")]
+    rng_a, rng_b = np.random.default_rng(8), np.random.default_rng(8)
+    a = TabularSampler(stats, held).draw(300, rng_a)
+    b = TabularSampler(stats.holding({"income", "housing"}), held).draw(300, rng_b)
+    assert np.array_equal(a.numeric[:, 0], b.numeric[:, 0])  # age
+    assert np.array_equal(a.categorical[:, 1], b.categorical[:, 2])  # smoker
+    assert rng_a.random() == rng_b.random()
 
 
 def test_a_sample_slices_and_concatenates_with_its_values(stats):
