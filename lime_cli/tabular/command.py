@@ -385,7 +385,8 @@ class TabularTask(TaskBase):
 
     @property
     def batch_size(self) -> int:
-        """Rows per batch: as many as one model call of bounded memory holds."""
+        """Rows per batch handed to a worker: as many as a bounded amount of memory
+        holds (the worker explains them a model call's worth at a time)."""
         from lime_cli.tabular.domain import batch_rows
 
         per_call = batch_rows(len(self.stats.columns))
@@ -397,7 +398,7 @@ class TabularTask(TaskBase):
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.tabular.domain import ColumnPlan, RowLayout, TabularSampler, batch_rows
+        from lime_cli.tabular.domain import ColumnPlan, RowLayout, TabularSampler, call_rows
 
         model = self.model.load()
         try:
@@ -411,8 +412,11 @@ class TabularTask(TaskBase):
             return
         sampler = TabularSampler(self.stats, columns.held_idx)
         n = self.params.num_samples
-        batch = self.params.batch_size or batch_rows(len(self.stats.columns))
-        per_chunk = max(1, max(batch, batch_rows(len(self.stats.columns))) // n)
+        # A chunk of rows is sampled, predicted and fitted together: as many
+        # rows as one model call takes (their samples are fresh in memory when
+        # fitted), or one row when its samples need several calls.
+        batch = self.params.batch_size or call_rows(len(self.stats.columns))
+        per_chunk = max(1, max(batch, call_rows(len(self.stats.columns))) // n)
         for start in range(0, len(rows), per_chunk):
             chunk = rows[start : start + per_chunk]
             yield from self._chunk(chunk, model, (layout, sampler, columns), batch)
