@@ -98,3 +98,92 @@ def test_no_workers_when_other_programs_keep_the_cores_busy(monkeypatch):
     monkeypatch.setattr(executor, "_idle_cores", lambda: 0.2)
     results = outcomes(Toy(os.getpid(), seconds=0.001), 100, 2)
     assert {pid for _, pid in results} == {os.getpid()}
+
+
+# -- workers forked from this process (scikit-learn models on Linux) -----------------
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """Tasks count as forkable (the toy's model is not a real one)."""
+    from lime_cli.run import forked
+
+    monkeypatch.setattr(forked, "forkable", lambda task: True)
+
+
+def test_forked_workers_share_the_work_from_the_first_batch(forking):
+    results = outcomes(Toy(os.getpid()), 400, 2)
+    assert [item for item, _ in results] == list(range(400))
+    pids = {pid for _, pid in results}
+    assert os.getpid() in pids and len(pids) == 2
+    # A fork is ready at once: no first batch here alone, timed before workers start.
+    assert results[0][1] != os.getpid() or results[20][1] != os.getpid()
+
+
+def test_a_short_job_is_shared_with_forked_workers_too(forking, monkeypatch):
+    monkeypatch.setattr(executor, "WORKER_START_SECONDS", 60.0)  # a new interpreter's
+    results = outcomes(Toy(os.getpid(), seconds=0.01), 40, 2)
+    assert [item for item, _ in results] == list(range(40))
+    assert len({pid for _, pid in results}) == 2
+
+
+def test_no_forked_workers_when_other_programs_keep_the_cores_busy(forking, monkeypatch):
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 0.2)
+    results = outcomes(Toy(os.getpid(), seconds=0.001), 100, 2)
+    assert {pid for _, pid in results} == {os.getpid()}
+
+
+@pytest.mark.slow
+def test_a_killed_forked_worker_has_its_batch_redone_here(forking):
+    results = outcomes(Toy(os.getpid(), die_on=300), 400, 2)
+    assert [item for item, _ in results] == list(range(400))
+    assert results[300][1] == os.getpid()
+
+
+ORPHAN_SCRIPT = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from test_parallel import Toy
+from lime_cli.run import executor, forked
+forked.forkable = lambda task: True
+executor._idle_cores = lambda: 2.0
+for (item, pid), _ in executor.run(Toy(os.getpid(), seconds=0.02), range(100000), 2):
+    if pid != os.getpid():
+        print(pid, flush=True)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux's /proc")
+def test_forked_workers_end_when_their_parent_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(tests).parent), tests])}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, tests], stdout=subprocess.PIPE, env=env
+    )
+    try:
+        worker = int(parent.stdout.readline())  # a batch came back from a forked worker
+        assert _running(worker)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _running(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)  # do not leave it behind
+    assert not alive

@@ -65,6 +65,14 @@ class SklearnModel:
                 )
             classes = list(class_names)
         self.classes: list[str] = classes
+        self._predicted = False
+
+    @property
+    def fork_safe(self) -> bool:
+        """Whether a fork of this process may use the model: until its first
+        prediction here (OpenMP runtimes start their threads then, and a fork's
+        copy of them deadlocks; see :mod:`lime_cli.run.forked`)."""
+        return not self._predicted
 
     @property
     def input_spec(self) -> InputSpec:
@@ -108,6 +116,7 @@ class SklearnModel:
         from lime_cli.models.count_splice import CountedBatch
 
         estimator = self.estimator
+        self._predicted = True
         try:
             if isinstance(batch, CountedBatch):
                 estimator, batch = estimator[1:], batch.splice.features(batch.z)

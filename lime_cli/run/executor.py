@@ -2,10 +2,11 @@
 
 A modality provides a :class:`Task`: a picklable object that explains a
 batch of its inputs and returns one :data:`Outcome` per input. The executor
-cuts the inputs into batches and runs them in this process (``jobs=1``) or
-through joblib, so the backend (``loky`` processes by default, or any
-backend registered with joblib, such as Dask's) is a setting, not a code
-path: pass ``backend`` or wrap the call in ``joblib.parallel_config``.
+cuts the inputs into batches and runs them in this process (``jobs=1``), in
+this process and local workers (forks of this process where that is safe,
+see :mod:`lime_cli.run.forked`, new ``loky`` processes otherwise), on a Dask
+cluster, or through any backend registered with joblib: the backend is a
+setting, not a code path.
 
 Results do not depend on the batching or the backend: each task derives an
 input's random stream from the seed and the input's identity alone
@@ -118,8 +119,10 @@ def batches(items: Sequence[Any], batch_size: int, jobs: int) -> list[Sequence[A
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-#: Largest batch of a stream when workers share it (evens out the load).
-STREAM_BATCH_PER_JOB = 64
+#: Largest batch of a stream when workers share it: small enough to even out
+#: the load of a short run (200 table rows in 64-row batches left a fork 128
+#: of them; in 16-row batches it ends with this process).
+STREAM_BATCH_PER_JOB = 16
 #: Largest batch of a stream in one process: a batch's explanations are all in
 #: memory at once, and with few samples per input a model call holds many inputs.
 STREAM_BATCH = 512
@@ -244,23 +247,32 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     """This process and ``jobs - 1`` worker processes explain the batches; in order.
 
     Why not a plain pool: a worker is of use only once it has started and
-    loaded the model (seconds for a large pipeline). This process explains
-    the first batch and times it; workers are started only if the work left
-    outweighs their start-up and a core is left for them (a model that keeps
-    every core busy by itself, or a machine busy with other programs, gains
-    nothing from more processes). This
-    process goes on explaining batches, and each worker gets batches only
-    once it says it is ready, so ``--jobs N`` is never slower than ``--jobs
-    1`` (short jobs are done here alone). A
-    batch whose worker dies is explained here again (inputs' seeds make it
-    come out the same). Workers ignore Ctrl-C: this process stops them (no
-    tracebacks from half-started workers).
+    loaded the model. Where this process can be forked (a scikit-learn model
+    not yet called here, on Linux: see :mod:`lime_cli.run.forked`), workers
+    are forks, ready in milliseconds, and share the work from the first batch.
+    Otherwise a worker is a new interpreter that imports and loads the model
+    (seconds for a large pipeline): this process explains the first batch and
+    times it, and workers are started only if the work left outweighs their
+    start-up and a core is left for them (a model that keeps every core busy
+    by itself gains nothing from more processes). Either way no worker is
+    started on a machine busy with other programs, this process goes on
+    explaining batches, and each worker gets batches only once it says it is
+    ready, so ``--jobs N`` is never slower than ``--jobs 1``. A batch whose
+    worker dies is explained here again (inputs' seeds make it come out the
+    same). Workers ignore Ctrl-C: this process stops them (no tracebacks
+    from half-started workers).
     """
     import os
     import time
-    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+    from lime_cli.run import forked
 
     if not groups.has(0):
+        return
+    if groups.has(1) and _idle_cores() >= IDLE_CORE_NEEDED and forked.forkable(task):
+        pool, warmups = forked.start(task, jobs - 1, jobs)
+        yield from _with_workers(task, groups, jobs, pool, warmups, start=0)
+        forked.stop(pool)
         return
     started, cpu = time.perf_counter(), time.process_time()
     first = _explain_batch(task, groups[0])
@@ -285,11 +297,27 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
             index += 1
         return
     pool, warmups = _start_workers(task, jobs - 1)
+    yield from _with_workers(task, groups, jobs, pool, warmups, start=1)
+    if not any(w.done() for w in warmups):
+        _stop_workers(pool)  # never used: do not wait for them at exit
+
+
+def _with_workers(
+    task: Task, groups: _Groups, jobs: int, pool: Any, warmups: list[Any], start: int
+) -> Iterator[tuple[Any, Outcome]]:
+    """Batches from ``start`` on, explained here and by the pool's workers once ready; in order.
+
+    ``warmups`` are futures done once each worker is ready. A worker gets
+    :data:`AHEAD_PER_WORKER` batches ahead; this process takes the next batch
+    whenever the one to show next is not back yet.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
     waiting: dict[int, Future[Any]] = {}  # batch index -> worker's result
     here: dict[int, list[Outcome]] = {}  # batches explained in this process
     broken = False
-    given = 1  # batches handed out so far (to a worker or to this process)
-    shown = 1  # batches yielded so far
+    given = start  # batches handed out so far (to a worker or to this process)
+    shown = start  # batches yielded so far
     try:
         with _thread_share(jobs):
             while groups.has(shown):
@@ -327,8 +355,6 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     except BaseException:
         _kill_workers(pool)
         raise
-    if not waiting and not any(w.done() for w in warmups):
-        _stop_workers(pool)  # never used: do not wait for them at exit
 
 
 #: Idle cores (by the load average) needed to start workers: on a machine whose

@@ -176,8 +176,9 @@ def jobs_option(func: F) -> F:
         type=click.IntRange(min=1),
         default=1,
         show_default=True,
-        help="Processes that share the inputs (this one and N-1 workers, started only "
-        "when the work outweighs their start-up); results are identical for any number.",
+        help="Processes that share the inputs (this one and N-1 workers: forks of it for "
+        "scikit-learn models on Linux, else started only when the work outweighs their "
+        "start-up); results are identical for any number.",
     )(func)
 
 

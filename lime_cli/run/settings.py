@@ -86,6 +86,11 @@ class ModelSpec:
 _LOADED_MODELS: dict[ModelSpec, Any] = {}
 
 
+def loaded_models() -> list[Any]:
+    """The models this process has loaded (each once, see :meth:`ModelSpec.load`)."""
+    return list(_LOADED_MODELS.values())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run needs that is the same for every modality."""

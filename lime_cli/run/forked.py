@@ -1,0 +1,116 @@
+"""Local workers made by forking this process: ready in milliseconds, model and all.
+
+A worker started the usual way (a new interpreter: imports, then the model
+loaded from its file) takes 1-3 s before it explains anything, so on a short
+run it never pays (200 table rows take about a second of work). A fork of
+this process has the engine imported and the model loaded already.
+
+Forking is safe only for what a copy of a process can go on using, so it is
+chosen only when all of these hold (see :func:`forkable`):
+
+- the system is Linux (macOS's system libraries are not fork-safe);
+- every model loaded in this process says it is ``fork_safe``: a
+  scikit-learn estimator that has not yet predicted here. Not before its
+  first prediction, because OpenMP runtimes (GNU libgomp, used by
+  HistGradientBoosting, XGBoost and LightGBM) start their thread pool then,
+  and a forked copy of a pool deadlocks at its next parallel loop. ONNX
+  Runtime sessions start threads when they are made, and HTTP models and
+  Python callables hold connections and state of their own: those use new
+  interpreters (:func:`lime_cli.run.executor._start_workers`).
+
+A forked worker ignores Ctrl-C (this process stops it), bounds its
+numerical libraries' threads to its share of the cores, and is killed by the
+kernel if this process dies (it would otherwise wait forever for work).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from lime_cli.run.settings import loaded_models
+
+
+def forkable(task: Any) -> bool:
+    """Whether ``task``'s workers may be forks of this process (see the module's notes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        model = task.model.load()
+    except Exception:  # the task reports it, for each input
+        return False
+    models = [model, *loaded_models()]
+    return all(getattr(each, "fork_safe", False) for each in models)
+
+
+def start(task: Any, count: int, jobs: int) -> tuple[Any, list[Any]]:
+    """``count`` forked workers and a future per worker that is done once it is ready.
+
+    ``jobs`` is how many processes share the cores (this one included). Ctrl-C
+    is blocked in this process while the workers are forked, so none of them
+    can receive it before it ignores it.
+    """
+    import multiprocessing
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_begin,
+            initargs=(os.getpid(), threads),
+        )
+        ready = [pool.submit(_ready) for _ in range(count)]
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return pool, ready
+
+
+def stop(pool: Any) -> None:
+    """Let the workers end (they are idle once every batch is back)."""
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    except Exception:  # a worker already gone
+        pass
+
+
+def _begin(parent: int, threads: int) -> None:
+    """In a new fork: ignore Ctrl-C, die with the parent, fresh stdio, thread limits."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with(parent)
+    # The parent's other threads (a progress bar) may have held these streams'
+    # locks at the fork; the copies would stay locked forever.
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the worker
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads)
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        pass
+
+
+def _die_with(parent: int) -> None:
+    """Ask the kernel to kill this process when its parent ends (Linux's PR_SET_PDEATHSIG)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux's C library
+        return
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
+
+
+def _ready() -> bool:
+    """A worker's first task: returns as soon as the worker runs."""
+    return True

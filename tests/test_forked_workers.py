@@ -1,0 +1,106 @@
+"""Workers forked from this process: only for models a fork can go on using.
+
+The executor's use of forks (order kept, a killed fork's batch redone here,
+forks gone with their parent) is in test_parallel.py; here is when forking
+is chosen, and a real command with an OpenMP model (HistGradientBoosting)
+whose forks would deadlock had the parent predicted before forking.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+from lime_cli.run import forked
+from lime_cli.run.settings import ModelSpec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def table(rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, 3)), columns=["a", "b", "c"])
+    return frame, np.where(frame.a - frame.b > 0, "yes", "no")
+
+
+def saved(model: object, path: Path) -> ModelSpec:
+    joblib.dump(model, path)
+    return ModelSpec(str(path), trust_model=True)
+
+
+def task_of(spec: ModelSpec) -> SimpleNamespace:
+    return SimpleNamespace(model=spec)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks are used on Linux only")
+def test_a_scikit_learn_model_is_forked_until_a_model_predicts_here(tmp_path):
+    frame, y = table(50, 0)
+    first = saved(LogisticRegression().fit(frame.to_numpy(), y), tmp_path / "first.joblib")
+    second = saved(LogisticRegression(C=0.5).fit(frame.to_numpy(), y), tmp_path / "second.joblib")
+    model = first.load()
+    assert model.fork_safe and forked.forkable(task_of(first))
+    model.predict(frame.to_numpy()[:3])
+    assert not model.fork_safe and not forked.forkable(task_of(first))
+    # Another model not yet called: this process's OpenMP threads may exist all the same.
+    assert second.load().fork_safe
+    assert not forked.forkable(task_of(second))
+
+
+def test_a_model_that_makes_no_promise_is_not_forked():
+    without = SimpleNamespace(load=lambda: SimpleNamespace(classes=["a"]))
+    assert not forked.forkable(task_of(without))
+
+
+def test_a_model_that_cannot_be_loaded_is_not_forked(tmp_path):
+    assert not forked.forkable(task_of(ModelSpec(str(tmp_path / "missing.joblib"))))
+
+
+RECORDING_MAIN = """
+import os, sys
+from lime_cli.run import executor, forked
+executor._idle_cores = lambda: 2.0  # whatever else runs on this machine
+os.cpu_count = lambda: 4  # each of 2 processes gets 2 threads: OpenMP's pool is used
+start = forked.start
+def recorded(*args):
+    sys.stderr.write("forked workers\\n")
+    return start(*args)
+forked.start = recorded
+from lime_cli.cli import main
+main()
+"""
+
+
+@pytest.mark.slow
+def test_an_openmp_model_explained_by_forks_matches_one_process(tmp_path):
+    """HistGradientBoosting predicts with OpenMP threads: forks made before this
+    process's first prediction run it; made after, they would hang."""
+    frame, y = table(400, 1)
+    spec = saved(HistGradientBoostingClassifier(max_iter=20).fit(frame, y), tmp_path / "h.joblib")
+    frame.head(60).to_csv(tmp_path / "rows.csv", index=False)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+
+    def explain(jobs: str) -> tuple[bytes, str]:
+        argv = [sys.executable, "-c", RECORDING_MAIN, "tabular", "--model", spec.path,
+                "--trust-model", "--train", str(tmp_path / "train.csv"), "--all",
+                str(tmp_path / "rows.csv"), "--num-samples", "300", "--seed", "4",
+                "--format", "json", "-q", "--jobs", jobs]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run(argv, capture_output=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        return done.stdout, done.stderr.decode()
+
+    alone, said = explain("1")
+    shared, said_shared = explain("2")
+    assert "forked workers" not in said and "forked workers" in said_shared
+    assert shared == alone
+    assert alone.count(b"\n") == 60
