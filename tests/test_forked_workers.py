@@ -18,8 +18,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from lime_cli.run import forked
 from lime_cli.run.settings import ModelSpec
@@ -42,8 +44,24 @@ def task_of(spec: ModelSpec) -> SimpleNamespace:
     return SimpleNamespace(model=spec)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks are used on Linux only")
-def test_a_scikit_learn_model_is_forked_until_a_model_predicts_here(tmp_path):
+@pytest.fixture
+def fresh_process(monkeypatch):
+    """No model loaded and none predicted yet, as in a new command's process."""
+    from lime_cli.models import sklearn_adapter
+    from lime_cli.run import settings
+
+    monkeypatch.setattr(settings, "_LOADED_MODELS", {})
+    monkeypatch.setattr(sklearn_adapter, "_predicted_here", False)
+
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or sys.version_info < (3, 11),
+    reason="forks are used on Linux with Python 3.11 or later only",
+)
+
+
+@linux_only
+def test_scikit_learn_models_are_forked_until_one_predicts_here(fresh_process, tmp_path):
     frame, y = table(50, 0)
     first = saved(LogisticRegression().fit(frame.to_numpy(), y), tmp_path / "first.joblib")
     second = saved(LogisticRegression(C=0.5).fit(frame.to_numpy(), y), tmp_path / "second.joblib")
@@ -51,17 +69,49 @@ def test_a_scikit_learn_model_is_forked_until_a_model_predicts_here(tmp_path):
     assert model.fork_safe and forked.forkable(task_of(first))
     model.predict(frame.to_numpy()[:3])
     assert not model.fork_safe and not forked.forkable(task_of(first))
-    # Another model not yet called: this process's OpenMP threads may exist all the same.
-    assert second.load().fork_safe
-    assert not forked.forkable(task_of(second))
+    # Another model, not called yet: this process's OpenMP threads may exist all the same.
+    assert not second.load().fork_safe and not forked.forkable(task_of(second))
 
 
-def test_a_model_that_makes_no_promise_is_not_forked():
+@linux_only
+def test_a_model_that_spreads_its_work_over_cores_is_not_forked(fresh_process, tmp_path):
+    frame, y = table(50, 0)
+    forest = RandomForestClassifier(n_estimators=3, n_jobs=-1).fit(frame, y)
+    nested = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3, n_jobs=2))
+    single = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=3))
+    for model, expected in (
+        (forest, False),
+        (nested.fit(frame, y), False),
+        (single.fit(frame, y), True),
+    ):
+        spec = saved(model, tmp_path / "m.joblib")
+        assert forked.forkable(task_of(spec)) is expected, model
+        settings_cache_clear()
+
+
+def settings_cache_clear() -> None:
+    from lime_cli.run import settings
+
+    settings._LOADED_MODELS.clear()
+
+
+@linux_only
+def test_no_forks_once_a_library_with_its_own_thread_pools_is_imported(
+    fresh_process, tmp_path, monkeypatch
+):
+    frame, y = table(50, 0)
+    spec = saved(LogisticRegression().fit(frame.to_numpy(), y), tmp_path / "lr.joblib")
+    assert forked.forkable(task_of(spec))
+    monkeypatch.setitem(sys.modules, "xgboost", SimpleNamespace())
+    assert not forked.forkable(task_of(spec))
+
+
+def test_a_model_that_makes_no_promise_is_not_forked(fresh_process):
     without = SimpleNamespace(load=lambda: SimpleNamespace(classes=["a"]))
     assert not forked.forkable(task_of(without))
 
 
-def test_a_model_that_cannot_be_loaded_is_not_forked(tmp_path):
+def test_a_model_that_cannot_be_loaded_is_not_forked(fresh_process, tmp_path):
     assert not forked.forkable(task_of(ModelSpec(str(tmp_path / "missing.joblib"))))
 
 
@@ -104,3 +154,34 @@ def test_an_openmp_model_explained_by_forks_matches_one_process(tmp_path):
     assert "forked workers" not in said and "forked workers" in said_shared
     assert shared == alone
     assert alone.count(b"\n") == 60
+
+
+@pytest.mark.slow
+def test_compare_forks_for_the_first_model_only(tmp_path):
+    """Once model A has predicted here, OpenMP's pool exists: model B's workers are
+    new processes (forks of this process would hang on B's parallel loops)."""
+    frame, y = table(400, 2)
+    first = saved(HistGradientBoostingClassifier(max_iter=20).fit(frame, y), tmp_path / "a.joblib")
+    second = saved(
+        HistGradientBoostingClassifier(max_iter=10, max_depth=3).fit(frame, y),
+        tmp_path / "b.joblib",
+    )
+    frame.head(40).to_csv(tmp_path / "rows.csv", index=False)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+
+    def compare(jobs: str) -> tuple[str, str]:
+        report = tmp_path / f"report{jobs}.json"
+        argv = [sys.executable, "-c", RECORDING_MAIN, "compare", "tabular", "--model",
+                first.path, "--model", second.path, "--trust-model", "--train",
+                str(tmp_path / "train.csv"), "--all", str(tmp_path / "rows.csv"),
+                "--num-samples", "300", "--seed", "4", "-q", "--out", str(report),
+                "--jobs", jobs]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        done = subprocess.run(argv, capture_output=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        return report.read_text(encoding="utf-8"), done.stderr.decode()
+
+    alone, said = compare("1")
+    shared, said_shared = compare("2")
+    assert said.count("forked workers") == 0 and said_shared.count("forked workers") == 1
+    assert shared == alone

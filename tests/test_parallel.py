@@ -24,12 +24,14 @@ class Toy:
     so a worker that starts gets work whatever the machine's load.
 
     ``die_on``: a worker (not the parent ``home``) that gets this item exits
-    at once, as a killed worker would.
+    at once, as a killed worker would; with ``died`` (a path), one that gets
+    this item or any later one, having created that file first.
     """
 
     home: int
     seconds: float = 0.05
     die_on: int | None = None
+    died: str | None = None
 
     @property
     def model(self) -> Any:
@@ -45,8 +47,13 @@ class Toy:
         return self
 
     def explain_batch(self, items: Sequence[int]) -> list[Any]:
-        if self.die_on in items and os.getpid() != self.home:
-            os._exit(1)
+        if self.die_on is not None and os.getpid() != self.home:
+            if (self.died is None and self.die_on in items) or (
+                self.died is not None and max(items) >= self.die_on
+            ):
+                if self.died is not None:
+                    open(self.died, "w").close()  # noqa: SIM115 - proof that a worker died
+                os._exit(1)
         here = os.getpid() == self.home
         time.sleep((self.seconds if here else 0.001) * len(items))
         return [((item, os.getpid()), None) for item in items]
@@ -105,10 +112,15 @@ def test_no_workers_when_other_programs_keep_the_cores_busy(monkeypatch):
 
 @pytest.fixture
 def forking(monkeypatch):
-    """Tasks count as forkable (the toy's model is not a real one)."""
+    """Tasks count as forkable (the toy's model is not a real one); workers started
+    the other way would fail the test."""
     from lime_cli.run import forked
 
+    def not_this_way(*args: Any) -> None:
+        raise AssertionError("workers were started as new processes, not forked")
+
     monkeypatch.setattr(forked, "forkable", lambda task: True)
+    monkeypatch.setattr(executor, "_start_workers", not_this_way)
 
 
 def test_forked_workers_share_the_work_from_the_first_batch(forking):
@@ -134,10 +146,12 @@ def test_no_forked_workers_when_other_programs_keep_the_cores_busy(forking, monk
 
 
 @pytest.mark.slow
-def test_a_killed_forked_worker_has_its_batch_redone_here(forking):
-    results = outcomes(Toy(os.getpid(), die_on=300), 400, 2)
+def test_a_killed_forked_worker_has_its_batches_redone_here(forking, tmp_path):
+    died = tmp_path / "died"
+    results = outcomes(Toy(os.getpid(), die_on=300, died=str(died)), 400, 2)
+    assert died.exists()  # a worker got a batch from item 300 on, and exited
     assert [item for item, _ in results] == list(range(400))
-    assert results[300][1] == os.getpid()
+    assert {pid for _, pid in results[300:]} == {os.getpid()}
 
 
 ORPHAN_SCRIPT = """

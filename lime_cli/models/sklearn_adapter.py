@@ -17,6 +17,23 @@ from lime_cli.engine.protocols import InputSpec
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.models.scores import softmax
 
+#: Whether a scikit-learn model has predicted in this process (see SklearnModel.fork_safe).
+_predicted_here = False
+
+
+def _may_use_many_cores(estimator: Any) -> bool:
+    """Whether any of the estimator's steps has ``n_jobs`` other than None or 1
+    (or its parameters cannot be read)."""
+    try:
+        params = estimator.get_params(deep=True)
+    except Exception:  # not a scikit-learn estimator after all
+        return True
+    return any(
+        value not in (None, 1)
+        for name, value in params.items()
+        if name == "n_jobs" or name.endswith("__n_jobs")
+    )
+
 
 class SklearnModel:
     """Adapter around a fitted scikit-learn estimator."""
@@ -65,14 +82,15 @@ class SklearnModel:
                 )
             classes = list(class_names)
         self.classes: list[str] = classes
-        self._predicted = False
 
     @property
     def fork_safe(self) -> bool:
-        """Whether a fork of this process may use the model: until its first
-        prediction here (OpenMP runtimes start their threads then, and a fork's
-        copy of them deadlocks; see :mod:`lime_cli.run.forked`)."""
-        return not self._predicted
+        """Whether a fork of this process may use the model: until any scikit-learn
+        model predicts in this process (OpenMP runtimes start their threads then,
+        and a fork's copy of them deadlocks), and unless its estimators spread
+        their own work over cores (``n_jobs``: forks would share the same cores
+        with them; see :mod:`lime_cli.run.forked`)."""
+        return not _predicted_here and not _may_use_many_cores(self.estimator)
 
     @property
     def input_spec(self) -> InputSpec:
@@ -115,8 +133,9 @@ class SklearnModel:
         """
         from lime_cli.models.count_splice import CountedBatch
 
+        global _predicted_here
         estimator = self.estimator
-        self._predicted = True
+        _predicted_here = True
         try:
             if isinstance(batch, CountedBatch):
                 estimator, batch = estimator[1:], batch.splice.features(batch.z)

@@ -270,10 +270,14 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     if not groups.has(0):
         return
     if groups.has(1) and _idle_cores() >= IDLE_CORE_NEEDED and forked.forkable(task):
-        pool, warmups = forked.start(task, jobs - 1, jobs)
-        yield from _with_workers(task, groups, jobs, pool, warmups, start=0)
-        forked.stop(pool)
-        return
+        try:
+            pool, warmups = forked.start(task, jobs - 1, jobs)
+        except OSError:  # no fork to be had (memory, process limits): the usual way
+            pass
+        else:
+            yield from _with_workers(task, groups, jobs, pool, warmups, start=0)
+            forked.stop(pool)
+            return
     started, cpu = time.perf_counter(), time.process_time()
     first = _explain_batch(task, groups[0])
     per_batch = max(time.perf_counter() - started, 1e-6)

@@ -8,15 +8,22 @@ this process has the engine imported and the model loaded already.
 Forking is safe only for what a copy of a process can go on using, so it is
 chosen only when all of these hold (see :func:`forkable`):
 
-- the system is Linux (macOS's system libraries are not fork-safe);
-- every model loaded in this process says it is ``fork_safe``: a
-  scikit-learn estimator that has not yet predicted here. Not before its
-  first prediction, because OpenMP runtimes (GNU libgomp, used by
-  HistGradientBoosting, XGBoost and LightGBM) start their thread pool then,
-  and a forked copy of a pool deadlocks at its next parallel loop. ONNX
-  Runtime sessions start threads when they are made, and HTTP models and
-  Python callables hold connections and state of their own: those use new
-  interpreters (:func:`lime_cli.run.executor._start_workers`).
+- the system is Linux (macOS's system libraries are not fork-safe) and
+  Python is 3.11 or later (earlier, the pool forked its workers one at a
+  time, while its own threads ran);
+- every model loaded in this process says it is ``fork_safe``: scikit-learn
+  estimators that do not spread their work over cores themselves
+  (``n_jobs``), before any scikit-learn model has predicted here. Not after,
+  because OpenMP runtimes (GNU libgomp, used by HistGradientBoosting) start
+  their thread pool at the first parallel loop, and a forked copy of a pool
+  deadlocks at its next one (measured: a HistGradientBoosting fork hangs if
+  its parent predicted first, runs if not). ONNX Runtime sessions start
+  threads when they are made, and HTTP models and Python callables hold
+  connections and state of their own: those use new interpreters
+  (:func:`lime_cli.run.executor._start_workers`);
+- none of the libraries that start thread pools when they load a model has
+  been imported (:data:`THREADED_LIBRARIES`: XGBoost and LightGBM models run
+  OpenMP loops while they are read, so their pickles count).
 
 A forked worker ignores Ctrl-C (this process stops it), bounds its
 numerical libraries' threads to its share of the cores, and is killed by the
@@ -31,14 +38,19 @@ from typing import Any
 
 from lime_cli.run.settings import loaded_models
 
+#: Top-level modules whose models start native thread pools as they load.
+THREADED_LIBRARIES = ("xgboost", "lightgbm", "catboost", "onnxruntime", "torch", "tensorflow")
+
 
 def forkable(task: Any) -> bool:
     """Whether ``task``'s workers may be forks of this process (see the module's notes)."""
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or sys.version_info < (3, 11):
         return False
     try:
         model = task.model.load()
     except Exception:  # the task reports it, for each input
+        return False
+    if any(name in sys.modules for name in THREADED_LIBRARIES):
         return False
     models = [model, *loaded_models()]
     return all(getattr(each, "fork_safe", False) for each in models)
@@ -49,25 +61,42 @@ def start(task: Any, count: int, jobs: int) -> tuple[Any, list[Any]]:
 
     ``jobs`` is how many processes share the cores (this one included). Ctrl-C
     is blocked in this process while the workers are forked, so none of them
-    can receive it before it ignores it.
+    can receive it before it ignores it; one pressed meanwhile stops the
+    workers before it reaches the caller. Raises OSError when the system
+    cannot fork (out of memory or processes).
     """
     import multiprocessing
     import signal
     from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pool = ProcessPoolExecutor(
+        max_workers=count,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_begin,
+        initargs=(os.getpid(), threads),
+    )
     try:
-        pool = ProcessPoolExecutor(
-            max_workers=count,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_begin,
-            initargs=(os.getpid(), threads),
-        )
-        ready = [pool.submit(_ready) for _ in range(count)]
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            ready = [pool.submit(_ready) for _ in range(count)]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending Ctrl-C lands here
+    except BaseException:
+        kill(pool)
+        raise
     return pool, ready
+
+
+def kill(pool: Any) -> None:
+    """Stop the workers at once, by their process ids (taking none of the pool's locks)."""
+    import signal
+
+    for pid in list(getattr(pool, "_processes", None) or {}):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, TypeError):  # already gone
+            pass
 
 
 def stop(pool: Any) -> None:
@@ -78,17 +107,27 @@ def stop(pool: Any) -> None:
         pass
 
 
-def _begin(parent: int, threads: int) -> None:
-    """In a new fork: ignore Ctrl-C, die with the parent, fresh stdio, thread limits."""
-    import signal
+#: The parent's stream objects, kept referenced in a fork so that they are never
+#: freed there (freeing flushes: the parent's buffered output would be written twice).
+_inherited: tuple[Any, ...] = ()
 
+
+def _begin(parent: int, threads: int) -> None:
+    """In a new fork: ignore Ctrl-C, die with the parent, fresh stdio, no warnings
+    (the parent reports what matters, as for other workers), thread limits."""
+    import signal
+    import warnings
+
+    global _inherited
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with(parent)
     # The parent's other threads (a progress bar) may have held these streams'
     # locks at the fork; the copies would stay locked forever.
+    _inherited = (sys.stdout, sys.stderr)
     sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the worker
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+    warnings.simplefilter("ignore")
     try:
         from threadpoolctl import threadpool_limits
 
