@@ -290,7 +290,7 @@ def main() -> None:
         print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; inputs/s:")
         columns = [*modes, "lime"] + (["2 x jobs 1"] if args.ceiling else [])
         header = f"{'case':24}" + "".join(f"{m:>10} " for m in columns)
-        print(header + f"{'2 vs 1':>8}{'1 vs lime':>10}")
+        print(header + f"{'2 vs 1':>8}{'1 vs lime':>10}{'2 vs lime':>10}")
         for name, count, cli, lime, samples, input_path in cases:
             speeds = {mode: count / timed(ours(cli, mode)) for mode in modes}
             if args.ceiling:
@@ -303,7 +303,8 @@ def main() -> None:
                 f"{speeds[m]:>10.1f}" + ("p" if m == "lime" and projected else " ") for m in columns
             )
             ratio = speeds["jobs 2"] / speeds["jobs 1"]
-            print(row + f"{ratio:>7.2f}x{speeds['jobs 1'] / speeds['lime']:>9.2f}x", flush=True)
+            versus = [speeds[mode] / speeds["lime"] for mode in ("jobs 1", "jobs 2")]
+            print(row + f"{ratio:>7.2f}x" + "".join(f"{v:>9.2f}x" for v in versus), flush=True)
         if args.memory_rows:
             # The same run over a tenth of the rows and over all of them: the
             # peak should not grow with the file (rows are read a chunk at a time).
