@@ -257,7 +257,7 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     by itself gains nothing from more processes). Either way no worker is
     started on a machine busy with other programs, this process goes on
     explaining batches, and each worker gets batches only once it says it is
-    ready, so ``--jobs N`` is never slower than ``--jobs 1``. A batch whose
+    ready, so ``--jobs N`` is not meant to be slower than ``--jobs 1``. A batch whose
     worker dies is explained here again (inputs' seeds make it come out the
     same). Workers ignore Ctrl-C: this process stops them (no tracebacks
     from half-started workers).
@@ -480,17 +480,12 @@ def _kill_workers(pool: Any) -> None:
     """Stop the workers at once by their process ids, taking no lock: Ctrl-C may have
     stopped this thread inside the pool's own code, holding the lock that shutting
     the pool down would wait for."""
-    import os
-    import signal
+    from lime_cli.run import forked
 
     for size, kept in list(_POOLS.items()):
         if kept is pool:
             del _POOLS[size]
-    for pid in list(getattr(pool, "_processes", {}) or {}):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (OSError, TypeError):  # already gone
-            pass
+    forked.kill(pool)
 
 
 def _stop_workers(pool: Any) -> None:

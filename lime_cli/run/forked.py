@@ -89,7 +89,8 @@ def start(task: Any, count: int, jobs: int) -> tuple[Any, list[Any]]:
 
 
 def kill(pool: Any) -> None:
-    """Stop the workers at once, by their process ids (taking none of the pool's locks)."""
+    """Stop a pool's workers at once, by their process ids (taking none of the pool's
+    locks); forked or not (the executor stops its other pools with it too)."""
     import signal
 
     for pid in list(getattr(pool, "_processes", None) or {}):
