@@ -32,6 +32,7 @@ Exit codes:
   4  model error (cannot load, wrong kind, fails to predict, wrong output)
   5  unexpected internal error
   130 interrupted (Ctrl-C)
+  141 stdout closed by its reader (e.g. '| head'): nothing more is printed
 """
 
 
@@ -105,7 +106,7 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point: ends the process with the command's exit code (see
     :func:`leave`); a program that runs a command and goes on calls :data:`cli`."""
-    from lime_cli.run.guard import install_interrupt_handler
+    from lime_cli.run.guard import EXIT_PIPE_CLOSED, install_interrupt_handler, stdout_is_closed
 
     install_interrupt_handler()
     # File names that are not valid UTF-8 must not crash printing them.
@@ -115,8 +116,10 @@ def main() -> None:
     try:
         cli(prog_name="lime-explain")
     except SystemExit as done:
+        if not done.code and stdout_is_closed():  # output's last lines met a closed pipe
+            done = SystemExit(EXIT_PIPE_CLOSED)
         leave(done)
-        raise
+        raise done from None
 
 
 def leave(done: SystemExit) -> None:

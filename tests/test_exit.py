@@ -125,3 +125,30 @@ def test_a_ctrl_c_swallowed_by_a_library_still_stops_the_command(capsys):
         guarded(False, body)
     assert done.value.code == 130
     assert capsys.readouterr().err.strip() == "lime-explain: interrupted"
+
+
+@pytest.mark.parametrize(("output", "jobs"), [("json", "1"), ("table", "1"), ("json", "2")])
+def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path, output, jobs):
+    """``lime-explain ... | head -1``: once the reader has gone, the run ends with
+    exit 141 (a closed pipe, as shells report it) and nothing on stderr (it used
+    to report ``internal error: BrokenPipeError``, exit 5)."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(300)), encoding="utf-8")
+    joblib.dump(LogisticRegression().fit([[i, i % 3] for i in range(6)], [0, 1] * 3),
+                tmp_path / "m.joblib")  # fmt: skip
+    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
+            "--train", str(rows), str(rows), "--all", "--num-samples", "50", "--seed", "1",
+            "--format", output, "--jobs", jobs]  # fmt: skip
+    # 300 explanations are several times a pipe's 64 KiB: writing must meet the closed end.
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as run:
+        assert run.stdout is not None and run.stderr is not None
+        first = run.stdout.readline()
+        run.stdout.close()
+        stderr = run.stderr.read()
+        code = run.wait(timeout=120)
+    assert first.strip()
+    assert stderr == b""
+    assert code == 141

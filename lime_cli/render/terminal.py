@@ -6,6 +6,7 @@ NO_COLOR is set. Signs and bars carry the meaning without colour.
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -71,6 +72,18 @@ def render(explanation: Explanation) -> RenderableType:
 PIPE_WIDTH = 100_000
 
 
+class StdoutConsole(Console):
+    """A console whose write to a closed pipe raises BrokenPipeError, as any write does.
+
+    rich's own answer (stdout pointed at /dev/null, then exit 1) would skip
+    the command's tidying up and say "failed"; the CLI's guard ends a run whose
+    reader has gone with exit 141, like ``click.echo`` output.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
 def stdout_console() -> Console:
     """A console for stdout: the terminal's width, or unlimited when piped or redirected.
 
@@ -78,13 +91,13 @@ def stdout_console() -> Console:
     table cells with an ellipsis (``sample_data/te…``); a script reading the
     output needs the whole names.
     """
-    console = Console()
-    return console if console.is_terminal else Console(width=PIPE_WIDTH)
+    console = StdoutConsole()
+    return console if console.is_terminal else StdoutConsole(width=PIPE_WIDTH)
 
 
 def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
     """Print one explanation to ``console`` (stdout by default)."""
-    console = console or Console(soft_wrap=False)
+    console = console or StdoutConsole(soft_wrap=False)
     console.print(render(explanation))
     shown = _shown(explanation)
     total = max((len(label.features) for label in explanation.explanations), default=0)

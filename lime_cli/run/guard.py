@@ -11,11 +11,44 @@ from lime_cli.errors import EXIT_INTERNAL, LimeCliError
 #: The exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
+#: The exit code of a run whose stdout was closed by its reader (``| head``):
+#: 128 + SIGPIPE, what shells report for ``yes | head``, so ``set -o pipefail``
+#: scripts see the same as with any Unix tool.
+EXIT_PIPE_CLOSED = 141
+
 
 def report_error(error: LimeCliError) -> None:
     """One line on stderr."""
     message = " ".join(error.message.split())  # foreign exception texts may span lines
     click.echo(f"lime-explain: {error.kind}: {message}", err=True)
+
+
+def stdout_is_closed() -> bool:
+    """True when stdout is a pipe whose reader has gone (closed by ``head`` or ``less``).
+
+    Asked of the pipe itself (poll reports an error on a pipe's writing end
+    once no reader is left), as a flush may have nothing left to write. When
+    it has gone, fd 1 is pointed at /dev/null and what could not be written is
+    dropped, so the interpreter's last flush at exit is quiet too.
+    """
+    import os
+    import select
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR and POLLHUP are always reported
+        closed = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no descriptor (a test's capture)
+        return False
+    if closed:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+    return closed
 
 
 def stop_now(signum: int, frame: object) -> None:
@@ -108,6 +141,9 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
         click.echo("lime-explain: interrupted", err=True)
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the promise: no traceback without --debug
+        if isinstance(exc, BrokenPipeError) and stdout_is_closed():
+            # The reader took what it wanted (``| head``): end quietly, as Unix tools do.
+            raise SystemExit(EXIT_PIPE_CLOSED) from None
         if debug:
             raise
         message = " ".join(str(exc).split())
