@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from lime_cli.render.json import to_json
 from lime_cli.run import executor
 from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
-from lime_cli.run.progress import progress_bar
+from lime_cli.run.progress import printing, progress_bar
 from lime_cli.run.resume import LineWriter, Progress
 from lime_cli.run.settings import Settings, check_labels
 
@@ -106,31 +107,38 @@ def run_job(
     )
     total = len(items) if isinstance(items, Sequence) else None
     show_bar = (total is None or total > 1) and not settings.quiet
+    # Lines that land on the bar's terminal: explanations on a terminal's stdout,
+    # failed checks and inputs on stderr (where the bar is).
+    shown_here = plan.show and sys.stdout.isatty()
+    checking = not settings.rules.empty
     finished = False
     try:
         with progress_bar("inputs", show_bar) as progress:
             for count, (item, (explanation, error)) in enumerate(pairs, start=1):
                 stop_if_interrupted()
-                if error is not None or explanation is None:
-                    if settings.debug and error is not None:
-                        raise error
-                    named = _named(error, job.name_of(item))
-                    codes.add(named.exit_code)
-                    if keep:
-                        result.failures.append((job.name_of(item), named))
-                    if report_failures:
-                        report_error(named)
-                        if reporting:
-                            failed_inputs.append((job.name_of(item), named.message))
-                else:
-                    codes.add(_run_checks(settings, explanation, outcomes_all, reporting))
-                    if keeping:
-                        result.explanations.append(explanation)
-                    plan.emit(explanation)
-                    if writers:
-                        line = to_json(explanation)
-                        for writer in writers:
-                            writer.write(line, job.name_of(item))
+                failed = error is not None or explanation is None
+                speaks = report_failures if failed else shown_here or checking
+                with printing(progress if speaks else None):
+                    if error is not None or explanation is None:
+                        if settings.debug and error is not None:
+                            raise error
+                        named = _named(error, job.name_of(item))
+                        codes.add(named.exit_code)
+                        if keep:
+                            result.failures.append((job.name_of(item), named))
+                        if report_failures:
+                            report_error(named)
+                            if reporting:
+                                failed_inputs.append((job.name_of(item), named.message))
+                    else:
+                        codes.add(_run_checks(settings, explanation, outcomes_all, reporting))
+                        if keeping:
+                            result.explanations.append(explanation)
+                        plan.emit(explanation)
+                        if writers:
+                            line = to_json(explanation)
+                            for writer in writers:
+                                writer.write(line, job.name_of(item))
                 if progress is not None:
                     progress(count, total)
         finished = True

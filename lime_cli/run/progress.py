@@ -4,14 +4,54 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
 #: Progress callback: (units done so far, total units or None when not known yet).
 Progress = Callable[[int, int | None], None]
 
+#: Moves to the start of the line and erases it: the bar is one line, and the
+#: cursor waits at its end between redraws.
+_ERASE_LINE = "\r\x1b[2K"
+
+
+class TerminalBar:
+    """A live rich bar and a way to print under it.
+
+    Call it with (done, total) to move the bar. Lines written to stdout or
+    stderr while the bar is drawn must go through :meth:`printing`: the bar
+    is redrawn ten times a second by rich's own thread, and a line written
+    between two redraws would otherwise start right after the bar, on its
+    line (rich's redirection of stdout does not see click's writes, and would
+    send stdout's lines to stderr if it did).
+    """
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._progress = progress
+        self._task = task
+
+    def __call__(self, done: int, total: int | None) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+    @contextmanager
+    def printing(self) -> Iterator[None]:
+        """Erase the bar, let the caller write whole lines, flush them and draw the
+        bar again below them (at once: waiting for the next redraw would leave
+        the bar hidden most of the time when lines come many times a second)."""
+        live = self._progress.live
+        with live._lock:  # what rich's refresh thread holds while it draws (reentrant)
+            sys.stderr.write(_ERASE_LINE)
+            sys.stderr.flush()
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                live.refresh()
+
 
 @contextmanager
-def progress_bar(description: str, enabled: bool) -> Iterator[Progress | None]:
+def progress_bar(description: str, enabled: bool) -> Iterator[TerminalBar | None]:
     """A rich progress bar on stderr, or ``None`` when stderr is not a terminal."""
     if not enabled or not sys.stderr.isatty():
         yield None
@@ -26,10 +66,12 @@ def progress_bar(description: str, enabled: bool) -> Iterator[Progress | None]:
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
     ) as progress:
-        task = progress.add_task(description, total=None)
+        yield TerminalBar(progress, progress.add_task(description, total=None))
 
-        def update(done: int, total: int | None) -> None:
-            progress.update(task, completed=done, total=total)
 
-        yield update
+def printing(bar: TerminalBar | None) -> AbstractContextManager[None]:
+    """Where lines are written while ``bar`` may be drawn (nothing to do without one)."""
+    return bar.printing() if bar is not None else nullcontext()
