@@ -123,19 +123,27 @@ def batches(items: Sequence[Any], batch_size: int, jobs: int) -> list[Sequence[A
 #: the load of a short run (200 table rows in 64-row batches left a fork 128
 #: of them; in 16-row batches it ends with this process).
 STREAM_BATCH_PER_JOB = 16
+#: Batches a run needs before forks are started: a fork costs about a tenth of
+#: a second (both processes copy the pages they touch), which 200 table rows
+#: on shared draws (two batches, 0.1 s of work) do not repay; batches are sized
+#: (a task's ``share_size``) at roughly 0.05-0.1 s of work each.
+FORK_MIN_BATCHES = 9
 #: Largest batch of a stream in one process: a batch's explanations are all in
 #: memory at once, and with few samples per input a model call holds many inputs.
 STREAM_BATCH = 512
 
 
-def stream_batches(items: Iterable[Any], batch_size: int, jobs: int) -> Iterator[Sequence[Any]]:
+def stream_batches(
+    items: Iterable[Any], batch_size: int, jobs: int, per_job: int = STREAM_BATCH_PER_JOB
+) -> Iterator[Sequence[Any]]:
     """Batches of any iterable: slices of a sequence (see :func:`batches`), or, for a
     stream of unknown length (rows read a chunk at a time), lists of ``batch_size``
-    taken as they come, so only the batches under way are in memory."""
+    taken as they come, so only the batches under way are in memory; at most
+    ``per_job`` when several processes share them (a task's ``share_size``)."""
     if isinstance(items, Sequence):
         yield from batches(items, batch_size, jobs)
         return
-    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else STREAM_BATCH_PER_JOB))
+    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else per_job))
     iterator = iter(items)
     while True:
         group = list(itertools.islice(iterator, size))
@@ -170,7 +178,8 @@ def run_pairs(
 
         yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
         return
-    groups = stream_batches(items, task.batch_size, jobs)
+    per_job = getattr(task, "share_size", STREAM_BATCH_PER_JOB)
+    groups = stream_batches(items, task.batch_size, jobs, per_job)
     if jobs <= 1:
         for group in groups:
             yield from zip(group, _explain_batch(task, group))
@@ -269,7 +278,11 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
 
     if not groups.has(0):
         return
-    if groups.has(1) and _idle_cores() >= IDLE_CORE_NEEDED and forked.forkable(task):
+    if (
+        groups.has(FORK_MIN_BATCHES - 1)
+        and _idle_cores() >= IDLE_CORE_NEEDED
+        and forked.forkable(task)
+    ):
         try:
             pool, warmups = forked.start(task, jobs - 1, jobs)
         except OSError:  # no fork to be had (memory, process limits): the usual way
