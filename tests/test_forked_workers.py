@@ -130,20 +130,28 @@ main()
 """
 
 
+#: Rows enough for forks (executor.FORK_MIN_BATCHES batches of a task's share_size):
+#: on shared draws, or with each row's own (--fresh-samples).
+SAMPLINGS = pytest.mark.parametrize(
+    ("rows", "sampling"), [(1200, []), (160, ["--fresh-samples"])], ids=["shared", "fresh"]
+)
+
+
 @pytest.mark.slow
-def test_an_openmp_model_explained_by_forks_matches_one_process(tmp_path):
+@SAMPLINGS
+def test_an_openmp_model_explained_by_forks_matches_one_process(tmp_path, rows, sampling):
     """HistGradientBoosting predicts with OpenMP threads: forks made before this
     process's first prediction run it; made after, they would hang."""
-    frame, y = table(400, 1)
+    frame, y = table(1300, 1)
     spec = saved(HistGradientBoostingClassifier(max_iter=20).fit(frame, y), tmp_path / "h.joblib")
-    frame.head(60).to_csv(tmp_path / "rows.csv", index=False)
+    frame.head(rows).to_csv(tmp_path / "rows.csv", index=False)
     frame.to_csv(tmp_path / "train.csv", index=False)
 
     def explain(jobs: str) -> tuple[bytes, str]:
         argv = [sys.executable, "-c", RECORDING_MAIN, "tabular", "--model", spec.path,
                 "--trust-model", "--train", str(tmp_path / "train.csv"), "--all",
                 str(tmp_path / "rows.csv"), "--num-samples", "300", "--seed", "4",
-                "--format", "json", "-q", "--jobs", jobs]  # fmt: skip
+                "--format", "json", "-q", "--jobs", jobs, *sampling]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         done = subprocess.run(argv, capture_output=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -153,20 +161,21 @@ def test_an_openmp_model_explained_by_forks_matches_one_process(tmp_path):
     shared, said_shared = explain("2")
     assert "forked workers" not in said and "forked workers" in said_shared
     assert shared == alone
-    assert alone.count(b"\n") == 60
+    assert alone.count(b"\n") == rows
 
 
 @pytest.mark.slow
-def test_compare_forks_for_the_first_model_only(tmp_path):
+@SAMPLINGS
+def test_compare_forks_for_the_first_model_only(tmp_path, rows, sampling):
     """Once model A has predicted here, OpenMP's pool exists: model B's workers are
     new processes (forks of this process would hang on B's parallel loops)."""
-    frame, y = table(400, 2)
+    frame, y = table(1300, 2)
     first = saved(HistGradientBoostingClassifier(max_iter=20).fit(frame, y), tmp_path / "a.joblib")
     second = saved(
         HistGradientBoostingClassifier(max_iter=10, max_depth=3).fit(frame, y),
         tmp_path / "b.joblib",
     )
-    frame.head(40).to_csv(tmp_path / "rows.csv", index=False)
+    frame.head(rows).to_csv(tmp_path / "rows.csv", index=False)
     frame.to_csv(tmp_path / "train.csv", index=False)
 
     def compare(jobs: str) -> tuple[str, str]:
@@ -175,7 +184,7 @@ def test_compare_forks_for_the_first_model_only(tmp_path):
                 first.path, "--model", second.path, "--trust-model", "--train",
                 str(tmp_path / "train.csv"), "--all", str(tmp_path / "rows.csv"),
                 "--num-samples", "300", "--seed", "4", "-q", "--out", str(report),
-                "--jobs", jobs]  # fmt: skip
+                "--jobs", jobs, *sampling]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         done = subprocess.run(argv, capture_output=True, env=env, timeout=300)
         assert done.returncode == 0, done.stderr.decode()[-2000:]

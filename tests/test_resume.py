@@ -313,7 +313,10 @@ def spawn(data: dict[str, str], out: Path, *more: str) -> subprocess.Popen[bytes
     argv = [
         sys.executable, "-m", "lime_cli", "tabular", "--model", data["slow.joblib"],
         "--trust-module", "test_resume", "--train", data["rows.csv"], "--all", data["rows.csv"],
-        "--num-samples", "200", "--seed", "11", "-q", "--out", str(out), *more,
+        "--num-samples", "200", "--seed", "11", "-q", "--out", str(out),
+        # Each row's own samples: the slow model then takes seconds (on shared draws
+        # it is asked about far fewer rows), and forks start (16-row batches).
+        "--fresh-samples", *more,
     ]  # fmt: skip
     return subprocess.Popen(
         argv, env=env, cwd=str(TESTS), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,28 +1,36 @@
 """``lime-explain tabular``: which conditions on which columns decided a row of a CSV file.
 
-Rows are explained in batches: the samples of many rows are predicted in a
-few large model calls (bounded memory), then each row's surrogate is fitted
-on its own samples. The shared executor spreads batches over ``--jobs``
-workers. Each row's random stream is derived from the seed and the row's
-index alone, so a row's explanation is the same whatever the batch, the job
-count or the order.
+Rows are explained in batches. By default the rows of a run share one set
+of drawn samples and the model's answers for them (lime_cli.tabular.shared):
+a batch asks the model only about its rows themselves. With
+``--fresh-samples`` (or columns held at a row's value that the model uses)
+each row draws its own samples, and many rows' samples are predicted in a few
+large model calls (bounded memory). Then each row's surrogate is fitted. The
+shared executor spreads batches over ``--jobs`` workers. The draws come from
+the seed alone (each row's own: from the seed and the row's index), so a
+row's explanation is the same whatever the batch, the job count or the order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+import functools
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from lime_cli.errors import InputError, InternalError, LimeCliError, ModelError, UsageError
-from lime_cli.run.executor import Outcome, TaskBase
+from lime_cli.run.executor import STREAM_BATCH_PER_JOB, Outcome, TaskBase
 from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
 from lime_cli.run.settings import Settings, check_labels
 from lime_cli.tabular.choices import DISCRETIZERS
+
+if TYPE_CHECKING:
+    from lime_cli.tabular.shared import SharedDraws
 
 
 def tabular_inputs(func: F) -> F:
@@ -57,6 +65,12 @@ def tabular_inputs(func: F) -> F:
                      help="Features the model uses, held at each row's value in every sample "
                           "and not explained in this run; unlike --ignore-columns, "
                           "--save-stats keeps their statistics."),
+        click.option("--fresh-samples", is_flag=True,
+                     help="Draw each row's own samples, as lime does. By default the rows of "
+                          "a run share one set of drawn samples and the model's answers for "
+                          "them (the draws do not depend on the row), so the model is asked "
+                          "about samples + rows, not rows x samples; rows then share their "
+                          "sampling error. Rows with --freeze-columns always draw their own."),
         click.option("--save-stats", "save_stats_path", metavar="FILE.json",
                      help="Write the training statistics to FILE.json (for --train FILE.json): "
                           "per column only what sampling needs, bins or category frequencies. "
@@ -133,13 +147,14 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
         for note in (held_summary(saved), pooled_summary(saved)):
             if note:
                 click.echo(f"lime-explain: {options['save_stats_path']}: {note}", err=True)
-    held = {"ignore": tuple(ignore), "freeze": tuple(freeze)}
+    name = "" if source is None else "stdin" if source == "-" else source
+    task = TabularTask(
+        settings.spec, settings.labels, settings.params, stats, name,
+        ignore=tuple(ignore), freeze=tuple(freeze),
+        fresh_samples=bool(options.get("fresh_samples")),
+    )  # fmt: skip
     if source is None:  # only saving the statistics
-        return Job(
-            [], TabularTask(settings.spec, settings.labels, settings.params, stats, "", **held)
-        )
-    name = "stdin" if source == "-" else source
-    task = TabularTask(settings.spec, settings.labels, settings.params, stats, name, **held)
+        return Job([], task)
     if selection.every and source != "-":
         # Every row of a file: read a chunk at a time, so a CSV of millions of
         # rows takes the memory of a chunk (statistics come from --train).
@@ -369,6 +384,16 @@ def _parse_range(text: str) -> tuple[int | None, int | None]:
 # -- explaining rows ---------------------------------------------------------------
 
 
+#: Rows per batch when rows share their draws: many rows' answers in one model
+#: call (a pipeline's call costs milliseconds however few its rows).
+SHARED_BATCH = 512
+#: Rows per batch on shared draws when processes share a stream of rows.
+SHARED_BATCH_PER_JOB = 128
+#: How many times a row is given to the model to learn its own answer (see
+#: TabularTask._predict_rows): 16 doubles are two AVX-512 vectors.
+ROW_COPIES = 16
+
+
 @dataclass(frozen=True)
 class TabularTask(TaskBase):
     """Explains rows with one set of training statistics; picklable for worker processes.
@@ -382,15 +407,38 @@ class TabularTask(TaskBase):
     #: Columns held at each row's value (--ignore-columns, --freeze-columns).
     ignore: tuple[str, ...] = ()
     freeze: tuple[str, ...] = ()
+    #: --fresh-samples: each row draws its own samples (as lime) instead of the
+    #: run's shared draws (see lime_cli.tabular.shared).
+    fresh_samples: bool = False
+    #: Names this run's shared draws in each process (copied with the task to workers).
+    run_key: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
     def batch_size(self) -> int:
         """Rows per batch handed to a worker: as many as a bounded amount of memory
-        holds (the worker explains them a model call's worth at a time)."""
+        holds (the worker explains them a model call's worth at a time), or, when
+        rows share their draws, :data:`SHARED_BATCH` (a row then holds only its
+        comparison with the draws, and each batch makes a model call of its own)."""
         from lime_cli.tabular.domain import batch_rows
 
+        if not self.own_draws:
+            return SHARED_BATCH
         per_call = batch_rows(len(self.stats.columns))
         return max(1, max(self.params.batch_size or per_call, per_call) // self.params.num_samples)
+
+    @property
+    def share_size(self) -> int:
+        """Rows per batch when processes share a stream of rows: about 0.1 s of work,
+        enough to pay for a batch's model call (a row on shared draws takes about
+        half a millisecond, with its own draws several)."""
+        return STREAM_BATCH_PER_JOB if self.own_draws else SHARED_BATCH_PER_JOB
+
+    @property
+    def own_draws(self) -> bool:
+        """Whether rows will draw their own samples: asked to, or holding columns the
+        model uses (--freeze-columns; --ignore-columns naming a column the model uses
+        is found only once the model is loaded, and then too)."""
+        return self.fresh_samples or bool(self.freeze)
 
     def explain_batch(self, rows: Sequence[TableRow]) -> list[Outcome]:
         """Every row's (explanation, None) or (None, error), in order."""
@@ -399,6 +447,7 @@ class TabularTask(TaskBase):
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
         from lime_cli.tabular.domain import ColumnPlan, RowLayout, TabularSampler, call_rows
+        from lime_cli.tabular.shared import can_share, pool_for
 
         model = self.model.load()
         try:
@@ -417,12 +466,27 @@ class TabularTask(TaskBase):
         # fitted), or one row when its samples need several calls.
         batch = self.params.batch_size or call_rows(len(self.stats.columns))
         per_chunk = max(1, max(batch, call_rows(len(self.stats.columns))) // n)
+        explain = self._explain
+        if not self.fresh_samples and can_share(columns, layout):
+            pool = pool_for(f"{self.run_key} {self.model!r}", sampler, self._seed())
+            explain = functools.partial(self._explain_shared, pool)
+            per_chunk = len(rows)  # a row's own: its answer and, while fitted, its z
         for start in range(0, len(rows), per_chunk):
             chunk = rows[start : start + per_chunk]
-            yield from self._chunk(chunk, model, (layout, sampler, columns), batch)
+            yield from self._chunk(chunk, model, (layout, sampler, columns), batch, explain)
+
+    def _seed(self) -> int:
+        if self.params.seed is None:
+            raise ValueError("a task needs a resolved seed (settings_from resolves it)")
+        return self.params.seed
 
     def _chunk(
-        self, rows: list[TableRow], model: Any, shared: tuple[Any, Any, Any], batch: int
+        self,
+        rows: list[TableRow],
+        model: Any,
+        shared: tuple[Any, Any, Any],
+        batch: int,
+        explain: Callable[..., Iterator[tuple[int, Any]]],
     ) -> list[tuple[Any, LimeCliError | None]]:
         from lime_cli.tabular.domain import TabularDomain
 
@@ -443,7 +507,7 @@ class TabularTask(TaskBase):
                 continue
             domains.append((i, domain))
         try:
-            for i, explanation in self._explain(domains, model, batch, outcomes):
+            for i, explanation in explain(domains, model, batch, outcomes):
                 outcomes[i] = (explanation, None)
         except Exception as exc:  # one failure fails the rows of its batch, not the run
             for i, domain in domains:
@@ -506,8 +570,98 @@ class TabularTask(TaskBase):
         for i, domain in domains:
             explanation = done[i]
             explanation.params["batch_size"] = batch  # as engine.explain reports it
+            explanation.params["samples"] = "per row"
             explanation.warnings[:0] = domain.warnings
             yield i, explanation
+
+    def _explain_shared(
+        self,
+        pool: SharedDraws,
+        domains: list[tuple[int, Any]],
+        model: Any,
+        batch: int,
+        outcomes: list[Any],
+    ) -> Iterator[tuple[int, Any]]:
+        """Explain rows on the run's shared draws (see lime_cli.tabular.shared).
+
+        The rows themselves are predicted in one call; the pool grows (and is
+        predicted) only when a round of the plan needs more draws than it has.
+        """
+        from lime_cli.engine import explain_predictions
+        from lime_cli.engine.explain import finished, sample_plan
+        from lime_cli.tabular.domain import TabularSample
+
+        if not domains:
+            return
+        try:
+            own = self._predict_rows(domains, model, batch)
+        except ModelError:
+            kept = self._rows_the_model_takes(domains, model, outcomes)
+            if len(kept) == len(domains):
+                raise
+            domains = kept
+            if not domains:
+                return
+            own = self._predict_rows(domains, model, batch)
+        first = domains[0][1]
+
+        def predict(sample: TabularSample) -> Any:
+            from lime_cli.engine import predict_samples
+
+            return predict_samples(first, model, sample, batch)
+
+        plan = sample_plan(self.params)
+        holding = (first.instance_numeric, first.instance_categorical)
+        done: dict[int, Any] = {}
+        active = [(k, i, domain) for k, (i, domain) in enumerate(domains)]
+        for total in plan:
+            try:
+                pool.grow(total - 1, holding, predict)
+            except ModelError as exc:
+                raise ModelError(exc.message + _missing_hint(self.stats)) from exc
+            still = []
+            for k, i, domain in active:
+                z, y = pool.samples_for(domain, total, own[k : k + 1])
+                explanation = explain_predictions(
+                    domain, model, z, y, self.labels, self.params, plan=plan
+                )
+                if finished(explanation, self.params, plan):
+                    done[i] = explanation
+                else:
+                    still.append((k, i, domain))
+            active = still
+            if not active:
+                break
+        for i, domain in domains:
+            explanation = done[i]
+            explanation.params["batch_size"] = batch
+            explanation.params["samples"] = "shared"
+            explanation.warnings[:0] = domain.warnings
+            yield i, explanation
+
+    def _predict_rows(self, domains: list[tuple[int, Any]], model: Any, batch: int) -> Any:
+        """The model's answers (rows, classes) for the rows themselves, in one call.
+
+        Each row is given ``ROW_COPIES`` times in a row and its first copy's
+        answer kept: a row's answer must not depend on which rows share its
+        call (the promise of the same explanation with any --jobs or order),
+        and some models' vectorised arithmetic (an MLP's matrix products, say)
+        rounds the last bits differently at different positions of a call.
+        At a multiple of 16 a row is never in a vector loop's remainder, as
+        when each row's samples filled its own block of the call.
+        """
+        import numpy as np
+
+        from lime_cli.engine import predict_samples
+        from lime_cli.tabular.domain import TabularSample
+
+        rows = TabularSample.concatenate([domain.instance() for _, domain in domains])
+        copies = TabularSample(
+            np.repeat(rows.z, ROW_COPIES, axis=0),
+            np.repeat(rows.numeric, ROW_COPIES, axis=0),
+            np.repeat(rows.categorical, ROW_COPIES, axis=0),
+        )
+        return predict_samples(domains[0][1], model, copies, batch)[::ROW_COPIES]
 
     def _predict(
         self, domains: list[tuple[int, Any]], samples: dict[int, Any], model: Any, batch: int

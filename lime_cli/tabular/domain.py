@@ -862,17 +862,33 @@ class TabularDomain:
             numeric[:, k] = self.instance_numeric[0, k]
         for k in self._held_categorical:
             categorical[:, k].fill(self.instance_categorical[0, k])
-        z = np.empty((n, len(self.explained)), order="F")
+        z = self.z_from(numeric[1:], draw.numeric_levels, draw.categorical_levels)
+        return TabularSample(z, numeric, categorical)
+
+    def z_from(
+        self, numeric: np.ndarray, numeric_levels: np.ndarray, categorical_levels: np.ndarray
+    ) -> np.ndarray:
+        """The interpretable matrix (draws + 1, features), column-ordered as the engine
+        fits it, of this row and then ``draws`` drawn rows given by their numeric
+        values (draws, m) and their levels (draws, m) and (draws, c).
+
+        Row 0 is this row: 1 everywhere (or its standardised values without
+        bins); a drawn row has 1 where its level is this row's.
+        """
+        s = self.sampler
+        z = np.empty((numeric.shape[0] + 1, len(self.explained)), order="F")
         z[0] = 1.0
         for i, (is_numeric, k, level) in enumerate(self._features):
             if not is_numeric:
-                np.equal(draw.categorical_levels[:, k], level, out=z[1:, i])
+                np.equal(categorical_levels[:, k], level, out=z[1:, i])
             elif s.discretize:
-                np.equal(draw.numeric_levels[:, k], level, out=z[1:, i])
+                np.equal(numeric_levels[:, k], level, out=z[1:, i])
             else:
-                np.subtract(numeric[:, k], s.means[k], out=z[:, i])
+                z[0, i] = self.instance_numeric[0, k]
+                z[1:, i] = numeric[:, k]
+                z[:, i] -= s.means[k]
                 z[:, i] /= s.scales[k]
-        return TabularSample(z, numeric, categorical)
+        return z
 
     def instance(self) -> TabularSample:
         """This row alone, as a one-row sample (to check that the model takes it)."""
