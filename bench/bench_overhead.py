@@ -23,11 +23,13 @@ around it:
 
 Cases: ``tabular``, the GradientBoosting pipeline (imputer + one-hot encoder
 on a 3-column DataFrame) of ``bench_scale.py`` over ``--rows`` (200) rows
-with ``--num-samples`` (5000) samples; ``text``, ``--docs`` (100) BBC
+with ``--num-samples`` (5000) samples, on the run's shared draws (sampling
+then includes drawing them and each row's comparison with them);
+``tabular-fresh``, the same with ``--fresh-samples``; ``text``, ``--docs`` (100) BBC
 articles, one per line, for ``sample_models/bbc_rf.joblib`` with
 ``--text-samples`` (1000) samples. Run:
 
-    .venv/bin/python bench/bench_overhead.py [--case tabular] [--case text]
+    .venv/bin/python bench/bench_overhead.py [--case tabular] [--case tabular-fresh] [--case text]
         [--rows 200] [--num-samples 5000] [--docs 100] [--text-samples 1000] [--repeat 1]
 """
 
@@ -49,7 +51,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("tabular", "text")
+CASES = ("tabular", "tabular-fresh", "text")
 
 #: Steps in the order printed; "imports and CLI" is what is left of the time inside.
 STEPS = (
@@ -114,13 +116,15 @@ def install(timers: Timers, case: str) -> None:
     lime_cli.engine.explain_predictions = explain.explain_predictions
     lime_cli.run.loop.to_json = render_json.to_json
     assert render  # the package is imported; its json module is patched
-    if case == "tabular":
-        from lime_cli.tabular import command, data, domain
+    if case.startswith("tabular"):
+        from lime_cli.tabular import command, data, domain, shared
 
         timers.patch("reading", command, "training_stats")
         timers.patch("reading", data, "read_table_chunks")
         timers.patch("reading", data, "convert_rows")
         timers.patch("sampling", domain.TabularDomain, "sample")
+        timers.patch("sampling", domain.TabularDomain, "z_from")
+        timers.patch("sampling", shared.SharedDraws, "grow")  # its predict timed apart
         timers.patch("model input", domain.TabularDomain, "to_model_input")
     else:
         from lime_cli.text import command, domain
@@ -225,13 +229,16 @@ def main() -> None:
         folder = Path(tmp)
         for case in args.case or CASES:
             out = str(folder / f"{case}.jsonl")
-            if case == "tabular":
+            if case.startswith("tabular"):
+                fresh = case == "tabular-fresh"
                 paths = make_tabular(folder, [args.rows])
                 argv = ["tabular", "--model", paths["model"], "--trust-model", "--train",
                         paths["train"], "--all", paths[str(args.rows)], "--num-samples",
-                        str(args.num_samples), "-q", "--seed", "1", "--out", out]  # fmt: skip
+                        str(args.num_samples), "-q", "--seed", "1", "--out", out,
+                        *(["--fresh-samples"] if fresh else [])]  # fmt: skip
                 result = run_case(case, argv, args.rows, args.repeat)
-                name = f"tabular: GradientBoosting pipeline, {args.rows} rows, "
+                drawn = "each row's own samples" if fresh else "shared draws"
+                name = f"{case}: GradientBoosting pipeline, {drawn}, {args.rows} rows, "
                 report(name + f"{args.num_samples} samples", result, "row")
             else:
                 bbc = ROOT / "sample_models" / "bbc_rf.joblib"
