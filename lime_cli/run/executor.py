@@ -16,6 +16,7 @@ order as soon as each batch (and every batch before it) is done.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -128,6 +129,8 @@ STREAM_BATCH_PER_JOB = 16
 #: on shared draws (two batches, 0.1 s of work) do not repay; batches are sized
 #: (a task's ``share_size``) at roughly 0.05-0.1 s of work each.
 FORK_MIN_BATCHES = 9
+#: How long to wait for forks to say they are ready before the first batch.
+FORK_READY_SECONDS = 0.5
 #: Largest batch of a stream in one process: a batch's explanations are all in
 #: memory at once, and with few samples per input a model call holds many inputs.
 STREAM_BATCH = 512
@@ -288,6 +291,13 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
         except OSError:  # no fork to be had (memory, process limits): the usual way
             pass
         else:
+            # Forks are ready in milliseconds: wait for them, so the first batches go
+            # to them at once instead of after this process's first batch.
+            try:
+                concurrent.futures.wait(warmups, timeout=FORK_READY_SECONDS)
+            except BaseException:  # Ctrl-C meanwhile
+                forked.kill(pool)
+                raise
             yield from _with_workers(task, groups, jobs, pool, warmups, start=0)
             forked.stop(pool)
             return
