@@ -57,7 +57,10 @@ def stream(explanation: Explanation, quiet: bool) -> None:
     """``--format json``: one line per explanation on stdout, even with ``--quiet``."""
     import click
 
-    click.echo(to_json(explanation))
+    # color=True: no ANSI to strip from JSON (it escapes control characters), and
+    # click would otherwise ask the terminal driver whether stdout is one for
+    # every line (a system call: 0.2 s over 20,000 rows).
+    click.echo(to_json(explanation), color=True)
 
 
 def report_text(report: dict[str, Any]) -> str:
