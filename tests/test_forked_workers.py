@@ -52,6 +52,9 @@ def fresh_process(monkeypatch):
 
     monkeypatch.setattr(settings, "_LOADED_MODELS", {})
     monkeypatch.setattr(sklearn_adapter, "_predicted_here", False)
+    # Earlier tests in this process may have imported XGBoost or LightGBM (restored after).
+    for name in forked.THREADED_LIBRARIES:
+        monkeypatch.delitem(sys.modules, name, raising=False)
 
 
 linux_only = pytest.mark.skipif(
