@@ -116,8 +116,12 @@ def main() -> None:
     try:
         cli(prog_name="lime-explain")
     except SystemExit as done:
-        if not done.code and stdout_is_closed():  # output's last lines met a closed pipe
-            done = SystemExit(EXIT_PIPE_CLOSED)
+        if not done.code:
+            try:
+                sys.stdout.flush()
+            except (BrokenPipeError, ConnectionResetError):  # the last lines met a closed pipe
+                stdout_is_closed()  # points stdout at /dev/null: the exit's flush is quiet
+                done = SystemExit(EXIT_PIPE_CLOSED)
         leave(done)
         raise done from None
 

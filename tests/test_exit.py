@@ -152,3 +152,26 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path, output, jobs
     assert first.strip()
     assert stderr == b""
     assert code == 141
+
+
+def test_a_reader_that_leaves_early_costs_nothing_when_stdout_had_nothing(tmp_path):
+    """``... --out all.jsonl | true``: the reader leaves at once, but nothing was to be
+    written to it, so nothing was lost: exit 0, not 141."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(20)), encoding="utf-8")
+    joblib.dump(LogisticRegression().fit([[i, i % 3] for i in range(6)], [0, 1] * 3),
+                tmp_path / "m.joblib")  # fmt: skip
+    out = tmp_path / "all.jsonl"
+    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
+            "--train", str(rows), str(rows), "--all", "--num-samples", "50", "-q",
+            "--out", str(out)]  # fmt: skip
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as run:
+        assert run.stdout is not None and run.stderr is not None
+        run.stdout.close()  # as `| true` does
+        stderr = run.stderr.read()
+        code = run.wait(timeout=120)
+    assert (code, stderr) == (0, b"")
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 20

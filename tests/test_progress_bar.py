@@ -139,3 +139,33 @@ def test_failures_under_the_bar_each_get_a_line(tmp_path):
     assert len(json_lines) == 60
     assert all(json.loads(line) for line in json_lines)
     assert failures and all(line.startswith("lime-explain: check failed: ") for line in failures)
+
+
+WARNING_MODEL = """
+import time, warnings
+import numpy as np
+calls = [0]
+
+def predict(x):
+    calls[0] += 1
+    time.sleep(0.3)  # the bar is drawn meanwhile
+    if calls[0] == 2:
+        warnings.warn("the model saw something odd")
+    x = np.asarray(x, dtype=float)
+    p = 1 / (1 + np.exp(-(2 * x[:, 0] - x[:, 1])))
+    return np.column_stack([1 - p, p])
+"""
+
+
+def test_a_librarys_warning_under_the_bar_gets_a_line(tmp_path):
+    """Python's warnings go to sys.stderr: rich's stand-in puts them above the bar."""
+    (tmp_path / "warner.py").write_text(WARNING_MODEL, encoding="utf-8")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n" + "".join(f"{i % 7},{i % 3}\n" for i in range(30)), encoding="utf-8")
+    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model",
+            f"{tmp_path / 'warner.py'}:predict", "--train", str(rows), str(rows), "--all",
+            "--num-samples", "300", "--seed", "1", "--format", "json"]  # fmt: skip
+    code, received = run_on_terminal(argv)
+    assert code == 0, received[-500:]
+    shown = [line for line in screen_lines(received) if "UserWarning" in line]
+    assert len(shown) == 1 and shown[0].startswith(str(tmp_path / "warner.py")), shown

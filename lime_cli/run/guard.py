@@ -24,7 +24,7 @@ def report_error(error: LimeCliError) -> None:
 
 
 def stdout_is_closed() -> bool:
-    """True when stdout is a pipe whose reader has gone (closed by ``head`` or ``less``).
+    """True when stdout is a pipe (or socket) whose reader has gone (``head``, ``less``).
 
     Asked of the pipe itself (poll reports an error on a pipe's writing end
     once no reader is left), as a flush may have nothing left to write. When
@@ -39,7 +39,9 @@ def stdout_is_closed() -> bool:
         fd = sys.stdout.fileno()
         poller = select.poll()
         poller.register(fd, 0)  # POLLERR and POLLHUP are always reported
-        closed = any(events & select.POLLERR for _, events in poller.poll(0))
+        # A pipe without a reader reports an error; a socket whose peer left, a hang-up.
+        gone = select.POLLERR | select.POLLHUP
+        closed = any(events & gone for _, events in poller.poll(0))
     except (AttributeError, OSError, ValueError):  # no descriptor (a test's capture)
         return False
     if closed:
@@ -141,7 +143,7 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
         click.echo("lime-explain: interrupted", err=True)
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the promise: no traceback without --debug
-        if isinstance(exc, BrokenPipeError) and stdout_is_closed():
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)) and stdout_is_closed():
             # The reader took what it wanted (``| head``): end quietly, as Unix tools do.
             raise SystemExit(EXIT_PIPE_CLOSED) from None
         if debug:

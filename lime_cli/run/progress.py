@@ -23,7 +23,8 @@ class TerminalBar:
     is redrawn ten times a second by rich's own thread, and a line written
     between two redraws would otherwise start right after the bar, on its
     line (rich's redirection of stdout does not see click's writes, and would
-    send stdout's lines to stderr if it did).
+    send stdout's lines to stderr if it did; its redirection of stderr is kept,
+    for a library's warnings).
     """
 
     def __init__(self, progress: Any, task: Any) -> None:
@@ -39,9 +40,12 @@ class TerminalBar:
         bar again below them (at once: waiting for the next redraw would leave
         the bar hidden most of the time when lines come many times a second)."""
         live = self._progress.live
+        # The terminal itself, not rich's stand-in for sys.stderr (which holds text
+        # back until a newline).
+        stderr = getattr(sys.stderr, "rich_proxied_file", sys.stderr)
         with live._lock:  # what rich's refresh thread holds while it draws (reentrant)
-            sys.stderr.write(_ERASE_LINE)
-            sys.stderr.flush()
+            stderr.write(_ERASE_LINE)
+            stderr.flush()
             try:
                 yield
             finally:
@@ -66,8 +70,9 @@ def progress_bar(description: str, enabled: bool) -> Iterator[TerminalBar | None
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
+        # stdout's lines must stay on stdout (rich would print them on its stderr
+        # console); stderr's (a library's warnings) go above the bar.
         redirect_stdout=False,
-        redirect_stderr=False,
     ) as progress:
         yield TerminalBar(progress, progress.add_task(description, total=None))
 

@@ -70,7 +70,8 @@ def tabular_inputs(func: F) -> F:
                           "a run share one set of drawn samples and the model's answers for "
                           "them (the draws do not depend on the row), so the model is asked "
                           "about samples + rows, not rows x samples; rows then share their "
-                          "sampling error. Rows with --freeze-columns always draw their own."),
+                          "sampling error. Rows holding a column the model uses (--freeze-columns, "
+                          "--ignore-columns) at their own value always draw their own."),
         click.option("--save-stats", "save_stats_path", metavar="FILE.json",
                      help="Write the training statistics to FILE.json (for --train FILE.json): "
                           "per column only what sampling needs, bins or category frequencies. "
@@ -661,7 +662,10 @@ class TabularTask(TaskBase):
             np.repeat(rows.numeric, ROW_COPIES, axis=0),
             np.repeat(rows.categorical, ROW_COPIES, axis=0),
         )
-        return predict_samples(domains[0][1], model, copies, batch)[::ROW_COPIES]
+        # Calls of whole multiples of the copies: a row's first copy never lands in a
+        # call's last, partial vector (--batch-size 50 would put row 3's at 48).
+        per_call = max(ROW_COPIES, batch // ROW_COPIES * ROW_COPIES)
+        return predict_samples(domains[0][1], model, copies, per_call)[::ROW_COPIES]
 
     def _predict(
         self, domains: list[tuple[int, Any]], samples: dict[int, Any], model: Any, batch: int
