@@ -112,11 +112,16 @@ def attempt(function: Any, item: Any) -> Outcome:
         return None, exc
 
 
-def batches(items: Sequence[Any], batch_size: int, jobs: int) -> list[Sequence[Any]]:
-    """Consecutive slices of ``items``: ``batch_size`` long, shorter when workers share them."""
+def batches(
+    items: Sequence[Any], batch_size: int, jobs: int, per_job: int = 1
+) -> list[Sequence[Any]]:
+    """Consecutive slices of ``items``: ``batch_size`` long, shorter when workers share
+    them (:data:`BATCHES_PER_WORKER` each), but not below ``per_job`` (a task's
+    ``share_size``: smaller batches cost more than they even out)."""
     size = max(1, batch_size)
     if jobs > 1:
-        size = max(1, min(size, math.ceil(len(items) / (jobs * BATCHES_PER_WORKER))))
+        even = math.ceil(len(items) / (jobs * BATCHES_PER_WORKER))
+        size = max(1, min(size, max(per_job, even)))
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
@@ -144,7 +149,7 @@ def stream_batches(
     taken as they come, so only the batches under way are in memory; at most
     ``per_job`` when several processes share them (a task's ``share_size``)."""
     if isinstance(items, Sequence):
-        yield from batches(items, batch_size, jobs)
+        yield from batches(items, batch_size, jobs, per_job)
         return
     size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else per_job))
     iterator = iter(items)
