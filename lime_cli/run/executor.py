@@ -16,7 +16,6 @@ order as soon as each batch (and every batch before it) is done.
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -299,7 +298,7 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
             # Forks are ready in milliseconds: wait for them, so the first batches go
             # to them at once instead of after this process's first batch.
             try:
-                concurrent.futures.wait(warmups, timeout=FORK_READY_SECONDS)
+                pool.wait(warmups, FORK_READY_SECONDS)
             except BaseException:  # Ctrl-C meanwhile
                 forked.kill(pool)
                 raise
@@ -350,9 +349,13 @@ def _with_workers(
     broken = False
     given = start  # batches handed out so far (to a worker or to this process)
     shown = start  # batches yielded so far
+    # A ForkPool's results are read here, when this loop looks (no threads of its own).
+    poll = getattr(pool, "poll", None)
     try:
         with _thread_share(jobs):
             while groups.has(shown):
+                if poll is not None:
+                    poll(0)
                 if not broken:
                     ready = sum(1 for w in warmups if w.done())
                     busy = sum(1 for f in waiting.values() if not f.done())
@@ -381,6 +384,8 @@ def _with_workers(
                 if groups.has(given):
                     here[given] = _explain_batch(task, groups[given])
                     given += 1
+                elif poll is not None:
+                    poll(None)  # until a result arrives
                 else:
                     pending = [waiting[shown]] if shown in waiting else []
                     wait(pending, return_when=FIRST_COMPLETED)

@@ -65,25 +65,22 @@ def start(task: Any, count: int, jobs: int) -> tuple[Any, list[Any]]:
     workers before it reaches the caller. Raises OSError when the system
     cannot fork (out of memory or processes).
     """
-    import multiprocessing
     import signal
-    from concurrent.futures import ProcessPoolExecutor
+
+    from lime_cli.run.fork_pool import ForkPool
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    pool = ProcessPoolExecutor(
-        max_workers=count,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_begin,
-        initargs=(os.getpid(), threads),
-    )
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    pool = None
     try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
+            pool = ForkPool(count, _begin, (os.getpid(), threads))
             ready = [pool.submit(_ready) for _ in range(count)]
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a pending Ctrl-C lands here
     except BaseException:
-        kill(pool)
+        if pool is not None:
+            kill(pool)
         raise
     return pool, ready
 
