@@ -54,17 +54,22 @@ def test_leave_returns_while_another_thread_runs():
         other.join()
 
 
-def test_the_command_ends_with_its_code_and_all_its_output(tmp_path):
-    rows = tmp_path / "rows.csv"
-    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(6)), encoding="utf-8")
+def small_run(tmp_path: Path, count: int, *options: str) -> list[str]:
+    """The command line explaining ``count`` rows of a two-column CSV for a logistic
+    regression (both made in ``tmp_path``), with ``options`` added."""
     import joblib
     from sklearn.linear_model import LogisticRegression
 
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(count)), encoding="utf-8")
     joblib.dump(LogisticRegression().fit([[i, i % 3] for i in range(6)], [0, 1] * 3),
                 tmp_path / "m.joblib")  # fmt: skip
-    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
-            "--train", str(rows), str(rows), "--all", "--num-samples", "50", "--seed", "1",
-            "--format", "json", "-q"]  # fmt: skip
+    return [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
+            "--train", str(rows), str(rows), "--all", "--num-samples", "50", *options]  # fmt: skip
+
+
+def test_the_command_ends_with_its_code_and_all_its_output(tmp_path):
+    argv = small_run(tmp_path, 6, "--seed", "1", "--format", "json", "-q")
     done = subprocess.run(argv, capture_output=True, env=ENV, timeout=120)
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["input"]["row"] for line in done.stdout.splitlines()] == list(range(6))
@@ -132,16 +137,7 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path, output, jobs
     """``lime-explain ... | head -1``: once the reader has gone, the run ends with
     exit 141 (a closed pipe, as shells report it) and nothing on stderr (it used
     to report ``internal error: BrokenPipeError``, exit 5)."""
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-
-    rows = tmp_path / "rows.csv"
-    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(300)), encoding="utf-8")
-    joblib.dump(LogisticRegression().fit([[i, i % 3] for i in range(6)], [0, 1] * 3),
-                tmp_path / "m.joblib")  # fmt: skip
-    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
-            "--train", str(rows), str(rows), "--all", "--num-samples", "50", "--seed", "1",
-            "--format", output, "--jobs", jobs]  # fmt: skip
+    argv = small_run(tmp_path, 300, "--seed", "1", "--format", output, "--jobs", jobs)
     # 300 explanations are several times a pipe's 64 KiB: writing must meet the closed end.
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as run:
         assert run.stdout is not None and run.stderr is not None
@@ -157,17 +153,8 @@ def test_a_reader_that_stops_reading_ends_the_run_quietly(tmp_path, output, jobs
 def test_a_reader_that_leaves_early_costs_nothing_when_stdout_had_nothing(tmp_path):
     """``... --out all.jsonl | true``: the reader leaves at once, but nothing was to be
     written to it, so nothing was lost: exit 0, not 141."""
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-
-    rows = tmp_path / "rows.csv"
-    rows.write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(20)), encoding="utf-8")
-    joblib.dump(LogisticRegression().fit([[i, i % 3] for i in range(6)], [0, 1] * 3),
-                tmp_path / "m.joblib")  # fmt: skip
     out = tmp_path / "all.jsonl"
-    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model", str(tmp_path / "m.joblib"),
-            "--train", str(rows), str(rows), "--all", "--num-samples", "50", "-q",
-            "--out", str(out)]  # fmt: skip
+    argv = small_run(tmp_path, 20, "-q", "--out", str(out))
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV) as run:
         assert run.stdout is not None and run.stderr is not None
         run.stdout.close()  # as `| true` does
