@@ -65,11 +65,17 @@ def start(task: Any, count: int, jobs: int) -> tuple[Any, list[Any]]:
     workers before it reaches the caller. Raises OSError when the system
     cannot fork (out of memory or processes).
     """
+    import gc
     import signal
 
     from lime_cli.run.fork_pool import ForkPool
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    # Every object made so far (modules, the model, statistics) out of the cyclic
+    # collector's sight: its passes write to each object's header, copying the
+    # pages a fork shares with this process, in both (a 20,000-row run: 7.1 s
+    # -> 6.8 s, 5% less CPU). They live as long as the process anyway.
+    gc.freeze()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     pool = None
     try:
