@@ -151,3 +151,18 @@ def test_a_rows_answer_does_not_depend_on_its_call_with_any_batch_size(files):
             same = every[one["input"]["row"]]
             assert one["prediction"] == same["prediction"]
             assert one["explanations"] == same["explanations"]
+
+
+def test_a_short_selection_on_shared_draws_is_not_cut_into_enough_batches_to_fork():
+    """--rows 0:200 --jobs 2 made 16 batches of 13 rows (0.1 s of work), forked and
+    was slower than --jobs 1; batches of a selection respect the task's share size."""
+    from lime_cli.run import executor
+    from lime_cli.tabular.command import SHARED_BATCH_PER_JOB, TabularTask
+
+    task = TabularTask(None, None, None, None, "rows")  # type: ignore[arg-type]
+    assert task.share_size == SHARED_BATCH_PER_JOB
+    rows = list(range(200))
+    cut = executor.batches(rows, task.batch_size, 2, task.share_size)
+    assert len(cut) < executor.FORK_MIN_BATCHES and sum(map(len, cut)) == 200
+    many = executor.batches(list(range(5000)), task.batch_size, 2, task.share_size)
+    assert len(many) >= executor.FORK_MIN_BATCHES  # long runs still share the work
