@@ -106,7 +106,7 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point: ends the process with the command's exit code (see
     :func:`leave`); a program that runs a command and goes on calls :data:`cli`."""
-    from lime_cli.run.guard import EXIT_PIPE_CLOSED, install_interrupt_handler, stdout_is_closed
+    from lime_cli.run.guard import EXIT_PIPE_CLOSED, drop_closed_stdout, install_interrupt_handler
 
     install_interrupt_handler()
     # File names that are not valid UTF-8 must not crash printing them.
@@ -120,7 +120,7 @@ def main() -> None:
             try:
                 sys.stdout.flush()
             except (BrokenPipeError, ConnectionResetError):  # the last lines met a closed pipe
-                stdout_is_closed()  # points stdout at /dev/null: the exit's flush is quiet
+                drop_closed_stdout()  # so the exit's own flush is quiet
                 done = SystemExit(EXIT_PIPE_CLOSED)
         leave(done)
         raise done from None

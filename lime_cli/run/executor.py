@@ -80,12 +80,17 @@ class TaskBase:
 
         return dataclasses.replace(self, model=model)
 
+    @property
+    def seed(self) -> int:
+        """The run's seed (a task is made with it resolved: see settings_from)."""
+        if self.params.seed is None:
+            raise ValueError("a task needs a resolved seed (settings_from resolves it)")
+        return self.params.seed
+
     def rng(self, identity: bytes | int) -> np.random.Generator:
         """The input's own random stream: from the seed and the input's identity alone
         (see :func:`lime_cli.run.settings.rng_for`)."""
-        if self.params.seed is None:
-            raise ValueError("a task needs a resolved seed (settings_from resolves it)")
-        return rng_for(self.params.seed, identity)
+        return rng_for(self.seed, identity)
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,12 @@ FORK_READY_SECONDS = 0.5
 STREAM_BATCH = 512
 
 
+def share_size(task: Any) -> int:
+    """Inputs per batch when processes share the work: the task's ``share_size``
+    (about a tenth of a second of its work), else :data:`STREAM_BATCH_PER_JOB`."""
+    return int(getattr(task, "share_size", STREAM_BATCH_PER_JOB))
+
+
 def stream_batches(
     items: Iterable[Any], batch_size: int, jobs: int, per_job: int = STREAM_BATCH_PER_JOB
 ) -> Iterator[Sequence[Any]]:
@@ -185,8 +196,7 @@ def run_pairs(
 
         yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
         return
-    per_job = getattr(task, "share_size", STREAM_BATCH_PER_JOB)
-    groups = stream_batches(items, task.batch_size, jobs, per_job)
+    groups = stream_batches(items, task.batch_size, jobs, share_size(task))
     if jobs <= 1:
         for group in groups:
             yield from zip(group, _explain_batch(task, group))

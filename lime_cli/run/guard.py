@@ -23,8 +23,8 @@ def report_error(error: LimeCliError) -> None:
     click.echo(f"lime-explain: {error.kind}: {message}", err=True)
 
 
-def stdout_is_closed() -> bool:
-    """True when stdout is a pipe (or socket) whose reader has gone (``head``, ``less``).
+def drop_closed_stdout() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has gone (``head``, ``less``).
 
     Asked of the pipe itself (poll reports an error on a pipe's writing end
     once no reader is left), as a flush may have nothing left to write. When
@@ -143,7 +143,7 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
         click.echo("lime-explain: interrupted", err=True)
         code = EXIT_INTERRUPTED
     except Exception as exc:  # the promise: no traceback without --debug
-        if isinstance(exc, (BrokenPipeError, ConnectionResetError)) and stdout_is_closed():
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)) and drop_closed_stdout():
             # The reader took what it wanted (``| head``): end quietly, as Unix tools do.
             raise SystemExit(EXIT_PIPE_CLOSED) from None
         if debug:

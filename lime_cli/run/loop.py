@@ -119,7 +119,7 @@ def run_job(
                 failed = error is not None or explanation is None
                 speaks = report_failures if failed else shown_here or checking
                 with printing(progress if speaks else None):
-                    if error is not None or explanation is None:
+                    if failed or explanation is None:  # (the second for the type checker)
                         if settings.debug and error is not None:
                             raise error
                         named = _named(error, job.name_of(item))

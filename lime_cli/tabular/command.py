@@ -469,17 +469,12 @@ class TabularTask(TaskBase):
         per_chunk = max(1, max(batch, call_rows(len(self.stats.columns))) // n)
         explain = self._explain
         if not self.fresh_samples and can_share(columns, layout):
-            pool = pool_for(f"{self.run_key} {self.model!r}", sampler, self._seed())
+            pool = pool_for(f"{self.run_key} {self.model!r}", sampler, self.seed)
             explain = functools.partial(self._explain_shared, pool)
             per_chunk = len(rows)  # a row's own: its answer and, while fitted, its z
         for start in range(0, len(rows), per_chunk):
             chunk = rows[start : start + per_chunk]
             yield from self._chunk(chunk, model, (layout, sampler, columns), batch, explain)
-
-    def _seed(self) -> int:
-        if self.params.seed is None:
-            raise ValueError("a task needs a resolved seed (settings_from resolves it)")
-        return self.params.seed
 
     def _chunk(
         self,
@@ -568,12 +563,7 @@ class TabularTask(TaskBase):
             active = still
             if not active:
                 break
-        for i, domain in domains:
-            explanation = done[i]
-            explanation.params["batch_size"] = batch  # as engine.explain reports it
-            explanation.params["samples"] = "per row"
-            explanation.warnings[:0] = domain.warnings
-            yield i, explanation
+        yield from _finished(domains, done, batch, "per row")
 
     def _explain_shared(
         self,
@@ -633,12 +623,7 @@ class TabularTask(TaskBase):
             active = still
             if not active:
                 break
-        for i, domain in domains:
-            explanation = done[i]
-            explanation.params["batch_size"] = batch
-            explanation.params["samples"] = "shared"
-            explanation.warnings[:0] = domain.warnings
-            yield i, explanation
+        yield from _finished(domains, done, batch, "shared")
 
     def _predict_rows(self, domains: list[tuple[int, Any]], model: Any, batch: int) -> Any:
         """The model's answers (rows, classes) for the rows themselves, in one call.
@@ -701,6 +686,20 @@ class TabularTask(TaskBase):
                 continue
             kept.append((i, domain))
         return kept
+
+
+def _finished(
+    domains: list[tuple[int, Any]], done: dict[int, Any], batch: int, samples: str
+) -> Iterator[tuple[int, Any]]:
+    """Each row's explanation, in order, with what the run adds to it: the batch size
+    (as engine.explain reports it), whose samples (``"shared"`` or ``"per row"``)
+    and the row's warnings first."""
+    for i, domain in domains:
+        explanation = done[i]
+        explanation.params["batch_size"] = batch
+        explanation.params["samples"] = samples
+        explanation.warnings[:0] = domain.warnings
+        yield i, explanation
 
 
 def _for_row(label: str, exc: Exception) -> LimeCliError:

@@ -281,6 +281,16 @@ class TabularSampler:
         return self.category_keys[k].get(_key(value), self.category_other[k])
 
     # -- drawing -------------------------------------------------------------
+    def hold(
+        self, numeric: np.ndarray, categorical: np.ndarray, row: tuple[np.ndarray, np.ndarray]
+    ) -> None:
+        """Write a row's values (``row``: numeric (1, m), categorical (1, c)) into the
+        held columns of ``numeric`` (n, m) and ``categorical`` (n, c), in place."""
+        for k in self.held_numeric:
+            numeric[:, k] = row[0][0, k]
+        for k in self.held_categorical:
+            categorical[:, k].fill(row[1][0, k])
+
     def draw(self, n: int, rng: np.random.Generator, out: Draw | None = None) -> Draw:
         """``n`` rows drawn from the training statistics, written into ``out`` if given.
 
@@ -778,10 +788,6 @@ class TabularDomain:
                 self._features.append((True, k, int(self.numeric_levels[k])))
             else:
                 self._features.append((False, k, int(self.categorical_levels[k])))
-        #: Positions of the held columns among the numeric and the categorical ones.
-        held = [(j, isinstance(stats.columns[j], NumericColumn)) for j in self.columns.held_idx]
-        self._held_numeric = [s.position[j] for j, numeric in held if numeric]
-        self._held_categorical = [s.position[j] for j, numeric in held if not numeric]
         #: Warnings for this row's explanation: the columns' and the row's own.
         self.warnings = list(self.columns.warnings) + self._unseen_warnings()
 
@@ -858,10 +864,8 @@ class TabularDomain:
         draw = s.draw(
             n - 1, rng, Draw(numeric[1:], numeric_levels, categorical[1:], categorical_levels)
         )
-        for k in self._held_numeric:  # every sample keeps the row's value
-            numeric[:, k] = self.instance_numeric[0, k]
-        for k in self._held_categorical:
-            categorical[:, k].fill(self.instance_categorical[0, k])
+        # Every sample keeps the row's value in the held columns.
+        s.hold(numeric, categorical, (self.instance_numeric, self.instance_categorical))
         z = self.z_from(numeric[1:], draw.numeric_levels, draw.categorical_levels)
         return TabularSample(z, numeric, categorical)
 

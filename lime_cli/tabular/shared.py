@@ -106,10 +106,7 @@ class SharedDraws:
             fresh = count - len(self)
             m, c = len(self.sampler.numeric_idx), len(self.sampler.categorical_idx)
             draw = self.sampler.draw(fresh, rng, Draw.empty(fresh, m, c))
-            for k in self.sampler.held_numeric:
-                draw.numeric[:, k] = holding[0][0, k]
-            for k in self.sampler.held_categorical:
-                draw.categorical[:, k].fill(holding[1][0, k])
+            self.sampler.hold(draw.numeric, draw.categorical, holding)
             empty_z = np.empty((fresh, 0))
             answers = predict(TabularSample(empty_z, draw.numeric, draw.categorical))
             self.numeric = np.concatenate([self.numeric, draw.numeric])
