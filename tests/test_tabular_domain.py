@@ -21,6 +21,7 @@ from lime_cli.tabular.domain import (
     _levels,
     bin_names,
     edge_labels,
+    sample_rows,
 )
 
 
@@ -256,6 +257,25 @@ def test_a_sample_slices_and_concatenates_with_its_values(stats):
     assert np.array_equal(part.numeric, sample.numeric[2:5], equal_nan=True)
     both = TabularSample.concatenate([sample, part])
     assert len(both) == 13 and np.array_equal(np.asarray(both), np.vstack([sample.z, part.z]))
+
+
+def test_rows_sampled_into_one_chunk_are_the_rows_own_samples(stats):
+    """Each row's slice of the chunk is what it draws alone from the same stream,
+    and the chunk's values are the rows' values in order (what the model is asked)."""
+    domains = [
+        TabularDomain(row_values(age=age, income=1e4, housing=h, smoker=s), stats)
+        for age, h, s in [(40, "own", True), (22, "rent", False), (65, None, True)]
+    ]
+    rows, chunk = sample_rows(domains, 50, [np.random.default_rng(k) for k in range(3)])
+    for k, (domain, row) in enumerate(zip(domains, rows)):
+        alone = domain.sample(50, np.random.default_rng(k))
+        assert np.array_equal(row.z, alone.z)
+        assert np.array_equal(row.numeric, alone.numeric, equal_nan=True)
+        assert list(row.categorical.ravel()) == list(alone.categorical.ravel())
+        part = chunk[k * 50 : (k + 1) * 50]
+        assert np.array_equal(part.numeric, alone.numeric, equal_nan=True)
+        assert list(part.categorical.ravel()) == list(alone.categorical.ravel())
+    assert len(chunk) == 150 and chunk.categorical[100, 0] is None  # the third row's housing
 
 
 # -- model inputs ------------------------------------------------------------------------

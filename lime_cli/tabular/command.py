@@ -522,24 +522,28 @@ class TabularTask(TaskBase):
         """
         import numpy as np
 
-        from lime_cli.engine import explain_predictions
+        from lime_cli.engine import explain_predictions, predict_samples
         from lime_cli.engine.explain import finished, more_samples, sample_plan, stack_rows
+        from lime_cli.tabular.domain import sample_rows
 
         if not domains:
             return
         plan = sample_plan(self.params)
         n = plan[0]
         rngs = {i: self.rng(d.row) for i, d in domains}
-        samples = {i: d.sample(n, rngs[i]) for i, d in domains}
+        drawn, chunk = sample_rows([d for _, d in domains], n, [rngs[i] for i, _ in domains])
+        samples = {i: sample for (i, _), sample in zip(domains, drawn)}
         try:
-            y = self._predict(domains, samples, model, batch)
+            y = predict_samples(domains[0][1], model, chunk, batch)
         except ModelError as exc:
             # Find the rows the model refuses on their own, fail only those, retry the rest.
             kept = self._rows_the_model_takes(domains, model, outcomes)
             if len(kept) == len(domains):
                 raise ModelError(exc.message + _missing_hint(self.stats)) from exc
             domains = kept
-            y = self._predict(domains, samples, model, batch) if domains else None
+            if not domains:
+                return
+            y = self._predict(domains, samples, model, batch)
         answers = {i: y[k * n : (k + 1) * n] for k, (i, _) in enumerate(domains)}
         done: dict[int, Any] = {}
         active = list(domains)

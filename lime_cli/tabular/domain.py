@@ -92,6 +92,27 @@ class TabularSample:
         )
 
 
+def sample_rows(
+    domains: list[TabularDomain], n: int, rngs: list[np.random.Generator]
+) -> tuple[list[TabularSample], TabularSample]:
+    """``n`` samples of each row, drawn into one pair of arrays for all of them.
+
+    Returns each row's sample (its values are rows ``k * n`` to ``(k + 1) * n``
+    of the shared arrays) and the whole chunk as one sample of values only
+    (its ``z`` has no columns): what the model is asked about, without
+    copying the rows' samples together (a copy cost 0.07 ms a row of 5000).
+    """
+    first = domains[0].sampler
+    total = n * len(domains)
+    numeric = np.empty((total, len(first.numeric_idx)))
+    categorical = np.empty((total, len(first.categorical_idx)), dtype=object, order="F")
+    samples = [
+        domain.sample(n, rng, (numeric[k * n : (k + 1) * n], categorical[k * n : (k + 1) * n]))
+        for k, (domain, rng) in enumerate(zip(domains, rngs))
+    ]
+    return samples, TabularSample(np.empty((total, 0)), numeric, categorical)
+
+
 # -- drawing values from training statistics ----------------------------------
 
 
@@ -845,18 +866,27 @@ class TabularDomain:
         return bin_names(col.name, col.bins.edges, column_edge_labels(col))[level]
 
     # -- the Domain protocol ---------------------------------------------------------
-    def sample(self, n: int, rng: np.random.Generator) -> TabularSample:
+    def sample(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        into: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> TabularSample:
         """``n`` rows; row 0 is this row, the others drawn from the training statistics.
 
         The draw is written straight into rows 1.. of the sample's values
         (``numeric`` (n, m), ``categorical`` (n, c), column-ordered: written and
-        read a column at a time) and ``z`` (n, features) is built a column at a
-        time from the drawn levels, column-ordered as the engine fits it.
+        read a column at a time; ``into`` gives them, else they are made) and
+        ``z`` (n, features) is built a column at a time from the drawn levels,
+        column-ordered as the engine fits it.
         """
         s = self.sampler
         m, c = len(s.numeric_idx), len(s.categorical_idx)
-        numeric = np.empty((n, m))
-        categorical = np.empty((n, c), dtype=object, order="F")
+        if into is None:
+            numeric = np.empty((n, m))
+            categorical = np.empty((n, c), dtype=object, order="F")
+        else:
+            numeric, categorical = into
         numeric[0] = self.instance_numeric[0]
         categorical[0] = self.instance_categorical[0]
         numeric_levels = np.empty((n - 1, m), dtype=np.intp, order="F")
