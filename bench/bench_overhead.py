@@ -27,10 +27,17 @@ with ``--num-samples`` (5000) samples, on the run's shared draws (sampling
 then includes drawing them and each row's comparison with them);
 ``tabular-fresh``, the same with ``--fresh-samples``; ``text``, ``--docs`` (100) BBC
 articles, one per line, for ``sample_models/bbc_rf.joblib`` with
-``--text-samples`` (1000) samples. Run:
+``--text-samples`` (1000) samples.
+
+The steps' sum per row leaves out what no step covers (each row's random
+stream and domain, the loop, the progress bar). So each case also runs with
+``--marginal`` (5) times as many rows: the difference of the two runs, per
+extra row, is what one more row costs end to end, and its share outside the
+model the figure issue 14 asks about (``--marginal 0`` skips it). Run:
 
     .venv/bin/python bench/bench_overhead.py [--case tabular] [--case tabular-fresh] [--case text]
         [--rows 200] [--num-samples 5000] [--docs 100] [--text-samples 1000] [--repeat 1]
+        [--marginal 5]
 """
 
 from __future__ import annotations
@@ -189,6 +196,17 @@ def run_case(case: str, argv: list[str], count: int, repeat: int) -> dict[str, A
     return best
 
 
+def report_marginal(small: dict[str, Any], large: dict[str, Any], unit: str) -> None:
+    """What one more input costs: the difference of two runs, per extra input."""
+    extra = large["count"] - small["count"]
+    wall = (large["wall"] - small["wall"]) / extra
+    model = large["steps"].get("model predict", 0.0) - small["steps"].get("model predict", 0.0)
+    model /= extra
+    print(f"  one more {unit} (runs of {small['count']} and {large['count']}, their difference "
+          f"per extra {unit}): {1000 * wall:.2f} ms end to end, {1000 * model:.2f} ms in the "
+          f"model, {(wall - model) / wall:.1%} outside the model", flush=True)  # fmt: skip
+
+
 def report(name: str, result: dict[str, Any], unit: str) -> None:
     wall, steps, count = result["wall"], result["steps"], result["count"]
     model = steps.get("model predict", 0.0)
@@ -207,6 +225,44 @@ def report(name: str, result: dict[str, Any], unit: str) -> None:
           f"{(each - model) / each:.1%} outside the model", flush=True)  # fmt: skip
 
 
+def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
+    """Run one case (and its larger twin for ``--marginal``) and print what was measured."""
+    from bench_scale import make_tabular, make_text
+
+    out = str(folder / f"{case}.jsonl")
+    counts = [args.rows if case.startswith("tabular") else args.docs]
+    if args.marginal > 1:
+        counts.append(counts[0] * args.marginal)
+    if case.startswith("tabular"):
+        fresh = case == "tabular-fresh"
+        paths = make_tabular(folder, counts)
+        argvs = [
+            ["tabular", "--model", paths["model"], "--trust-model", "--train", paths["train"],
+             "--all", paths[str(n)], "--num-samples", str(args.num_samples), "-q", "--seed",
+             "1", "--out", out, *(["--fresh-samples"] if fresh else [])]
+            for n in counts
+        ]  # fmt: skip
+        drawn = "each row's own samples" if fresh else "shared draws"
+        name = f"{case}: GradientBoosting pipeline, {drawn}, {counts[0]} rows, "
+        name, unit = name + f"{args.num_samples} samples", "row"
+    else:
+        bbc = ROOT / "sample_models" / "bbc_rf.joblib"
+        if not bbc.exists():
+            print("text: skipped (make sample-models builds sample_models/bbc_rf.joblib)")
+            return
+        argvs = [
+            ["text", "--model", str(bbc), make_text(folder, n), "--lines", "--num-samples",
+             str(args.text_samples), "-q", "--seed", "1", "--out", out]
+            for n in counts
+        ]  # fmt: skip
+        name = f"text: BBC random forest, {counts[0]} articles, {args.text_samples} samples"
+        unit = "doc"
+    results = [run_case(case, argv, n, args.repeat) for argv, n in zip(argvs, counts)]
+    report(name, results[0], unit)
+    if len(results) > 1:
+        report_marginal(results[0], results[1], unit)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=CASES, action="append")
@@ -215,6 +271,9 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--text-samples", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per case (the fastest shown)")
+    parser.add_argument(
+        "--marginal", type=int, default=5, help="also run N times the inputs (0: skip)"
+    )
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--argv", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,35 +281,10 @@ def main() -> None:
         child(args)
         return
     sys.path.insert(0, str(ROOT / "bench"))
-    from bench_scale import make_tabular, make_text
-
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; --jobs 1")
     with tempfile.TemporaryDirectory(prefix="lime-bench-overhead-") as tmp:
-        folder = Path(tmp)
         for case in args.case or CASES:
-            out = str(folder / f"{case}.jsonl")
-            if case.startswith("tabular"):
-                fresh = case == "tabular-fresh"
-                paths = make_tabular(folder, [args.rows])
-                argv = ["tabular", "--model", paths["model"], "--trust-model", "--train",
-                        paths["train"], "--all", paths[str(args.rows)], "--num-samples",
-                        str(args.num_samples), "-q", "--seed", "1", "--out", out,
-                        *(["--fresh-samples"] if fresh else [])]  # fmt: skip
-                result = run_case(case, argv, args.rows, args.repeat)
-                drawn = "each row's own samples" if fresh else "shared draws"
-                name = f"{case}: GradientBoosting pipeline, {drawn}, {args.rows} rows, "
-                report(name + f"{args.num_samples} samples", result, "row")
-            else:
-                bbc = ROOT / "sample_models" / "bbc_rf.joblib"
-                if not bbc.exists():
-                    print("text: skipped (make sample-models builds sample_models/bbc_rf.joblib)")
-                    continue
-                docs = make_text(folder, args.docs)
-                argv = ["text", "--model", str(bbc), docs, "--lines", "--num-samples",
-                        str(args.text_samples), "-q", "--seed", "1", "--out", out]  # fmt: skip
-                result = run_case(case, argv, args.docs, args.repeat)
-                name = f"text: BBC random forest, {args.docs} articles, "
-                report(name + f"{args.text_samples} samples", result, "doc")
+            measure(case, args, Path(tmp))
 
 
 if __name__ == "__main__":
