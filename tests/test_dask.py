@@ -178,3 +178,44 @@ def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, c
     _, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     assert out.read_bytes() == reference.read_bytes()
+
+
+@pytest.mark.slow
+def test_relative_file_names_are_the_clients_whatever_the_workers_folder(data, tmp_path, cluster):
+    """The workers run in tests/; the command in the data's folder names the model
+    relative to it: the workers read the client's file, and the output (naming the
+    model as given) is the output of --jobs 1."""
+    address, _ = cluster
+    folder = Path(data["fast.joblib"]).parent
+    argv = [
+        "tabular", "--model", "fast.joblib", "--train", "rows.csv", "--all", "rows.csv",
+        "--num-samples", "200", "--seed", "4", "-q", "--out",
+    ]  # fmt: skip
+    runs = {}
+    for name, more in (("one", []), ("dask", ["--scheduler", address])):
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "lime_cli", *argv, str(out), *more],
+            env=ENV, cwd=str(folder), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
+        runs[name] = out.read_bytes()
+    assert runs["dask"] == runs["one"]
+    assert b'"path": "fast.joblib"' in runs["one"]
+
+
+def test_a_model_no_worker_can_load_is_one_error(tmp_path):
+    """Workers load the model before any batch: a file they cannot read fails the run
+    once (the error's kind and exit code), not once per input."""
+    from distributed import Client, LocalCluster
+
+    from lime_cli.errors import InputError
+    from lime_cli.run.dask_backend import _load_on_workers
+    from lime_cli.run.settings import ModelSpec
+
+    spec = ModelSpec("gone.joblib").located_in(str(tmp_path))
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
+        with Client(local) as client, pytest.raises(InputError) as raised:
+            _load_on_workers(client, spec)
+    assert raised.value.message.startswith("a Dask worker cannot load the model: ")
+    assert str(tmp_path / "gone.joblib") in raised.value.message

@@ -18,6 +18,7 @@ Needs the ``dask`` extra: ``pip install 'lime-explain[dask]'``.
 from __future__ import annotations
 
 import logging
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -51,7 +52,10 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
 
     client, cluster = _connect(address)
     futures: deque[tuple[Sequence[Any], Any]] = deque()
+    # Workers may run in other folders: relative file names are the client's.
+    task = task.with_model(task.model.located_in(os.getcwd()))
     try:
+        _load_on_workers(client, task.model)
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
         threads = max(1, threads)
         # Batches as small as when processes share them, even for one worker: the
@@ -78,6 +82,22 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
         raise
     finally:
         _close(client, cluster)
+
+
+def _load_on_workers(client: Any, spec: Any) -> None:
+    """Every worker loads the model before any batch is sent: a model no worker can
+    load (a file missing there, say) is one error, not one per input."""
+    from lime_cli.errors import LimeCliError
+
+    try:
+        client.run(_load_model, spec)
+    except LimeCliError as exc:
+        raise type(exc)(f"a Dask worker cannot load the model: {exc.message}") from None
+
+
+def _load_model(spec: Any) -> None:
+    """Run on each worker (by ``client.run``): load the model into its cache."""
+    spec.load()
 
 
 def _connect(address: str) -> tuple[Any, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
+import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -62,6 +64,14 @@ class ModelSpec:
     trust_model: bool = False
     trusted_modules: tuple[str, ...] = ()
     options: tuple[tuple[str, Any], ...] = ()
+    #: The folder relative file names are read from: None for this process's
+    #: working folder; the client's, for Dask workers started elsewhere (see
+    #: :meth:`located_in`). Not part of the spec's identity (its settings hash).
+    where: str | None = field(default=None, compare=False, repr=False)
+
+    def located_in(self, folder: str) -> ModelSpec:
+        """The same spec, its relative file names read from ``folder`` wherever it is loaded."""
+        return dataclasses.replace(self, where=folder)
 
     def load(self) -> Model:
         """The loaded model adapter, once per process (workers reuse it across inputs)."""
@@ -69,17 +79,36 @@ class ModelSpec:
         if model is None:
             from lime_cli.models import load_model
 
+            path = self._file(self.path)
+            options = {k: self._file(v) if k in _FILE_OPTIONS else v for k, v in self.options}
             model = load_model(
-                self.path,
+                path,
                 fmt=self.fmt,
                 mode=self.mode,
                 class_names=list(self.class_names) if self.class_names else None,
                 trust_model=self.trust_model,
                 trusted_modules=self.trusted_modules,
-                **dict(self.options),
+                **options,
             )
+            if path != self.path and hasattr(model, "path"):
+                model.path = self.path  # named as the user gave it (JSON, messages)
             _LOADED_MODELS[self] = model
         return model
+
+    def _file(self, name: Any) -> Any:
+        """``name`` read from :attr:`where` when it is a relative file name (not a
+        URL or a callable: those are found the same way everywhere)."""
+        if self.where is None or not isinstance(name, str) or not name:
+            return name
+        from lime_cli.models.loading import model_source
+
+        if os.path.isabs(name) or model_source(name) is not None:
+            return name
+        return os.path.join(self.where, name)
+
+
+#: Model options that name files (text models' tokenizer and class names).
+_FILE_OPTIONS = frozenset({"tokenizer", "class_names_file"})
 
 
 #: Per-process cache of loaded models, keyed by their spec (see ModelSpec.load).
