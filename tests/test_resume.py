@@ -379,3 +379,85 @@ def test_a_finished_images_output_is_checked_against_the_superpixels_shown(tmp_p
     assert resume.check_finished(str(out), "image", settings(5), seed_given=True) == 1
     with pytest.raises(UsageError, match="--num-features 5 there, 6 here"):
         resume.check_finished(str(out), "image", settings(6), seed_given=True)
+
+
+def failed_checks(stderr: str) -> list[str]:
+    return sorted(line for line in stderr.splitlines() if "check failed" in line)
+
+
+def junit_counts(path: Path) -> tuple[str, str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    suite = root if root.tag == "testsuite" else root.find("testsuite")
+    assert suite is not None
+    return suite.get("tests", ""), suite.get("failures", "")
+
+
+def test_a_resumed_run_reports_the_stopped_runs_failed_checks(data, tmp_path, monkeypatch):
+    """Exit code, stderr and JUnit of a stopped-then-resumed run are the uninterrupted
+    run's: a CI gate that resumes must fail on checks the first part failed."""
+    checks = ("--seed", "5", "--forbid", "a", "--within", "1")
+    whole = run(*args(data, tmp_path / "whole.jsonl", *checks, "--junit", str(tmp_path / "w.xml")))
+    assert whole.exit_code == 1 and failed_checks(whole.stderr)
+    out = tmp_path / "part.jsonl"
+    stopping_after(200, monkeypatch)  # most rows in the stopped part
+    assert run(*args(data, out, *checks)).exit_code == 130
+    monkeypatch.undo()
+    resumed = run(*args(data, out, *checks, "--resume", "--junit", str(tmp_path / "r.xml")))
+    assert resumed.exit_code == 1, resumed.stderr
+    assert failed_checks(resumed.stderr) == failed_checks(whole.stderr)
+    assert junit_counts(tmp_path / "r.xml") == junit_counts(tmp_path / "w.xml")
+    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    # --resume of the finished file: nothing to do, but its checks still fail the gate.
+    again = run(*args(data, out, *checks, "--resume", "--junit", str(tmp_path / "f.xml")))
+    assert again.exit_code == 1 and "nothing to do" in again.stderr
+    assert failed_checks(again.stderr) == failed_checks(whole.stderr)
+    assert junit_counts(tmp_path / "f.xml") == junit_counts(tmp_path / "w.xml")
+
+
+def test_a_resume_given_other_inputs_keeps_the_ledger(data, tmp_path, monkeypatch):
+    """Inputs of the stopped run not met again (its CSV cut short since): exit 2 and
+    the ledger kept, so the right inputs still finish the run (it used to warn,
+    remove the ledger and then call the stopped run complete)."""
+    rows = tmp_path / "rows.csv"
+    full = Path(data["rows.csv"]).read_text(encoding="utf-8")
+    rows.write_text(full, encoding="utf-8")
+    argv = args(data, tmp_path / "whole.jsonl", "--seed", "2")
+    argv[argv.index("--all") + 1] = str(rows)
+    assert run(*argv).exit_code == 0
+    out = tmp_path / "part.jsonl"
+    argv[argv.index("--out") + 1] = str(out)
+    stopping_after(50, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+    rows.write_text("\n".join(full.splitlines()[:11]) + "\n", encoding="utf-8")  # 10 rows
+    wrong = run(*argv, "--resume")
+    assert wrong.exit_code == 2 and "not given this time" in wrong.stderr
+    assert (tmp_path / "part.jsonl.resume").exists()
+    rows.write_text(full, encoding="utf-8")
+    assert run(*argv, "--resume").exit_code == 0
+    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+
+
+def test_resume_with_nothing_to_resume_says_so_and_names_the_seed(data, tmp_path):
+    out = tmp_path / "new.jsonl"
+    result = run(*args(data, out, "--resume"))
+    assert result.exit_code == 0, result.stderr
+    seed = json.loads(out.read_text(encoding="utf-8").splitlines()[0])["params"]["seed"]
+    assert f"nothing to resume (no output, no {out}.resume): a new run, --seed {seed}" in (
+        result.stderr
+    )
+
+
+def test_resume_refuses_an_output_that_is_not_a_regular_file(data, tmp_path):
+    """A pipe as --out with --resume was read as a finished output: it hung."""
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "lime_cli", *args(data, fifo, "--resume")],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    refusal = f"--resume needs --out to be a file: {fifo} is not a regular file"
+    assert done.stderr == f"lime-explain: usage error: {refusal}\n"

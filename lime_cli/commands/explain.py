@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from lime_cli.run.guard import guarded
-from lime_cli.run.loop import run_job
+from lime_cli.run.loop import replay_finished, run_job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import (
     check_options,
@@ -19,7 +19,14 @@ from lime_cli.run.options import (
     with_help,
 )
 from lime_cli.run.outputs import OutputPlan
-from lime_cli.run.resume import Progress, check_finished, continue_from, saved_seed, settings_key
+from lime_cli.run.resume import (
+    Progress,
+    check_finished,
+    continue_from,
+    ledger_path,
+    saved_seed,
+    settings_key,
+)
 from lime_cli.run.settings import Settings, settings_from
 
 
@@ -36,7 +43,7 @@ def make_command(modality: Modality) -> click.Command:
             if resume:
                 settings, progress = _resuming(modality.name, settings, plan, options, given_seed)
                 if progress.finished:
-                    return 0
+                    return replay_finished(settings, plan)
             else:
                 _refuse_to_overwrite_a_stopped_run(plan)
             key = settings_key(modality.name, settings, options)
@@ -83,6 +90,7 @@ def _resuming(
     """The settings to go on with (the stopped run's seed unless --seed is given) and
     what is done already; exit 2 without exactly one JSON Lines --out."""
     import dataclasses
+    import os
 
     from lime_cli.errors import UsageError
 
@@ -90,11 +98,21 @@ def _resuming(
     if len(streamed) != 1:
         raise UsageError("--resume needs one --out FILE.jsonl (the output to go on with)")
     path = streamed[0]
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(f"--resume needs --out to be a file: {path} is not a regular file")
     saved = saved_seed(path)
     if seed is None and saved is not None:
         params = dataclasses.replace(settings.params, seed=saved)
         settings = dataclasses.replace(settings, params=params)
     progress = continue_from(path, settings_key(name, settings, options))
+    if not progress.finished and not os.path.exists(ledger_path(path)):
+        # Stopped before its first explanation (or never run): nothing was kept,
+        # not even the seed; said even with --quiet, as 'nothing to do' is.
+        click.echo(
+            f"lime-explain: {path}: nothing to resume (no output, no {path}.resume): "
+            f"a new run, --seed {settings.params.seed}",
+            err=True,
+        )
     if progress.finished:  # said even with --quiet: the only sign nothing was done
         count = check_finished(path, name, settings, seed_given=seed is not None)
         click.echo(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from lime_cli.errors import (
     EXIT_OK,
     InternalError,
     LimeCliError,
+    OutputError,
     UsageError,
     worst_exit_code,
 )
@@ -111,6 +113,11 @@ def run_job(
     # failed checks and inputs on stderr (where the bar is).
     shown_here = plan.show and sys.stdout.isatty()
     checking = not settings.rules.empty
+    if checking and resumed is not None and len(resumed.done):
+        # The stopped run's lines count as this run's: their failed checks are
+        # reported again and set the exit code (a CI gate must not pass on resume).
+        kept = replay_checks(plan.streamed()[0], len(resumed.done))
+        codes.update(_report_checks(kept, outcomes_all, reporting))
     finished = False
     try:
         with progress_bar("inputs", show_bar) as progress:
@@ -143,30 +150,85 @@ def run_job(
                     progress(count, total)
         finished = True
     finally:
-        for writer in writers:
-            writer.close(finished)
         unmatched = resumed is not None and resumed.done.unmatched
+        for writer in writers:
+            # Inputs of the stopped run not met: its ledger stays, to resume it properly.
+            writer.close(finished and not unmatched)
         if resumed is not None:
             resumed.done.close()
     if finished and unmatched:
-        click.echo(
-            f"lime-explain: warning: {plan.streamed()[0]} holds explanations of inputs not "
-            "given this time, or given in another order (resume with the stopped run's inputs)",
-            err=True,
+        path = plan.streamed()[0]
+        raise UsageError(
+            f"{path} holds explanations of inputs not given this time, or given in another "
+            f"order: resume with the stopped run's inputs ({path}.resume is kept)"
         )
     if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
+    write_reports(plan, outcomes_all, failed_inputs)
+    result.code = worst_exit_code(sorted(codes))
+    return result
+
+
+def write_reports(plan: OutputPlan, outcomes: list[Any], failed_inputs: list[Any]) -> None:
+    """The reports written at the end from every check's outcome and every failed
+    input: a JUnit XML file, CI annotations."""
     if plan.junit:
         from lime_cli.output import atomic_write_text
         from lime_cli.render.junit import to_junit_xml
 
-        atomic_write_text(plan.junit, to_junit_xml(outcomes_all, failed_inputs, "lime-explain"))
+        atomic_write_text(plan.junit, to_junit_xml(outcomes, failed_inputs, "lime-explain"))
     if plan.annotations:
         from lime_cli.render.annotations import emit
 
-        emit(plan.annotations, outcomes_all, failed_inputs)
-    result.code = worst_exit_code(sorted(codes))
-    return result
+        emit(plan.annotations, outcomes, failed_inputs)
+
+
+def replay_checks(path: str, count: int | None = None) -> Iterator[list[Any]]:
+    """The check outcomes recorded in the first ``count`` lines (all: None) of a JSON
+    Lines output, a line at a time; exit 2 on a line that is not an explanation."""
+    from lime_cli.checks import recorded_outcomes
+
+    try:
+        with open(path, encoding="utf-8") as out:
+            for number, line in enumerate(out, start=1):
+                if count is not None and number > count:
+                    return
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    raise UsageError(
+                        f"{path} line {number} is not JSON: remove the file to start over"
+                    ) from None
+                yield recorded_outcomes(data) if isinstance(data, dict) else []
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _report_checks(recorded: Iterable[list[Any]], collected: list[Any], collect: bool) -> set[int]:
+    """Print each recorded failure as a fresh run does; the exit codes they make."""
+    from lime_cli.checks import failure_line
+
+    codes = {EXIT_OK}
+    for outcomes in recorded:
+        if collect:
+            collected.extend(outcomes)
+        for outcome in outcomes:
+            if not outcome.passed:
+                click.echo(f"lime-explain: check failed: {failure_line(outcome)}", err=True)
+                codes.add(EXIT_CHECK_FAILED)
+    return codes
+
+
+def replay_finished(settings: Settings, plan: OutputPlan) -> int:
+    """``--resume`` of a finished output: its checks reported again (and its JUnit file
+    or annotations written) as the run that made it reported them; the exit code."""
+    if settings.rules.empty:
+        return EXIT_OK
+    outcomes: list[Any] = []
+    collect = bool(plan.junit or plan.annotations)
+    codes = _report_checks(replay_checks(plan.streamed()[0]), outcomes, collect)
+    write_reports(plan, outcomes, [])
+    return worst_exit_code(sorted(codes))
 
 
 def _named(error: BaseException | None, name: str) -> LimeCliError:
