@@ -132,6 +132,93 @@ def test_a_bad_byte_after_the_first_chunk_fails_the_rest_of_the_file_at_its_offs
     assert replaced[-2] == ("doc:9", "goal \ufffd here", "")
 
 
+BAD_LINES = "\n".join(many_lines(12)).encode("utf-8") + b"\nthe caf\xc3\xa9"
+
+
+def lines_before(data: bytes, bad: int) -> list[tuple[str, str | None, str]]:
+    """The complete lines before the byte at ``bad``, as read whole (all non-blank)."""
+    lines = data[:bad].decode("utf-8").split("\n")[:-1]
+    return [(f"doc:{n}", line, "") for n, line in enumerate(lines, 1)]
+
+
+@pytest.mark.parametrize("bad", [b"\xff", b"\x00"])
+def test_the_lines_before_a_bad_byte_in_a_later_chunk_are_all_handed_out(bad):
+    """Every chunk size, so the byte falls at every place in its chunk (first, last, after
+    an é cut by the chunk's edge): the lines of its chunk before it were dropped."""
+    data = BAD_LINES + bad + b" here\nafter it\n"
+    offset = data.index(bad)
+    for chunk in range(1, len(data) + 2):
+        found = read_lines(data, chunk)
+        error = found[-1][2]
+        if bad == b"\xff":
+            assert error.startswith(f"doc: not valid UTF-8 (byte 0xff at offset {offset}); ")
+        else:
+            assert error == "doc: contains NUL bytes; this looks like a binary file, not text"
+        if offset < chunk:  # in the first chunk: the whole file fails, as read whole
+            assert found[:-1] == [], chunk
+        else:
+            assert found[:-1] == lines_before(data, offset), chunk
+
+
+@pytest.mark.parametrize(
+    ("rest", "at", "lines"),
+    [
+        (b"\xa9\nnew chip\n\xff x\n", 11, ["the team won", "the caf\u00e9", "new chip"]),
+        (b"\xa9\n\xc3\xff x\n", 2, ["the team won", "the caf\u00e9"]),  # a character begun
+        (b"\xa9\xff\n", 1, ["the team won"]),  # right after the character cut by the edge
+        (b"A b\n", -1, ["the team won"]),  # the cut character is never finished
+        (b"\xa9\n\xff", 2, ["the team won", "the caf\u00e9"]),  # the chunk's last byte
+    ],
+)
+def test_a_bad_byte_after_a_character_cut_by_the_chunk_edge(rest, at, lines):
+    """The first chunk ends inside "é" (the decoder holds its first byte back); the bad
+    byte (``at`` bytes into the second chunk) is named at its offset in the file, after
+    the lines before it."""
+    first = b"the team won\nthe caf\xc3"
+    data = first + rest + b"after it\n"
+    assert len(rest) <= len(first)  # the bad byte is in the second chunk
+    found = read_lines(data, len(first))
+    offset = len(first) + at
+    error = f"doc: not valid UTF-8 (byte 0x{data[offset]:02x} at offset {offset}); "
+    assert found[-1][2].startswith(error)
+    assert found[:-1] == [(f"doc:{n}", line, "") for n, line in enumerate(lines, 1)]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bad"),
+    [
+        ("utf-16", "\ud800".encode("utf-16-le", "surrogatepass")),  # half a surrogate pair
+        ("utf-32", b"\x00\x00\x11\x00"),  # past U+10FFFF
+        ("shift_jis", b"\xff"),  # its decoder forgets a held byte when it fails
+    ],
+)
+def test_the_lines_before_a_bad_character_in_other_encodings(encoding, bad):
+    """Every chunk size: characters of 2 or 4 bytes are cut by a chunk's edge before
+    the bad one, whose offset is the one reading the file whole names."""
+    lines = [*(line.replace("é", "e") for line in many_lines(4)), "日本語 テキスト", "the cafe"]
+    rest = "x\nafter\n".encode(encoding if encoding == "shift_jis" else f"{encoding}-le")
+    data = ("\n".join(lines) + "\n").encode(encoding) + bad + rest
+    [(_, _, error)] = read_lines(data, len(data) + 1, encoding=encoding)  # read whole
+    offset = int(error.split(" at offset ")[1].split(")")[0])
+    assert offset == len(data) - len(bad + rest)
+    expected = [(f"doc:{n}", line, "") for n, line in enumerate(lines, 1)]
+    for chunk in range(1, len(data) + 2):
+        found = read_lines(data, chunk, encoding=encoding)
+        assert found[-1] == ("doc", None, error)
+        if offset >= chunk:  # not in the first chunk
+            assert found[:-1] == expected, chunk
+        else:  # in it, or found there only once the next one is read
+            assert found[:-1] in ([], expected), chunk
+
+
+def test_the_lines_before_a_nul_character_in_a_later_chunk_are_handed_out():
+    """UTF-16 has zero bytes in every character: a NUL is found once decoded."""
+    data = ("\n".join(many_lines(12)) + "\nlast\x00 line\nafter\n").encode("utf-16")
+    found = read_lines(data, 64, encoding="utf-16")
+    assert found[-1] == ("doc", None, "doc: contains NUL characters; this looks like a binary file")
+    assert found[:-1] == [(f"doc:{n}", line, "") for n, line in enumerate(many_lines(12), 1)]
+
+
 def test_a_line_longer_than_the_limit_fails_alone_without_being_kept():
     data = b"short one\n" + b"x" * 500 + b"\r\nshort two\n"
     found = read_lines(data, 16, max_characters=100)
@@ -186,6 +273,26 @@ def test_a_file_of_many_chunks_is_explained_completely_and_in_order(
     assert streamed.read_bytes() == whole.read_bytes()
     names = [json.loads(line)["input"]["name"] for line in streamed.read_text().splitlines()]
     assert names == [f"{doc}:{i}" for i in range(1, 301)] == read
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_every_line_before_a_bad_byte_in_a_later_chunk_is_explained(
+    text_model, tmp_path, monkeypatch, jobs
+):
+    doc = tmp_path / "bad.txt"
+    good = ("\n".join(many_lines(40)) + "\n").encode("utf-8")
+    doc.write_bytes(good + b"the team \xff won\nafter it\n")
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 400)  # the bad byte in the third chunk
+    monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 2.0)  # workers with --jobs 2
+    out = tmp_path / "out.jsonl"
+    result = text_run(text_model, str(doc), "--out", str(out), "--jobs", jobs)
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        f"lime-explain: input error: {doc}: not valid UTF-8 (byte 0xff at offset {len(good) + 9}); "
+    )
+    names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
+    assert len(good) > 2 * 400 and names == [f"{doc}:{i}" for i in range(1, 41)]
 
 
 def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(

@@ -119,10 +119,10 @@ def lines_of(
     Lines end at "\\n" (a "\\r" before it is dropped) and nowhere else, as
     line-oriented tools count them: ``str.splitlines`` would also split at form
     feeds, U+0085, U+2028 and the like, which belong inside a document. Raises
-    :class:`InputError` for an empty, binary or undecodable input (after
-    yielding the lines of the chunks before the problem, if any).
+    :class:`InputError` for an empty, binary or undecodable input: at once if the
+    problem is in the first chunk, else after yielding every line ended before it.
     """
-    from lime_cli.inputs import is_bytewise, undecodable
+    from lime_cli.inputs import is_bytewise
 
     codec = codecs.lookup(encoding).name
     bytewise = is_bytewise(codec)
@@ -138,27 +138,20 @@ def lines_of(
             chunk = read(chunk_bytes)
         except OSError as exc:
             raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
-        if bytewise and b"\x00" in chunk:
-            raise InputError(f"{name}: contains NUL bytes; this looks like a binary file, not text")
-        held = _held(decoder)
-        try:
-            text = decoder.decode(chunk, final=not chunk)
-        except UnicodeDecodeError as exc:
-            offset = fed - held + exc.start
-            raise undecodable(name, codec, exc.object[exc.start], offset, DECODE_HINT) from None
-        except UnicodeError as exc:  # a codec that decodes nothing ("undefined")
-            raise InputError(f"{name}: cannot decode as {codec} ({exc})") from None
+        text, problem = _decode(decoder, chunk, name, codec, bytewise, fed)
+        if problem is not None and not fed:
+            raise problem  # in the first chunk: the whole file fails, as read whole
         fed += len(chunk)
         if text and not started:
             text, started = text.removeprefix("\ufeff"), True
-        if not bytewise and "\x00" in text:
-            raise InputError(f"{name}: contains NUL characters; this looks like a binary file")
         content = content or bool(chunk.strip() if bytewise else text.strip())
         pieces = text.split("\n")
         for piece in pieces[:-1]:
             line.add(piece)
             if (document := line.end()) is not None:
                 yield document
+        if problem is not None:
+            raise problem  # after the lines before it; the line it is in fails with the rest
         line.add(pieces[-1])
         if not chunk:
             break
@@ -168,10 +161,50 @@ def lines_of(
         raise InputError(f"{name}: the input is empty")
 
 
-def _held(decoder: codecs.IncrementalDecoder) -> int:
-    """Bytes an incremental decoder holds back (the start of a character cut by a chunk)."""
-    state = decoder.getstate()
-    return len(state[0]) if isinstance(state[0], bytes) else 0
+def _decode(
+    decoder: codecs.IncrementalDecoder,
+    chunk: bytes,
+    name: str,
+    codec: str,
+    bytewise: bool,
+    fed: int,
+) -> tuple[str, InputError | None]:
+    """``chunk`` decoded (the last, empty, one ends the input), or, if it holds a NUL
+    byte, a byte ``codec`` cannot decode or a NUL character, the text before the first
+    of them and the error for the input's rest (``fed``: the bytes decoded before).
+
+    The text before the problem is kept, not only the error, so that the lines of a
+    later chunk before a bad byte are explained like those of the chunks before: the
+    module's promise. The message is the one reading the file whole gives (NUL bytes
+    first, then a byte that cannot be decoded, then NUL characters).
+    """
+    from lime_cli.inputs import undecodable
+
+    state = decoder.getstate()  # to decode again the bytes before a bad one
+    held = len(state[0]) if isinstance(state[0], bytes) else 0  # a character cut by a chunk
+    problem: InputError | None = None
+    nul = chunk.find(b"\x00") if bytewise else -1
+    if nul >= 0:
+        problem = InputError(f"{name}: contains NUL bytes; this looks like a binary file, not text")
+    try:
+        text = decoder.decode(chunk if nul < 0 else chunk[:nul], final=not chunk)
+    except UnicodeDecodeError as exc:  # exc.object: the bytes held back, then the chunk's
+        offset = fed - held + exc.start
+        byte = exc.object[exc.start]
+        problem = problem or undecodable(name, codec, byte, offset, DECODE_HINT)
+        decoder.setstate(state)
+        try:  # the bytes before the bad one (none if it began in the bytes held back)
+            text = decoder.decode(chunk[: max(exc.start - held, 0)])
+        except UnicodeError:  # a codec that does not say where it fails: no lines kept
+            text = ""
+    except UnicodeError as exc:  # a codec that decodes nothing ("undefined")
+        raise InputError(f"{name}: cannot decode as {codec} ({exc})") from None
+    if not bytewise and (nul := text.find("\x00")) >= 0:
+        problem = problem or InputError(
+            f"{name}: contains NUL characters; this looks like a binary file"
+        )
+        text = text[:nul]
+    return text, problem
 
 
 class _Line:
