@@ -32,6 +32,20 @@ def close(x):  # b and c matter about as much: some rows need more samples to ra
         log.write(f"{len(x)}\\n")
     p = 1 / (1 + np.exp(-(2 * x[:, 0] - 0.3 * x[:, 1] + 0.25 * x[:, 2])))
     return np.column_stack([1 - p, p])
+
+def by_position(x):  # close, rounded as a vectorised kernel rounds: by a row's place in the call
+    x = np.asarray(x, dtype=float)
+    with open(os.environ["CALLS_LOG"], "a") as log:
+        log.write(f"{len(x)}\\n")
+    a, b, c = 2 * x[:, 0], -0.3 * x[:, 1], 0.25 * x[:, 2]
+    # Rows 0-3 of each 8-row vector add one way, rows 4-7 another, and the rows of
+    # the call's last, partial vector a third (a remainder loop).
+    lanes = np.arange(len(x)) % 8 < 4
+    z = np.where(lanes, (a + b) + c, a + (b + c))
+    whole = len(x) // 8 * 8
+    z[whole:] = (c[whole:] + b[whole:]) + a[whole:]
+    p = 1 / (1 + np.exp(-z))
+    return np.column_stack([1 - p, p])
 """
 
 
@@ -68,12 +82,13 @@ def weights(explanation: dict) -> dict[str, float]:
 
 def test_the_model_is_asked_about_the_draws_once_and_each_row(files):
     from lime_cli.tabular.command import ROW_COPIES
+    from lime_cli.tabular.domain import padded
 
     shared, asked = explain(files, "--num-samples", "500")
     assert asked == 499 + 30 * ROW_COPIES
     assert {e["params"]["samples"] for e in shared} == {"shared"}
     fresh, asked_fresh = explain(files, "--num-samples", "500", "--fresh-samples")
-    assert asked_fresh == 30 * 500
+    assert asked_fresh == 30 * padded(500)  # each row's 500 in a block of 512
     assert {e["params"]["samples"] for e in fresh} == {"per row"}
 
 
@@ -87,8 +102,10 @@ def test_a_rows_explanation_depends_on_its_values_not_its_number(files):
 
 
 def test_rows_holding_a_column_the_model_uses_draw_their_own(files):
+    from lime_cli.tabular.domain import padded
+
     held, asked = explain(files, "--num-samples", "300", "--freeze-columns", "c")
-    assert asked == 30 * 300
+    assert asked == 30 * padded(300)
     assert {e["params"]["samples"] for e in held} == {"per row"}
 
 
@@ -151,6 +168,37 @@ def test_a_rows_answer_does_not_depend_on_its_call_with_any_batch_size(files):
             same = every[one["input"]["row"]]
             assert one["prediction"] == same["prediction"]
             assert one["explanations"] == same["explanations"]
+
+
+def test_a_rows_own_samples_are_answered_the_same_in_any_call(files):
+    """With its own samples a row's answers depend on its samples only, not on the rows
+    sharing its model calls: some models round a sample's answer by its place in the
+    call (a LogisticRegression's or an MLP's matrix products, here ``by_position``), and
+    the rows sharing a call change with the selection, --batch-size and --jobs (and, with
+    --num-samples auto, with which rows are still unsettled in a later round). Each
+    row's block of samples starts at a multiple of 16 rows, padded to a multiple of 16,
+    and calls are cut at multiples of 16."""
+    auto = ["--fresh-samples", "--num-samples", "auto", "--min-samples", "300",
+            "--max-samples", "2400", "--num-features", "2"]  # fmt: skip
+
+    def same(explanations: list[dict], given: list[dict]) -> None:
+        assert explanations
+        for one in explanations:
+            other = given[one["input"]["row"]]
+            assert one["params"]["num_samples"] == other["params"]["num_samples"]
+            assert one["prediction"] == other["prediction"]
+            assert one["explanations"] == other["explanations"], one["input"]["row"]
+
+    every, _ = explain(files, *auto, function="by_position")
+    assert len({e["params"]["num_samples"] for e in every}) > 1  # rows stop at different rounds
+    for selection in (["--rows", "1:30"], ["--rows", "3:30", "--batch-size", "700"],
+                      ["--rows", "29:30"], ["--jobs", "2"]):  # fmt: skip
+        # (--jobs 2 with 30 rows: batches of 16 rows, explained in this process)
+        same(explain(files, *auto, *selection, function="by_position")[0], every)
+    fixed = ["--fresh-samples", "--num-samples", "300"]
+    every, _ = explain(files, *fixed, function="by_position")
+    for selection in (["--rows", "1:30"], ["--rows", "3:30", "--batch-size", "1000"]):
+        same(explain(files, *fixed, *selection, function="by_position")[0], every)
 
 
 def test_a_short_selection_on_shared_draws_is_not_cut_into_enough_batches_to_fork():

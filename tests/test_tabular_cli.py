@@ -397,6 +397,22 @@ def test_a_category_the_model_refuses_fails_its_row_only(files):
     assert "row 1: the model cannot take the value 'purple' in 'color', unseen" in result.stderr
 
 
+def test_with_fresh_samples_a_refused_row_fails_alone_and_the_others_are_unchanged(files):
+    """The model refuses the chunk's call; the rows it takes are asked about again
+    without the refused one (their blocks of samples kept) and come out as alone."""
+    args = [*base(files, model="strict", rows="rows_purple"), "--fresh-samples",
+            "--format", "json"]  # fmt: skip
+    for sampling in ([], ["--num-samples", "auto", "--max-samples", "2000"]):
+        result = run(*args, *sampling, "--rows", "0:4")
+        assert result.exit_code == 3
+        together = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [e["input"]["row"] for e in together] == [0, 2, 3]
+        for one in together:
+            alone = run(*args, *sampling, "--row", str(one["input"]["row"]))
+            assert alone.exit_code == 0, alone.stderr
+            assert json.loads(alone.stdout) == one
+
+
 def test_statistics_that_do_not_fit_the_options(files, tmp_path):
     stats = tmp_path / "stats.json"
     ok(run(*base(files), "--row", "0", "--save-stats", str(stats), "--quiet"))

@@ -260,22 +260,35 @@ def test_a_sample_slices_and_concatenates_with_its_values(stats):
 
 
 def test_rows_sampled_into_one_chunk_are_the_rows_own_samples(stats):
-    """Each row's slice of the chunk is what it draws alone from the same stream,
-    and the chunk's values are the rows' values in order (what the model is asked)."""
+    """Each row's sample is what it draws alone from the same stream, and is the first
+    rows of its block of the chunk (what the model is asked): a block starts at a
+    multiple of 16 rows and is padded to one with copies of the row itself."""
     domains = [
         TabularDomain(row_values(age=age, income=1e4, housing=h, smoker=s), stats)
         for age, h, s in [(40, "own", True), (22, "rent", False), (65, None, True)]
     ]
     rows, chunk = sample_rows(domains, 50, [np.random.default_rng(k) for k in range(3)])
+    assert chunk.count == 50 and chunk.stride == 64 and len(chunk.values) == 3 * 64
     for k, (domain, row) in enumerate(zip(domains, rows)):
         alone = domain.sample(50, np.random.default_rng(k))
         assert np.array_equal(row.z, alone.z)
         assert np.array_equal(row.numeric, alone.numeric, equal_nan=True)
         assert list(row.categorical.ravel()) == list(alone.categorical.ravel())
-        part = chunk[k * 50 : (k + 1) * 50]
-        assert np.array_equal(part.numeric, alone.numeric, equal_nan=True)
-        assert list(part.categorical.ravel()) == list(alone.categorical.ravel())
-    assert len(chunk) == 150 and chunk.categorical[100, 0] is None  # the third row's housing
+        block = chunk.values[k * 64 : (k + 1) * 64]
+        assert np.shares_memory(row.numeric, chunk.values.numeric)  # drawn in place
+        assert np.array_equal(block.numeric[:50], alone.numeric, equal_nan=True)
+        assert list(block.categorical[:50].ravel()) == list(alone.categorical.ravel())
+        pad = block[50:]
+        assert np.array_equal(pad.numeric, np.repeat(alone.numeric[:1], 14, 0), equal_nan=True)
+        assert all(list(r) == list(alone.categorical[0]) for r in pad.categorical)
+    assert chunk.values.categorical[128, 0] is None  # the third row's housing
+    # The model's answers, one per chunk row, back as each row's 50.
+    y = np.arange(3 * 64, dtype=float)[:, None]
+    assert np.array_equal(chunk.answers(y)[2, :, 0], np.arange(128, 178))
+    # Some rows' blocks alone (the others refused by the model), in the same layout.
+    kept = chunk.only([0, 2])
+    assert kept.stride == 64 and len(kept.values) == 128
+    assert np.array_equal(kept.values.numeric[64:], chunk.values.numeric[128:], equal_nan=True)
 
 
 # -- model inputs ------------------------------------------------------------------------

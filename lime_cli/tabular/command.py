@@ -420,12 +420,13 @@ class TabularTask(TaskBase):
         holds (the worker explains them a model call's worth at a time), or, when
         rows share their draws, :data:`SHARED_BATCH` (a row then holds only its
         comparison with the draws, and each batch makes a model call of its own)."""
-        from lime_cli.tabular.domain import batch_rows
+        from lime_cli.tabular.domain import batch_rows, padded
 
         if not self.own_draws:
             return SHARED_BATCH
         per_call = batch_rows(len(self.stats.columns))
-        return max(1, max(self.params.batch_size or per_call, per_call) // self.params.num_samples)
+        per_row = padded(self.params.num_samples)  # a row's block of a model call
+        return max(1, max(self.params.batch_size or per_call, per_call) // per_row)
 
     @property
     def share_size(self) -> int:
@@ -447,7 +448,13 @@ class TabularTask(TaskBase):
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.tabular.domain import ColumnPlan, RowLayout, TabularSampler, call_rows
+        from lime_cli.tabular.domain import (
+            ColumnPlan,
+            RowLayout,
+            TabularSampler,
+            call_rows,
+            padded,
+        )
         from lime_cli.tabular.shared import can_share, pool_for
 
         model = self.model.load()
@@ -466,7 +473,7 @@ class TabularTask(TaskBase):
         # rows as one model call takes (their samples are fresh in memory when
         # fitted), or one row when its samples need several calls.
         batch = self.params.batch_size or call_rows(len(self.stats.columns))
-        per_chunk = max(1, max(batch, call_rows(len(self.stats.columns))) // n)
+        per_chunk = max(1, max(batch, call_rows(len(self.stats.columns))) // padded(n))
         explain = self._explain
         if not self.fresh_samples and can_share(columns, layout):
             pool = pool_for(f"{self.run_key} {self.model!r}", sampler, self.seed)
@@ -518,12 +525,14 @@ class TabularTask(TaskBase):
 
         With ``--num-samples auto`` this goes in rounds: the rows still
         unsettled draw more samples (every earlier one kept), predicted
-        together, and each row stops at its own count.
+        together, and each row stops at its own count. Every call lays the
+        rows' samples out in blocks (domain.RowBlocks), so that a row's answers
+        do not depend on the rows sharing the call.
         """
         import numpy as np
 
-        from lime_cli.engine import explain_predictions, predict_samples
-        from lime_cli.engine.explain import finished, more_samples, sample_plan, stack_rows
+        from lime_cli.engine import explain_predictions
+        from lime_cli.engine.explain import finished, sample_plan, stack_rows
         from lime_cli.tabular.domain import sample_rows
 
         if not domains:
@@ -531,30 +540,36 @@ class TabularTask(TaskBase):
         plan = sample_plan(self.params)
         n = plan[0]
         rngs = {i: self.rng(d.row) for i, d in domains}
-        drawn, chunk = sample_rows([d for _, d in domains], n, [rngs[i] for i, _ in domains])
+        drawn, blocks = sample_rows([d for _, d in domains], n, [rngs[i] for i, _ in domains])
         samples = {i: sample for (i, _), sample in zip(domains, drawn)}
         try:
-            y = predict_samples(domains[0][1], model, chunk, batch)
+            y = self._predict(domains, blocks, model, batch)
         except ModelError as exc:
             # Find the rows the model refuses on their own, fail only those, retry the rest.
             kept = self._rows_the_model_takes(domains, model, outcomes)
             if len(kept) == len(domains):
                 raise ModelError(exc.message + _missing_hint(self.stats)) from exc
+            position = {i: k for k, (i, _) in enumerate(domains)}
+            blocks = blocks.only([position[i] for i, _ in kept])
             domains = kept
             if not domains:
                 return
-            y = self._predict(domains, samples, model, batch)
-        answers = {i: y[k * n : (k + 1) * n] for k, (i, _) in enumerate(domains)}
+            y = self._predict(domains, blocks, model, batch)
+        answers = {i: y[k] for k, (i, _) in enumerate(domains)}
         done: dict[int, Any] = {}
         active = list(domains)
         for look, total in enumerate(plan):
             if look > 0:
-                extra = {i: more_samples(d, total - len(answers[i]), rngs[i]) for i, d in active}
-                y = self._predict(active, extra, model, batch)
-                m = total - len(answers[active[0][0]])
+                # Drawn as engine.explain.more_samples draws them: a sample of
+                # more + 1 whose row 0, the row itself, is dropped (and its answer).
+                more = total - len(answers[active[0][0]])
+                drawn, blocks = sample_rows(
+                    [d for _, d in active], more + 1, [rngs[i] for i, _ in active]
+                )
+                y = self._predict(active, blocks, model, batch)
                 for k, (i, _) in enumerate(active):
-                    samples[i] = stack_rows([samples[i], extra[i]])
-                    answers[i] = np.vstack([answers[i], y[k * m : (k + 1) * m]])
+                    samples[i] = stack_rows([samples[i], drawn[k][1:]])
+                    answers[i] = np.vstack([answers[i], y[k, 1:]])
             still = []
             for i, domain in active:
                 explanation = explain_predictions(
@@ -656,14 +671,14 @@ class TabularTask(TaskBase):
         per_call = max(ROW_COPIES, batch // ROW_COPIES * ROW_COPIES)
         return predict_samples(domains[0][1], model, copies, per_call)[::ROW_COPIES]
 
-    def _predict(
-        self, domains: list[tuple[int, Any]], samples: dict[int, Any], model: Any, batch: int
-    ) -> Any:
+    def _predict(self, domains: list[tuple[int, Any]], blocks: Any, model: Any, batch: int) -> Any:
+        """The model's answers (rows, samples, classes) for each row's samples in
+        ``blocks`` (domain.RowBlocks), in calls of whole blocks of 16 rows."""
         from lime_cli.engine import predict_samples
-        from lime_cli.tabular.domain import TabularSample
+        from lime_cli.tabular.domain import call_size
 
-        combined = TabularSample.concatenate([samples[i] for i, _ in domains])
-        return predict_samples(domains[0][1], model, combined, batch)
+        y = predict_samples(domains[0][1], model, blocks.values, call_size(batch))
+        return blocks.answers(y)
 
     def _rows_the_model_takes(
         self, domains: list[tuple[int, Any]], model: Any, outcomes: list[Any]

@@ -92,25 +92,82 @@ class TabularSample:
         )
 
 
+#: A row's block of samples in a model call starts at a multiple of this many rows
+#: and fills a whole number of them (see :class:`RowBlocks`): 16 doubles are two
+#: AVX-512 vectors (as ``ROW_COPIES`` of lime_cli.tabular.command).
+BLOCK_ROWS = 16
+
+
+def padded(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`BLOCK_ROWS`."""
+    return -(-n // BLOCK_ROWS) * BLOCK_ROWS
+
+
+def call_size(batch: int) -> int:
+    """Rows per model call for blocks of :class:`RowBlocks`: ``batch`` rounded down to a
+    multiple of :data:`BLOCK_ROWS` (at least one), so no call ends inside a vector."""
+    return max(BLOCK_ROWS, batch // BLOCK_ROWS * BLOCK_ROWS)
+
+
+@dataclass(frozen=True)
+class RowBlocks:
+    """Several rows' samples in one pair of arrays, laid out as the model is asked about them.
+
+    Row ``k``'s ``count`` samples are rows ``k * stride`` to ``k * stride + count``
+    of ``values``, ``stride`` being ``count`` rounded up to a multiple of
+    :data:`BLOCK_ROWS`; the rest of its block repeats the row itself (answers
+    dropped). Predicted in calls of a multiple of 16 rows (:func:`call_size`),
+    each sample then sits at the same place of a vector, never in a call's
+    last, partial one, whichever rows share its call. Some models' vectorised
+    arithmetic (the matrix products of a LogisticRegression or an MLP) rounds
+    the last bits of an answer differently by its place in a call, and the rows
+    sharing a call change with the batch (so with --jobs), the selection and,
+    with --num-samples auto, the rows still unsettled: laid out so, a row's
+    answers depend on its own samples only.
+    """
+
+    #: Every block, values only (``z`` has no columns): what the model is asked about.
+    values: TabularSample
+    count: int
+
+    @property
+    def stride(self) -> int:
+        return padded(self.count)
+
+    def answers(self, y: np.ndarray) -> np.ndarray:
+        """Each row's answers (rows, count, classes), from the model's for ``values``."""
+        return y.reshape(-1, self.stride, y.shape[1])[:, : self.count]
+
+    def only(self, kept: list[int]) -> RowBlocks:
+        """The blocks of the rows at positions ``kept``, copied together."""
+        starts = np.asarray(kept, dtype=np.intp)[:, None] * self.stride
+        take = (starts + np.arange(self.stride)).ravel()
+        v = self.values
+        return RowBlocks(TabularSample(v.z[take], v.numeric[take], v.categorical[take]), self.count)
+
+
 def sample_rows(
     domains: list[TabularDomain], n: int, rngs: list[np.random.Generator]
-) -> tuple[list[TabularSample], TabularSample]:
-    """``n`` samples of each row, drawn into one pair of arrays for all of them.
+) -> tuple[list[TabularSample], RowBlocks]:
+    """``n`` samples of each row (row 0 the row itself), drawn into one pair of arrays.
 
-    Returns each row's sample (its values are rows ``k * n`` to ``(k + 1) * n``
-    of the shared arrays) and the whole chunk as one sample of values only
-    (its ``z`` has no columns): what the model is asked about, without
-    copying the rows' samples together (a copy cost 0.07 ms a row of 5000).
+    Returns each row's sample, whose values are its block's first ``n`` rows
+    in the arrays, and the arrays as :class:`RowBlocks` (the padding rows
+    repeat the row): what the model is asked about, without copying the rows'
+    samples together (a copy cost 0.07 ms a row of 5000).
     """
     first = domains[0].sampler
-    total = n * len(domains)
+    stride = padded(n)
+    total = stride * len(domains)
     numeric = np.empty((total, len(first.numeric_idx)))
     categorical = np.empty((total, len(first.categorical_idx)), dtype=object, order="F")
-    samples = [
-        domain.sample(n, rng, (numeric[k * n : (k + 1) * n], categorical[k * n : (k + 1) * n]))
-        for k, (domain, rng) in enumerate(zip(domains, rngs))
-    ]
-    return samples, TabularSample(np.empty((total, 0)), numeric, categorical)
+    samples = []
+    for k, (domain, rng) in enumerate(zip(domains, rngs)):
+        start, pad, stop = k * stride, k * stride + n, (k + 1) * stride
+        samples.append(domain.sample(n, rng, (numeric[start:pad], categorical[start:pad])))
+        numeric[pad:stop] = domain.instance_numeric[0]
+        categorical[pad:stop] = domain.instance_categorical[0]
+    return samples, RowBlocks(TabularSample(np.empty((total, 0)), numeric, categorical), n)
 
 
 # -- drawing values from training statistics ----------------------------------
