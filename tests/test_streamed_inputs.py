@@ -325,10 +325,12 @@ def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, 
     monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
     (folder / "b.txt").rename(folder / "z.txt")  # b was explained; now it is not an input
     resumed = text_run(text_model, str(folder), "--out", str(out), "--resume")
-    assert resumed.exit_code == 0, resumed.stderr
+    assert resumed.exit_code == 2, resumed.stderr
     assert resumed.stderr.splitlines() == [
-        f"lime-explain: warning: {out} holds explanations of inputs not given this time, "
-        "or given in another order (resume with the stopped run's inputs)"
+        f"lime-explain: usage error: {out} holds explanations of inputs not given this time, "
+        f"or given in another order: resume with the stopped run's inputs ({out}.resume is "
+        "kept; remove it to keep the file as it is)"
     ]
+    assert (tmp_path / "part.jsonl.resume").exists()  # the stopped run's work is not lost
     names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
     assert names == [f"{folder / name}.txt:1" for name in "abcz"]

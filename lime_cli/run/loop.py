@@ -160,7 +160,8 @@ def run_job(
         path = plan.streamed()[0]
         raise UsageError(
             f"{path} holds explanations of inputs not given this time, or given in another "
-            f"order: resume with the stopped run's inputs ({path}.resume is kept)"
+            f"order: resume with the stopped run's inputs ({path}.resume is kept; remove it "
+            "to keep the file as it is)"
         )
     if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
