@@ -335,6 +335,8 @@ def error_cases(files) -> list[tuple[list[str], int, str]]:
         # rows out of range
         (base(f) + ["--row", "8"], 3, "row 8 is out of range"),
         (base(f) + ["--rows", "2:20"], 3, "out of range"),
+        (base(f) + ["--rows", "8:"], 3, "--rows 8: is out of range: "),
+        (base(f) + ["--rows", "8:9"], 3, "--rows 8:9 is out of range: "),
         # empty CSVs
         (base(f, rows="empty") + ["--row", "0"], 3, "empty"),
         (base(f, rows="header") + ["--row", "0"], 3, "no data rows"),
@@ -355,7 +357,7 @@ def error_cases(files) -> list[tuple[list[str], int, str]]:
           "--discretizer", "entropy"], 2, "--discretizer entropy needs --target"),
         (base(f) + ["--rows", "a:b"], 2, "whole numbers"),
         (base(f) + ["--rows", "3:3"], 2, "selects no rows"),
-        (base(f) + ["--rows", "8:"], 2, "--rows 8: selects no rows ("),
+        (base(f) + ["--rows", "5:3"], 2, "--rows '5:3' selects no rows: A:B is rows A to B-1"),
         (base(f) + ["--all", "--row", "1"], 2, "--all cannot be combined"),
         (base(f), 2, "has 8 rows: choose them"),
         (base(f) + ["--row", "0", "--labels", "maybe"], 2, "unknown label 'maybe'"),
@@ -378,6 +380,26 @@ def test_each_error_has_its_exit_code_and_one_line(files):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_a_range_beyond_the_last_row_is_out_of_range_with_or_without_a_stop():
+    """Exit 3 when the file has fewer rows than a range asks for, exit 2 when a range
+    selects no rows in any file; a stop beyond the end is not clamped."""
+    from lime_cli.errors import InputError, UsageError
+    from lime_cli.tabular.command import RowSelection
+
+    def resolve(text: str) -> list[int]:
+        return RowSelection.parse((), text, False).resolve(2000, "rows.csv")
+
+    assert resolve("1998:") == [1998, 1999] and resolve(":2") == [0, 1]
+    assert resolve("1999:2000") == [1999] and len(resolve(":")) == 2000
+    for text in ("3000:", "2000:", "3000:4000", "2000:2001", "1999:2001", ":2001"):
+        with pytest.raises(InputError, match=f"--rows {text} is out of range: rows.csv has "
+                                             "2000 data rows \\(0 to 1999\\)"):  # fmt: skip
+            resolve(text)
+    for text in ("5:3", "5:5", ":0", "3000:2500"):
+        with pytest.raises(UsageError, match=f"--rows '{text}' selects no rows"):
+            resolve(text)
 
 
 def test_a_bad_row_fails_alone(files):

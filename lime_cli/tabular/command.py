@@ -334,7 +334,13 @@ class RowSelection:
         return len(set(self.numbers)) <= 1 and not (self.ranged or self.every)
 
     def resolve(self, count: int, name: str) -> list[int]:
-        """The chosen indices in the order given (duplicates once); exit 3 if out of range."""
+        """The chosen indices in the order given (duplicates once).
+
+        A row, or a range starting or stopping, beyond the file's last row asks
+        for rows the file does not have (exit 3), with or without a stop: never
+        clamped, since row numbers identify rows. (A range that selects no rows
+        in any file, ``5:3``, is refused when parsed: exit 2.)
+        """
         if self.every:
             return list(range(count))
         if self.empty:
@@ -343,29 +349,20 @@ class RowSelection:
             raise UsageError(
                 f"{name} has {count} rows: choose them with --row N, --rows A:B or --all"
             )
+        rows = f"{name} has {count} data rows (0 to {count - 1})"
         chosen = list(self.numbers)
         if self.ranged:
+            asked = f"{'' if self.start is None else self.start}:" + (
+                "" if self.stop is None else str(self.stop)
+            )
             start = 0 if self.start is None else self.start
             stop = count if self.stop is None else self.stop
-            if stop > count:
-                raise InputError(
-                    f"--rows {start}:{stop} is out of range: {name} has {count} data rows "
-                    f"(0 to {count - 1})"
-                )
-            if start >= stop:
-                asked = f"{'' if self.start is None else self.start}:" + (
-                    "" if self.stop is None else str(self.stop)
-                )
-                raise UsageError(
-                    f"--rows {asked} selects no rows ({name} has {count} data rows, "
-                    f"0 to {count - 1})"
-                )
+            if start >= count or stop > count:
+                raise InputError(f"--rows {asked} is out of range: {rows}")
             chosen += range(start, stop)
         bad = [i for i in chosen if i >= count]
         if bad:
-            raise InputError(
-                f"row {bad[0]} is out of range: {name} has {count} data rows (0 to {count - 1})"
-            )
+            raise InputError(f"row {bad[0]} is out of range: {rows}")
         return list(dict.fromkeys(chosen))
 
 
@@ -379,7 +376,10 @@ def _parse_range(text: str) -> tuple[int | None, int | None]:
         raise UsageError(f"--rows {text!r}: A and B must be whole numbers") from None
     if any(b is not None and b < 0 for b in bounds):
         raise UsageError(f"--rows {text!r}: rows are numbered from 0")
-    return bounds[0], bounds[1]
+    start, stop = bounds
+    if stop is not None and (start or 0) >= stop:
+        raise UsageError(f"--rows {text!r} selects no rows: A:B is rows A to B-1")
+    return start, stop
 
 
 # -- explaining rows ---------------------------------------------------------------
@@ -780,11 +780,12 @@ MODALITY = Modality(
     "Dates: a text column of dates or times (2020-05-06, 2020-05-06 10:30:00) is\n"
     "binned by date (signup_date <= 2020-03-01) and given to the model as text in\n"
     "its own format; --categorical COL keeps it as categories.\n"
-    "Errors: exit 2 for option misuse (--rows syntax, --discretizer entropy\n"
-    "without --target); exit 3 for unknown column names, rows out of range, empty\n"
-    "CSVs, columns that do not match the training data or the model, unreadable\n"
-    "values, and NaN or infinite values the model cannot take; exit 4 for models\n"
-    "that cannot be loaded or fail on the samples.",
+    "Errors: exit 2 for option misuse (--rows syntax or a range that selects no\n"
+    "rows, --discretizer entropy without --target); exit 3 for unknown column\n"
+    "names, rows out of range (beyond the CSV's last row), empty CSVs, columns\n"
+    "that do not match the training data or the model, unreadable values, and\n"
+    "NaN or infinite values the model cannot take; exit 4 for models that cannot\n"
+    "be loaded or fail on the samples.",
     inputs=tabular_inputs,
     prepare=prepare_tabular,
 )
