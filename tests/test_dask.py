@@ -219,3 +219,20 @@ def test_a_model_no_worker_can_load_is_one_error(tmp_path):
             _load_on_workers(client, spec)
     assert raised.value.message.startswith("a Dask worker cannot load the model: ")
     assert str(tmp_path / "gone.joblib") in raised.value.message
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_local_cluster_leaves_one_line(data, tmp_path):
+    """Its workers' semaphores are cleaned up without a warning after the command's
+    line (the resource tracker printed one once the prompt was back)."""
+    out = tmp_path / "o.jsonl"
+    job = subprocess.Popen(
+        [sys.executable, "-m", "lime_cli", *tabular(data, "slow.joblib", out,
+                                                    "--scheduler", "local:2")],
+        env=ENV, cwd=str(TESTS), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    wait_for_lines(out, 1)
+    job.send_signal(signal.SIGINT)
+    _, err = job.communicate(timeout=120)  # until every holder of stderr, the tracker too
+    assert job.returncode == 130
+    assert err.decode() == "lime-explain: interrupted\n"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -110,6 +111,7 @@ def _connect(address: str) -> tuple[Any, Any]:
     for name in ("distributed", "tornado"):
         logging.getLogger(name).setLevel(logging.CRITICAL)  # one line per error, ours
     if address.startswith("local:"):
+        _quiet_resource_tracker()
         cluster = dask.LocalCluster(
             n_workers=int(address.removeprefix("local:")),
             threads_per_worker=1,
@@ -124,6 +126,21 @@ def _connect(address: str) -> tuple[Any, Any]:
         raise InputError(
             f"{_source_of_scheduler()} {address}: cannot reach the Dask scheduler ({exc})"
         ) from None
+
+
+def _quiet_resource_tracker() -> None:
+    """Keep the local cluster's semaphores out of stderr after a Ctrl-C.
+
+    Workers stopped by Ctrl-C leave their semaphores to multiprocessing's
+    resource tracker, a process of its own that cleans them up and then warns
+    about them on stderr, after this command has printed its one line and
+    exited. The tracker takes its warning filters from this process's
+    ``-W`` options (``sys.warnoptions``) when it starts, which is when the
+    cluster makes its first semaphore: the filter is added just before.
+    """
+    rule = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if rule not in sys.warnoptions:
+        sys.warnoptions.append(rule)
 
 
 def _source_of_scheduler() -> str:
