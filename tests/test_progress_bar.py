@@ -169,3 +169,21 @@ def test_a_librarys_warning_under_the_bar_gets_a_line(tmp_path):
     assert code == 0, received[-500:]
     shown = [line for line in screen_lines(received) if "UserWarning" in line]
     assert len(shown) == 1 and shown[0].startswith(str(tmp_path / "warner.py")), shown
+
+
+def test_a_bar_over_inputs_read_as_they_go_counts_them(tmp_path):
+    """``--all`` reads rows as the run goes (no total): the bar says how many are done
+    and at what rate, not only that something moves."""
+    (tmp_path / "warner.py").write_text(WARNING_MODEL, encoding="utf-8")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n" + "".join(f"{i % 7},{i % 3}\n" for i in range(40)), encoding="utf-8")
+    argv = [sys.executable, "-m", "lime_cli", "tabular", "--model",
+            f"{tmp_path / 'warner.py'}:predict", "--train", str(rows), str(rows), "--all",
+            "--num-samples", "300", "--seed", "1", "--batch-size", "4000",
+            "--out", str(tmp_path / "o.jsonl")]  # fmt: skip
+    code, received = run_on_terminal(argv)
+    assert code == 0, received[-500:]
+    plain = _CSI.sub(b"", received)
+    counts = [int(n) for n in re.findall(rb"inputs[^\r\n]*? (\d+) done", plain)]
+    assert counts and counts == sorted(counts) and max(counts) > 0, plain[-800:]
+    assert re.search(rb" done +\d+\.\d/s", plain), plain[-800:]

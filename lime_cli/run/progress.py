@@ -61,12 +61,21 @@ def progress_bar(description: str, enabled: bool) -> Iterator[TerminalBar | None
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
+        _count_column(),
         TaskProgressColumn(),
+        _rate_column(),
+        TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
@@ -75,6 +84,35 @@ def progress_bar(description: str, enabled: bool) -> Iterator[TerminalBar | None
         redirect_stdout=False,
     ) as progress:
         yield TerminalBar(progress, progress.add_task(description, total=None))
+
+
+def _count_column() -> Any:
+    """``120/5000`` when the total is known, ``120 done`` when it is not (inputs read
+    as the run goes: ``tabular --all``, ``text --lines``), where a bar alone shows
+    nothing but motion."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class CountColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            done = int(task.completed)
+            shown = f"{done} done" if task.total is None else f"{done}/{int(task.total)}"
+            return Text(shown, style="progress.download")
+
+    return CountColumn()
+
+
+def _rate_column() -> Any:
+    """Units a second over rich's recent window (``85.3/s``); blank until measured."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f}/s" if speed else "", style="progress.data.speed")
+
+    return RateColumn()
 
 
 def printing(bar: TerminalBar | None) -> AbstractContextManager[None]:
