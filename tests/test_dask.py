@@ -236,3 +236,24 @@ def test_ctrl_c_on_a_local_cluster_leaves_one_line(data, tmp_path):
     _, err = job.communicate(timeout=120)  # until every holder of stderr, the tracker too
     assert job.returncode == 130
     assert err.decode() == "lime-explain: interrupted\n"
+
+
+def test_jobs_and_scheduler_typed_together_are_refused(data, tmp_path):
+    argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--jobs", "2", "--scheduler",
+                   "local:2")  # fmt: skip
+    result = CliRunner().invoke(cli, argv, env=CLEAN_ENV)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("lime-explain: usage error: --jobs and --scheduler cannot")
+    assert len(result.stderr.splitlines()) == 1 and not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_typed_jobs_wins_over_the_environments_scheduler(data, tmp_path):
+    """DASK_SCHEDULER_ADDRESS is a default: --jobs typed runs here (the address is
+    unreachable, so a run sent to it would fail)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--jobs", "1")
+    result = CliRunner().invoke(cli, argv, env={**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": address})
+    assert result.exit_code == 0, result.stderr
+    assert lines_in(tmp_path / "o.jsonl") == 320

@@ -167,8 +167,9 @@ def jobs_option(func: F) -> F:
         expose_value=False,
         callback=_choose_scheduler,
         help="Explain on a Dask cluster: its scheduler's address, or local:N for N local "
-        "worker processes (needs lime-explain[dask]; default: $DASK_SCHEDULER_ADDRESS). "
-        "Every worker must be able to read the model file.",
+        "worker processes (needs lime-explain[dask]; default: $DASK_SCHEDULER_ADDRESS, "
+        "unless --jobs is given). Every worker must be able to read the model file (a "
+        "relative name is taken from this folder).",
     )(func)
     return click.option(
         "--jobs",

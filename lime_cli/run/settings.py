@@ -188,6 +188,15 @@ def sample_bounds(low: int, high: int) -> tuple[int, int]:
     return low, high
 
 
+def _on_command_line(name: str) -> bool:
+    """Whether the option of parameter ``name`` was typed, not a default or taken
+    from the environment (DASK_SCHEDULER_ADDRESS is a default a typed --jobs overrides)."""
+    ctx = click.get_current_context(silent=True)
+    return (
+        ctx is not None and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    )
+
+
 def settings_from(options: dict[str, Any]) -> Settings:
     """Validate the shared options and take them out of ``options`` (the rest are the
     modality's and the outputs')."""
@@ -197,6 +206,16 @@ def settings_from(options: dict[str, Any]) -> Settings:
     options["debug"], options["quiet"] = o["debug"], o["quiet"]  # the outputs need them too
     if o["label_names"] and o["top_labels"]:
         raise UsageError("--labels and --top-labels cannot be used together")
+    if _on_command_line("jobs") and _on_command_line("scheduler"):
+        raise UsageError(
+            "--jobs and --scheduler cannot be used together: --jobs N shares the inputs "
+            "among this machine's processes, --scheduler sends them to Dask (local:N for "
+            "N local workers)"
+        )
+    if _on_command_line("jobs"):  # typed, it wins over DASK_SCHEDULER_ADDRESS
+        from lime_cli.run import executor
+
+        executor.set_default_backend(None)
     rules = build_rules(o)
     model_paths = o["model_path"]
     paths = [model_paths] if isinstance(model_paths, str) else list(model_paths or ())
