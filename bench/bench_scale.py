@@ -122,8 +122,8 @@ def ours(modality_args: list[str], mode: str) -> list[str]:
     extra = {
         "jobs 1": ["--jobs", "1"],
         "jobs 2": ["--jobs", "2"],
-        "dask 1": ["--jobs", "1", "--scheduler", "local:1"],
-        "dask 2": ["--jobs", "2", "--scheduler", "local:2"],
+        "dask 1": ["--scheduler", "local:1"],
+        "dask 2": ["--scheduler", "local:2"],
     }[mode]
     return [sys.executable, "-m", "lime_cli", *modality_args, "-q", "--seed", "1", *extra]
 
