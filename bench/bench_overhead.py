@@ -118,10 +118,9 @@ def install(timers: Timers, case: str) -> None:
     timers.patch("JSON", render_json, "to_json")
     timers.patch("writing", resume.LineWriter, "write")
     import lime_cli.engine
-    import lime_cli.run.loop
 
     lime_cli.engine.explain_predictions = explain.explain_predictions
-    lime_cli.run.loop.to_json = render_json.to_json
+    # (lime_cli.run.encoded imports to_json from its module when it encodes: patched.)
     assert render  # the package is imported; its json module is patched
     if case.startswith("tabular"):
         from lime_cli.tabular import command, data, domain, shared

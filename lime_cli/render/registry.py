@@ -40,6 +40,9 @@ class OutputFormat:
     writer: str | None = None
     stream: str | None = None
     report_writer: str | None = None
+    #: Its stream is for people: ``--quiet`` prints nothing of it (a machine
+    #: format prints anyway), so a quiet run's stdout needs no explanations.
+    for_people: bool = False
 
     def load(self, role: str) -> Callable[..., Any]:
         """The function for ``role`` ("writer", "stream" or "report_writer"), imported now."""
@@ -65,6 +68,7 @@ register(
         "table",
         "rich tables on a terminal, plain text when piped",
         stream="lime_cli.render.terminal:stream",
+        for_people=True,
     )
 )
 register(

@@ -20,8 +20,8 @@ from lime_cli.errors import (
     worst_exit_code,
 )
 from lime_cli.explanation import Explanation
-from lime_cli.render.json import to_json
 from lime_cli.run import executor
+from lime_cli.run.encoded import LineEncodingTask, line_of
 from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import printing, progress_bar
@@ -104,9 +104,10 @@ def run_job(
     reporting = bool(plan.junit or plan.annotations)
     outcomes_all: list[Any] = []
     failed_inputs: list[tuple[str, str]] = []
-    pairs = executor.run_pairs(
-        job.task, items, settings.jobs, backend or executor.default_backend()
-    )
+    task = job.task
+    if writers and not (plan.prints or keeping or not settings.rules.empty):
+        task = LineEncodingTask(task)  # lines are all the run needs: workers encode them
+    pairs = executor.run_pairs(task, items, settings.jobs, backend or executor.default_backend())
     total = len(items) if isinstance(items, Sequence) else None
     show_bar = (total is None or total > 1) and not settings.quiet
     # Lines that land on the bar's terminal: explanations on a terminal's stdout,
@@ -143,7 +144,7 @@ def run_job(
                             result.explanations.append(explanation)
                         plan.emit(explanation)
                         if writers:
-                            line = to_json(explanation)
+                            line = line_of(explanation)
                             for writer in writers:
                                 writer.write(line, job.name_of(item))
                 if progress is not None:

@@ -83,6 +83,12 @@ class OutputPlan:
         if self.show:
             self.stream.load("stream")(explanation, self.quiet)
 
+    @property
+    def prints(self) -> bool:
+        """Whether :meth:`emit` prints anything: explanations shown, in a format
+        ``--quiet`` does not silence."""
+        return self.show and not (self.quiet and self.stream.for_people)
+
     def streamed(self) -> list[str]:
         """The JSON Lines files: written a line at a time as explanations arrive (so a
         stopped run keeps what it did and ``--resume`` goes on from there)."""
