@@ -79,31 +79,6 @@ class CheckOutcome:
         return out
 
 
-#: The keys of a check's JSON record that are CheckOutcome fields (the rest are details).
-_OUTCOME_KEYS = ("rule", "label", "passed", "message", "feature", "rank", "weight")
-
-
-def recorded_outcomes(data: dict[str, Any]) -> list[CheckOutcome]:
-    """The outcomes an explanation's JSON records in its ``checks`` (as
-    :meth:`CheckOutcome.to_dict` wrote them): a resumed run reports the checks
-    of the lines a stopped run wrote, as if it had made them itself."""
-    name = str((data.get("input") or {}).get("name", "-"))
-    return [
-        CheckOutcome(
-            name,
-            record["rule"],
-            record["label"],
-            bool(record["passed"]),
-            record["message"],
-            record.get("feature"),
-            record.get("rank"),
-            record.get("weight"),
-            {k: v for k, v in record.items() if k not in _OUTCOME_KEYS},
-        )  # fmt: skip
-        for record in data.get("checks") or ()
-    ]
-
-
 def parse_max_weight(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     """``FEATURE=W`` strings -> pairs; the feature may itself contain '='."""
     pairs = []

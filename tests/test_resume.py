@@ -461,3 +461,27 @@ def test_resume_refuses_an_output_that_is_not_a_regular_file(data, tmp_path):
     assert done.returncode == 2
     refusal = f"--resume needs --out to be a file: {fifo} is not a regular file"
     assert done.stderr == f"lime-explain: usage error: {refusal}\n"
+
+
+def test_resume_of_a_finished_file_applies_this_commands_checks(data, tmp_path):
+    """The checks are evaluated again on the finished lines: a file made without
+    checks (or with others) is checked against the rules given now."""
+    checks = ("--forbid", "a", "--within", "1")
+    checked = run(*args(data, tmp_path / "c.jsonl", "--seed", "5", *checks,
+                        "--junit", str(tmp_path / "c.xml")))  # fmt: skip
+    assert checked.exit_code == 1
+    out = tmp_path / "plain.jsonl"
+    assert run(*args(data, out, "--seed", "5")).exit_code == 0
+    again = run(*args(data, out, *checks, "--resume", "--junit", str(tmp_path / "r.xml")))
+    assert again.exit_code == 1, again.stderr
+    assert failed_checks(again.stderr) == failed_checks(checked.stderr)
+    assert junit_counts(tmp_path / "r.xml") == junit_counts(tmp_path / "c.xml")
+    other = run(*args(data, out, "--forbid", "zzz", "--resume"))
+    assert other.exit_code == 0 and not failed_checks(other.stderr)
+
+
+def test_nothing_to_resume_is_not_said_before_a_refusal(data, tmp_path):
+    argv = args(data, tmp_path / "z.jsonl", "--resume", "--out", str(tmp_path / "z.json"))
+    result = run(*argv)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and "nothing to resume" not in result.stderr

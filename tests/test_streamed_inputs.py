@@ -324,13 +324,17 @@ def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, 
     assert text_run(text_model, str(folder), "--out", str(out)).exit_code == 130
     monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
     (folder / "b.txt").rename(folder / "z.txt")  # b was explained; now it is not an input
+    before = (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes())
     resumed = text_run(text_model, str(folder), "--out", str(out), "--resume")
     assert resumed.exit_code == 2, resumed.stderr
     assert resumed.stderr.splitlines() == [
         f"lime-explain: usage error: {out} holds explanations of inputs not given this time, "
-        f"or given in another order: resume with the stopped run's inputs ({out}.resume is "
-        "kept; remove it to keep the file as it is)"
+        f"or given in another order: nothing was added; resume with the stopped run's inputs "
+        f"({out}.resume is kept; remove it to keep the file as it is)"
     ]
-    assert (tmp_path / "part.jsonl.resume").exists()  # the stopped run's work is not lost
+    # c and z were explained, then cut off again: lines of z would never match.
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
+    (folder / "z.txt").rename(folder / "b.txt")  # the stopped run's inputs finish it
+    assert text_run(text_model, str(folder), "--out", str(out), "--resume").exit_code == 0
     names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
-    assert names == [f"{folder / name}.txt:1" for name in "abcz"]
+    assert names == [f"{folder / name}.txt:1" for name in "abc"]

@@ -23,7 +23,6 @@ from lime_cli.run.resume import (
     Progress,
     check_finished,
     continue_from,
-    ledger_path,
     saved_seed,
     settings_key,
 )
@@ -105,14 +104,6 @@ def _resuming(
         params = dataclasses.replace(settings.params, seed=saved)
         settings = dataclasses.replace(settings, params=params)
     progress = continue_from(path, settings_key(name, settings, options))
-    if not progress.finished and not os.path.exists(ledger_path(path)):
-        # Stopped before its first explanation (or never run): nothing was kept,
-        # not even the seed; said even with --quiet, as 'nothing to do' is.
-        click.echo(
-            f"lime-explain: {path}: nothing to resume (no output, no {path}.resume): "
-            f"a new run, --seed {settings.params.seed}",
-            err=True,
-        )
     if progress.finished:  # said even with --quiet: the only sign nothing was done
         count = check_finished(path, name, settings, seed_given=seed is not None)
         click.echo(

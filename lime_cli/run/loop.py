@@ -82,6 +82,15 @@ def run_job(
                 + ", ".join(plan.written_at_end())
                 + " would hold only this run's part"
             )
+        if resumed.fresh:
+            # Stopped before its first explanation (or never run): nothing was kept,
+            # not even the seed; said even with --quiet, as 'nothing to do' is.
+            path = plan.streamed()[0]
+            click.echo(
+                f"lime-explain: {path}: nothing to resume (no output, no {path}.resume): "
+                f"a new run, --seed {settings.params.seed}",
+                err=True,
+            )
         done, name_of = resumed.done, job.name_of
         if isinstance(items, Sequence):
             items = [item for item in items if not done.skips(name_of(item))]
@@ -117,8 +126,8 @@ def run_job(
     if checking and resumed is not None and len(resumed.done):
         # The stopped run's lines count as this run's: their failed checks are
         # reported again and set the exit code (a CI gate must not pass on resume).
-        kept = replay_checks(plan.streamed()[0], len(resumed.done))
-        codes.update(_report_checks(kept, outcomes_all, reporting))
+        for kept in explanations_in(plan.streamed()[0], len(resumed.done)):
+            codes.add(_run_checks(settings, kept, outcomes_all, reporting))
     finished = False
     try:
         with progress_bar("inputs", show_bar) as progress:
@@ -158,11 +167,15 @@ def run_job(
         if resumed is not None:
             resumed.done.close()
     if finished and unmatched:
+        # Lines of inputs the stopped run did not have would never be matched again:
+        # the files go back to what they were, and the stopped run can still finish.
         path = plan.streamed()[0]
+        assert resumed is not None
+        resumed.cut_back(path)
         raise UsageError(
             f"{path} holds explanations of inputs not given this time, or given in another "
-            f"order: resume with the stopped run's inputs ({path}.resume is kept; remove it "
-            "to keep the file as it is)"
+            f"order: nothing was added; resume with the stopped run's inputs ({path}.resume "
+            "is kept; remove it to keep the file as it is)"
         )
     if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
@@ -185,52 +198,40 @@ def write_reports(plan: OutputPlan, outcomes: list[Any], failed_inputs: list[Any
         emit(plan.annotations, outcomes, failed_inputs)
 
 
-def replay_checks(path: str, count: int | None = None) -> Iterator[list[Any]]:
-    """The check outcomes recorded in the first ``count`` lines (all: None) of a JSON
-    Lines output, a line at a time; exit 2 on a line that is not an explanation."""
-    from lime_cli.checks import recorded_outcomes
-
+def explanations_in(path: str, count: int | None = None) -> Iterator[Explanation]:
+    """The explanations of the first ``count`` lines (all: None) of a JSON Lines
+    output, read back a line at a time; exit 2 on a line that is not one."""
     try:
         with open(path, encoding="utf-8") as out:
             for number, line in enumerate(out, start=1):
                 if count is not None and number > count:
                     return
                 try:
-                    data = json.loads(line)
-                except ValueError:
+                    yield Explanation.from_dict(json.loads(line))
+                except (ValueError, KeyError, TypeError, AttributeError):
                     raise UsageError(
-                        f"{path} line {number} is not JSON: remove the file to start over"
+                        f"{path} line {number} is not a lime-explain explanation: "
+                        "remove the file to start over"
                     ) from None
-                yield recorded_outcomes(data) if isinstance(data, dict) else []
     except OSError as exc:
         raise OutputError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-def _report_checks(recorded: Iterable[list[Any]], collected: list[Any], collect: bool) -> set[int]:
-    """Print each recorded failure as a fresh run does; the exit codes they make."""
-    from lime_cli.checks import failure_line
-
-    codes = {EXIT_OK}
-    for outcomes in recorded:
-        if collect:
-            collected.extend(outcomes)
-        for outcome in outcomes:
-            if not outcome.passed:
-                click.echo(f"lime-explain: check failed: {failure_line(outcome)}", err=True)
-                codes.add(EXIT_CHECK_FAILED)
-    return codes
-
-
 def replay_finished(settings: Settings, plan: OutputPlan) -> int:
-    """``--resume`` of a finished output: its checks reported again (and its JUnit file
-    or annotations written) as the run that made it reported them; the exit code."""
+    """``--resume`` of a finished output: this command's checks applied to its lines
+    (failures on stderr, the JUnit file or annotations written) as a run that made
+    them would; the exit code. The checks are evaluated again, not read from the
+    lines: the file may have been made with other checks, or none."""
     if settings.rules.empty:
         return EXIT_OK
     outcomes: list[Any] = []
     collect = bool(plan.junit or plan.annotations)
-    codes = _report_checks(replay_checks(plan.streamed()[0]), outcomes, collect)
+    codes = {
+        _run_checks(settings, explanation, outcomes, collect)
+        for explanation in explanations_in(plan.streamed()[0])
+    }
     write_reports(plan, outcomes, [])
-    return worst_exit_code(sorted(codes))
+    return worst_exit_code(sorted(codes | {EXIT_OK}))
 
 
 def _named(error: BaseException | None, name: str) -> LimeCliError:

@@ -139,6 +139,25 @@ class Progress:
     done: Done
     #: True when the output exists without a ledger: a run that finished.
     finished: bool = False
+    #: Sizes of the output and its ledger once made to agree (what a resume that
+    #: meets other inputs is cut back to); None when neither is there yet.
+    sizes: tuple[int, int] | None = None
+
+    @property
+    def fresh(self) -> bool:
+        """Nothing to resume: neither the output nor its ledger is there."""
+        return not self.finished and self.sizes is None
+
+    def cut_back(self, path: str) -> None:
+        """Make ``path`` and its ledger what they were before this run wrote to them."""
+        if self.sizes is None:
+            return
+        try:
+            for name, size in zip((path, ledger_path(path)), self.sizes):
+                with open(name, "ab") as handle:
+                    handle.truncate(size)
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot cut back: {exc.strerror or exc}") from None
 
 
 def continue_from(path: str, key: str) -> Progress:
@@ -170,7 +189,7 @@ def continue_from(path: str, key: str) -> Progress:
             book.truncate(ledger_end)
     except OSError as exc:
         raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
-    return Progress(Done(ledger, segments, kept))
+    return Progress(Done(ledger, segments, kept), sizes=(out_end, ledger_end))
 
 
 def check_finished(path: str, modality: str, settings: Any, seed_given: bool) -> int:
