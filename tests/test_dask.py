@@ -257,3 +257,38 @@ def test_a_typed_jobs_wins_over_the_environments_scheduler(data, tmp_path):
     result = CliRunner().invoke(cli, argv, env={**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": address})
     assert result.exit_code == 0, result.stderr
     assert lines_in(tmp_path / "o.jsonl") == 320
+
+
+def test_a_spec_located_elsewhere_loads_that_folders_file_named_as_given(tmp_path):
+    """Two client folders with the same relative model name: a worker serving both
+    loads each folder's file (the per-process cache tells them apart), and the
+    model is named as the user gave it."""
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    from lime_cli.run.settings import ModelSpec
+
+    models = []
+    for k in range(2):
+        folder = tmp_path / f"client{k}"
+        folder.mkdir()
+        model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, k])
+        joblib.dump(model, folder / "model.joblib")
+        models.append(ModelSpec("model.joblib").located_in(str(folder)).load())
+    assert models[0] is not models[1]
+    assert [m.describe()["path"] for m in models] == ["model.joblib", "model.joblib"]
+    x = [[3.0]]
+    assert models[0].predict(x).tolist() != models[1].predict(x).tolist()
+
+
+def test_a_malformed_address_in_the_environment_is_named_or_overridden(data, tmp_path):
+    env = {**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": "bogus"}
+    used = CliRunner().invoke(cli, tabular(data, "fast.joblib", tmp_path / "a.jsonl"), env=env)
+    assert used.exit_code == 2
+    assert used.stderr == (
+        "lime-explain: usage error: DASK_SCHEDULER_ADDRESS bogus: expected "
+        "tcp://HOST:PORT (a Dask scheduler) or local:N\n"
+    )
+    argv = tabular(data, "fast.joblib", tmp_path / "b.jsonl", "--jobs", "1")
+    overridden = CliRunner().invoke(cli, argv, env=env)
+    assert overridden.exit_code == 0, overridden.stderr

@@ -196,6 +196,10 @@ def _choose_scheduler(ctx: click.Context, param: click.Parameter, value: str | N
     try:
         executor.set_default_backend("dask:" + check_address(value))
     except UsageError as exc:
+        if ctx.get_parameter_source("scheduler") == click.core.ParameterSource.ENVIRONMENT:
+            # Checked once the options are read: a typed --jobs overrides it.
+            executor.set_default_backend("dask:" + value)
+            return
         raise click.BadParameter(exc.message.split(": ", 1)[-1]) from None
 
 

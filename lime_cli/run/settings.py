@@ -66,8 +66,9 @@ class ModelSpec:
     options: tuple[tuple[str, Any], ...] = ()
     #: The folder relative file names are read from: None for this process's
     #: working folder; the client's, for Dask workers started elsewhere (see
-    #: :meth:`located_in`). Not part of the spec's identity (its settings hash).
-    where: str | None = field(default=None, compare=False, repr=False)
+    #: :meth:`located_in`). Left out of the settings hash (its repr): where the
+    #: files are read from does not change an explanation.
+    where: str | None = field(default=None, repr=False)
 
     def located_in(self, folder: str) -> ModelSpec:
         """The same spec, its relative file names read from ``folder`` wherever it is loaded."""
@@ -90,14 +91,19 @@ class ModelSpec:
                 trusted_modules=self.trusted_modules,
                 **options,
             )
+            # Named as the user gave them (JSON, messages), wherever they were read.
             if path != self.path and hasattr(model, "path"):
-                model.path = self.path  # named as the user gave it (JSON, messages)
+                model.path = self.path
+            tokenizer = dict(self.options).get("tokenizer")
+            if tokenizer and getattr(model, "tokenizer_path", None) == options["tokenizer"]:
+                model.tokenizer_path = tokenizer
             _LOADED_MODELS[self] = model
         return model
 
     def _file(self, name: Any) -> Any:
-        """``name`` read from :attr:`where` when it is a relative file name (not a
-        URL or a callable: those are found the same way everywhere)."""
+        """``name`` read from :attr:`where` when it is a relative file name. URLs and
+        callables are left as given: a callable's module (or ``file.py``) must be
+        found by the worker itself, on its own path or folder."""
         if self.where is None or not isinstance(name, str) or not name:
             return name
         from lime_cli.models.loading import model_source
@@ -197,6 +203,25 @@ def _on_command_line(name: str) -> bool:
     )
 
 
+def _choose_backend() -> None:
+    """A typed --jobs wins over DASK_SCHEDULER_ADDRESS; else an address taken from
+    the environment is checked now (exit 2 naming the variable when malformed)."""
+    from lime_cli.run import executor
+    from lime_cli.run.dask_backend import PREFIX, check_address
+
+    if _on_command_line("jobs"):
+        executor.set_default_backend(None)
+        return
+    backend = executor.default_backend()
+    if backend is not None and backend.startswith(PREFIX):
+        try:
+            check_address(backend.removeprefix(PREFIX))
+        except UsageError as exc:
+            raise UsageError(
+                "DASK_SCHEDULER_ADDRESS" + exc.message.removeprefix("--scheduler")
+            ) from None
+
+
 def settings_from(options: dict[str, Any]) -> Settings:
     """Validate the shared options and take them out of ``options`` (the rest are the
     modality's and the outputs')."""
@@ -212,10 +237,7 @@ def settings_from(options: dict[str, Any]) -> Settings:
             "among this machine's processes, --scheduler sends them to Dask (local:N for "
             "N local workers)"
         )
-    if _on_command_line("jobs"):  # typed, it wins over DASK_SCHEDULER_ADDRESS
-        from lime_cli.run import executor
-
-        executor.set_default_backend(None)
+    _choose_backend()
     rules = build_rules(o)
     model_paths = o["model_path"]
     paths = [model_paths] if isinstance(model_paths, str) else list(model_paths or ())
