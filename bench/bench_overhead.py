@@ -271,7 +271,7 @@ def main() -> None:
     parser.add_argument("--text-samples", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per case (the fastest shown)")
     parser.add_argument(
-        "--marginal", type=int, default=5, help="also run N times the inputs (0: skip)"
+        "--marginal", type=int, default=5, help="also run N times the inputs (below 2: skip)"
     )
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--argv", help=argparse.SUPPRESS)
