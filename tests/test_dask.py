@@ -292,3 +292,39 @@ def test_a_malformed_address_in_the_environment_is_named_or_overridden(data, tmp
     argv = tabular(data, "fast.joblib", tmp_path / "b.jsonl", "--jobs", "1")
     overridden = CliRunner().invoke(cli, argv, env=env)
     assert overridden.exit_code == 0, overridden.stderr
+
+
+@pytest.mark.slow
+def test_relative_image_names_are_read_from_the_clients_folder(tmp_path, cluster):
+    """An image run's pictures are read by the workers (tests/ is their folder): a
+    relative name is the client's, and the output names it as given."""
+    import joblib
+    import numpy as np
+    from PIL import Image
+    from sklearn.linear_model import LogisticRegression
+
+    address, _ = cluster
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (600, 8, 8))
+    y = np.where(x[:, :4, :4].mean(axis=(1, 2)) > 127.5, "bright", "dark")
+    joblib.dump(LogisticRegression(max_iter=2000).fit(x.reshape(600, -1) / 255, y),
+                tmp_path / "corner.joblib")  # fmt: skip
+    for k in range(3):
+        pixels = rng.integers(0, 255, (8, 8)).astype(np.uint8)
+        Image.fromarray(pixels, "L").save(tmp_path / f"p{k}.png")
+    argv = [
+        "image", "--model", "corner.joblib", "p0.png", "p1.png", "p2.png", "--scale",
+        str(1 / 255), "--segmenter", "slic", "--segments", "4", "--segment-param",
+        "compactness=100", "--hide", "0", "--num-samples", "100", "--seed", "3", "-q", "--out",
+    ]  # fmt: skip
+    runs = {}
+    for name, more in (("one", []), ("dask", ["--scheduler", address])):
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "lime_cli", *argv, str(out), *more],
+            env=ENV, cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
+        runs[name] = out.read_bytes()
+    assert runs["dask"] == runs["one"]
+    assert b'"name": "p0.png"' in runs["one"]

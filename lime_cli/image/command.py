@@ -345,14 +345,20 @@ class ImageTask(PerItemTask):
         )
         from lime_cli.image.photo import encode_photo
         from lime_cli.image.preprocess import LUMA, apply_geometry, geometry_of
-        from lime_cli.image.reading import read_image, read_image_bytes
+        from lime_cli.image.reading import max_file_bytes, read_image_bytes
+        from lime_cli.inputs import read_bytes
 
         if source.error is not None:
             raise source.error
         if source.data is not None:
-            loaded = read_image_bytes(source.data, source.name, max_pixels=self.max_pixels)
+            data = source.data
         else:
-            loaded = read_image(source.path or source.name, max_pixels=self.max_pixels)
+            # From the client's folder on a Dask worker (the model's spec says where);
+            # named as given, wherever it is read.
+            path = self.model.located(source.path or source.name)
+            data = read_bytes(path, max_bytes=max_file_bytes(self.max_pixels),
+                              limit_name="--max-pixels")  # fmt: skip
+        loaded = read_image_bytes(data, source.name, max_pixels=self.max_pixels)
         picture = apply_geometry(loaded.image, preprocessing, loaded.name)
         encoder = preprocessing.encoder_for(picture.size, model.input_spec, loaded.name)
         pixels = np.asarray(picture, dtype=np.uint8)

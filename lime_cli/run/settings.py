@@ -80,8 +80,8 @@ class ModelSpec:
         if model is None:
             from lime_cli.models import load_model
 
-            path = self._file(self.path)
-            options = {k: self._file(v) if k in _FILE_OPTIONS else v for k, v in self.options}
+            path = self.located(self.path)
+            options = {k: self.located(v) if k in _FILE_OPTIONS else v for k, v in self.options}
             model = load_model(
                 path,
                 fmt=self.fmt,
@@ -100,10 +100,10 @@ class ModelSpec:
             _LOADED_MODELS[self] = model
         return model
 
-    def _file(self, name: Any) -> Any:
-        """``name`` read from :attr:`where` when it is a relative file name. URLs and
-        callables are left as given: a callable's module (or ``file.py``) must be
-        found by the worker itself, on its own path or folder."""
+    def located(self, name: Any) -> Any:
+        """A file name of this run (the model's, an input's) as this process opens
+        it: from :attr:`where` when relative. URLs and callables are left as given:
+        a callable's module (or ``file.py``) must be found by the worker itself."""
         if self.where is None or not isinstance(name, str) or not name:
             return name
         from lime_cli.models.loading import model_source
