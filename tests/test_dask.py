@@ -180,6 +180,23 @@ def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, c
     assert out.read_bytes() == reference.read_bytes()
 
 
+def here_and_on_the_cluster(
+    argv: list[str], folder: Path, address: str, tmp_path: Path
+) -> dict[str, bytes]:
+    """``argv`` (ending in --out) run in ``folder`` with --jobs 1 and on the cluster:
+    each output's bytes, by "one" and "dask" (both runs exit 0, silent)."""
+    runs = {}
+    for name, more in (("one", []), ("dask", ["--scheduler", address])):
+        out = tmp_path / f"{name}.jsonl"
+        done = subprocess.run(
+            [sys.executable, "-m", "lime_cli", *argv, str(out), *more],
+            env=ENV, cwd=str(folder), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
+        runs[name] = out.read_bytes()
+    return runs
+
+
 @pytest.mark.slow
 def test_relative_file_names_are_the_clients_whatever_the_workers_folder(data, tmp_path, cluster):
     """The workers run in tests/; the command in the data's folder names the model
@@ -191,15 +208,7 @@ def test_relative_file_names_are_the_clients_whatever_the_workers_folder(data, t
         "tabular", "--model", "fast.joblib", "--train", "rows.csv", "--all", "rows.csv",
         "--num-samples", "200", "--seed", "4", "-q", "--out",
     ]  # fmt: skip
-    runs = {}
-    for name, more in (("one", []), ("dask", ["--scheduler", address])):
-        out = tmp_path / f"{name}.jsonl"
-        done = subprocess.run(
-            [sys.executable, "-m", "lime_cli", *argv, str(out), *more],
-            env=ENV, cwd=str(folder), capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
-        runs[name] = out.read_bytes()
+    runs = here_and_on_the_cluster(argv, folder, address, tmp_path)
     assert runs["dask"] == runs["one"]
     assert b'"path": "fast.joblib"' in runs["one"]
 
@@ -317,14 +326,6 @@ def test_relative_image_names_are_read_from_the_clients_folder(tmp_path, cluster
         str(1 / 255), "--segmenter", "slic", "--segments", "4", "--segment-param",
         "compactness=100", "--hide", "0", "--num-samples", "100", "--seed", "3", "-q", "--out",
     ]  # fmt: skip
-    runs = {}
-    for name, more in (("one", []), ("dask", ["--scheduler", address])):
-        out = tmp_path / f"{name}.jsonl"
-        done = subprocess.run(
-            [sys.executable, "-m", "lime_cli", *argv, str(out), *more],
-            env=ENV, cwd=str(tmp_path), capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0 and done.stderr == "", (name, done.stderr)
-        runs[name] = out.read_bytes()
+    runs = here_and_on_the_cluster(argv, tmp_path, address, tmp_path)
     assert runs["dask"] == runs["one"]
     assert b'"name": "p0.png"' in runs["one"]
