@@ -81,7 +81,7 @@ def weights(explanation: dict) -> dict[str, float]:
 
 
 def test_the_model_is_asked_about_the_draws_once_and_each_row(files):
-    from lime_cli.tabular.command import ROW_COPIES
+    from lime_cli.tabular.domain import BLOCK_ROWS as ROW_COPIES
     from lime_cli.tabular.domain import padded
 
     shared, asked = explain(files, "--num-samples", "500")
@@ -127,7 +127,7 @@ def test_shared_draws_say_what_each_rows_own_draws_say(files):
 
 
 def test_adaptive_rows_stop_at_their_own_counts_on_growing_draws(files):
-    from lime_cli.tabular.command import ROW_COPIES
+    from lime_cli.tabular.domain import BLOCK_ROWS as ROW_COPIES
 
     auto = ["--num-samples", "auto", "--min-samples", "500", "--max-samples", "4000",
             "--num-features", "2"]  # fmt: skip

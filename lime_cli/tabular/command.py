@@ -390,9 +390,6 @@ def _parse_range(text: str) -> tuple[int | None, int | None]:
 SHARED_BATCH = 512
 #: Rows per batch on shared draws when processes share a stream of rows.
 SHARED_BATCH_PER_JOB = 128
-#: How many times a row is given to the model to learn its own answer (see
-#: TabularTask._predict_rows): 16 doubles are two AVX-512 vectors.
-ROW_COPIES = 16
 
 
 @dataclass(frozen=True)
@@ -647,29 +644,17 @@ class TabularTask(TaskBase):
     def _predict_rows(self, domains: list[tuple[int, Any]], model: Any, batch: int) -> Any:
         """The model's answers (rows, classes) for the rows themselves, in one call.
 
-        Each row is given ``ROW_COPIES`` times in a row and its first copy's
-        answer kept: a row's answer must not depend on which rows share its
-        call (the promise of the same explanation with any --jobs or order),
-        and some models' vectorised arithmetic (an MLP's matrix products, say)
-        rounds the last bits differently at different positions of a call.
-        At a multiple of 16 a row is never in a vector loop's remainder, as
-        when each row's samples filled its own block of the call.
+        Each row fills a block of its own with copies of itself and its first
+        copy's answer is kept (domain.RowBlocks.repeating): a row's answer must
+        not depend on which rows share its call (the promise of the same
+        explanation with any --jobs or order), and some models' vectorised
+        arithmetic (an MLP's matrix products, say) rounds the last bits
+        differently at different positions of a call.
         """
-        import numpy as np
-
-        from lime_cli.engine import predict_samples
-        from lime_cli.tabular.domain import TabularSample
+        from lime_cli.tabular.domain import RowBlocks, TabularSample
 
         rows = TabularSample.concatenate([domain.instance() for _, domain in domains])
-        copies = TabularSample(
-            np.repeat(rows.z, ROW_COPIES, axis=0),
-            np.repeat(rows.numeric, ROW_COPIES, axis=0),
-            np.repeat(rows.categorical, ROW_COPIES, axis=0),
-        )
-        # Calls of whole multiples of the copies: a row's first copy never lands in a
-        # call's last, partial vector (--batch-size 50 would put row 3's at 48).
-        per_call = max(ROW_COPIES, batch // ROW_COPIES * ROW_COPIES)
-        return predict_samples(domains[0][1], model, copies, per_call)[::ROW_COPIES]
+        return self._predict(domains, RowBlocks.repeating(rows), model, batch)[:, 0]
 
     def _predict(self, domains: list[tuple[int, Any]], blocks: Any, model: Any, batch: int) -> Any:
         """The model's answers (rows, samples, classes) for each row's samples in

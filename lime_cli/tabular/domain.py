@@ -94,7 +94,7 @@ class TabularSample:
 
 #: A row's block of samples in a model call starts at a multiple of this many rows
 #: and fills a whole number of them (see :class:`RowBlocks`): 16 doubles are two
-#: AVX-512 vectors (as ``ROW_COPIES`` of lime_cli.tabular.command).
+#: AVX-512 vectors.
 BLOCK_ROWS = 16
 
 
@@ -137,6 +137,14 @@ class RowBlocks:
     def answers(self, y: np.ndarray) -> np.ndarray:
         """Each row's answers (rows, count, classes), from the model's for ``values``."""
         return y.reshape(-1, self.stride, y.shape[1])[:, : self.count]
+
+    @staticmethod
+    def repeating(rows: TabularSample) -> RowBlocks:
+        """Each of ``rows`` alone in a block filled with copies of it (``count`` 1):
+        how the rows themselves are asked about on shared draws, so that a row's
+        own answer does not depend on the rows sharing its call either."""
+        arrays = (rows.z, rows.numeric, rows.categorical)
+        return RowBlocks(TabularSample(*(np.repeat(a, BLOCK_ROWS, axis=0) for a in arrays)), 1)
 
     def only(self, kept: list[int]) -> RowBlocks:
         """The blocks of the rows at positions ``kept``, copied together."""
