@@ -54,6 +54,38 @@ def test_batches_and_results_larger_than_a_pipe_do_not_block_each_other():
         pool.shutdown()
 
 
+def big_result(size: int) -> bytes:
+    return os.urandom(size)
+
+
+def leave_mark(path: str) -> str:
+    with open(path, "w") as file:
+        file.write("ran")
+    return path
+
+
+def test_a_worker_goes_on_while_its_reply_waits_to_be_read(tmp_path):
+    """A reply larger than the socket's buffer does not hold the worker still until
+    the caller reads it: the next batch runs meanwhile."""
+    import time
+
+    mark = tmp_path / "second-batch-ran"
+    pool = ForkPool(1, nothing)
+    try:
+        first = pool.submit(big_result, 8 * 1024 * 1024)
+        second = pool.submit(leave_mark, str(mark))
+        deadline = time.monotonic() + 60
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the caller does not read (no poll) meanwhile
+        assert mark.exists(), "the worker waited for its first reply to be read"
+        pool.wait([first, second], 60)
+        assert len(first.result()) == 8 * 1024 * 1024 and second.result() == str(mark)
+    finally:
+        for pid in pool._processes:  # a worker stuck writing would never end by itself
+            os.kill(pid, signal.SIGKILL)
+        pool.shutdown()
+
+
 def test_a_failing_function_fails_its_future_only():
     pool = ForkPool(1, nothing)
     try:
