@@ -2,7 +2,8 @@
 Dask with 1 and 2 workers, and lime's own loop, in one run.
 
 Cases (each a whole ``lime-explain`` process, as a user waits for it:
-interpreter start, imports, model loading, reading, explaining, writing):
+interpreter start, imports, model loading, reading, explaining, writing JSON Lines
+with ``--out``):
 
 - tabular, ``--rows`` (200) and ``--large-rows`` (20,000) rows of a 3-column
   DataFrame (age, income with missing values, city) explained for a
@@ -118,14 +119,17 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def ours(modality_args: list[str], mode: str) -> list[str]:
+def ours(modality_args: list[str], mode: str, out: Path) -> list[str]:
+    """Our command in ``mode``, writing its explanations to ``out`` as JSON Lines
+    (what a run over thousands of inputs is for; the terminal table is off)."""
     extra = {
         "jobs 1": ["--jobs", "1"],
         "jobs 2": ["--jobs", "2"],
         "dask 1": ["--scheduler", "local:1"],
         "dask 2": ["--scheduler", "local:2"],
     }[mode]
-    return [sys.executable, "-m", "lime_cli", *modality_args, "-q", "--seed", "1", *extra]
+    return [sys.executable, "-m", "lime_cli", *modality_args, "-q", "--seed", "1", *extra,
+            "--out", str(out)]  # fmt: skip
 
 
 def lime_tabular(model: str, train: str, rows: str, count: int, samples: int) -> None:
@@ -221,7 +225,8 @@ def ceiling_speed(cli: list[str], input_path: str, count: int, folder: Path) -> 
     """Inputs/s of two ``--jobs 1`` runs side by side, each over half the inputs."""
     first, second = halves(input_path, folder, header=cli[0] == "tabular")
     argvs = [
-        ours([half if a == input_path else a for a in cli], "jobs 1") for half in (first, second)
+        ours([half if a == input_path else a for a in cli], "jobs 1", folder / f"half{i}.jsonl")
+        for i, half in enumerate((first, second))
     ]
     return count / side_by_side(argvs)
 
@@ -300,7 +305,7 @@ def main() -> None:
             seconds: dict[str, list[float]] = {mode: [] for mode in modes}
             for _ in range(args.repeat):  # the modes in turn, so noise falls on all alike
                 for mode in modes:
-                    seconds[mode].append(timed(ours(cli, mode)))
+                    seconds[mode].append(timed(ours(cli, mode, folder / "out.jsonl")))
             speeds = {mode: count / min(times) for mode, times in seconds.items()}
             if args.ceiling:
                 speeds["2 x jobs 1"] = ceiling_speed(cli, input_path, count, folder)
