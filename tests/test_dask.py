@@ -130,7 +130,7 @@ def cluster():
             while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert len(client.scheduler_info()["workers"]) == 2
-        yield address, workers
+        yield address, workers, scheduler
     finally:
         for process in [*workers, scheduler]:
             stop(process)
@@ -152,7 +152,7 @@ def wait_for_lines(path: Path, count: int) -> None:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, cluster):
-    address, workers = cluster
+    address, workers, _ = cluster
     reference = tmp_path / "one.jsonl"
     one = CliRunner().invoke(cli, tabular(data, "slow.joblib", reference), env=CLEAN_ENV)
     assert one.exit_code == 0, one.stderr
@@ -180,6 +180,37 @@ def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, c
     assert out.read_bytes() == reference.read_bytes()
 
 
+@pytest.mark.slow
+def test_a_scheduler_lost_mid_run_is_one_line_and_resume_finishes_the_output(
+    data, tmp_path, cluster
+):
+    """The scheduler dies during a run: one line, exit 3 (Dask printed two tracebacks
+    and the run ended as an internal error, exit 5), the finished inputs kept, and
+    --resume without the cluster finishes the output as one uninterrupted run."""
+    address, _, scheduler = cluster
+    reference = tmp_path / "one.jsonl"
+    one = CliRunner().invoke(cli, tabular(data, "slow.joblib", reference), env=CLEAN_ENV)
+    assert one.exit_code == 0, one.stderr
+
+    out = tmp_path / "dask.jsonl"
+    job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
+    wait_for_lines(out, 1)
+    assert lines_in(out) < 320  # still under way
+    stop(scheduler)
+    _, err = job.communicate(timeout=300)
+    assert job.returncode == 3, err
+    assert err.decode().splitlines() == [
+        f"lime-explain: input error: --scheduler {address}: lost the Dask scheduler during "
+        "the run; a JSON Lines --out keeps the inputs finished, and --resume goes on"
+    ]
+    kept = lines_in(out)
+    assert 0 < kept < 320
+
+    again = CliRunner().invoke(cli, tabular(data, "slow.joblib", out, "--resume"), env=CLEAN_ENV)
+    assert again.exit_code == 0, again.stderr
+    assert out.read_bytes() == reference.read_bytes()
+
+
 def here_and_on_the_cluster(
     argv: list[str], folder: Path, address: str, tmp_path: Path
 ) -> dict[str, bytes]:
@@ -202,7 +233,7 @@ def test_relative_file_names_are_the_clients_whatever_the_workers_folder(data, t
     """The workers run in tests/; the command in the data's folder names the model
     relative to it: the workers read the client's file, and the output (naming the
     model as given) is the output of --jobs 1."""
-    address, _ = cluster
+    address, _, _ = cluster
     folder = Path(data["fast.joblib"]).parent
     argv = [
         "tabular", "--model", "fast.joblib", "--train", "rows.csv", "--all", "rows.csv",
@@ -312,7 +343,7 @@ def test_relative_image_names_are_read_from_the_clients_folder(tmp_path, cluster
     from PIL import Image
     from sklearn.linear_model import LogisticRegression
 
-    address, _ = cluster
+    address, _, _ = cluster
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (600, 8, 8))
     y = np.where(x[:, :4, :4].mean(axis=(1, 2)) > 127.5, "bright", "dark")

@@ -77,12 +77,30 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
             outcomes = future.result()
             fill()
             yield from zip(group, outcomes)
-    except BaseException:
+    except BaseException as exc:
         for _, future in futures:
             future.cancel()
+        if _connection_lost(exc):
+            # One line, as for a scheduler never reached (Dask's own message asks
+            # to re-run the work: --resume does not redo the inputs written).
+            raise InputError(
+                f"{_source_of_scheduler()} {address}: lost the Dask scheduler during the run; "
+                "a JSON Lines --out keeps the inputs finished, and --resume goes on"
+            ) from None
         raise
     finally:
         _close(client, cluster)
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the client lost its scheduler (it died, or the network
+    went): Dask cancels every future with "scheduler-connection-lost" once it
+    gives up reconnecting, and a call under way fails with a closed comm."""
+    kinds = {kind.__name__ for kind in type(exc).__mro__}
+    if "CommClosedError" in kinds:
+        return True
+    cancelled = bool(kinds & {"FutureCancelledError", "CancelledError"})
+    return cancelled and "connection" in str(exc).lower()
 
 
 def _load_on_workers(client: Any, spec: Any) -> None:
@@ -108,8 +126,7 @@ def _connect(address: str) -> tuple[Any, Any]:
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install 'lime-explain[dask]'") from None
     dask: Any = distributed  # untyped: called through Any
-    for name in ("distributed", "tornado"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # one line per error, ours
+    _quiet_logs()
     if address.startswith("local:"):
         _quiet_resource_tracker()
         cluster = dask.LocalCluster(
@@ -126,6 +143,16 @@ def _connect(address: str) -> tuple[Any, Any]:
         raise InputError(
             f"{_source_of_scheduler()} {address}: cannot reach the Dask scheduler ({exc})"
         ) from None
+
+
+def _quiet_logs() -> None:
+    """One line per error, ours: Dask's own loggers print nothing (a lost scheduler
+    made ``distributed.client``, whose level Dask's configuration sets apart from
+    its parent's, print two tracebacks before our line)."""
+    loggers = logging.root.manager.loggerDict
+    for name in ["distributed", "tornado", *loggers]:
+        if name.split(".")[0] in ("distributed", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _quiet_resource_tracker() -> None:
