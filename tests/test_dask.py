@@ -321,6 +321,26 @@ def test_a_spec_located_elsewhere_loads_that_folders_file_named_as_given(tmp_pat
     assert models[0].predict(x).tolist() != models[1].predict(x).tolist()
 
 
+def test_only_a_relative_python_files_part_of_a_callable_spec_is_the_clients(tmp_path, monkeypatch):
+    """``FILE.py:NAME`` is loaded from the client's folder and named as given;
+    ``module:name`` specs, absolute files and URLs are left as given."""
+    from lime_cli.run import settings
+    from lime_cli.run.settings import ModelSpec
+
+    monkeypatch.setattr(settings, "_LOADED_MODELS", {})  # this process's cache, restored after
+    probe = "lime_explain_user_located_probe"  # the module the adapter makes of the file
+    monkeypatch.setitem(sys.modules, probe, None)  # so that it is removed after the test
+    del sys.modules[probe]
+    (tmp_path / "located_probe.py").write_text(PREDICT_PY)
+    spec = ModelSpec("located_probe.py:predict").located_in(str(tmp_path))
+    assert spec.located_model(spec.path) == f"{tmp_path / 'located_probe.py'}:predict"
+    model = spec.load()
+    assert model.describe()["path"] == model.describe()["callable"] == "located_probe.py:predict"
+    assert model.predict([[2.0, 0.0]]).shape == (1, 2)
+    for given in ("pkg.mod:predict", "/abs/predict.py:predict", "http://host:8000/predict"):
+        assert spec.located_model(given) == given
+
+
 def test_a_malformed_address_in_the_environment_is_named_or_overridden(data, tmp_path):
     env = {**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": "bogus"}
     used = CliRunner().invoke(cli, tabular(data, "fast.joblib", tmp_path / "a.jsonl"), env=env)
@@ -360,3 +380,39 @@ def test_relative_image_names_are_read_from_the_clients_folder(tmp_path, cluster
     runs = here_and_on_the_cluster(argv, tmp_path, address, tmp_path)
     assert runs["dask"] == runs["one"]
     assert b'"name": "p0.png"' in runs["one"]
+
+
+PREDICT_PY = '''
+import numpy as np
+
+
+def predict(rows):
+    """P(1) rises with the first column less the second."""
+    rows = np.asarray(rows, dtype=float)
+    p = 1 / (1 + np.exp(-(rows[:, 0] - rows[:, 1])))
+    return np.column_stack([1 - p, p])
+'''
+
+
+@pytest.mark.slow
+def test_a_relative_python_file_model_is_the_clients_whatever_the_workers_folder(tmp_path, cluster):
+    """``--model predict.py:predict`` named in the client's folder: the workers (in
+    tests/) run the client's file, and the output names the model as given."""
+    import numpy as np
+
+    address, _, _ = cluster
+    folder = tmp_path / "client"
+    folder.mkdir()
+    (folder / "predict.py").write_text(PREDICT_PY)
+    rng = np.random.default_rng(1)
+    lines = ["a,b,y"] + [f"{a:.3f},{b:.3f},{int(a > b)}" for a, b in rng.normal(size=(30, 2))]
+    (folder / "rows.csv").write_text("\n".join(lines) + "\n")
+    argv = [
+        "tabular", "--model", "predict.py:predict", "--train", "rows.csv", "--all",
+        "rows.csv", "--num-samples", "200", "--seed", "4", "-q", "--out",
+    ]  # fmt: skip
+    runs = here_and_on_the_cluster(argv, folder, address, tmp_path)
+    assert runs["dask"] == runs["one"]
+    assert runs["one"].count(b"\n") == 30
+    assert b'"path": "predict.py:predict"' in runs["one"]
+    assert b'"callable": "predict.py:predict"' in runs["one"]

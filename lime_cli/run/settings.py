@@ -80,7 +80,7 @@ class ModelSpec:
         if model is None:
             from lime_cli.models import load_model
 
-            path = self.located(self.path)
+            path = self.located_model(self.path)
             options = {k: self.located(v) if k in _FILE_OPTIONS else v for k, v in self.options}
             model = load_model(
                 path,
@@ -91,19 +91,38 @@ class ModelSpec:
                 trusted_modules=self.trusted_modules,
                 **options,
             )
-            # Named as the user gave them (JSON, messages), wherever they were read.
-            if path != self.path and hasattr(model, "path"):
-                model.path = self.path
+            # Named as the user gave them (JSON, messages), wherever they were read:
+            # a file's adapter by its path, a callable's by its spec.
+            if path != self.path:
+                for name in ("path", "spec"):
+                    if hasattr(model, name):
+                        setattr(model, name, self.path)
             tokenizer = dict(self.options).get("tokenizer")
             if tokenizer and getattr(model, "tokenizer_path", None) == options["tokenizer"]:
                 model.tokenizer_path = tokenizer
             _LOADED_MODELS[self] = model
         return model
 
+    def located_model(self, path: str) -> str:
+        """The model as this process loads it: :meth:`located`, and for a
+        ``FILE.py:NAME`` callable its file from :attr:`where` when relative
+        (``module:name`` specs and URLs are left as given)."""
+        from lime_cli.models.loading import model_source
+
+        if self.where is None or model_source(path) != "callable":
+            return self.located(path)
+        # A callable spec's name is dotted identifiers after its last colon; a file
+        # part ending in .py makes it a file (as the callable adapter reads it).
+        file, _, name = path.rpartition(":")
+        if not file.endswith(".py") or os.path.isabs(file):
+            return path
+        return f"{os.path.join(self.where, file)}:{name}"
+
     def located(self, name: Any) -> Any:
         """A file name of this run (the model's, an input's) as this process opens
-        it: from :attr:`where` when relative. URLs and callables are left as given:
-        a callable's module (or ``file.py``) must be found by the worker itself."""
+        it: from :attr:`where` when relative. URLs and callables are left as given
+        (:meth:`located_model` finds a ``FILE.py:NAME`` model's file); a callable's
+        module must be found by the worker itself."""
         if self.where is None or not isinstance(name, str) or not name:
             return name
         from lime_cli.models.loading import model_source
