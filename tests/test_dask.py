@@ -416,3 +416,33 @@ def test_a_relative_python_file_model_is_the_clients_whatever_the_workers_folder
     assert runs["one"].count(b"\n") == 30
     assert b'"path": "predict.py:predict"' in runs["one"]
     assert b'"callable": "predict.py:predict"' in runs["one"]
+
+
+@pytest.mark.slow
+def test_a_text_models_relative_tokenizer_is_the_clients_whatever_the_workers_folder(
+    tmp_path, cluster
+):
+    """An ONNX token model named with its tokenizer and class names file relative to
+    the client's folder (none of them beside the model under a default name): the
+    workers (in tests/) read the client's files, and the output, naming the
+    tokenizer as given, is the output of --jobs 1."""
+    from _onnx_text_fixtures import bag_of_tokens_graph, token_weights, word_piece_tokenizer
+
+    address, _, _ = cluster
+    folder = tmp_path / "client"
+    (folder / "vocab").mkdir(parents=True)
+    tokenizer = word_piece_tokenizer(folder / "vocab" / "words.json")
+    words = {"goal": [3.0, 0.0], "scored": [2.0, 0.0], "bank": [0.0, 3.0], "shares": [0.0, 2.0]}
+    bag_of_tokens_graph(folder / "m.onnx", token_weights(tokenizer, words, 2))
+    (folder / "labels.txt").write_text("sport\nbusiness\n")
+    (folder / "a.txt").write_text("The striker scored a late goal while the bank sold shares.")
+    (folder / "b.txt").write_text("Shares fell as the bank cut its forecast.")
+    argv = [
+        "text", "--model", "m.onnx", "--tokenizer", "vocab/words.json", "--class-names-file",
+        "labels.txt", "a.txt", "b.txt", "--num-samples", "200", "--seed", "3", "-q", "--out",
+    ]  # fmt: skip
+    runs = here_and_on_the_cluster(argv, folder, address, tmp_path)
+    assert runs["dask"] == runs["one"]
+    assert runs["one"].count(b"\n") == 2
+    assert runs["one"].count(b'"tokenizer": "vocab/words.json"') == 2
+    assert runs["one"].count(b'"classes": ["sport", "business"]') == 2
