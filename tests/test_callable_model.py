@@ -241,3 +241,26 @@ def test_model_format_and_regression_with_a_callable(project):
     out = record(run("text", "--model", "reg:value", "--mode", "regression", *ARGS, "doc.txt"))
     assert out["model"]["classes"] == ["value"]
     assert out["explanations"][0]["features"][0]["feature"] == "cat"
+
+
+def test_files_of_the_same_name_in_two_folders_are_two_models(tmp_path, monkeypatch):
+    """A long-lived process (a Dask worker serving runs from several folders) loads
+    each folder's predict.py, not the first one it imported, whatever their names."""
+    from lime_cli.models import load_model
+    from lime_cli.models.callable_adapter import module_name_for
+
+    paths = {}
+    for folder, p in (("one", 0.2), ("two", 0.7)):
+        (tmp_path / folder).mkdir()
+        paths[folder] = tmp_path / folder / "predict.py"
+        paths[folder].write_text(
+            "import numpy as np\n\n"
+            f"def predict(x):\n    return np.tile([{1 - p}, {p}], (len(x), 1))\n"
+        )
+    for path in paths.values():  # this process's imports of them, removed after the test
+        monkeypatch.delitem(sys.modules, module_name_for(str(path)), raising=False)
+    answers = {
+        folder: float(load_model(f"{path}:predict").predict([[1.0]])[0, 1])
+        for folder, path in paths.items()
+    }
+    assert answers == pytest.approx({"one": 0.2, "two": 0.7})

@@ -328,7 +328,10 @@ def test_only_a_relative_python_files_part_of_a_callable_spec_is_the_clients(tmp
     from lime_cli.run.settings import ModelSpec
 
     monkeypatch.setattr(settings, "_LOADED_MODELS", {})  # this process's cache, restored after
-    probe = "lime_explain_user_located_probe"  # the module the adapter makes of the file
+    from lime_cli.models.callable_adapter import module_name_for
+
+    # The module the adapter makes of the file:
+    probe = module_name_for(str(tmp_path / "located_probe.py"))
     monkeypatch.setitem(sys.modules, probe, None)  # so that it is removed after the test
     del sys.modules[probe]
     (tmp_path / "located_probe.py").write_text(PREDICT_PY)

@@ -97,14 +97,25 @@ def import_callable(spec: str) -> Any:
     return target
 
 
+def module_name_for(path: str) -> str:
+    """The name a user's Python file is imported under: its stem and a digest of its
+    absolute path, so that a long-lived process (a Dask worker serving runs from
+    several folders) never takes one folder's ``predict.py`` for another's."""
+    import hashlib
+
+    where = os.path.abspath(path)
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(where))[0])
+    digest = hashlib.sha1(where.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"lime_explain_user_{stem}_{digest}"
+
+
 def _import_file(path: str) -> Any:
     if not os.path.isfile(path):
         raise InputError(f"{path}: Python file not found")
     folder = os.path.dirname(os.path.abspath(path))
     if folder not in sys.path:
         sys.path.insert(0, folder)  # so the file can import its neighbours
-    stem = os.path.splitext(os.path.basename(path))[0]
-    name = "lime_explain_user_" + re.sub(r"\W", "_", stem)
+    name = module_name_for(path)
     if name in sys.modules:
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, path)
