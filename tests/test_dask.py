@@ -150,18 +150,26 @@ def wait_for_lines(path: Path, count: int) -> None:
     assert lines_in(path) >= count
 
 
-@pytest.mark.slow
-def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, cluster):
-    address, workers, _ = cluster
+def under_way_on_the_cluster(
+    data: dict[str, str], tmp_path: Path, address: str
+) -> tuple[Path, Path, subprocess.Popen[bytes]]:
+    """The slow model's --jobs 1 output (the reference), and the same run on the
+    cluster, under way: its output and its process, once a first line is written."""
     reference = tmp_path / "one.jsonl"
     one = CliRunner().invoke(cli, tabular(data, "slow.joblib", reference), env=CLEAN_ENV)
     assert one.exit_code == 0, one.stderr
-
-    # A worker dies in the middle: its batches are run again on the other one.
     out = tmp_path / "dask.jsonl"
     job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
     wait_for_lines(out, 1)
     assert lines_in(out) < 320  # still under way
+    return reference, out, job
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_and_a_killed_run_lose_nothing(data, tmp_path, cluster):
+    address, workers, _ = cluster
+    # A worker dies in the middle: its batches are run again on the other one.
+    reference, out, job = under_way_on_the_cluster(data, tmp_path, address)
     stop(workers[0])
     _, err = job.communicate(timeout=300)
     assert job.returncode == 0, err
@@ -188,14 +196,7 @@ def test_a_scheduler_lost_mid_run_is_one_line_and_resume_finishes_the_output(
     and the run ended as an internal error, exit 5), the finished inputs kept, and
     --resume without the cluster finishes the output as one uninterrupted run."""
     address, _, scheduler = cluster
-    reference = tmp_path / "one.jsonl"
-    one = CliRunner().invoke(cli, tabular(data, "slow.joblib", reference), env=CLEAN_ENV)
-    assert one.exit_code == 0, one.stderr
-
-    out = tmp_path / "dask.jsonl"
-    job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
-    wait_for_lines(out, 1)
-    assert lines_in(out) < 320  # still under way
+    reference, out, job = under_way_on_the_cluster(data, tmp_path, address)
     stop(scheduler)
     _, err = job.communicate(timeout=300)
     assert job.returncode == 3, err
