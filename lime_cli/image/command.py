@@ -210,9 +210,12 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
             spec, class_names=tuple(read_class_names(preprocessing.class_names_file))
         )
     if fmt == "onnx":
+        # The session keeps its own threads whatever --jobs says: a picture's network
+        # spreads each call over the cores by itself (EfficientNet-Lite0: 2.1 s an
+        # image with two threads, 3.7 s with one), so the executor keeps such a
+        # model in this process; one thread per process made --jobs 2 take 12 s
+        # over three photos against 6.5 s (bench/bench_scale.py --case image).
         onnx_options: dict[str, Any] = {"output": preprocessing.output}
-        if settings.jobs > 1:
-            onnx_options["threads"] = 1  # one thread per worker: the workers share the cores
         spec = dataclasses.replace(spec, fmt=fmt, options=tuple(sorted(onnx_options.items())))
     preprocessing.resolve(spec.load().input_spec)  # exit 2 or 4 before any image is read
     task = ImageTask(
