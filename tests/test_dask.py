@@ -263,6 +263,28 @@ def test_a_model_no_worker_can_load_is_one_error(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_worker_dying_while_loading_the_model_is_a_model_error_not_a_lost_scheduler(
+    tmp_path,
+):
+    """A worker process that ends while it loads the model (out of memory, or the
+    model's own code exiting) is a model error; the scheduler is still there."""
+    from distributed import Client, LocalCluster
+
+    from lime_cli.errors import ModelError
+    from lime_cli.run.dask_backend import _connection_lost, _load_on_workers
+    from lime_cli.run.settings import ModelSpec
+
+    (tmp_path / "ends.py").write_text("import os\n\nos._exit(1)\n\n\ndef predict(x):\n    pass\n")
+    spec = ModelSpec(str(tmp_path / "ends.py") + ":predict")
+    with LocalCluster(n_workers=1, processes=True, dashboard_address=None) as local:
+        with Client(local) as client:
+            with pytest.raises(ModelError) as raised:
+                _load_on_workers(client, spec)
+            assert not _connection_lost(raised.value, client)
+    assert raised.value.message.startswith("a Dask worker died while loading the model")
+
+
+@pytest.mark.slow
 def test_ctrl_c_on_a_local_cluster_leaves_one_line(data, tmp_path):
     """Its workers' semaphores are cleaned up without a warning after the command's
     line (the resource tracker printed one once the prompt was back)."""

@@ -80,7 +80,7 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
     except BaseException as exc:
         for _, future in futures:
             future.cancel()
-        if _connection_lost(exc):
+        if _connection_lost(exc, client):
             # One line, as for a scheduler never reached (Dask's own message asks
             # to re-run the work: --resume does not redo the inputs written).
             raise InputError(
@@ -92,26 +92,38 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
         _close(client, cluster)
 
 
-def _connection_lost(exc: BaseException) -> bool:
+def _connection_lost(exc: BaseException, client: Any) -> bool:
     """Whether ``exc`` says the client lost its scheduler (it died, or the network
     went): Dask cancels every future with "scheduler-connection-lost" once it
-    gives up reconnecting, and a call under way fails with a closed comm."""
-    kinds = {kind.__name__ for kind in type(exc).__mro__}
-    if "CommClosedError" in kinds:
+    gives up reconnecting, and a call under way fails with a closed comm while
+    the client is no longer connected (a closed comm from a worker that died,
+    with the scheduler still there, is not this)."""
+    if getattr(exc, "reason", None) == "scheduler-connection-lost":
         return True
-    cancelled = bool(kinds & {"FutureCancelledError", "CancelledError"})
-    return cancelled and "connection" in str(exc).lower()
+    return _comm_closed(exc) and getattr(client, "status", "running") != "running"
+
+
+def _comm_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` is Dask's CommClosedError (not imported: Dask is optional)."""
+    return any(kind.__name__ == "CommClosedError" for kind in type(exc).__mro__)
 
 
 def _load_on_workers(client: Any, spec: Any) -> None:
     """Every worker loads the model before any batch is sent: a model no worker can
     load (a file missing there, say) is one error, not one per input."""
-    from lime_cli.errors import LimeCliError
+    from lime_cli.errors import LimeCliError, ModelError
 
     try:
         client.run(_load_model, spec)
     except LimeCliError as exc:
         raise type(exc)(f"a Dask worker cannot load the model: {exc.message}") from None
+    except OSError as exc:
+        if not _comm_closed(exc) or getattr(client, "status", "running") != "running":
+            raise  # the scheduler itself went: the caller says so
+        raise ModelError(
+            "a Dask worker died while loading the model (out of memory, or the model's "
+            "code ended its process)"
+        ) from None
 
 
 def _load_model(spec: Any) -> None:
