@@ -100,12 +100,17 @@ def _connection_lost(exc: BaseException, client: Any) -> bool:
     with the scheduler still there, is not this)."""
     if getattr(exc, "reason", None) == "scheduler-connection-lost":
         return True
-    return _comm_closed(exc) and getattr(client, "status", "running") != "running"
+    return _comm_closed(exc) and not _connected(client)
 
 
 def _comm_closed(exc: BaseException) -> bool:
     """Whether ``exc`` is Dask's CommClosedError (not imported: Dask is optional)."""
     return any(kind.__name__ == "CommClosedError" for kind in type(exc).__mro__)
+
+
+def _connected(client: Any) -> bool:
+    """Whether the client still has its scheduler."""
+    return getattr(client, "status", "running") == "running"
 
 
 def _load_on_workers(client: Any, spec: Any) -> None:
@@ -118,8 +123,8 @@ def _load_on_workers(client: Any, spec: Any) -> None:
     except LimeCliError as exc:
         raise type(exc)(f"a Dask worker cannot load the model: {exc.message}") from None
     except OSError as exc:
-        if not _comm_closed(exc) or getattr(client, "status", "running") != "running":
-            raise  # the scheduler itself went: the caller says so
+        if not _comm_closed(exc) or not _connected(client):
+            raise  # not a worker gone, or the scheduler itself went: the caller says so
         raise ModelError(
             "a Dask worker died while loading the model (out of memory, or the model's "
             "code ended its process)"
