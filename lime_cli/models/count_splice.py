@@ -73,6 +73,9 @@ class CountSplice:
     CSR rows come out with sorted columns and no zeros, as the vectorizer
     makes them, so nothing is sorted afterwards (a sparse product, then
     sorting, took 6 ms for 1000 copies of a BBC article; this takes 2.5 ms).
+    Memory: two (copies x terms) int32 arrays, at most about 40 MB each at the
+    text domain's batch size (32 M characters of copies a call), less than the
+    perturbed strings that batch size was set for.
 
     Attributes
     ----------
