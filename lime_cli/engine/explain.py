@@ -445,31 +445,40 @@ def predict_samples(
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         batch = domain.to_model_input(z[start:stop])
-        pred = np.asarray(model.predict(batch), dtype=np.float64)
+        pred = checked_answers(model.predict(batch), stop - start, k)
         del batch  # do not hold two batches of model input at once
-        if pred.ndim == 1 and k <= 1:
-            pred = pred[:, None]
         if out is None:
             # A model that does not name its classes learns their number here.
-            k = k or (pred.shape[1] if pred.ndim == 2 else 0)
+            k = pred.shape[1]
             out = np.empty((n, k), dtype=np.float64)
-        if pred.shape != (stop - start, k):
-            raise ModelError(
-                f"the model returned an array of shape {pred.shape} for {stop - start} inputs; "
-                f"expected ({stop - start}, {k})"
-            )
-        if not np.isfinite(pred).all():
-            raise ModelError("the model returned NaN or infinite predictions")
-        if pred.size and np.abs(pred).max() > _LARGEST_PREDICTION:
-            raise ModelError(
-                f"the model returned predictions as large as {np.abs(pred).max():.3g}; "
-                "weighted sums of their squares would overflow"
-            )
         out[start:stop] = pred
         if progress is not None:
             progress(stop, n)
     assert out is not None
     return out
+
+
+def checked_answers(answers: Any, rows: int, k: int) -> np.ndarray:
+    """The model's answers for ``rows`` inputs as (rows, k) floats, or a ModelError
+    saying what is wrong with them (``k`` 0: any number of classes, as the model
+    has not named them)."""
+    pred = np.asarray(answers, dtype=np.float64)
+    if pred.ndim == 1 and k <= 1:
+        pred = pred[:, None]
+    k = k or (pred.shape[1] if pred.ndim == 2 else 0)
+    if pred.shape != (rows, k):
+        raise ModelError(
+            f"the model returned an array of shape {pred.shape} for {rows} inputs; "
+            f"expected ({rows}, {k})"
+        )
+    if not np.isfinite(pred).all():
+        raise ModelError("the model returned NaN or infinite predictions")
+    if pred.size and np.abs(pred).max() > _LARGEST_PREDICTION:
+        raise ModelError(
+            f"the model returned predictions as large as {np.abs(pred).max():.3g}; "
+            "weighted sums of their squares would overflow"
+        )
+    return pred
 
 
 def resolve_labels(model: Model, first: np.ndarray, request: LabelRequest) -> list[int]:
