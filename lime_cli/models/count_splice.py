@@ -159,6 +159,31 @@ class CountedBatch:
     def __len__(self) -> int:
         return int(self.z.shape[0])
 
+    def features(self) -> Any:
+        """What the pipeline's second step takes: the first step's output (b, V)."""
+        return self.splice.features(self.z)
+
+
+@dataclass(frozen=True)
+class StackedCounts:
+    """Blocks of perturbed copies of several documents in one model call, for the
+    same spliced pipeline: ``parts`` are (splice, sample rows) pairs, in order
+    (see :mod:`lime_cli.text.stacked`)."""
+
+    parts: tuple[tuple[CountSplice, np.ndarray], ...]
+
+    def __len__(self) -> int:
+        return sum(int(z.shape[0]) for _, z in self.parts)
+
+    def features(self) -> Any:
+        """The first step's output for every part's rows, stacked (rows, V): the
+        counts of each document, then one tf-idf weighting (row by row, so the
+        same as each document's own)."""
+        from scipy import sparse
+
+        counts = sparse.vstack([splice.counts(z) for splice, z in self.parts], format="csr")
+        return self.parts[0][0].finish(counts)
+
 
 def splice_vectorizer(estimator: Any) -> Any:
     """The pipeline's first step when it is a vectorizer :func:`count_splice` can

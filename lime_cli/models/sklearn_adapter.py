@@ -129,16 +129,17 @@ class SklearnModel:
 
         ``batch`` is what the estimator takes, or a
         :class:`~lime_cli.models.count_splice.CountedBatch` (perturbed copies of
-        one document as word counts: the pipeline's first step is skipped).
+        one document as word counts: the pipeline's first step is skipped) or a
+        :class:`~lime_cli.models.count_splice.StackedCounts` (of several).
         """
-        from lime_cli.models.count_splice import CountedBatch
+        from lime_cli.models.count_splice import CountedBatch, StackedCounts
 
         global _predicted_here
         estimator = self.estimator
         _predicted_here = True
         try:
-            if isinstance(batch, CountedBatch):
-                estimator, batch = estimator[1:], batch.splice.features(batch.z)
+            if isinstance(batch, (CountedBatch, StackedCounts)):
+                estimator, batch = estimator[1:], batch.features()
             raw = getattr(estimator, self.method)(batch)
             if np.iscomplexobj(raw):
                 raise TypeError("complex-valued predictions")

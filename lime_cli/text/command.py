@@ -6,7 +6,7 @@ The modality's options, reading documents, and the task that explains one.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ import click
 
 from lime_cli.errors import ModelError, UsageError
 from lime_cli.inputs import expand_sources
-from lime_cli.run.executor import PerItemTask
+from lime_cli.run.executor import Outcome, PerItemTask
 from lime_cli.run.loop import Job
 from lime_cli.run.modality import Modality
 from lime_cli.run.options import F
@@ -273,8 +273,34 @@ class TextTask(PerItemTask):
     #: How the documents were decoded, for the JSON's input: encoding, decode_errors.
     reading: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def batch_size(self) -> int:
+        """Documents per batch: as many as one stacked model call takes
+        (:func:`lime_cli.text.stacked.documents_per_call`), else one."""
+        from lime_cli.text.stacked import documents_per_call
+
+        return documents_per_call(self.params)
+
+    @property
+    def share_size(self) -> int:
+        """Documents per batch, at least, when processes share them: one (a
+        document is a tenth of a second of work or more)."""
+        return 1
+
+    def explain_batch(self, documents: Sequence[Document]) -> list[Outcome]:
+        """Every document's (explanation, None) or (None, error), in order; documents
+        of a word-count pipeline share model calls (:mod:`lime_cli.text.stacked`)."""
+        from lime_cli.text.stacked import explain_documents
+
+        return explain_documents(self, documents)
+
     def explain_one(self, document: Document) -> Any:
-        from lime_cli.engine import explain
+        model = self.model.load()
+        return self.explain_domain(document, self.domain_for(document, model), model)
+
+    def domain_for(self, document: Document, model: Any) -> Any:
+        """The document's domain, spliced for the model when it can be (raises its
+        reading error)."""
         from lime_cli.text.domain import TextDomain
         from lime_cli.text.spliced import for_model
 
@@ -282,12 +308,25 @@ class TextTask(PerItemTask):
             raise document.error
         assert document.text is not None
         text_domain = TextDomain(document.text, name=document.name, **self.domain_options)
-        rng = self.rng(document.text.encode("utf-8"))
-        model = self.model.load()
         # Token models may feed token ids spliced from the document's (same results).
-        domain = for_model(text_domain, model)
+        return for_model(text_domain, model)
+
+    def document_rng(self, document: Document) -> Any:
+        """The document's own random stream (from the seed and its text)."""
+        assert document.text is not None
+        return self.rng(document.text.encode("utf-8"))
+
+    def explain_domain(self, document: Document, domain: Any, model: Any) -> Any:
+        """Explain one document on its own: sample, predict, fit."""
+        from lime_cli.engine import explain
+
+        rng = self.document_rng(document)
         with progress_bar(f"explaining {document.name}", self.show_progress) as progress:
             explanation = explain(domain, model, self.labels, self.params, rng, progress)
+        return self.finish(explanation, model, document)
+
+    def finish(self, explanation: Any, model: Any, document: Document) -> Any:
+        """What every document's explanation adds: how it was read, the model's notes."""
         explanation.input.update(self.reading)
         note = getattr(model, "input_note", None)  # e.g. tokens cut at the model's length
         if callable(note) and (warning := note(document.text)):
