@@ -107,6 +107,43 @@ def test_no_workers_when_other_programs_keep_the_cores_busy(monkeypatch):
     assert {pid for _, pid in results} == {os.getpid()}
 
 
+@dataclass(frozen=True)
+class Batched(Toy):
+    """A toy whose inputs share calls, as text documents do: up to 8 a batch with one
+    job, one at a time when processes share them; it records each batch it gets."""
+
+    log: str = os.devnull
+
+    @property
+    def batch_size(self) -> int:
+        return 8
+
+    @property
+    def share_size(self) -> int:
+        return 1
+
+    def explain_batch(self, items: Sequence[int]) -> list[Any]:
+        with open(self.log, "a", encoding="utf-8") as log:
+            log.write(f"{len(items)}\n")
+        return super().explain_batch(items)
+
+
+def test_working_alone_the_batches_are_those_of_one_job(monkeypatch, tmp_path):
+    """With no core left for a worker, --jobs 2 explains in batches as large as
+    --jobs 1's, not in the small ones cut for sharing (documents would share
+    fewer model calls)."""
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 0.2)
+    log = tmp_path / "batches"
+    results = outcomes(Batched(os.getpid(), seconds=0.0, log=str(log)), 20, 2)
+    assert [item for item, _ in results] == list(range(20))
+    # Cut for sharing: 2 items a batch (20 / (2 jobs x 8 batches each)). The first is
+    # explained as cut (timed before workers would start); the rest are joined.
+    assert [int(line) for line in log.read_text().split()] == [2, 8, 8, 2]
+    solo = tmp_path / "solo"
+    outcomes(Batched(os.getpid(), seconds=0.0, log=str(solo)), 20, 1)
+    assert [int(line) for line in solo.read_text().split()] == [8, 8, 4]
+
+
 # -- workers forked from this process (scikit-learn models on Linux) -----------------
 
 

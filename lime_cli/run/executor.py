@@ -331,11 +331,7 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     ):
         # No core left for a worker (the model uses them, or other programs do),
         # or less work left than two workers' start-up: done sooner here alone.
-        index = 1
-        while groups.has(index):
-            yield from zip(groups[index], _explain_batch(task, groups[index]))
-            groups.release(index)
-            index += 1
+        yield from _alone(task, groups, start=1)
         return
     pool, warmups = _start_workers(task, jobs - 1)
     yield from _with_workers(task, groups, jobs, pool, warmups, start=1)
@@ -407,6 +403,23 @@ def _with_workers(
 #: Idle cores (by the load average) needed to start workers: on a machine whose
 #: cores are all busy, more processes only share the same time slices.
 IDLE_CORE_NEEDED = 0.5
+
+
+def _alone(task: Task, groups: _Groups, start: int) -> Iterator[tuple[Any, Outcome]]:
+    """The batches from ``start`` on, explained in this process, as ``--jobs 1`` would:
+    consecutive batches (cut small for sharing) are joined up to the task's
+    ``batch_size``, so inputs that share model calls (text documents, table
+    rows) share them as they would with one job."""
+    index = start
+    while groups.has(index):
+        joined = list(groups[index])
+        groups.release(index)
+        index += 1
+        while groups.has(index) and len(joined) + len(groups[index]) <= task.batch_size:
+            joined.extend(groups[index])
+            groups.release(index)
+            index += 1
+        yield from zip(joined, _explain_batch(task, joined))
 
 
 def _idle_cores() -> float:
