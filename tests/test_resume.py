@@ -308,10 +308,19 @@ def test_no_file_when_nothing_was_explained(data, tmp_path):
 # -- Ctrl-C to a real process ---------------------------------------------------------
 
 
+#: The command as its console script runs it, on a machine taken to be idle: the
+#: moments below need workers to start, and on a busy machine --jobs 2 explains
+#: alone, in --jobs 1's batches (here one batch of all 320 rows).
+IDLE_MACHINE_COMMAND = (
+    "from lime_cli.run import executor; executor._idle_cores = lambda: 2.0; "
+    "from lime_cli.cli import main; main()"
+)
+
+
 def spawn(data: dict[str, str], out: Path, *more: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
     argv = [
-        sys.executable, "-m", "lime_cli", "tabular", "--model", data["slow.joblib"],
+        sys.executable, "-c", IDLE_MACHINE_COMMAND, "tabular", "--model", data["slow.joblib"],
         "--trust-module", "test_resume", "--train", data["rows.csv"], "--all", data["rows.csv"],
         "--num-samples", "200", "--seed", "11", "-q", "--out", str(out),
         # Each row's own samples: the slow model then takes seconds (on shared draws
