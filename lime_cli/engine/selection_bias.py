@@ -90,7 +90,8 @@ def selection_bias(
     where = np.array([position[int(f)] for f in errors.features], dtype=np.intp)
     kept = shared.masks(p)[:, where].astype(np.float64)
     counts = kept.sum(axis=0)
-    sums = np.einsum("dj,dj->j", kept, shared.weight_noise)
+    # Summed in double precision (the noise may be float32: SharedDraws).
+    sums = np.einsum("dj,dj->j", kept, shared.weight_noise.astype(np.float64))
     enough = counts >= MIN_KEPT
     bias[enough] = sums[enough] / counts[enough]
     return bias

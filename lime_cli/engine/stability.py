@@ -704,15 +704,17 @@ def _max_t_critical(
     if not live.any():
         return 0.0
     bonferroni = z_value(1.0 - alpha / int(live.sum()))
-    sign = np.where(values < 0, -1.0, 1.0)
     if shared is not None and shared.keys_noise.shape[0] >= draws:
         noise = shared.keys_noise[:draws]
     else:
         factor = cov_root(cov)
         noise = np.random.default_rng(seed).standard_normal((draws, factor.shape[1])) @ factor.T
+    # In the noise's precision (float32 from SharedDraws): float64 factors would
+    # promote every product below.
+    sign = np.where(values < 0, -1.0, 1.0).astype(noise.dtype)
     signed = noise * sign
     away = signed[:, outside]
-    inv = np.where(live, 1.0 / np.where(live, se, 1.0), 0.0)
+    inv = np.where(live, 1.0 / np.where(live, se, 1.0), 0.0).astype(noise.dtype)
     peaks = np.zeros(draws)
     for row, i in enumerate(inside):
         if live[row].any():
