@@ -405,29 +405,39 @@ def posterior_draws(
     fixed = sd <= 0
     if fixed.all():
         return np.broadcast_to(est, (draws, m)).copy()
-    s = np.where(fixed, 1.0, sd)
     live = ~fixed
+    e, s = est[live, None], sd[live, None]
     offsets = np.linspace(-3.0, 3.0, 13)
-    atoms = np.unique((est[live, None] + s[live, None] * offsets).ravel())
-    like = np.exp(-0.5 * ((est[live, None] - atoms[None, :]) / s[live, None]) ** 2)
-    like = like / s[live, None] + 1e-300
+    atoms = np.unique((e + s * offsets).ravel())
+    like = np.exp(-0.5 * ((e - atoms[None, :]) / s) ** 2)
+    like /= s
+    like += 1e-300
     prior = np.full(len(atoms), 1.0 / len(atoms))
     for _ in range(iterations):
         # EM step without forming the posterior matrix: two matrix-vector
         # products (prior_a <- prior_a * mean_j like_ja / sum_b like_jb prior_b).
         prior = prior * (like.T @ (1.0 / (like @ prior))) / len(like)
-    post = like * prior
-    cum = np.cumsum(post, axis=1)
+    # The posterior's cumulative table, built in place of the likelihoods.
+    cum = like
+    cum *= prior
+    np.cumsum(cum, axis=1, out=cum)
     cum /= cum[:, -1:]
     cum[:, -1] = 1.0
     # One search for every column at once: row c of the cumulative table is
     # shifted to [c, c + 1], and so is column c of the uniforms.
     n_live, n_atoms = cum.shape
-    shift = np.arange(n_live, dtype=np.float64)
-    u = rng.random((draws, n_live))
-    # Queries column by column (ascending blocks: a faster search than row order).
-    flat = np.searchsorted((cum + shift[:, None]).ravel(), (u.T + shift[:, None]).ravel())
-    pick = flat.reshape(n_live, draws).T - np.arange(n_live) * n_atoms
+    shift = np.arange(n_live, dtype=np.float64)[:, None]
+    cum += shift
+    queries = rng.random((draws, n_live)).T + shift
+    # Sorted queries search twice as fast (each search starts at the last
+    # one's result, in cache); the picks are put back in the uniforms' order,
+    # so the draws are the same as an unsorted search's.
+    order = np.argsort(queries, axis=1)
+    found = np.searchsorted(cum.ravel(), np.take_along_axis(queries, order, axis=1).ravel())
+    found = found.reshape(n_live, draws) - shift.astype(np.intp) * n_atoms
+    pick = np.empty_like(found)
+    np.put_along_axis(pick, order, found, axis=1)
+    pick = pick.T
     out = np.broadcast_to(est, (draws, m)).copy()
     out[:, live] = atoms[np.clip(pick, 0, n_atoms - 1)]
     return out
