@@ -706,7 +706,8 @@ def _max_t_critical(
     ``se`` is (len(inside), len(outside)); pairs with ``se == 0`` do not count.
     ``draws`` defaults to :func:`max_t_draws`. With ``shared`` (noise of the
     same keys, enough rows) its first ``draws`` rows are used. One pass per
-    inside feature over all outside ones (broadcast, no gathered pair arrays).
+    inside feature over all outside ones (broadcast, no gathered pair arrays),
+    in the noise's precision.
     """
     if draws is None:
         draws = max_t_draws(alpha)
@@ -722,14 +723,20 @@ def _max_t_critical(
     # In the noise's precision (float32 from SharedDraws): float64 factors would
     # promote every product below.
     sign = np.where(values < 0, -1.0, 1.0).astype(noise.dtype)
-    signed = noise * sign
-    away = signed[:, outside]
+    # Draws along the contiguous axis: the max over outside features is then
+    # an element-wise maximum of rows (three times faster than reducing each
+    # draw's short row), and one buffer serves every inside feature.
+    away = np.ascontiguousarray((noise[:, outside] * sign[outside]).T)
+    near = np.ascontiguousarray((noise[:, inside] * sign[inside]).T)
     inv = np.where(live, 1.0 / np.where(live, se, 1.0), 0.0).astype(noise.dtype)
-    peaks = np.zeros(draws)
-    for row, i in enumerate(inside):
+    peaks = np.zeros(draws, dtype=noise.dtype)
+    t = np.empty_like(away)
+    for row in range(len(inside)):
         if live[row].any():
-            t = np.abs((signed[:, i : i + 1] - away) * inv[row])
-            np.maximum(peaks, t.max(axis=1), out=peaks)
+            np.subtract(near[row], away, out=t)
+            np.abs(t, out=t)
+            t *= inv[row][:, None]
+            np.maximum(peaks, t.max(axis=0), out=peaks)
     # Between one pair's critical value and Bonferroni's, as the quantile is in
     # theory: a Monte-Carlo quantile below one pair's would make the verdicts
     # depend on whether declare_ties skipped this simulation.
