@@ -105,3 +105,28 @@ def test_assess_is_reproducible_under_its_seed():
     first, again = run(7), run(7)
     for a, b in zip(first, again):
         assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("shape", [(2000, 111), (4000, 250)])
+def test_single_precision_normals_are_independent_standard_normals(shape):
+    """Box-Muller in float32 (simulation.standard_normals): 0.2-1 million draws
+    with the moments, tails and independence of N(0, 1) (limits ~5 standard errors)."""
+    from lime_cli.engine.simulation import standard_normals
+
+    z = standard_normals(np.random.default_rng(0), shape, np.float32)
+    assert z.shape == shape and z.dtype == np.float32
+    flat = z.astype(np.float64).ravel()
+    size = flat.size
+    assert abs(flat.mean()) < 5 / np.sqrt(size)
+    assert abs(flat.var() - 1.0) < 5 * np.sqrt(2 / size)
+    for cut, tail in ((1.0, 0.31731), (2.0, 0.04550), (3.0, 0.0026998)):
+        share = np.mean(np.abs(flat) > cut)
+        assert abs(share - tail) < 5 * np.sqrt(tail * (1 - tail) / size)
+    # A cosine and its sine share a radius: their squares must still be uncorrelated,
+    # as must neighbouring rows and columns.
+    half = -(-shape[1] // 2)
+    pairs = z[:, : shape[1] - half].astype(np.float64), z[:, half:].astype(np.float64)
+    limit = 5 / np.sqrt(pairs[0].size)
+    assert abs(np.corrcoef(pairs[0].ravel(), pairs[1].ravel())[0, 1]) < limit
+    assert abs(np.corrcoef(pairs[0].ravel() ** 2, pairs[1].ravel() ** 2)[0, 1]) < limit
+    assert abs(np.corrcoef(z[:-1].ravel(), z[1:].ravel())[0, 1]) < 5 / np.sqrt(z[1:].size)

@@ -133,11 +133,45 @@ class SharedDraws:
         sd = np.sqrt(np.maximum(np.diag(keys.cov), 0.0))
         dtype = simulation_dtype(keys_values, sd)
         factor = cov_root(cov).astype(dtype)
-        noise = rng.standard_normal((2 * half, factor.shape[1]), dtype=dtype) @ factor.T
+        noise = standard_normals(rng, (2 * half, factor.shape[1]), dtype) @ factor.T
         groups = max(2, min(MAX_TRUTHS, half // MIN_PER))
         truth = shared_truths(keys_values, sd, half, groups, rng).astype(dtype)
         weights = noise[:, m:] if joint else None
         return noise[:, :m], weights, np.concatenate([truth, truth]), -(-half // groups)
+
+
+def standard_normals(
+    rng: np.random.Generator, shape: tuple[int, int], dtype: type[np.floating]
+) -> np.ndarray:
+    """Independent standard normal draws of ``dtype``, shape ``shape``.
+
+    float64: NumPy's ziggurat. float32: Box-Muller on single-precision
+    uniforms, ``r = sqrt(-2 log(1 - u1))``, ``(r cos 2 pi v, r sin 2 pi v)``
+    with ``v = u2 - 1/2``. NumPy's float32 ziggurat costs as much as its
+    float64 one (11 ns a draw here: 2.5 ms of a BBC article's 220,000), while
+    uniforms, a logarithm and a sine and cosine, vectorised, cost half that.
+    The transform is exact; single precision only truncates ``|z|`` at 5.77
+    (``u1 >= 2**-24``; probability 8e-9 a draw) and rounds each draw to 7
+    digits.
+    """
+    if dtype != np.float32:
+        return rng.standard_normal(shape)
+    rows, cols = shape
+    half = -(-cols // 2)
+    radius, angle = rng.random((2, rows, half), dtype=np.float32)
+    np.subtract(np.float32(1.0), radius, out=radius)  # (0, 1]: the logarithm is finite
+    np.log(radius, out=radius)
+    radius *= np.float32(-2.0)
+    np.sqrt(radius, out=radius)
+    angle -= np.float32(0.5)
+    angle *= np.float32(2.0 * np.pi)
+    # Row i holds its cosines, then its sines: contiguous blocks for the
+    # vectorised functions, and the two draws of a pair in the same row.
+    out = np.empty((rows, 2, half), dtype=np.float32)
+    np.cos(angle, out=out[:, 0])
+    np.sin(angle, out=out[:, 1])
+    out *= radius[:, None, :]
+    return out.reshape(rows, 2 * half)[:, :cols]
 
 
 def simulation_dtype(keys: np.ndarray, sd: np.ndarray) -> type[np.floating]:
