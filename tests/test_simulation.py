@@ -130,3 +130,20 @@ def test_single_precision_normals_are_independent_standard_normals(shape):
     assert abs(np.corrcoef(pairs[0].ravel(), pairs[1].ravel())[0, 1]) < limit
     assert abs(np.corrcoef(pairs[0].ravel() ** 2, pairs[1].ravel() ** 2)[0, 1]) < limit
     assert abs(np.corrcoef(z[:-1].ravel(), z[1:].ravel())[0, 1]) < 5 / np.sqrt(z[1:].size)
+
+
+def test_merging_close_posterior_atoms_keeps_the_posterior(monkeypatch):
+    """posterior_draws merges atoms within ATOM_MERGE standard errors; with the
+    same uniforms, the unmerged fit's draws barely move (a crowd of weak keys
+    and a few strong ones, unequal standard errors)."""
+    rng = np.random.default_rng(3)
+    est = np.r_[rng.normal(0.0, 0.01, 80), [0.3, 0.25, 0.2, 0.2]]
+    sd = rng.uniform(0.02, 0.03, len(est))
+    merged = stability.posterior_draws(est, sd, 20_000, np.random.default_rng(9))
+    width = stability.ATOM_MERGE
+    monkeypatch.setattr(stability, "ATOM_MERGE", 0.0)
+    exact = stability.posterior_draws(est, sd, 20_000, np.random.default_rng(9))
+    moved = (merged - exact) / sd
+    assert np.abs(moved.mean(axis=0)).max() < 0.002
+    assert np.abs(merged.std(axis=0) / exact.std(axis=0) - 1).max() < 0.002
+    assert np.quantile(np.abs(moved), 0.99) < width
