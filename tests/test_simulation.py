@@ -147,3 +147,21 @@ def test_merging_close_posterior_atoms_keeps_the_posterior(monkeypatch):
     assert np.abs(moved.mean(axis=0)).max() < 0.002
     assert np.abs(merged.std(axis=0) / exact.std(axis=0) - 1).max() < 0.002
     assert np.quantile(np.abs(moved), 0.99) < width
+
+
+def test_more_rows_of_key_noise_are_drawn_on_request_with_the_keys_covariance():
+    """The max-|t| quantile of many looks wants more rows than the pairs have:
+    SharedDraws.key_rows draws them when asked, from the same distribution."""
+    _, _, _, errors, keys = _problem(6)
+    draws = SharedDraws(keys, errors, seed=2, pairs=100)
+    first = draws.keys_noise
+    assert len(first) == 200 and draws.key_rows(150) is not None
+    assert np.array_equal(draws.key_rows(150), first[:150])
+    longer = draws.key_rows(30_000)
+    assert longer.shape == (30_000, len(keys.features))
+    assert np.array_equal(longer[:200], first)
+    assert np.array_equal(draws.key_rows(20_000), longer[:20_000])
+    empirical = np.cov(longer[200:].astype(np.float64), rowvar=False)
+    scale = np.sqrt(np.outer(np.diag(keys.cov), np.diag(keys.cov)))
+    assert np.allclose(empirical / scale, keys.cov / scale, atol=0.04)
+    assert len(draws.keys_noise) == 200  # the pairs' figures are unchanged

@@ -51,7 +51,6 @@ from lime_cli.engine.stability import (
     StabilityEstimate,
     TieReport,
     declare_ties,
-    max_t_draws,
     topk_agreement,
 )
 from lime_cli.engine.uncertainty import CoefficientErrors, z_value
@@ -198,7 +197,7 @@ def should_stop(
     """
     looks = max(1, len(plan))
     if shared is None:
-        shared = SharedDraws(keys, seed=seed, extra_rows=max_t_draws((1.0 - level) / looks))
+        shared = SharedDraws(keys, seed=seed)
     look = bisect.bisect_right(plan, samples)
     look = min(max(look, 1), looks)
     ties = declare_ties(

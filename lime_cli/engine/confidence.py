@@ -20,7 +20,6 @@ from lime_cli.engine.stability import (
     StabilityEstimate,
     TieReport,
     candidate_features,
-    max_t_draws,
     ranking_keys,
     resolve_method,
 )
@@ -114,8 +113,7 @@ def assess(
     same = np.array_equal(candidates, fit.features)
     keys = ranking_keys(design, y, candidates, alpha, how, k, fitted=fit if same else None)
     # One simulation of re-runs serves the ties, the stability figure and the bias.
-    rows = max_t_draws((1.0 - level) / max(1, len(plan)))
-    shared = SharedDraws(keys, errors, seed=seed, extra_rows=rows)
+    shared = SharedDraws(keys, errors, seed=seed)
     decision = should_stop(
         errors, keys, k, design.n, plan, level=level, tol=tol, target=target, measure=MEASURE,
         seed=seed, reference=reference, shared=shared,

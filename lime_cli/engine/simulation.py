@@ -71,10 +71,10 @@ class SharedDraws:
     seed : int
         Seed of every draw (reproducible figures).
     pairs : int
-        Simulated pairs of re-runs (default 1000; rows are twice this).
-    extra_rows : int
-        At least this many rows in all (the max-|t| quantile at the small
-        error rates of many looks needs up to 4000).
+        Simulated pairs of re-runs (default 1000; rows are twice this). The
+        max-|t| quantile may want more rows of the keys' noise
+        (:meth:`key_rows`): they are drawn when it asks, not before, since
+        :func:`~lime_cli.engine.stability.declare_ties` usually skips it.
     """
 
     def __init__(
@@ -84,11 +84,11 @@ class SharedDraws:
         *,
         seed: int = 0,
         pairs: int = PAIRS,
-        extra_rows: int = 0,
     ) -> None:
         self._keys, self._errors, self._seed = keys, errors, seed
-        self._half = max(1, max(pairs, -(-extra_rows // 2)))
+        self._half = max(1, pairs)
         self._masks: dict[int, np.ndarray] = {}
+        self._longer: np.ndarray | None = None
 
     @property
     def pairs(self) -> int:
@@ -110,6 +110,26 @@ class SharedDraws:
     @property
     def per(self) -> int:
         return self._drawn[3]
+
+    def key_rows(self, count: int) -> np.ndarray:
+        """The first ``count`` rows of the keys' noise, shape (count, m).
+
+        ``keys_noise`` and, beyond its rows, more rows drawn on the first
+        request from the same factor and random stream (the max-|t| quantile
+        at the small error rates of many looks wants up to 4000 rows: drawn
+        only when the quantile is simulated).
+        """
+        noise = self.keys_noise
+        if count <= len(noise):
+            return noise[:count]
+        if self._longer is None or len(self._longer) < count:
+            factor, rng = self._factor, self._rng
+            have = noise if self._longer is None else self._longer
+            m = noise.shape[1]
+            shape = (count - len(have), factor.shape[1])
+            more = standard_normals(rng, shape, factor.dtype.type) @ factor[:m].T
+            self._longer = np.concatenate([have, more])
+        return self._longer[:count]
 
     def masks(self, k: int) -> np.ndarray:
         """Boolean (rows, m): each simulated run's top ``k`` (cached per ``k``)."""
@@ -136,6 +156,7 @@ class SharedDraws:
         noise = standard_normals(rng, (2 * half, factor.shape[1]), dtype) @ factor.T
         groups = max(2, min(MAX_TRUTHS, half // MIN_PER))
         truth = shared_truths(keys_values, sd, half, groups, rng).astype(dtype)
+        self._factor, self._rng = factor, rng  # for more rows (key_rows)
         weights = noise[:, m:] if joint else None
         return noise[:, :m], weights, np.concatenate([truth, truth]), -(-half // groups)
 

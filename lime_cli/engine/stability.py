@@ -729,7 +729,8 @@ def _max_t_critical(
 
     ``se`` is (len(inside), len(outside)); pairs with ``se == 0`` do not count.
     ``draws`` defaults to :func:`max_t_draws`. With ``shared`` (noise of the
-    same keys, enough rows) its first ``draws`` rows are used. One pass per
+    same keys) its first ``draws`` rows are used
+    (:meth:`~lime_cli.engine.simulation.SharedDraws.key_rows`). One pass per
     inside feature over all outside ones (broadcast, no gathered pair arrays),
     in the noise's precision.
     """
@@ -739,8 +740,8 @@ def _max_t_critical(
     if not live.any():
         return 0.0
     bonferroni = z_value(1.0 - alpha / int(live.sum()))
-    if shared is not None and shared.keys_noise.shape[0] >= draws:
-        noise = shared.keys_noise[:draws]
+    if shared is not None:
+        noise = shared.key_rows(draws)
     else:
         factor = cov_root(cov)
         noise = np.random.default_rng(seed).standard_normal((draws, factor.shape[1])) @ factor.T
