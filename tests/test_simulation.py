@@ -165,3 +165,17 @@ def test_more_rows_of_key_noise_are_drawn_on_request_with_the_keys_covariance():
     scale = np.sqrt(np.outer(np.diag(keys.cov), np.diag(keys.cov)))
     assert np.allclose(empirical / scale, keys.cov / scale, atol=0.04)
     assert len(draws.keys_noise) == 200  # the pairs' figures are unchanged
+
+
+def test_single_precision_only_where_its_rounding_cannot_matter():
+    from lime_cli.engine.simulation import simulation_dtype
+
+    keys = np.array([0.3, -0.2, 0.01, 0.0])
+    sd = np.array([0.02, 0.02, 0.01, 0.0])
+    assert simulation_dtype(keys, sd) is np.float32
+    # A surrogate that fits almost exactly: float32 could not resolve the noise.
+    assert simulation_dtype(keys, sd * 1e-6) is np.float64
+    assert simulation_dtype(keys * 1e-33, sd * 1e-33) is np.float64
+    assert simulation_dtype(keys, np.zeros(4)) is np.float64
+    assert simulation_dtype(keys, sd, np.array([0.01, 0.0])) is np.float32
+    assert simulation_dtype(keys, sd, np.array([1e-35, 0.01])) is np.float64

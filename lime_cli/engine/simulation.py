@@ -151,7 +151,8 @@ class SharedDraws:
             cov = np.block([[cov, cross], [cross.T, errors.cov]])
         rng = np.random.default_rng(self._seed)
         sd = np.sqrt(np.maximum(np.diag(keys.cov), 0.0))
-        dtype = simulation_dtype(keys_values, sd)
+        others = np.sqrt(np.maximum(np.diag(cov)[m:], 0.0)) if joint else None
+        dtype = simulation_dtype(keys_values, sd, others)
         factor = cov_root(cov).astype(dtype)
         noise = standard_normals(rng, (2 * half, factor.shape[1]), dtype) @ factor.T
         groups = max(2, min(MAX_TRUTHS, half // MIN_PER))
@@ -195,27 +196,36 @@ def standard_normals(
     return out.reshape(rows, 2 * half)[:, :cols]
 
 
-def simulation_dtype(keys: np.ndarray, sd: np.ndarray) -> type[np.floating]:
+def simulation_dtype(
+    keys: np.ndarray, sd: np.ndarray, others: np.ndarray | None = None
+) -> type[np.floating]:
     """Single precision for the simulated re-runs, unless its rounding could matter.
 
     The draws feed order statistics (top-K masks, the max-|t| quantile) and
     means, whose Monte-Carlo error (PAIRS) dwarfs float32's 7 digits: single
     precision halves the memory the noise, the partitions and the products
-    stream through (2.5 ms of a BBC article's 16). Rounding a simulated key
-    moves it by ``2**-24`` of its size; float64 is kept when that could reach a
-    thousandth of a standard error (a live standard error below ``1e-4`` of the
-    largest key: a surrogate that fits almost exactly) or when the keys fall
-    outside float32's comfortable range.
+    stream through (about 5 ms of a BBC article's 16.5). Rounding a simulated
+    key moves it by ``2**-24`` of its size; float64 is kept when that could
+    reach a thousandth of a standard error (a live standard error below
+    ``1e-4`` of the largest key: a surrogate that fits almost exactly) or when
+    anything simulated falls outside float32's comfortable range.
 
     Parameters
     ----------
     keys, sd : ndarray of float64, shape (m,)
         The ranking keys and their standard errors (0: the key never varies).
+    others : ndarray of float64, shape (p,), optional
+        Standard errors of the other quantities simulated with them (the
+        reported weights): only their range matters (they are not ranked).
     """
     live = sd[sd > 0]
     top = float(np.abs(keys).max(initial=0.0)) + float(sd.max(initial=0.0))
     if not len(live) or not 1e-30 < top < 1e30:
         return np.float64
+    if others is not None:
+        spread = others[others > 0]
+        if len(spread) and not (1e-30 < float(spread.min()) and float(spread.max()) < 1e30):
+            return np.float64
     return np.float32 if float(live.min()) >= 1e-4 * top else np.float64
 
 
