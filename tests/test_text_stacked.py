@@ -159,3 +159,33 @@ def test_long_documents_and_other_models_are_explained_on_their_own():
     assert not stacked.stackable(long_doc, LimeParams(num_samples=5000))
     assert stacked.stackable(long_doc, LimeParams(num_samples=4000))
     assert stacked.padded(5000) == 5008 and stacked.padded(4992) == 4992
+
+
+def test_a_stream_of_lines_shares_calls_with_two_jobs_too(tmp_path, monkeypatch):
+    """Lines beyond the first megabyte are read as the work goes (a stream): with
+    --jobs 2 its batches hold as many documents as share a model call, not one."""
+    from lime_cli.run import executor
+    from lime_cli.text import command
+
+    monkeypatch.setattr(command, "HEAD_CHARACTERS", 200)  # a stream after 200 characters
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 0.2)  # no worker: batches seen here
+    model = model_file(tmp_path, CLASSIFIERS["logistic"]())
+    lines = tmp_path / "lines.txt"
+    texts = [DOCUMENTS[name] for name in sorted(DOCUMENTS)] * 5
+    lines.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    sizes = []
+    honest = command.TextTask.explain_batch
+
+    def recorded(self, documents):
+        sizes.append(len(documents))
+        return honest(self, documents)
+
+    monkeypatch.setattr(command.TextTask, "explain_batch", recorded)
+    out = tmp_path / "out.jsonl"
+    args = ("text", "--model", model, lines, "--lines", "--seed", "4", "--num-samples", "300")
+    result = run(*args, "-q", "--jobs", "2", "--out", out)
+    assert result.exit_code == 0, result.stderr
+    assert sizes == [20]  # 16384 // 304 = 53 documents a call at most: all 20 in one
+    alone = tmp_path / "alone.jsonl"
+    assert run(*args, "-q", "--out", alone).exit_code == 0
+    assert out.read_bytes() == alone.read_bytes()

@@ -49,7 +49,12 @@ def check_address(address: str) -> str:
 
 def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, Any]]:
     """Every item with its outcome, in order, explained on the Dask cluster at ``address``."""
-    from lime_cli.run.executor import _explain_batch, share_size, stream_batches
+    from lime_cli.run.executor import (
+        _explain_batch,
+        share_size,
+        stream_batches,
+        stream_share_size,
+    )
 
     client, cluster = _connect(address)
     futures: deque[tuple[Sequence[Any], Any]] = deque()
@@ -61,7 +66,9 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
         threads = max(1, threads)
         # Batches as small as when processes share them, even for one worker: the
         # output grows (and a stopped run keeps) a batch at a time.
-        groups = stream_batches(items, task.batch_size, max(2, threads), share_size(task))
+        groups = stream_batches(
+            items, task.batch_size, max(2, threads), share_size(task), stream_share_size(task)
+        )
         window = threads * AHEAD_PER_WORKER
 
         def fill() -> None:

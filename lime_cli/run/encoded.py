@@ -45,6 +45,12 @@ class LineEncodingTask:
 
         return share_size(self.task)
 
+    @property
+    def stream_share_size(self) -> int:
+        from lime_cli.run.executor import stream_share_size
+
+        return stream_share_size(self.task)
+
     def with_model(self, model: Any) -> LineEncodingTask:
         return LineEncodingTask(self.task.with_model(model))
 

@@ -151,17 +151,31 @@ def share_size(task: Any) -> int:
     return int(getattr(task, "share_size", STREAM_BATCH_PER_JOB))
 
 
+def stream_share_size(task: Any) -> int:
+    """Inputs per batch of a stream when processes share it: the task's
+    ``stream_share_size``, else its :func:`share_size`. A stream is long (text
+    lines beyond the first megabyte), so there is no short run to even out:
+    text documents share model calls as with one job."""
+    return int(getattr(task, "stream_share_size", share_size(task)))
+
+
 def stream_batches(
-    items: Iterable[Any], batch_size: int, jobs: int, per_job: int = STREAM_BATCH_PER_JOB
+    items: Iterable[Any],
+    batch_size: int,
+    jobs: int,
+    per_job: int = STREAM_BATCH_PER_JOB,
+    per_job_streamed: int | None = None,
 ) -> Iterator[Sequence[Any]]:
     """Batches of any iterable: slices of a sequence (see :func:`batches`), or, for a
     stream of unknown length (rows read a chunk at a time), lists of ``batch_size``
     taken as they come, so only the batches under way are in memory; at most
-    ``per_job`` when several processes share them (a task's ``share_size``)."""
+    ``per_job_streamed`` (default ``per_job``) when several processes share them
+    (a task's :func:`stream_share_size` and :func:`share_size`)."""
     if isinstance(items, Sequence):
         yield from batches(items, batch_size, jobs, per_job)
         return
-    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else per_job))
+    shared = per_job if per_job_streamed is None else per_job_streamed
+    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else shared))
     iterator = iter(items)
     while True:
         group = list(itertools.islice(iterator, size))
@@ -196,7 +210,7 @@ def run_pairs(
 
         yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
         return
-    groups = stream_batches(items, task.batch_size, jobs, share_size(task))
+    groups = stream_batches(items, task.batch_size, jobs, share_size(task), stream_share_size(task))
     if jobs <= 1:
         for group in groups:
             yield from zip(group, _explain_batch(task, group))

@@ -287,6 +287,12 @@ class TextTask(PerItemTask):
         document is a tenth of a second of work or more)."""
         return 1
 
+    @property
+    def stream_share_size(self) -> int:
+        """Documents per batch of a stream of lines when processes share them: as
+        many as share a model call (a stream is long: nothing to even out)."""
+        return self.batch_size
+
     def explain_batch(self, documents: Sequence[Document]) -> list[Outcome]:
         """Every document's (explanation, None) or (None, error), in order; documents
         of a word-count pipeline share model calls (:mod:`lime_cli.text.stacked`)."""
