@@ -238,3 +238,25 @@ def test_forked_workers_end_when_their_parent_is_killed(tmp_path):
     if alive:
         os.kill(worker, signal.SIGKILL)  # do not leave it behind
     assert not alive
+
+
+@dataclass(frozen=True)
+class LargeBatched(Batched):
+    """A toy whose inputs would share batches of 100,000 (table rows with few samples)."""
+
+    @property
+    def batch_size(self) -> int:
+        return 100_000
+
+
+def test_working_alone_on_a_stream_batches_stay_as_small_as_one_jobs(monkeypatch, tmp_path):
+    """A stream (rows read a chunk at a time) is explained in batches of at most
+    STREAM_BATCH with --jobs 1; working alone, --jobs 2 joins up to that, no further
+    (a batch's explanations are held in memory, and lost on Ctrl-C)."""
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 0.2)
+    for jobs, expected in ((2, [1, 512, 512, 512, 463]), (1, [512, 512, 512, 464])):
+        log = tmp_path / f"batches{jobs}"
+        task = LargeBatched(os.getpid(), seconds=0.0, log=str(log))
+        results = [result for result, _ in executor.run(task, iter(range(2000)), jobs)]
+        assert [item for item, _ in results] == list(range(2000))
+        assert [int(line) for line in log.read_text().split()] == expected

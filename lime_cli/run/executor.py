@@ -168,14 +168,15 @@ def stream_batches(
 ) -> Iterator[Sequence[Any]]:
     """Batches of any iterable: slices of a sequence (see :func:`batches`), or, for a
     stream of unknown length (rows read a chunk at a time), lists of ``batch_size``
-    taken as they come, so only the batches under way are in memory; at most
-    ``per_job_streamed`` (default ``per_job``) when several processes share them
-    (a task's :func:`stream_share_size` and :func:`share_size`)."""
+    taken as they come, so only the batches under way are in memory: at most
+    :data:`STREAM_BATCH`, and ``per_job_streamed`` (default ``per_job``) when
+    several processes share them (a task's :func:`stream_share_size` and
+    :func:`share_size`)."""
     if isinstance(items, Sequence):
         yield from batches(items, batch_size, jobs, per_job)
         return
     shared = per_job if per_job_streamed is None else per_job_streamed
-    size = max(1, min(batch_size, STREAM_BATCH if jobs <= 1 else shared))
+    size = max(1, min(batch_size, STREAM_BATCH, shared if jobs > 1 else STREAM_BATCH))
     iterator = iter(items)
     while True:
         group = list(itertools.islice(iterator, size))
@@ -422,14 +423,17 @@ IDLE_CORE_NEEDED = 0.5
 def _alone(task: Task, groups: _Groups, start: int) -> Iterator[tuple[Any, Outcome]]:
     """The batches from ``start`` on, explained in this process, as ``--jobs 1`` would:
     consecutive batches (cut small for sharing) are joined up to the task's
-    ``batch_size``, so inputs that share model calls (text documents, table
-    rows) share them as they would with one job."""
+    ``batch_size``, at most :data:`STREAM_BATCH` (``--jobs 1``'s limit for a
+    stream: a batch's explanations are held in memory, and lost on Ctrl-C),
+    so inputs that share model calls (text documents, table rows) share them
+    as they would with one job."""
+    limit = max(1, min(task.batch_size, STREAM_BATCH))
     index = start
     while groups.has(index):
         joined = list(groups[index])
         groups.release(index)
         index += 1
-        while groups.has(index) and len(joined) + len(groups[index]) <= task.batch_size:
+        while groups.has(index) and len(joined) + len(groups[index]) <= limit:
             joined.extend(groups[index])
             groups.release(index)
             index += 1
