@@ -191,3 +191,21 @@ def test_the_command_gives_the_same_json_spliced_or_not(tmp_path, monkeypatch):
     plain = run(*args)
     assert spliced.exit_code == plain.exit_code == 0
     assert json.loads(spliced.stdout) == json.loads(plain.stdout)
+
+
+@pytest.mark.parametrize("name", ["count", "tfidf", "count-binary-cased-single"])
+def test_copies_counted_in_blocks_are_the_vectorizers_own(name, monkeypatch):
+    """A document of many distinct words is counted a block of copies at a time
+    (bounded memory): the same counts and output as the vectorizer's."""
+    from lime_cli.models import count_splice as module
+
+    monkeypatch.setattr(module, "COUNT_ENTRIES", 40)  # a few copies a block
+    estimator = pipeline(VECTORIZERS[name]())
+    domain = TextDomain(DOCUMENTS[0] + " " + DOCUMENTS[2])
+    splice = count_splice(estimator, domain)
+    assert splice is not None
+    z = np.random.default_rng(2).integers(0, 2, size=(37, domain.num_features)).astype(np.uint8)
+    assert len(splice.terms) * 37 > 40 * 5  # several blocks
+    ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    assert (ours != theirs).nnz == 0
