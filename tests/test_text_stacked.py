@@ -189,3 +189,20 @@ def test_a_stream_of_lines_shares_calls_with_two_jobs_too(tmp_path, monkeypatch)
     alone = tmp_path / "alone.jsonl"
     assert run(*args, "-q", "--out", alone).exit_code == 0
     assert out.read_bytes() == alone.read_bytes()
+
+
+def test_a_document_that_could_not_be_read_keeps_its_own_error():
+    """When the model cannot be loaded (in a worker, say), a document that could not be
+    read still fails with its reading error, as it would on its own."""
+    from types import SimpleNamespace
+
+    from lime_cli.errors import InputError
+    from lime_cli.text.reading import Document
+
+    def no_model():
+        raise ModelError("m.joblib: cannot load")
+
+    task = SimpleNamespace(model=SimpleNamespace(load=no_model))
+    unread = Document("bad.txt", None, InputError("bad.txt: not UTF-8"))
+    outcomes = stacked.explain_documents(task, [unread, Document("ok.txt", "a goal")])
+    assert [str(error) for _, error in outcomes] == ["bad.txt: not UTF-8", "m.joblib: cannot load"]

@@ -85,7 +85,7 @@ def explain_documents(task: TextTask, documents: Sequence[Document]) -> list[Out
     try:
         model = task.model.load()
     except Exception as exc:  # every document fails as it would on its own
-        return [(None, exc) for _ in documents]
+        return [(None, document.error or exc) for document in documents]
     ready: list[tuple[int, Document, Any]] = []
     for i, document in enumerate(documents):
         try:
