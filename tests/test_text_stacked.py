@@ -7,6 +7,7 @@ of a temporary folder, explained with the command in-process.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import joblib
 import pytest
@@ -22,6 +23,8 @@ from lime_cli.errors import ModelError
 from lime_cli.models.count_splice import StackedCounts
 from lime_cli.models.sklearn_adapter import SklearnModel
 from lime_cli.text import stacked
+
+REPO = Path(__file__).resolve().parents[1]
 
 TRAIN = [
     "the striker scored a late goal for the club",
@@ -85,11 +88,41 @@ def test_a_documents_explanation_does_not_depend_on_who_shares_its_call(folder, 
         patch.setattr(SklearnModel, "predict", counted)
         together, many = explain(folder, model, ["a.txt", "b.txt", "c.txt"])
     assert together.exit_code == 0, together.stderr
-    assert calls == [3 * 304]  # one call: three blocks of 300 copies padded to 304
+    if kind == "mlp":  # dense matrix products: a call of its own for each document
+        assert calls == [300, 300, 300]
+    else:  # one call: three blocks of 300 copies padded to 304
+        assert calls == [3 * 304]
     for name in ("a.txt", "b.txt", "c.txt"):
         alone, one = explain(folder, model, [name])
         assert alone.exit_code == 0, alone.stderr
         assert one[name] == many[name]
+
+
+def test_pipelines_with_dense_products_keep_a_call_per_document(tmp_path):
+    """OpenBLAS picks its kernel by a call's size: a dense step (an SVD, then an
+    MLP) answers a row differently in calls of different sizes (in the last
+    bits), so such a pipeline's documents are not stacked, and each explanation
+    stays its own. Trained on the sample articles' sentences: on the few short
+    sentences above no row came out differently."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.preprocessing import StandardScaler
+
+    articles = sorted((REPO / "sample_data" / "text").glob("*.txt"))
+    sentences = [s for a in articles for s in a.read_text("utf-8").split(". ") if len(s) > 20]
+    estimator = make_pipeline(
+        TfidfVectorizer(), TruncatedSVD(n_components=5, random_state=0), StandardScaler(),
+        MLPClassifier(hidden_layer_sizes=(64, 64), max_iter=2000, random_state=0),
+    )  # fmt: skip
+    path = tmp_path / "dense.joblib"
+    joblib.dump(estimator.fit(sentences, [i % 3 for i in range(len(sentences))]), path)
+    names = []
+    for i, sentence in enumerate(sentences[:6]):
+        (tmp_path / f"s{i}.txt").write_text(sentence, encoding="utf-8")
+        names.append(f"s{i}.txt")
+    _, together = explain(tmp_path, path, names, "--num-samples", "1000")
+    for name in names[:2]:
+        _, alone = explain(tmp_path, path, [name], "--num-samples", "1000")
+        assert alone[name] == together[name]
 
 
 @pytest.mark.parametrize("kind", ["forest", "logistic"])

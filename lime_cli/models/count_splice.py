@@ -41,6 +41,7 @@ are tokenised once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,6 +103,10 @@ class CountSplice:
         ``TfidfVectorizer``, nothing for a ``CountVectorizer``.
     num_features : int
         ``d``, the document's word features.
+    shares_calls : bool
+        Whether the pipeline answers each row on its own, whatever rows share
+        its call (:func:`answers_rows_alone`): then several documents' copies
+        may go in one call (:mod:`lime_cli.text.stacked`).
     """
 
     terms: np.ndarray
@@ -113,6 +118,7 @@ class CountSplice:
     binary: bool
     finish: Callable[[Any], Any]
     num_features: int
+    shares_calls: bool = False
 
     def features(self, z: np.ndarray) -> Any:
         """The first step's output for sample rows ``z`` (b, d) of 0/1: a CSR matrix
@@ -274,8 +280,55 @@ def count_splice(estimator: Any, domain: Any) -> CountSplice | None:
         binary=bool(vectorizer.binary),
         finish=finish,
         num_features=d,
+        shares_calls=answers_rows_alone(estimator),
     )
     return splice if _agrees(splice, vectorizer, domain) else None
+
+
+def answers_rows_alone(estimator: Any) -> bool:
+    """Whether every step after the vectorizer is known to answer a row of word
+    counts from that row alone, in the same arithmetic whichever rows share the
+    call: steps that keep the counts sparse (tf-idf weighting, row norms,
+    column selection) and a final tree, forest, naive Bayes or linear model
+    on sparse rows (SciPy's sparse-dense product sums each row on its own).
+
+    Not so a dense matrix product: OpenBLAS picks its kernel by the whole
+    call's size, and a ``TruncatedSVD`` -> ``MLPClassifier`` pipeline answered
+    the same row differently in a call of 5,040 rows and one of 6,048 (in the
+    last bits). Classes are matched exactly: a subclass may compute otherwise.
+    """
+    steps = getattr(estimator, "steps", None)
+    if not steps or len(steps) < 2:
+        return False
+    middle, final = _row_wise_classes()
+    *between, last = [step for _, step in steps[1:]]
+    return all(type(step) in middle for step in between) and type(last) in final
+
+
+@functools.cache
+def _row_wise_classes() -> tuple[frozenset[type], frozenset[type]]:
+    """The steps and the final models of :func:`answers_rows_alone` (imported when
+    first asked: scikit-learn is loaded with the model)."""
+    from sklearn import ensemble, linear_model, naive_bayes, svm, tree
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.feature_selection import SelectKBest, SelectPercentile, VarianceThreshold
+    from sklearn.preprocessing import MaxAbsScaler, Normalizer
+
+    steps = frozenset(
+        {TfidfTransformer, Normalizer, MaxAbsScaler, SelectKBest, SelectPercentile,
+         VarianceThreshold}
+    )  # fmt: skip
+    models = frozenset(
+        {ensemble.RandomForestClassifier, ensemble.ExtraTreesClassifier,
+         ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor,
+         tree.DecisionTreeClassifier, tree.ExtraTreeClassifier, tree.DecisionTreeRegressor,
+         naive_bayes.MultinomialNB, naive_bayes.ComplementNB, naive_bayes.BernoulliNB,
+         linear_model.LogisticRegression, linear_model.SGDClassifier,
+         linear_model.RidgeClassifier, linear_model.Perceptron,
+         linear_model.PassiveAggressiveClassifier, linear_model.Ridge,
+         linear_model.SGDRegressor, svm.LinearSVC, svm.LinearSVR}
+    )  # fmt: skip
+    return steps, models
 
 
 def _same(counts: Any) -> Any:

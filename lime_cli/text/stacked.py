@@ -10,7 +10,11 @@ call shared by four articles; 500 copies 83 and 62 ms; 5000 copies 480 and
 
 When it applies: the document's copies reach the model as spliced word
 counts (:class:`~lime_cli.models.count_splice.CountSplice`, a scikit-learn
-pipeline that starts with a count or tf-idf vectorizer), a fixed number of
+pipeline that starts with a count or tf-idf vectorizer) and the rest of the
+pipeline answers each row on its own, in the same arithmetic whatever shares
+its call (:func:`~lime_cli.models.count_splice.answers_rows_alone`: trees,
+forests, naive Bayes and linear models on the sparse counts; not a dense
+matrix product, whose OpenBLAS kernel depends on the call's size), a fixed number of
 samples (not ``--num-samples auto``: its rounds end at each document's own
 count) and no ``--batch-size``, and the document is short enough for its
 copies to go to the model in one call anyway (the text domain's budget of
@@ -24,9 +28,9 @@ its call (which changes with the batch, so with ``--jobs``): as tabular's
 multiple of 16, and the rest of its block repeats the document itself
 (answers dropped). Some models' vectorised arithmetic rounds the last bits of
 an answer by its place in a vector (tabular's tests caught it with dense
-rows); each copy keeps its place. On word counts the tests' forest, logistic
-regression and MLP gave the same answers with or without the padding, which
-costs 0.8% more rows at 1000 samples: kept, as a guard that is cheap. The
+rows); each copy keeps its place. The models that share calls answer each
+sparse row alone, so the padding (0.8% more rows at 1000 samples) is a
+cheap guard rather than a need. The
 explanation's ``batch_size`` is ``n``: the document's copies went to the model
 in one call (how many other documents shared it depends on the run, not on
 the document).
@@ -72,7 +76,8 @@ def stackable(domain: Any, params: LimeParams) -> bool:
 
     if params.adaptive or params.batch_size:
         return False
-    if not isinstance(getattr(domain, "splice", None), CountSplice):
+    splice = getattr(domain, "splice", None)
+    if not isinstance(splice, CountSplice) or not splice.shares_calls:
         return False
     return padded(params.num_samples) * max(1, len(domain.text)) <= _BATCH_CHARACTERS
 
