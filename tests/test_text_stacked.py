@@ -1,7 +1,7 @@
 """Documents of a word-count pipeline share model calls, and each keeps its own answers.
 
-Every pipeline is trained here on a few sentences; the documents are files
-of a temporary folder, explained with the command in-process.
+Pipelines are trained on test_count_splice's few sentences; the documents are
+files of a temporary folder, explained with the command in-process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
+from test_count_splice import LABELS, TRAIN
 
 from lime_cli.engine import LimeParams
 from lime_cli.errors import ModelError
@@ -26,15 +27,6 @@ from lime_cli.text import stacked
 
 REPO = Path(__file__).resolve().parents[1]
 
-TRAIN = [
-    "the striker scored a late goal for the club",
-    "a goal and another goal, the keeper saved nothing",
-    "fans cheered the goal and the striker in the rain",
-    "the bank sold shares as markets fell",
-    "shares in the bank rose; investors bought bonds",
-    "markets, bonds and shares: the bank's quarter",
-]
-LABELS = [0, 0, 0, 1, 1, 1]
 DOCUMENTS = {
     "a.txt": "The striker scored a late goal while the bank sold shares of the club.",
     "b.txt": "Shares rose and the BANK paid; the goal came late, and fans cheered the keeper.",
