@@ -417,7 +417,8 @@ class TabularTask(TaskBase):
         holds (the worker explains them a model call's worth at a time), or, when
         rows share their draws, :data:`SHARED_BATCH` (a row then holds only its
         comparison with the draws, and each batch makes a model call of its own)."""
-        from lime_cli.tabular.domain import batch_rows, padded
+        from lime_cli.engine.blocks import padded
+        from lime_cli.tabular.domain import batch_rows
 
         if not self.own_draws:
             return SHARED_BATCH
@@ -445,13 +446,8 @@ class TabularTask(TaskBase):
 
     def outcomes(self, rows: list[TableRow]) -> Iterator[tuple[Any, LimeCliError | None]]:
         """Explain rows a memory-bounded chunk at a time, yielding each row's outcome in order."""
-        from lime_cli.tabular.domain import (
-            ColumnPlan,
-            RowLayout,
-            TabularSampler,
-            call_rows,
-            padded,
-        )
+        from lime_cli.engine.blocks import padded
+        from lime_cli.tabular.domain import ColumnPlan, RowLayout, TabularSampler, call_rows
         from lime_cli.tabular.shared import can_share, pool_for
 
         model = self.model.load()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from lime_cli.engine.blocks import BLOCK_ROWS, padded
 from lime_cli.engine.kernels import euclidean_distance_to_first
 from lime_cli.errors import InputError
 from lime_cli.tabular.data import (
@@ -90,17 +91,6 @@ class TabularSample:
             np.concatenate([s.numeric for s in samples]),
             np.concatenate([s.categorical for s in samples]),
         )
-
-
-#: A row's block of samples in a model call starts at a multiple of this many rows
-#: and fills a whole number of them (see :class:`RowBlocks`): 16 doubles are two
-#: AVX-512 vectors.
-BLOCK_ROWS = 16
-
-
-def padded(n: int) -> int:
-    """``n`` rounded up to a multiple of :data:`BLOCK_ROWS`."""
-    return -(-n // BLOCK_ROWS) * BLOCK_ROWS
 
 
 def call_size(batch: int) -> int:

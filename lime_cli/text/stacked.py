@@ -22,8 +22,8 @@ copies to go to the model in one call anyway (the text domain's budget of
 before.
 
 The layout keeps each document's answers its own, whichever documents share
-its call (which changes with the batch, so with ``--jobs``): as tabular's
-``RowBlocks``, document ``k``'s ``n`` copies are rows ``k * stride`` to
+its call (which changes with the batch, so with ``--jobs``): as in
+:mod:`lime_cli.engine.blocks`, document ``k``'s ``n`` copies are rows ``k * stride`` to
 ``k * stride + n`` of the call, ``stride`` being ``n`` rounded up to a
 multiple of 16, and the rest of its block repeats the document itself
 (answers dropped). Some models' vectorised arithmetic rounds the last bits of
@@ -38,11 +38,13 @@ the document).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lime_cli.engine.blocks import padded
 from lime_cli.engine.explain import LimeParams
 
 if TYPE_CHECKING:
@@ -53,20 +55,19 @@ if TYPE_CHECKING:
 #: Most sample rows in one stacked call: the calls above (four articles' 1000
 #: copies) get most of the gain; memory grows with the rows.
 STACK_ROWS = 16384
-#: Rows of a document's block are a multiple of this (tabular's ``BLOCK_ROWS``).
-BLOCK_ROWS = 16
+
+
+def _settings_stack(params: LimeParams) -> bool:
+    """Whether the settings allow shared calls: a fixed number of samples, no
+    ``--batch-size``."""
+    return not (params.adaptive or params.batch_size)
 
 
 def documents_per_call(params: LimeParams) -> int:
     """Documents a stacked call takes at most (1 when calls are not stacked)."""
-    if params.adaptive or params.batch_size:
+    if not _settings_stack(params):
         return 1
     return max(1, STACK_ROWS // padded(params.num_samples))
-
-
-def padded(n: int) -> int:
-    """``n`` rounded up to a multiple of :data:`BLOCK_ROWS`."""
-    return -(-n // BLOCK_ROWS) * BLOCK_ROWS
 
 
 def stackable(domain: Any, params: LimeParams) -> bool:
@@ -74,7 +75,7 @@ def stackable(domain: Any, params: LimeParams) -> bool:
     from lime_cli.models.count_splice import CountSplice
     from lime_cli.text.domain import _BATCH_CHARACTERS
 
-    if params.adaptive or params.batch_size:
+    if not _settings_stack(params):
         return False
     splice = getattr(domain, "splice", None)
     if not isinstance(splice, CountSplice) or not splice.shares_calls:
@@ -101,9 +102,7 @@ def explain_documents(task: TextTask, documents: Sequence[Document]) -> list[Out
         if stackable(domain, task.params):
             ready.append((i, document, domain))
         else:
-            outcomes[i] = attempt(
-                lambda pair: task.explain_domain(pair[0], pair[1], model), (document, domain)
-            )
+            outcomes[i] = attempt(functools.partial(task.explain_domain, document, domain), model)
     for group in _calls(ready, task.params.num_samples):
         for i, outcome in _explain_call(task, model, group):
             outcomes[i] = outcome
