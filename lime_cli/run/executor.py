@@ -175,8 +175,10 @@ def stream_batches(
     if isinstance(items, Sequence):
         yield from batches(items, batch_size, jobs, per_job)
         return
-    shared = per_job if per_job_streamed is None else per_job_streamed
-    size = max(1, min(batch_size, STREAM_BATCH, shared if jobs > 1 else STREAM_BATCH))
+    size = min(batch_size, STREAM_BATCH)
+    if jobs > 1:
+        size = min(size, per_job if per_job_streamed is None else per_job_streamed)
+    size = max(1, size)
     iterator = iter(items)
     while True:
         group = list(itertools.islice(iterator, size))
