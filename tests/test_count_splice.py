@@ -209,3 +209,27 @@ def test_copies_counted_in_blocks_are_the_vectorizers_own(name, monkeypatch):
     ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
     assert (ours != theirs).nnz == 0
+
+
+@pytest.mark.parametrize("name", ["count", "tfidf"])
+def test_terms_of_several_words_are_counted_as_the_vectorizer_counts_them(name):
+    """A term written several ways (``Goal``, ``goal``, ``GOAL``) is one column
+    whose count sums the kept spellings' occurrences; such terms side by side,
+    first and last in the vocabulary's order, and among single-spelling ones."""
+    estimator = pipeline(VECTORIZERS[name]())
+    text = (
+        "Bank bank BANK bank goal Goal goal GOAL shares. Shares, the The THE the; a "
+        "Striker striker scored bonds Bonds bonds markets Markets keeper"
+    )
+    domain = TextDomain(text)
+    splice = count_splice(estimator, domain)
+    assert splice is not None
+    assert len(np.unique(splice.more[:, 0])) >= 5  # several terms of several words
+    z = np.random.default_rng(4).integers(0, 2, size=(300, domain.num_features)).astype(np.uint8)
+    z[0], z[1] = 1, 0  # the document and none of its words
+    ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    assert (ours != theirs).nnz == 0
+    counts = splice.counts(z)
+    reference = CountVectorizer.transform(estimator[0], domain.to_model_input(z))
+    assert (counts != reference).nnz == 0 and counts.dtype == reference.dtype
