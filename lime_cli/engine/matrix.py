@@ -46,6 +46,23 @@ def column_major(z: SampleMatrix) -> SampleMatrix:
     return np.asfortranarray(dense)
 
 
+def as_float_rows(z: SampleMatrix) -> SampleMatrix:
+    """A dense compact ``z`` (uint8 or bool) as one float64 array when it fits
+    in one block (:data:`BLOCK_BYTES`), else ``z`` as it is.
+
+    Each product below converts every block it reads; a fit reads the sample
+    matrix a dozen times (means, cross products, the Gram matrix), so an
+    article's 5000 x 200 samples were converted a dozen times (about 1 ms
+    each). Converted once, the products read the same float64 values: the
+    results are the same to the bit. Larger matrices stay compact (memory).
+    """
+    if hasattr(z, "toarray") or not hasattr(z, "dtype") or z.dtype == np.float64:
+        return z
+    if z.ndim != 2 or z.shape[0] * z.shape[1] * 8 > BLOCK_BYTES:
+        return z
+    return np.asarray(z, dtype=np.float64)
+
+
 #: Up to this many columns ``crossprod`` multiplies by a copy (see there).
 _COPY_CROSSPROD_LIMIT = 16
 

@@ -43,7 +43,10 @@ class WeightedDesign:
     """The sample matrix with its kernel weights and cached weighted products."""
 
     def __init__(self, z: np.ndarray, weights: np.ndarray) -> None:
-        self.z = z
+        # A 0/1 matrix (uint8 or bool) is its own square: remembered before
+        # it is converted for the products.
+        self._zero_one = _is_zero_one(z)
+        self.z = matrix.as_float_rows(z)
         self.w = np.asarray(weights, dtype=np.float64)
         self.n, self.d = z.shape
         self.sw = float(self.w.sum())
@@ -69,7 +72,7 @@ class WeightedDesign:
     def diag(self) -> np.ndarray:
         """Diagonal of ``Zc' W Zc``: each feature's weighted variance times sum(w)."""
         if self._diag is None:
-            sq = matrix.rmatvec(_square(self.z), self.w)
+            sq = matrix.rmatvec(self._squared(), self.w)
             self._diag = np.maximum(sq - self.sw * self.mean**2, 0.0)
         return self._diag
 
@@ -80,10 +83,14 @@ class WeightedDesign:
         the diagonal of ``Zc' diag(v) Zc``, e.g. per-feature sandwich variances.
         """
         v = np.asarray(v, dtype=np.float64)
-        sq = matrix.rmatvec(_square(self.z), v)
+        sq = matrix.rmatvec(self._squared(), v)
         return np.maximum(
             sq - 2.0 * self.mean * matrix.rmatvec(self.z, v) + self.mean**2 * v.sum(), 0.0
         )
+
+    def _squared(self) -> np.ndarray:
+        """``Z`` squared elementwise (``Z`` itself when it is 0/1: no copy)."""
+        return self.z if self._zero_one else _square(self.z)
 
     def centred_columns(self, idx: np.ndarray) -> np.ndarray:
         """Dense ``Z[:, idx] - mean[idx]``."""
@@ -208,10 +215,14 @@ def r2_from_sums(residual: float, total: float) -> float:
     return 1.0 - residual / total
 
 
+def _is_zero_one(z: np.ndarray) -> bool:
+    """Whether ``z`` holds only 0 and 1 by its type: bool, or dense uint8 (the
+    text and image domains' samples; a sparse uint8 matrix may hold counts)."""
+    return bool(z.dtype == np.bool_ or (z.dtype == np.uint8 and not hasattr(z, "toarray")))
+
+
 def _square(z: np.ndarray) -> np.ndarray:
-    """Elementwise square; a 0/1 matrix is its own square, so skip the copy."""
-    if z.dtype == np.bool_ or (z.dtype == np.uint8 and not hasattr(z, "toarray")):
-        return z
+    """Elementwise square (a new array)."""
     if hasattr(z, "multiply"):
         return z.multiply(z)
     return np.square(z, dtype=np.float64)
