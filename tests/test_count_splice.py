@@ -233,3 +233,15 @@ def test_terms_of_several_words_are_counted_as_the_vectorizer_counts_them(name):
     counts = splice.counts(z)
     reference = CountVectorizer.transform(estimator[0], domain.to_model_input(z))
     assert (counts != reference).nnz == 0 and counts.dtype == reference.dtype
+
+
+def test_a_document_without_a_word_of_the_vocabulary_is_spliced_too():
+    """No term to count: every copy's counts are empty, as the vectorizer's."""
+    estimator = pipeline(VECTORIZERS["tfidf"]())
+    domain = TextDomain("zzqx, qqvv; wxyz")
+    splice = count_splice(estimator, domain)
+    assert splice is not None and len(splice.terms) == 0
+    z = np.random.default_rng(5).integers(0, 2, size=(20, domain.num_features)).astype(np.uint8)
+    ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
+    assert ours.shape == theirs.shape == (20, len(estimator[0].vocabulary_))
+    assert ours.nnz == theirs.nnz == 0 and ours.dtype == theirs.dtype

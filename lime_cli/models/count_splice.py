@@ -165,7 +165,8 @@ class CountSplice:
         # Row by row, columns ascending within a row: a position in the flattened
         # (b, u) array less its row's start is the term's position in ``terms``.
         flat = np.flatnonzero(present)
-        flat -= np.repeat(np.arange(0, b * u, u, dtype=np.int64), per_row)
+        if u:
+            flat -= np.repeat(np.arange(0, b * u, u, dtype=np.int64), per_row)
         columns = self.terms.take(flat)
         if self.binary:
             data = np.ones(len(flat), dtype=self.dtype)
