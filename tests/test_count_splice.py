@@ -211,11 +211,19 @@ def test_copies_counted_in_blocks_are_the_vectorizers_own(name, monkeypatch):
     assert (ours != theirs).nnz == 0
 
 
+@pytest.mark.parametrize("term_by_term", [True, False], ids=["term-by-term", "table"])
 @pytest.mark.parametrize("name", ["count", "tfidf"])
-def test_terms_of_several_words_are_counted_as_the_vectorizer_counts_them(name):
+def test_terms_of_several_words_are_counted_as_the_vectorizer_counts_them(
+    name, term_by_term, monkeypatch
+):
     """A term written several ways (``Goal``, ``goal``, ``GOAL``) is one column
     whose count sums the kept spellings' occurrences; such terms side by side,
-    first and last in the vocabulary's order, and among single-spelling ones."""
+    first and last in the vocabulary's order, and among single-spelling ones.
+    Their counts are written term by term when they are few, through a table
+    of every cell when they are many: both ways checked."""
+    from lime_cli.models import count_splice as module
+
+    monkeypatch.setattr(module, "FEW_SEVERAL", 64 if term_by_term else 0)
     estimator = pipeline(VECTORIZERS[name]())
     text = (
         "Bank bank BANK bank goal Goal goal GOAL shares. Shares, the The THE the; a "

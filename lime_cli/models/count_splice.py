@@ -57,6 +57,11 @@ WORD_RUN_PATTERNS = frozenset(
 #: (Copy, term) cells counted at once (:meth:`CountSplice.counts`): bounds the
 #: dense blocks' memory whatever the document's number of distinct words.
 COUNT_ENTRIES = 1 << 21
+#: Up to this many terms of several entries (``The`` and ``the``) have their
+#: counts written term by term (a few operations each, on a column of copies);
+#: beyond, every (copy, term) cell's count goes in one table first (a fixed
+#: cost, about 1 ms per 1000 copies of an article, whatever their number).
+FEW_SEVERAL = 64
 #: Random copies of the document checked against the vectorizer per document.
 CHECKED_COPIES = 6
 #: Seed of the checked copies (their own stream: the explanation's is not touched).
@@ -77,11 +82,14 @@ class CountSplice:
     row: the CSR rows come out with sorted columns and no zeros, as the
     vectorizer makes them, so nothing is sorted afterwards (a sparse product,
     then sorting, took 6 ms for 1000 copies of a BBC article; int32 arrays of
-    the counts, 1.4 ms; this, 0.9 ms). Memory: copies are counted
-    :data:`COUNT_ENTRIES` (copy, term) cells at a time (two boolean arrays of
-    that many cells, 2 MB each, and up to 32 bytes per non-zero count), so a
-    document of many distinct words is counted in blocks of fewer copies; the
-    result is one CSR matrix.
+    the counts, 1.4 ms; this, 0.9 ms). Memory: a block holds at most
+    :data:`COUNT_ENTRIES` copies x (words, terms or extra entries, whichever
+    are most) cells, so a document of many distinct words is counted in
+    blocks of fewer copies: boolean arrays of the kept words and present
+    terms (2 MB each at most), the extra entries' counts and, with many terms
+    of several entries, a table of every cell's count (8 bytes a cell: 16 MB
+    at most each), and up to 32 bytes per non-zero count; the result is one
+    CSR matrix.
 
     Attributes
     ----------
@@ -132,7 +140,8 @@ class CountSplice:
         from scipy import sparse
 
         z = np.asarray(z)
-        rows = max(1, COUNT_ENTRIES // max(1, len(self.terms)))
+        widest = max(1, len(self.terms), self.num_features + 1, len(self.more))
+        rows = max(1, COUNT_ENTRIES // widest)
         if z.shape[0] <= rows:
             return self._counted(z)
         blocks = [self._counted(z[start : start + rows]) for start in range(0, len(z), rows)]
@@ -141,14 +150,13 @@ class CountSplice:
         return counts
 
     def _counted(self, z: np.ndarray) -> Any:
-        """:meth:`counts` of a block of copies, in one pass.
+        """:meth:`counts` of a block of copies.
 
-        Which counts are non-zero is a boolean gather of the copies' kept words
-        (a term is present when any of its words is kept); a present term's
-        count is its first entry's amount, except for the few terms of several
-        entries (:attr:`more`), summed on their own columns. Nothing is done per
-        (copy, term) cell beyond the gather and reading the non-zeros; the rest
-        is per non-zero count.
+        Which terms each copy has is one boolean gather of its kept words
+        (``present``, copies x terms); a present term's count is its first
+        entry's amount, read per non-zero. The few terms of several entries
+        (:attr:`more`) are summed apart, on their own columns
+        (:meth:`_several`), and written over their non-zeros' counts.
         """
         from scipy import sparse
 
@@ -157,48 +165,46 @@ class CountSplice:
         np.not_equal(z, 0, out=kept[:, :-1])
         kept[:, -1] = True  # column d: the separators, in every copy
         present = kept[:, self.sources]  # (b, u)
-        for position, source, _ in self.more:
-            present[:, position] |= kept[:, source]
+        several = self._several(kept) if len(self.more) else None
+        if several is not None:
+            positions, totals = several
+            present[:, positions] = totals != 0
         per_row = np.count_nonzero(present, axis=1)
         indptr = np.zeros(b + 1, dtype=np.int64)
         np.cumsum(per_row, out=indptr[1:])
         # Row by row, columns ascending within a row: a position in the flattened
         # (b, u) array less its row's start is the term's position in ``terms``.
         flat = np.flatnonzero(present)
+        data = None
+        if several is not None and not self.binary and len(several[0]) > FEW_SEVERAL:
+            # Many such terms: every cell's count in one (b, u) table, read per non-zero.
+            table = np.empty((b, u), dtype=self.dtype)
+            table[:] = self.amounts
+            table[:, several[0]] = several[1]
+            data = table.ravel().take(flat)
         if u:
             flat -= np.repeat(np.arange(0, b * u, u, dtype=np.int64), per_row)
         columns = self.terms.take(flat)
         if self.binary:
             data = np.ones(len(flat), dtype=self.dtype)
-        else:
+        elif data is None:
             data = self.amounts.astype(self.dtype).take(flat)
-            if len(self.more):
-                self._add_more(data, kept, present, indptr)
+            if several is not None:
+                _write_several(data, present, indptr, *several)
         counts = sparse.csr_matrix((data, columns, indptr), shape=(b, self.vocabulary_size))
         counts.has_sorted_indices = True
         return counts
 
-    def _add_more(
-        self, data: np.ndarray, kept: np.ndarray, present: np.ndarray, indptr: np.ndarray
-    ) -> None:
-        """Set the counts of terms of several entries in ``data`` (CSR order, in place).
-
-        ``kept`` (b, d + 1) and ``present`` (b, u) are :meth:`_counted`'s
-        arrays. A term's non-zero in row ``r`` sits at ``indptr[r]`` plus the
-        present terms before it in that row, counted from one such term to the
-        next (one pass over ``present`` for all of them).
-        """
-        positions = np.unique(self.more[:, 0])
-        before = indptr[:-1].copy()
-        start = 0
-        for position in positions:
-            before += np.count_nonzero(present[:, start:position], axis=1)
-            start = position
-            total = kept[:, self.sources[position]] * int(self.amounts[position])
-            for _, source, amount in self.more[self.more[:, 0] == position]:
-                total += kept[:, source] * int(amount)
-            rows = np.flatnonzero(present[:, position])
-            data[before[rows]] = total[rows]
+    def _several(self, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The terms of several entries: their positions in ``terms`` (ascending,
+        P of them) and each copy's count of each, (b, P) int64, from ``kept``
+        (b, d + 1). :attr:`more` lists a term's other entries together, in term
+        order, so each term's extra counts are one slice summed (``reduceat``)."""
+        more = self.more
+        positions, first = np.unique(more[:, 0], return_index=True)
+        totals = kept[:, self.sources[positions]] * self.amounts[positions].astype(np.int64)
+        totals += np.add.reduceat(kept[:, more[:, 1]] * more[:, 2], first, axis=1)
+        return positions, totals
 
     def batch(self, z: np.ndarray) -> CountedBatch:
         """A block of copies as the model's adapter takes them."""
@@ -373,6 +379,30 @@ def _row_wise_classes() -> tuple[frozenset[type], frozenset[type]]:
 
 def _same(counts: Any) -> Any:
     return counts
+
+
+def _write_several(
+    data: np.ndarray,
+    present: np.ndarray,
+    indptr: np.ndarray,
+    positions: np.ndarray,
+    totals: np.ndarray,
+) -> None:
+    """Write the counts ``totals`` (b, P) of the terms at ``positions``
+    (ascending) over their non-zeros in ``data`` (CSR order, in place).
+
+    A term's non-zero in row ``r`` sits at ``indptr[r]`` plus the present
+    terms before it in that row, counted from one such term to the next: one
+    pass over ``present`` (b, u) in all, and a few operations on columns of b
+    per term.
+    """
+    before = indptr[:-1].copy()
+    start = 0
+    for k, position in enumerate(positions):
+        before += np.count_nonzero(present[:, start:position], axis=1)
+        start = position
+        rows = np.flatnonzero(present[:, position])
+        data[before[rows]] = totals[rows, k]
 
 
 def _separated(tokens: list[str], owner: np.ndarray, vectorizer: Any, text: str) -> bool:
