@@ -1,8 +1,9 @@
 """Products with the sample matrix, a block of rows at a time, and its memory layout.
 
 Sample matrices of long texts are large 0/1 arrays stored compactly (uint8 or
-sparse). These helpers never make a float64 copy of the whole matrix: they
-convert one block of rows at a time, which bounds memory.
+sparse). These helpers convert one block of rows at a time, which bounds
+memory; a matrix that fits in one block is converted once, up front
+(:func:`as_float_rows`), since a fit reads it a dozen times.
 
 Dense (n, p) arrays with few columns (a table's samples, the selected
 features' columns) are kept column by column (Fortran order): NumPy's
@@ -47,8 +48,9 @@ def column_major(z: SampleMatrix) -> SampleMatrix:
 
 
 def as_float_rows(z: SampleMatrix) -> SampleMatrix:
-    """A dense compact ``z`` (uint8 or bool) as one float64 array when it fits
-    in one block (:data:`BLOCK_BYTES`), else ``z`` as it is.
+    """A dense ``z`` of another dtype than float64 (the 0/1 uint8 or bool samples
+    of texts and images) as one float64 array when it fits in one block
+    (:data:`BLOCK_BYTES`), else ``z`` as it is (sparse, float64, or larger).
 
     Each product below converts every block it reads; a fit reads the sample
     matrix a dozen times (means, cross products, the Gram matrix), so an

@@ -52,8 +52,8 @@ class WeightedDesign:
         self.sw = float(self.w.sum())
         if not self.sw > 0:
             raise ValueError("kernel weights sum to zero")
-        self.mean = matrix.rmatvec(z, self.w) / self.sw
-        self.first_row = matrix.row(z, 0)
+        self.mean = matrix.rmatvec(self.z, self.w) / self.sw
+        self.first_row = matrix.row(self.z, 0)
         self._diag: np.ndarray | None = None
         self._factors: dict[tuple[str, float], tuple[np.ndarray, bool]] = {}
 
