@@ -151,15 +151,16 @@ def wait_for_lines(path: Path, count: int) -> None:
 
 
 def under_way_on_the_cluster(
-    data: dict[str, str], tmp_path: Path, address: str
+    data: dict[str, str], tmp_path: Path, address: str, *more: str
 ) -> tuple[Path, Path, subprocess.Popen[bytes]]:
     """The slow model's --jobs 1 output (the reference), and the same run on the
-    cluster, under way: its output and its process, once a first line is written."""
+    cluster (with the options ``more``), under way: its output and its process,
+    once a first line is written."""
     reference = tmp_path / "one.jsonl"
     one = CliRunner().invoke(cli, tabular(data, "slow.joblib", reference), env=CLEAN_ENV)
     assert one.exit_code == 0, one.stderr
     out = tmp_path / "dask.jsonl"
-    job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address))
+    job = cli_process(tabular(data, "slow.joblib", out, "--scheduler", address, *more))
     wait_for_lines(out, 1)
     assert lines_in(out) < 320  # still under way
     return reference, out, job
@@ -210,6 +211,24 @@ def test_a_scheduler_lost_mid_run_is_one_line_and_resume_finishes_the_output(
     again = CliRunner().invoke(cli, tabular(data, "slow.joblib", out, "--resume"), env=CLEAN_ENV)
     assert again.exit_code == 0, again.stderr
     assert out.read_bytes() == reference.read_bytes()
+
+
+def test_with_debug_a_lost_scheduler_shows_dasks_own_messages_too(data, tmp_path, cluster):
+    """--debug is for finding out what went wrong: Dask's log messages about the
+    lost scheduler reach stderr (silenced without it, test above), then the
+    error's traceback, ending in the same message."""
+    address, _, scheduler = cluster
+    _, out, job = under_way_on_the_cluster(data, tmp_path, address, "--debug")
+    stop(scheduler)
+    _, err = job.communicate(timeout=300)
+    text = err.decode()
+    assert job.returncode != 0
+    assert any(line.startswith("distributed.") for line in text.splitlines()), text
+    assert text.rstrip().splitlines()[-1].endswith(
+        "lost the Dask scheduler during the run; a JSON Lines --out keeps the inputs "
+        "finished, and --resume goes on"
+    ), text
+    assert 0 < lines_in(out) < 320
 
 
 def here_and_on_the_cluster(

@@ -47,8 +47,15 @@ def check_address(address: str) -> str:
     return address
 
 
-def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, Any]]:
-    """Every item with its outcome, in order, explained on the Dask cluster at ``address``."""
+def run(
+    task: Any, items: Iterable[Any], address: str, *, verbose: bool = False
+) -> Iterator[tuple[Any, Any]]:
+    """Every item with its outcome, in order, explained on the Dask cluster at ``address``.
+
+    Dask's own log messages are silenced (errors are one line, ours) unless
+    ``verbose`` (``--debug``): then its warnings and errors, and those of a
+    local cluster's workers, reach stderr as Dask prints them.
+    """
     from lime_cli.run.executor import (
         _explain_batch,
         share_size,
@@ -56,7 +63,7 @@ def run(task: Any, items: Iterable[Any], address: str) -> Iterator[tuple[Any, An
         stream_share_size,
     )
 
-    client, cluster = _connect(address)
+    client, cluster = _connect(address, verbose)
     futures: deque[tuple[Sequence[Any], Any]] = deque()
     # Workers may run in other folders: relative file names are the client's.
     task = task.with_model(task.model.located_in(os.getcwd()))
@@ -143,14 +150,16 @@ def _load_model(spec: Any) -> None:
     spec.load()
 
 
-def _connect(address: str) -> tuple[Any, Any]:
-    """A client of the scheduler (and the local cluster it started, for ``local:N``)."""
+def _connect(address: str, verbose: bool = False) -> tuple[Any, Any]:
+    """A client of the scheduler (and the local cluster it started, for ``local:N``),
+    with Dask's log messages silenced unless ``verbose``."""
     try:
         import distributed
     except ImportError:
         raise UsageError("--scheduler needs Dask: pip install 'lime-explain[dask]'") from None
     dask: Any = distributed  # untyped: called through Any
-    _quiet_logs()
+    if not verbose:
+        _quiet_logs()
     if address.startswith("local:"):
         _quiet_resource_tracker()
         cluster = dask.LocalCluster(
@@ -158,7 +167,7 @@ def _connect(address: str) -> tuple[Any, Any]:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.CRITICAL,
+            silence_logs=logging.WARNING if verbose else logging.CRITICAL,
         )
         return dask.Client(cluster), cluster
     try:

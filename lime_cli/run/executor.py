@@ -196,7 +196,12 @@ def run(
 
 
 def run_pairs(
-    task: Task, items: Iterable[Any], jobs: int = 1, backend: str | None = None
+    task: Task,
+    items: Iterable[Any],
+    jobs: int = 1,
+    backend: str | None = None,
+    *,
+    verbose: bool = False,
 ) -> Iterator[tuple[Any, Outcome]]:
     """Every item with its outcome, in order, as soon as it is known.
 
@@ -206,12 +211,13 @@ def run_pairs(
     and ``jobs - 1`` local workers (see :func:`_shared`). ``backend``
     ``"dask:ADDRESS"`` sends the batches to a Dask cluster (see
     :mod:`lime_cli.run.dask_backend`); another name is a joblib backend
-    (``"threading"``, say) that gets every batch instead.
+    (``"threading"``, say) that gets every batch instead. ``verbose``
+    (``--debug``) lets Dask's own log messages through.
     """
     if backend is not None and backend.startswith("dask:"):
         from lime_cli.run import dask_backend
 
-        yield from dask_backend.run(task, items, backend.removeprefix("dask:"))
+        yield from dask_backend.run(task, items, backend.removeprefix("dask:"), verbose=verbose)
         return
     groups = stream_batches(items, task.batch_size, jobs, share_size(task), stream_share_size(task))
     if jobs <= 1:

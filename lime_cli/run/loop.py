@@ -116,7 +116,9 @@ def run_job(
     task = job.task
     if writers and not (plan.prints or keeping or not settings.rules.empty):
         task = LineEncodingTask(task)  # lines are all the run needs: workers encode them
-    pairs = executor.run_pairs(task, items, settings.jobs, backend or executor.default_backend())
+    pairs = executor.run_pairs(
+        task, items, settings.jobs, backend or executor.default_backend(), verbose=settings.debug
+    )
     total = len(items) if isinstance(items, Sequence) else None
     show_bar = (total is None or total > 1) and not settings.quiet
     # Lines that land on the bar's terminal: explanations on a terminal's stdout,
