@@ -224,7 +224,8 @@ def test_with_debug_a_lost_scheduler_shows_dasks_own_messages_too(data, tmp_path
     text = err.decode()
     assert job.returncode != 0
     assert any(line.startswith("distributed.") for line in text.splitlines()), text
-    assert text.rstrip().splitlines()[-1].endswith(
+    last = text.rstrip().splitlines()[-1]
+    assert last.endswith(
         "lost the Dask scheduler during the run; a JSON Lines --out keeps the inputs "
         "finished, and --resume goes on"
     ), text
