@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -223,7 +224,8 @@ def test_with_debug_a_lost_scheduler_shows_dasks_own_messages_too(data, tmp_path
     _, err = job.communicate(timeout=300)
     text = err.decode()
     assert job.returncode != 0
-    assert any(line.startswith("distributed.") for line in text.splitlines()), text
+    # Dask's format: "distributed.client - ERROR - ...", after a time stamp by default.
+    assert re.search(r"\bdistributed\.[\w.]+ - [A-Z]+ - ", text), text
     last = text.rstrip().splitlines()[-1]
     assert last.endswith(
         "lost the Dask scheduler during the run; a JSON Lines --out keeps the inputs "
