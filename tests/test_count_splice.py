@@ -59,6 +59,13 @@ def pipeline(vectorizer, classifier=None):
     return make_pipeline(vectorizer, classifier).fit(TRAIN, LABELS)
 
 
+def assert_vectorizers_output(splice, estimator, domain, z) -> None:
+    """The splice's output for copies ``z`` is the vectorizer's on their texts."""
+    ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
+    assert (ours != theirs).nnz == 0
+
+
 def model_of(estimator) -> SklearnModel:
     return SklearnModel(estimator, path="inline", fmt="joblib")
 
@@ -206,9 +213,7 @@ def test_copies_counted_in_blocks_are_the_vectorizers_own(name, monkeypatch):
     assert splice is not None
     z = np.random.default_rng(2).integers(0, 2, size=(37, domain.num_features)).astype(np.uint8)
     assert len(splice.terms) * 37 > 40 * 5  # several blocks
-    ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
-    assert (ours != theirs).nnz == 0
+    assert_vectorizers_output(splice, estimator, domain, z)
 
 
 @pytest.mark.parametrize("term_by_term", [True, False], ids=["term-by-term", "table"])
@@ -235,9 +240,7 @@ def test_terms_of_several_words_are_counted_as_the_vectorizer_counts_them(
     assert len(np.unique(splice.more[:, 0])) >= 5  # several terms of several words
     z = np.random.default_rng(4).integers(0, 2, size=(300, domain.num_features)).astype(np.uint8)
     z[0], z[1] = 1, 0  # the document and none of its words
-    ours, theirs = splice.features(z), estimator[0].transform(domain.to_model_input(z))
-    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype
-    assert (ours != theirs).nnz == 0
+    assert_vectorizers_output(splice, estimator, domain, z)
     counts = splice.counts(z)
     reference = CountVectorizer.transform(estimator[0], domain.to_model_input(z))
     assert (counts != reference).nnz == 0 and counts.dtype == reference.dtype
