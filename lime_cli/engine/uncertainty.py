@@ -244,6 +244,9 @@ class Influence:
     fit : RidgeFit
         The same fit as ``WeightedDesign.fit(y, features, alpha)`` (equal to
         rounding), so an explanation with intervals solves its ridge once.
+    pieces : RidgePieces
+        The products the fit was built from (residuals, pulls), for statistics
+        that need them unscaled (``stability.candidate_features``).
     """
 
     features: np.ndarray
@@ -254,6 +257,7 @@ class Influence:
     a_inv: np.ndarray
     xc: np.ndarray
     fit: RidgeFit
+    pieces: RidgePieces
 
 
 def influence(
@@ -286,6 +290,7 @@ def influence(
         a_inv=fit.a_inv,
         xc=fit.xc,
         fit=RidgeFit(idx, coef, intercept, score, local),
+        pieces=fit,
     )
 
 
