@@ -25,7 +25,11 @@ Cases: ``tabular``, the GradientBoosting pipeline (imputer + one-hot encoder
 on a 3-column DataFrame) of ``bench_scale.py`` over ``--rows`` (200) rows
 with ``--num-samples`` (5000) samples, on the run's shared draws (sampling
 then includes drawing them and each row's comparison with them);
-``tabular-fresh``, the same with ``--fresh-samples``; ``text``, ``--docs`` (40) BBC
+``tabular-fresh``, the same with ``--fresh-samples``; ``tabular-wide``, a table
+of realistic width and a model of realistic cost: the shipped 100-tree random
+forest on breast cancer's 30 numeric columns (``make sample-models`` builds it),
+``--rows`` rows of its test CSV (repeated when more are asked for) with
+``--fresh-samples``; ``text``, ``--docs`` (40) BBC
 articles, one per line, for ``sample_models/bbc_rf.joblib`` with
 ``--text-samples`` (5000, the command's default) samples. Both sample counts
 default to what a user gets without ``--num-samples``; the share outside the
@@ -61,7 +65,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("tabular", "tabular-fresh", "text")
+CASES = ("tabular", "tabular-fresh", "tabular-wide", "text")
 
 #: Steps in the order printed; "imports and CLI" is what is left of the time inside.
 STEPS = (
@@ -235,7 +239,23 @@ def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
     counts = [args.rows if case.startswith("tabular") else args.docs]
     if args.marginal > 1:
         counts.append(counts[0] * args.marginal)
-    if case.startswith("tabular"):
+    if case == "tabular-wide":
+        forest = ROOT / "sample_models" / "breast_cancer_rf.joblib"
+        if not forest.exists():
+            print("tabular-wide: skipped (make sample-models builds "
+                  "sample_models/breast_cancer_rf.joblib)")  # fmt: skip
+            return
+        tables = ROOT / "sample_data" / "tabular"
+        argvs = [
+            ["tabular", "--model", str(forest), "--train", str(tables / "breast_cancer_train.csv"),
+             "--target", "diagnosis", "--all", repeated_rows(tables / "breast_cancer_test.csv",
+             folder, n), "--num-samples", str(args.num_samples), "-q", "--seed", "1", "--out",
+             out, "--fresh-samples"]
+            for n in counts
+        ]  # fmt: skip
+        name = f"{case}: random forest, 30 columns, each row's own samples, {counts[0]} rows, "
+        name, unit = name + f"{args.num_samples} samples", "row"
+    elif case.startswith("tabular"):
         fresh = case == "tabular-fresh"
         paths = make_tabular(folder, counts)
         argvs = [
@@ -263,6 +283,14 @@ def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
     report(name, results[0], unit)
     if len(results) > 1:
         report_marginal(results[0], results[1], unit)
+
+
+def repeated_rows(source: Path, folder: Path, count: int) -> str:
+    """A CSV of ``count`` rows: ``source``'s rows in order, repeated as often as needed."""
+    header, *rows = source.read_text().splitlines()
+    path = folder / f"{source.stem}_{count}.csv"
+    path.write_text("\n".join([header] + [rows[i % len(rows)] for i in range(count)]) + "\n")
+    return str(path)
 
 
 def main() -> None:
