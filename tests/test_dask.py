@@ -323,6 +323,65 @@ def test_ctrl_c_on_a_local_cluster_leaves_one_line(data, tmp_path):
     assert err.decode() == "lime-explain: interrupted\n"
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["workers starting", "mid-run"])
+def test_ctrl_c_in_a_terminal_reaches_only_the_command_not_the_local_workers(
+    data, tmp_path, moment
+):
+    """A terminal's Ctrl-C signals the whole foreground process group: the local
+    cluster's worker processes printed a KeyboardInterrupt traceback each before
+    our line. Now: one line, 130, no process of the group left, and --resume finishes."""
+    out = tmp_path / "o.jsonl"
+    argv = tabular(data, "slow.joblib", out, "--scheduler", "local:2")
+    job = subprocess.Popen(
+        [sys.executable, "-m", "lime_cli", *argv], env=ENV, cwd=str(TESTS),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        if moment == "mid-run":
+            wait_for_lines(out, 1)
+        else:  # as soon as a worker process exists: it is still importing
+            deadline = time.monotonic() + 120
+            while not children_of(job.pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert children_of(job.pid)
+        os.killpg(job.pid, signal.SIGINT)
+        _, err = job.communicate(timeout=120)
+        deadline = time.monotonic() + 30
+        while group_alive(job.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not group_alive(job.pid)
+    finally:
+        if group_alive(job.pid):
+            os.killpg(job.pid, signal.SIGKILL)
+    assert job.returncode == 130
+    assert err.decode() == "lime-explain: interrupted\n"
+    resumed = CliRunner().invoke(cli, [*argv, "--resume"], env=CLEAN_ENV)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert lines_in(out) == lines_in(Path(data["rows.csv"])) - 1
+
+
 def test_jobs_and_scheduler_typed_together_are_refused(data, tmp_path):
     argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--jobs", "2", "--scheduler",
                    "local:2")  # fmt: skip

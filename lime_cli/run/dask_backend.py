@@ -17,8 +17,10 @@ Needs the ``dask`` extra: ``pip install 'lime-explain[dask]'``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -63,11 +65,12 @@ def run(
         stream_share_size,
     )
 
-    client, cluster = _connect(address, verbose)
     futures: deque[tuple[Sequence[Any], Any]] = deque()
     # Workers may run in other folders: relative file names are the client's.
     task = task.with_model(task.model.located_in(os.getcwd()))
+    client = cluster = None
     try:
+        client, cluster = _connect(address, verbose)
         _load_on_workers(client, task.model)
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
         threads = max(1, threads)
@@ -162,20 +165,57 @@ def _connect(address: str, verbose: bool = False) -> tuple[Any, Any]:
         _quiet_logs()
     if address.startswith("local:"):
         _quiet_resource_tracker()
-        cluster = dask.LocalCluster(
-            n_workers=int(address.removeprefix("local:")),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.WARNING if verbose else logging.CRITICAL,
-        )
-        return dask.Client(cluster), cluster
+        client = cluster = None
+        try:
+            with _ctrl_c_held():
+                cluster = dask.LocalCluster(
+                    n_workers=int(address.removeprefix("local:")),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.WARNING if verbose else logging.CRITICAL,
+                )
+                client = dask.Client(cluster)
+        except BaseException:  # a Ctrl-C held back is raised as the block ends
+            _close(client, cluster)
+            raise
+        return client, cluster
     try:
         return dask.Client(address, timeout="10s"), None
     except (OSError, TimeoutError) as exc:
         raise InputError(
             f"{_source_of_scheduler()} {address}: cannot reach the Dask scheduler ({exc})"
         ) from None
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Start a local cluster with SIGINT blocked, so that Ctrl-C reaches only this process.
+
+    A terminal sends Ctrl-C's SIGINT to every process of the foreground
+    group, the local cluster's worker processes too, and each printed a
+    KeyboardInterrupt traceback of thirty lines before our one line. A
+    blocked signal mask is inherited by the threads a thread starts and,
+    through fork and exec, by the processes they start: the cluster's event
+    loop thread, made here, starts every worker process (restarted ones
+    too), so none of them ever takes SIGINT; they stop when this process
+    closes the cluster (or dies). This process gets a Ctrl-C pressed meanwhile
+    as soon as the block ends, as KeyboardInterrupt.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # not POSIX: no process groups either
+        yield
+        return
+    # multiprocessing's resource tracker, started on the first semaphore, blocks
+    # SIGINT while it starts and then unblocks it in the starting thread (not
+    # restored): started first, here, so that the loop thread keeps the block.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _quiet_logs() -> None:
