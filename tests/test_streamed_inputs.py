@@ -295,6 +295,43 @@ def test_every_line_before_a_bad_byte_in_a_later_chunk_is_explained(
     assert len(good) > 2 * 400 and names == [f"{doc}:{i}" for i in range(1, 41)]
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_malformed_csv_line_stops_the_run_after_every_row_read_before_it(
+    tmp_path, monkeypatch, jobs
+):
+    """Rows read before the chunk the line is in used to be dropped with the batch
+    being gathered; now they are explained, the ledger is kept, and once the line is
+    fixed --resume gives the output of a run over the good file."""
+    paths = build_data(tmp_path)
+    lines = open(paths["rows.csv"], encoding="utf-8").read().splitlines()
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(lines[:41]) + "\n", encoding="utf-8")
+    bad = tmp_path / "rows40.csv"
+    bad.write_text("\n".join(lines[:26] + [lines[26] + ",1,2"] + lines[27:41]) + "\n")
+    monkeypatch.setattr(tabular_data, "CHUNK_ROWS", 7)  # data row 25 in the fourth chunk
+    monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 2.0)
+
+    def run(csv, out, *more):
+        argv = ["tabular", "--model", paths["fast.joblib"], "--train", paths["rows.csv"],
+                "--num-samples", "50", "--seed", "2", "-q", "--all", str(csv), "--out",
+                str(out), "--jobs", jobs, *more]  # fmt: skip
+        return CliRunner().invoke(cli, argv, env=CLEAN_ENV)
+
+    whole = tmp_path / "whole.jsonl"
+    assert run(good, whole).exit_code == 0
+    out = tmp_path / "out.jsonl"
+    failed = run(bad, out)
+    assert failed.exit_code == 3
+    assert "not a readable CSV file" in failed.stderr and len(failed.stderr.splitlines()) == 1
+    assert len(out.read_text().splitlines()) == 21  # the three chunks before the bad line's
+    assert (tmp_path / "out.jsonl.resume").exists()
+    bad.write_text(good.read_text())
+    resumed = run(bad, out, "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert out.read_bytes() == whole.read_bytes().replace(b"good.csv", b"rows40.csv")
+
+
 def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(
     text_model, tmp_path, monkeypatch
 ):

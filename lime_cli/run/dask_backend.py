@@ -59,6 +59,7 @@ def run(
     local cluster's workers, reach stderr as Dask prints them.
     """
     from lime_cli.run.executor import (
+        HeldReadError,
         _explain_batch,
         share_size,
         stream_batches,
@@ -76,8 +77,10 @@ def run(
         threads = max(1, threads)
         # Batches as small as when processes share them, even for one worker: the
         # output grows (and a stopped run keeps) a batch at a time.
-        groups = stream_batches(
-            items, task.batch_size, max(2, threads), share_size(task), stream_share_size(task)
+        groups = HeldReadError(
+            stream_batches(
+                items, task.batch_size, max(2, threads), share_size(task), stream_share_size(task)
+            )
         )
         window = threads * AHEAD_PER_WORKER
 
@@ -94,6 +97,7 @@ def run(
             outcomes = future.result()
             fill()
             yield from zip(group, outcomes)
+        groups.raise_held()
     except BaseException as exc:
         for _, future in futures:
             future.cancel()

@@ -181,10 +181,51 @@ def stream_batches(
     size = max(1, size)
     iterator = iter(items)
     while True:
-        group = list(itertools.islice(iterator, size))
+        group: list[Any] = []
+        try:
+            for item in itertools.islice(iterator, size):
+                group.append(item)
+        except Exception:
+            if group:  # read before the stream failed: explained first
+                yield group
+            raise
         if not group:
             return
         yield group
+
+
+class HeldReadError:
+    """Batches of an input stream that may fail part way (a CSV's malformed line,
+    a file's undecodable byte), as an iterator that ends where the stream failed.
+
+    The error is held, not raised there: a backend explains (and its caller
+    writes) every batch read before it, then :meth:`raise_held` raises it. Raised
+    at once, it used to stop the run with batches read but not yet explained
+    (with workers, those handed out too), which no output then had.
+    """
+
+    def __init__(self, groups: Iterator[Sequence[Any]]) -> None:
+        self._groups = groups
+        self.error: Exception | None = None
+
+    def __iter__(self) -> HeldReadError:
+        return self
+
+    def __next__(self) -> Sequence[Any]:
+        if self.error is not None:
+            raise StopIteration
+        try:
+            return next(self._groups)
+        except StopIteration:
+            raise
+        except Exception as exc:  # not Ctrl-C: that stops at once
+            self.error = exc
+            raise StopIteration from None
+
+    def raise_held(self) -> None:
+        """Raise the stream's error, if it failed."""
+        if self.error is not None:
+            raise self.error
 
 
 def run(
@@ -219,23 +260,25 @@ def run_pairs(
 
         yield from dask_backend.run(task, items, backend.removeprefix("dask:"), verbose=verbose)
         return
-    groups = stream_batches(items, task.batch_size, jobs, share_size(task), stream_share_size(task))
+    groups = HeldReadError(
+        stream_batches(items, task.batch_size, jobs, share_size(task), stream_share_size(task))
+    )
     if jobs <= 1:
         for group in groups:
             yield from zip(group, _explain_batch(task, group))
-        return
-    if backend is None or backend == "local":
+    elif backend is None or backend == "local":
         yield from _shared(task, _Groups(groups), jobs)
-        return
-    from joblib import Parallel, delayed, parallel_config
+    else:
+        from joblib import Parallel, delayed, parallel_config
 
-    listed = list(groups)
-    with parallel_config(backend=backend):
-        results = Parallel(n_jobs=jobs, return_as="generator")(
-            delayed(_explain_batch)(task, group) for group in listed
-        )
-        for group, outcomes in zip(listed, results):
-            yield from zip(group, outcomes)
+        listed = list(groups)
+        with parallel_config(backend=backend):
+            results = Parallel(n_jobs=jobs, return_as="generator")(
+                delayed(_explain_batch)(task, group) for group in listed
+            )
+            for group, outcomes in zip(listed, results):
+                yield from zip(group, outcomes)
+    groups.raise_held()
 
 
 #: The backend of runs that name none (``--scheduler`` sets it for the command).
