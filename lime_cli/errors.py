@@ -39,6 +39,12 @@ class InputError(LimeCliError):
     kind = "input error"
 
 
+class UnreadInputError(InputError):
+    """A source failed part way through (exit 3): the inputs after the failure were
+    never read, so a run is not finished by it: a JSON Lines output keeps its ledger,
+    and ``--resume`` explains the rest once the source is fixed."""
+
+
 class OutputError(InputError):
     """An output file cannot be written: no such folder, read-only, disk full (exit 3)."""
 

@@ -296,6 +296,37 @@ def test_every_line_before_a_bad_byte_in_a_later_chunk_is_explained(
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_bad_byte_in_a_later_chunk_keeps_the_ledger_and_resume_finishes_the_fixed_file(
+    text_model, tmp_path, monkeypatch, jobs
+):
+    """The rest of the file was never read: the run is not finished. Its ledger used
+    to be removed as a finished run's, so the lines after the byte could never be added."""
+    good = ("\n".join(many_lines(40)) + "\n").encode("utf-8")
+    source = tmp_path / "docs.txt"
+    source.write_bytes(good + b"the team \xff won\nafter it\n")
+    fixed = tmp_path / "fixed.txt"
+    fixed.write_bytes(good + b"the team won\nafter it\n")
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 400)  # the bad byte in the third chunk
+    monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
+    monkeypatch.setattr(executor, "_idle_cores", lambda: 2.0)  # workers with --jobs 2
+    whole = tmp_path / "whole.jsonl"
+    assert text_run(text_model, str(fixed), "--out", str(whole)).exit_code == 0
+    out = tmp_path / "out.jsonl"
+    failed = text_run(text_model, str(source), "--out", str(out), "--jobs", jobs)
+    assert failed.exit_code == 3
+    assert failed.stderr.rstrip("\n").endswith(
+        f"; {out} keeps what came before, and --resume explains the rest once it is fixed"
+    )
+    assert len(out.read_text().splitlines()) == 40
+    assert (tmp_path / "out.jsonl.resume").exists()
+    source.write_bytes(fixed.read_bytes())
+    resumed = text_run(text_model, str(source), "--out", str(out), "--resume", "--jobs", jobs)
+    assert resumed.exit_code == 0, resumed.stderr
+    assert not (tmp_path / "out.jsonl.resume").exists()
+    assert out.read_bytes() == whole.read_bytes().replace(str(fixed).encode(), str(source).encode())
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_a_malformed_csv_line_stops_the_run_after_every_row_read_before_it(
     tmp_path, monkeypatch, jobs
 ):

@@ -16,6 +16,7 @@ from lime_cli.errors import (
     InternalError,
     LimeCliError,
     OutputError,
+    UnreadInputError,
     UsageError,
     worst_exit_code,
 )
@@ -131,6 +132,7 @@ def run_job(
         for kept in explanations_in(plan.streamed()[0], len(resumed.done)):
             codes.add(_run_checks(settings, kept, outcomes_all, reporting))
     finished = False
+    unread = False  # a source failed part way: its later inputs were never read
     try:
         with progress_bar("inputs", show_bar) as progress:
             for count, (item, (explanation, error)) in enumerate(pairs, start=1):
@@ -142,6 +144,13 @@ def run_job(
                         if settings.debug and error is not None:
                             raise error
                         named = _named(error, job.name_of(item))
+                        if isinstance(named, UnreadInputError):
+                            unread = True
+                            if writers:
+                                named = UnreadInputError(
+                                    f"{named.message}; {plan.streamed()[0]} keeps what came "
+                                    "before, and --resume explains the rest once it is fixed"
+                                )
                         codes.add(named.exit_code)
                         if keep:
                             result.failures.append((job.name_of(item), named))
@@ -164,8 +173,9 @@ def run_job(
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
         for writer in writers:
-            # Inputs of the stopped run not met: its ledger stays, to resume it properly.
-            writer.close(finished and not unmatched)
+            # Inputs of the stopped run not met, or a source's rest never read: the
+            # ledger stays, to resume it properly.
+            writer.close(finished and not unmatched and not unread)
         if resumed is not None:
             resumed.done.close()
     if finished and unmatched:

@@ -11,8 +11,11 @@ allows: an empty file, a NUL byte (a binary file) or a byte the encoding
 cannot decode (with ``--errors strict``) anywhere in the first chunk fails
 the whole file, with the byte's offset in the file; found in a later chunk,
 the lines before it have been explained already and the rest of the file
-fails with the same message. A line longer than ``--max-characters`` fails
-alone (its text is not kept) and the lines after it go on.
+fails with the same message (an :class:`~lime_cli.errors.UnreadInputError`:
+the run is not finished, so a JSON Lines output keeps its ledger and
+``--resume`` explains the rest once the file is fixed). A line longer than
+``--max-characters`` fails alone (its text is not kept) and the lines after
+it go on.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from lime_cli.errors import InputError
+from lime_cli.errors import InputError, UnreadInputError
 
 #: Bytes read (and decoded) at a time by ``--lines``: the memory of a chunk.
 CHUNK_BYTES = 1 << 20
@@ -137,10 +140,13 @@ def lines_of(
         try:
             chunk = read(chunk_bytes)
         except OSError as exc:
-            raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
+            failed = UnreadInputError if fed else InputError
+            raise failed(f"{name}: cannot read ({exc.strerror or exc})") from None
         text, problem = _decode(decoder, chunk, name, codec, bytewise, fed)
         if problem is not None and not fed:
             raise problem  # in the first chunk: the whole file fails, as read whole
+        if problem is not None:  # the rest of the file is never read (see UnreadInputError)
+            problem = UnreadInputError(problem.message)
         fed += len(chunk)
         if text and not started:
             text, started = text.removeprefix("\ufeff"), True
