@@ -107,8 +107,10 @@ def _resuming(
     if progress.finished:  # said even with --quiet: the only sign nothing was done
         count = check_finished(path, name, settings, seed_given=seed is not None)
         click.echo(
-            f"lime-explain: {path} is complete ({count} explanation{'s' * (count != 1)}, "
-            f"no {path}.resume): nothing to do",
+            # Only the missing ledger says the run ended: its lines are not counted
+            # against the inputs (a ledger removed by hand looks the same).
+            f"lime-explain: {path} has {count} explanation{'s' * (count != 1)} and no "
+            f"{path}.resume, so the run that wrote it ended: nothing to do",
             err=True,
         )
     return settings, progress
