@@ -275,32 +275,6 @@ def test_candidates_hold_the_selected_features_and_strong_outsiders_within_bound
     )
 
 
-def test_candidates_reuse_the_explanations_own_fit(monkeypatch):
-    """Given the fit on the selected features, no second ridge is solved and the
-    candidates are the same; a fit on other features is not taken for it."""
-    from lime_cli.engine import stability
-    from lime_cli.engine.uncertainty import influence
-
-    rng = np.random.default_rng(5)
-    beta = np.r_[2.0, -1.8, 1.6, np.zeros(27)]
-    design, y = draw(logistic_model(beta, -1.0), 800, 30, rng)
-    selected = np.array([0, 1, 7])
-    alone = candidate_features(design, y, selected, 1.0, "highest", max_size=20)
-    own = influence(design, y, selected, 1.0).pieces
-    other = influence(design, y, np.array([0, 1, 2]), 1.0).pieces
-    solved = []
-    real = stability.ridge_pieces
-    monkeypatch.setattr(
-        stability, "ridge_pieces", lambda *a, **kw: solved.append(a[2]) or real(*a, **kw)
-    )
-    reused = candidate_features(design, y, selected, 1.0, "highest", max_size=20, fitted=own)
-    assert solved == []
-    np.testing.assert_array_equal(reused, alone)
-    refit = candidate_features(design, y, selected, 1.0, "highest", max_size=20, fitted=other)
-    assert len(solved) == 1
-    np.testing.assert_array_equal(refit, alone)
-
-
 # -- ties ----------------------------------------------------------------------
 
 

@@ -107,7 +107,7 @@ def assess(
     fit = fitted or influence(design, y, features, alpha)
     errors = coefficient_errors(design, y, features, alpha, fitted=fit)
     how = resolve_method(method, k)
-    candidates = candidate_features(design, y, features, alpha, how, fitted=fit.pieces)
+    candidates = candidate_features(design, y, features, alpha, how)
     # Nothing outside the fit can reach the top K (a table with fewer columns
     # than K): the keys come from the same fit, not a second one.
     same = np.array_equal(candidates, fit.features)

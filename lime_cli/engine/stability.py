@@ -67,7 +67,7 @@ import numpy as np
 from lime_cli.defaults import AUTO_FORWARD_LIMIT
 from lime_cli.engine.matrix import crossprod
 from lime_cli.engine.surrogate import WeightedDesign
-from lime_cli.engine.uncertainty import Influence, RidgePieces, influence, ridge_pieces, z_value
+from lime_cli.engine.uncertainty import Influence, influence, ridge_pieces, z_value
 
 if TYPE_CHECKING:
     from lime_cli.engine.simulation import SharedDraws
@@ -118,7 +118,6 @@ def candidate_features(
     *,
     min_size: int | None = None,
     max_size: int = MAX_CANDIDATES,
-    fitted: RidgePieces | None = None,
 ) -> np.ndarray:
     """The selected features followed by every plausible contender, strongest first.
 
@@ -147,11 +146,6 @@ def candidate_features(
         At most this many (default 100); beyond it the weakest contenders are
         dropped, which makes the stability figure slightly optimistic when very
         many features are interchangeable.
-    fitted : RidgePieces, optional
-        :func:`~lime_cli.engine.uncertainty.ridge_pieces` of the fit on
-        exactly ``selected`` (in this order) with ``alpha`` and HC3, when
-        already computed (the explanation's own: ``Influence.pieces``); else
-        fitted here.
 
     Returns
     -------
@@ -165,9 +159,7 @@ def candidate_features(
     upper = min(design.d, max(k, max_size))
     if upper <= k:
         return selected
-    fit = fitted
-    if fit is None or not np.array_equal(fit.features, selected):
-        fit = ridge_pieces(design, y, selected, alpha)
+    fit = ridge_pieces(design, y, selected, alpha)
     denom = design.diag() + alpha
     est = np.abs(design.cross(fit.resid)) / denom
     sd = np.sqrt(design.square_cross((design.w * fit.scaled) ** 2)) / denom

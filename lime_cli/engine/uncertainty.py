@@ -244,9 +244,6 @@ class Influence:
     fit : RidgeFit
         The same fit as ``WeightedDesign.fit(y, features, alpha)`` (equal to
         rounding), so an explanation with intervals solves its ridge once.
-    pieces : RidgePieces
-        The products the fit was built from (residuals, pulls), for statistics
-        that need them unscaled (``stability.candidate_features``).
     """
 
     features: np.ndarray
@@ -257,7 +254,6 @@ class Influence:
     a_inv: np.ndarray
     xc: np.ndarray
     fit: RidgeFit
-    pieces: RidgePieces
 
 
 def influence(
@@ -290,7 +286,6 @@ def influence(
         a_inv=fit.a_inv,
         xc=fit.xc,
         fit=RidgeFit(idx, coef, intercept, score, local),
-        pieces=fit,
     )
 
 
