@@ -94,6 +94,19 @@ def test_read_table_refuses_unusable_files(tmp_path, content, message):
         read_table(path)
 
 
+@pytest.mark.parametrize("content", ["", "a,b\n"])
+def test_an_empty_csv_gets_the_same_message_read_whole_or_in_chunks(tmp_path, content):
+    """An empty file read in chunks (--all) said the first line must be a header row."""
+    from lime_cli.tabular.data import read_table_chunks
+
+    path = write(tmp_path, "e.csv", content)
+    with pytest.raises(InputError) as whole:
+        read_table(path)
+    with pytest.raises(InputError) as chunked:
+        read_table_chunks(path)
+    assert chunked.value.message == whole.value.message
+
+
 @pytest.mark.parametrize("row", [0, 2, 25_000])
 def test_read_table_chunks_refuses_a_row_with_a_field_too_many(tmp_path, row):
     from lime_cli.tabular.data import read_table_chunks

@@ -145,6 +145,8 @@ def read_table_chunks(source: str, chunk_rows: int | None = None) -> Any:
         raise InputError(f"{source}: the CSV file is not UTF-8 text") from None
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    if not header:  # no line at all: as reading the file whole says
+        raise InputError(f"{source}: the CSV file is empty")
     _check_header(header, source)
 
     def failed(exc: Exception) -> InputError:
