@@ -59,7 +59,7 @@ def run(
     local cluster's workers, reach stderr as Dask prints them.
     """
     from lime_cli.run.executor import (
-        HeldReadError,
+        BatchesUntilFailure,
         _explain_batch,
         share_size,
         stream_batches,
@@ -77,7 +77,7 @@ def run(
         threads = max(1, threads)
         # Batches as small as when processes share them, even for one worker: the
         # output grows (and a stopped run keeps) a batch at a time.
-        groups = HeldReadError(
+        groups = BatchesUntilFailure(
             stream_batches(
                 items, task.batch_size, max(2, threads), share_size(task), stream_share_size(task)
             )

@@ -194,7 +194,7 @@ def stream_batches(
         yield group
 
 
-class HeldReadError:
+class BatchesUntilFailure:
     """Batches of an input stream that may fail part way (a CSV's malformed line,
     a file's undecodable byte), as an iterator that ends where the stream failed.
 
@@ -208,7 +208,7 @@ class HeldReadError:
         self._groups = groups
         self.error: Exception | None = None
 
-    def __iter__(self) -> HeldReadError:
+    def __iter__(self) -> BatchesUntilFailure:
         return self
 
     def __next__(self) -> Sequence[Any]:
@@ -260,7 +260,7 @@ def run_pairs(
 
         yield from dask_backend.run(task, items, backend.removeprefix("dask:"), verbose=verbose)
         return
-    groups = HeldReadError(
+    groups = BatchesUntilFailure(
         stream_batches(items, task.batch_size, jobs, share_size(task), stream_share_size(task))
     )
     if jobs <= 1:
