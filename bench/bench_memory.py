@@ -454,17 +454,30 @@ def resume_after(argv: list[str], out: Path, csv: Path, args: argparse.Namespace
     """Resume the stopped run as if ``--resume-after`` rows were done: the ledger's
     header kept, N records and N placeholder output lines written here (--resume
     counts the lines, it does not read them), so --resume reads the ledger and
-    skips N rows of the CSV before it explains again."""
+    skips N rows of the CSV before it explains again. When the stopped run's ledger
+    has digests (version 2 on), each record holds the row's digest as lime-explain
+    computes it (its CSV reader and ``row_content``), so the resume checks every
+    row it skips, as after a real stop; older checkouts' (``--root``) get names."""
+    from lime_cli.run.resume import content_digest
+    from lime_cli.tabular.command import _streamed_rows, row_content
+    from lime_cli.tabular.data import load_stats
+
     ledger = Path(str(out) + ".resume")
     with ledger.open(encoding="utf-8") as book:
         header = book.readline().rstrip("\n")
+    digests = json.loads(header)["lime_explain_resume"] >= 2
     count = args.resume_after
+    rows = _streamed_rows(str(csv), load_stats(argv[argv.index("--train") + 1]), None)
     with out.open("w", encoding="utf-8") as lines, ledger.open("w", encoding="utf-8") as book:
         book.write(header + "\n")
         for start in range(0, count, 100_000):
-            block = range(start, min(count, start + 100_000))
+            block = [next(rows) for _ in range(min(count, start + 100_000) - start)]
             lines.write("{}\n" * len(block))
-            book.write("".join(json.dumps({"input": f"{csv} row {i}"}) + "\n" for i in block))
+            for row in block:
+                record = {"input": f"{csv} row {row.index}"}
+                if digests:
+                    record["content"] = str(content_digest(row_content(row)))
+                book.write(json.dumps(record) + "\n")
     size = ledger.stat().st_size / 1e6
     label = f"resume after {count}"
     print(f"  {label}: a ledger of {count} records ({size:.0f} MB)", flush=True)

@@ -109,7 +109,9 @@ def test_ctrl_c_keeps_the_lines_written_and_resume_finishes_them(data, tmp_path,
     assert len(out.read_text(encoding="utf-8").splitlines()) == 50
     ledger = (tmp_path / "part.jsonl.resume").read_text(encoding="utf-8").splitlines()
     header = json.loads(ledger[0])
-    assert len(ledger) == 51 and json.loads(ledger[1]) == {"input": f"{data['rows.csv']} row 0"}
+    first = json.loads(ledger[1])
+    assert len(ledger) == 51 and first["input"] == f"{data['rows.csv']} row 0"
+    assert len(first["content"]) == 16 and int(first["content"], 16) >= 0  # the row's digest
     monkeypatch.undo()
     with out.open("a", encoding="utf-8") as half:
         half.write('{"schema_version": 1, "modali')  # killed in the middle of a line
@@ -152,14 +154,23 @@ def test_a_run_resumed_twice_finishes_byte_for_byte(data, tmp_path, monkeypatch)
     assert out.read_bytes() == whole.read_bytes()
 
 
-def write_stopped_run(out: Path, segments: list[list[str]], key: str = "k") -> None:
+def write_stopped_run(
+    out: Path, segments: list[list[str]], key: str = "k", version: int = 1
+) -> None:
     """A ledger of runs that wrote ``segments`` (the first run's, each resumed run's),
-    and the output lines they vouch for plus a half-written one."""
-    header = {"lime_explain_resume": 1, "settings": key, "seed": 1}
+    and the output lines they vouch for plus a half-written one. Version 2 records
+    carry the digest of the name's bytes as the input's content."""
+    header = {"lime_explain_resume": version, "settings": key, "seed": 1}
     lines = [json.dumps(header)]
     for k, names in enumerate(segments):
         lines += ([json.dumps(resume.RESUMED)] if k else []) + [
-            json.dumps({"input": name}) for name in names
+            json.dumps(
+                {"input": name}
+                if version == 1
+                else {"input": name, "content": resume.content_digest(name.encode())},
+                ensure_ascii=False,
+            )
+            for name in names
         ]
     Path(resume.ledger_path(str(out))).write_text("\n".join(lines) + "\n", encoding="utf-8")
     written = sum(len(names) for names in segments)
@@ -194,6 +205,98 @@ def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
     write_stopped_run(out, [names[:2], names[2:]])
     done = resume.continue_from(str(out), "k").done
     assert len(done) == 4 and [done.skips(name) for name in names] == [True] * 4
+
+
+@pytest.mark.parametrize(
+    "names", [list("abcd"), ['say "hi".txt:1', "C:\\a.txt:2", "café:3", "x:4"]]
+)
+def test_resume_checks_each_input_against_the_digest_of_what_was_explained(tmp_path, names):
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [names[:2], names[2:3]], version=2)
+    done = resume.continue_from(str(out), "k").done
+    digest = resume.content_digest
+    assert done.skips(names[0], digest(names[0].encode()))
+    assert done.skips(names[1], None)  # an input without content is not checked
+    with pytest.raises(resume.ChangedInputError, match="has changed"):
+        done.skips(names[2], digest(b"edited since"))
+    assert not done.skips(names[3], digest(names[3].encode()))  # never explained: no record
+    done.close()
+
+
+def test_a_ledger_of_names_only_still_resumes(tmp_path):
+    """A ledger of version 1 (before records had digests) is resumed, unchecked."""
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a", 'q"uote'], ["b"]])
+    done = resume.continue_from(str(out), "k").done
+    assert [done.skips(n, resume.content_digest(b"any")) for n in ["a", 'q"uote', "b"]] == [
+        True
+    ] * 3
+    assert not done.unmatched
+
+
+def edit_row(csv: Path, row: int) -> str:
+    """Change data row ``row``'s first value in ``csv``; returns the original text."""
+    text = csv.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    cells = lines[row + 1].split(",")
+    cells[0] = str(float(cells[0]) + 1.0)
+    lines[row + 1] = ",".join(cells)
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return text
+
+
+@pytest.mark.parametrize(
+    "select, more",
+    [(["--all"], []), (["--all"], ["--jobs", "2"]), (["--rows", "0:320"], [])],
+    ids=["stream", "jobs2", "list"],
+)
+def test_resume_refuses_an_input_edited_since_it_was_explained(
+    data, tmp_path, monkeypatch, select, more
+):
+    """Row 10 of 50 explained is edited before --resume: exit 2, one line, the files
+    as they were and the ledger kept (the output's line explains the row as it was;
+    the resume used to skip it and finish a file that said so silently). A row not
+    yet explained may change: restored, the run resumes to the whole file's bytes."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text(Path(data["rows.csv"]).read_text(encoding="utf-8"), encoding="utf-8")
+    argv = args(data, tmp_path / "whole.jsonl", "--seed", "4", *more)
+    at = argv.index("--all")
+    argv[at : at + 2] = [*select, str(rows)]  # --all streams the CSV; --rows reads it whole
+    assert run(*argv).exit_code == 0
+    out = tmp_path / "part.jsonl"
+    argv[argv.index("--out") + 1] = str(out)
+    stopping_after(50, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+    before = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
+    original = edit_row(rows, 10)
+    refused = run(*argv, "--resume")
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        f"lime-explain: usage error: {rows} row 10 has changed since {out} explained it: "
+        f"nothing was added; restore the input to resume, or remove {out} and {out}.resume "
+        "to start over\n"
+    )
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
+    rows.write_text(original, encoding="utf-8")
+    assert run(*argv, "--resume").exit_code == 0
+    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+
+
+def test_a_row_edited_before_it_was_explained_is_explained_as_it_is(data, tmp_path, monkeypatch):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(Path(data["rows.csv"]).read_text(encoding="utf-8"), encoding="utf-8")
+    argv = args(data, tmp_path / "part.jsonl", "--seed", "4")
+    argv[argv.index("--all") + 1] = str(rows)
+    stopping_after(50, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+    edit_row(rows, 200)
+    assert run(*argv, "--resume").exit_code == 0
+    whole = tmp_path / "whole.jsonl"
+    argv[argv.index("--out") + 1] = str(whole)
+    assert run(*argv).exit_code == 0  # over the edited file
+    assert (tmp_path / "part.jsonl").read_bytes() == whole.read_bytes()
 
 
 def test_a_ledger_cut_short_keeps_only_the_lines_it_vouches_for(tmp_path):

@@ -406,3 +406,29 @@ def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, 
     assert text_run(text_model, str(folder), "--out", str(out), "--resume").exit_code == 0
     names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
     assert names == [f"{folder / name}.txt:1" for name in "abc"]
+
+
+def test_resume_of_lines_one_of_which_was_edited_adds_nothing(text_model, tmp_path, monkeypatch):
+    """Line 60 of 70 explained is edited before --resume, the input read in small
+    chunks: the files stay as they were, whatever the resumed run did before it
+    met the line, and the ledger stays; the line restored, the run finishes."""
+    doc = tmp_path / "docs.txt"
+    lines = many_lines(120)
+    doc.write_text("\n".join(lines), encoding="utf-8")
+    whole = tmp_path / "whole.jsonl"
+    assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 50)
+    monkeypatch.setattr(text_command, "HEAD_CHARACTERS", 100)
+    out = tmp_path / "part.jsonl"
+    stopping_after(70, monkeypatch)
+    assert text_run(text_model, str(doc), "--out", str(out)).exit_code == 130
+    monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
+    before = (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes())
+    doc.write_text("\n".join(lines[:59] + [lines[59] + " and more"] + lines[60:]), "utf-8")
+    resumed = text_run(text_model, str(doc), "--out", str(out), "--resume")
+    assert resumed.exit_code == 2
+    assert resumed.stderr.startswith(f"lime-explain: usage error: {doc}:60 has changed since ")
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
+    doc.write_text("\n".join(lines), encoding="utf-8")
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()

@@ -235,7 +235,23 @@ def prepare_image(settings: Settings, options: dict[str, Any]) -> Job:
     )
     items = [_source(s, options["max_pixels"]) for s in sources]
     extra = [(path, HEATMAP) for path in heatmaps]
-    return Job(items, task, name_of=lambda item: item.name, extra_files=extra)
+    return Job(
+        items, task, name_of=lambda item: item.name, content_of=image_content, extra_files=extra
+    )
+
+
+def image_content(source: ImageSource) -> bytes | None:
+    """An image's file bytes (read again: a picture is a few MB at most, once per
+    image), for the ``--resume`` ledger's digest; None when it cannot be read."""
+    if source.data is not None:
+        return source.data
+    if source.path is None:
+        return None
+    try:
+        with open(source.path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 #: Preprocessing key -> the option that sets it.

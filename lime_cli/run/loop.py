@@ -26,7 +26,7 @@ from lime_cli.run.encoded import LineEncodingTask, line_of
 from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import printing, progress_bar
-from lime_cli.run.resume import LineWriter, Progress
+from lime_cli.run.resume import ChangedInputError, LineWriter, Progress, content_digest
 from lime_cli.run.settings import Settings, check_labels
 
 
@@ -34,6 +34,10 @@ from lime_cli.run.settings import Settings, check_labels
 class Job:
     """The inputs of one run and the picklable task that explains them.
 
+    ``name_of`` names an input (in messages and the ``--resume`` ledger);
+    ``content_of`` gives the bytes that make it what it is (a row's values, a
+    document's text), whose digest the ledger keeps so that ``--resume``
+    notices an input edited since it was explained (None: not checked).
     ``extra_files`` are outputs the modality adds to the plan (an image's
     ``--heatmap``): (path, format name) pairs resolved through the modality's
     formats.
@@ -43,6 +47,7 @@ class Job:
     items: Iterable[Any]
     task: executor.Task
     name_of: Callable[[Any], str] = str
+    content_of: Callable[[Any], bytes | None] = lambda item: None
     extra_files: list[tuple[str, Any]] = field(default_factory=list)
 
 
@@ -92,11 +97,19 @@ def run_job(
                 f"a new run, --seed {settings.params.seed}",
                 err=True,
             )
-        done, name_of = resumed.done, job.name_of
+        done, name_of, content_of = resumed.done, job.name_of, job.content_of
+
+        def new(item: Any) -> bool:
+            return not done.skips(name_of(item), content_digest(content_of(item)))
+
         if isinstance(items, Sequence):
-            items = [item for item in items if not done.skips(name_of(item))]
+            try:
+                items = [item for item in items if new(item)]
+            except ChangedInputError as exc:  # nothing written yet
+                done.close()
+                raise _changed(exc, plan.streamed()[0]) from None
         else:
-            items = (item for item in items if not done.skips(name_of(item)))
+            items = (item for item in items if new(item))
         if done and not settings.quiet:
             left = f", {len(items)} to go" if isinstance(items, Sequence) else ""
             click.echo(
@@ -133,6 +146,7 @@ def run_job(
             codes.add(_run_checks(settings, kept, outcomes_all, reporting))
     finished = False
     unread = False  # a source failed part way: its later inputs were never read
+    changed: ChangedInputError | None = None  # met an input edited since it was explained
     try:
         with progress_bar("inputs", show_bar) as progress:
             for count, (item, (explanation, error)) in enumerate(pairs, start=1):
@@ -165,11 +179,15 @@ def run_job(
                         plan.emit(explanation)
                         if writers:
                             line = line_of(explanation)
+                            name = job.name_of(item)
+                            content = content_digest(job.content_of(item)) if key else None
                             for writer in writers:
-                                writer.write(line, job.name_of(item))
+                                writer.write(line, name, content)
                 if progress is not None:
                     progress(count, total)
         finished = True
+    except ChangedInputError as exc:  # from the stream of inputs, while skipping
+        changed = exc
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
         for writer in writers:
@@ -178,6 +196,11 @@ def run_job(
             writer.close(finished and not unmatched and not unread)
         if resumed is not None:
             resumed.done.close()
+    if changed is not None:
+        # The file explains the input as it was: no appending makes it right.
+        assert resumed is not None
+        resumed.cut_back(plan.streamed()[0])
+        raise _changed(changed, plan.streamed()[0])
     if finished and unmatched:
         # Lines of inputs the stopped run did not have would never be matched again:
         # the files go back to what they were, and the stopped run can still finish.
@@ -194,6 +217,14 @@ def run_job(
     write_reports(plan, outcomes_all, failed_inputs)
     result.code = worst_exit_code(sorted(codes))
     return result
+
+
+def _changed(error: ChangedInputError, path: str) -> UsageError:
+    """Exit 2 for an input edited since ``path`` explained it (nothing was added)."""
+    return UsageError(
+        f"{error.name} has changed since {path} explained it: nothing was added; restore the "
+        f"input to resume, or remove {path} and {path}.resume to start over"
+    )
 
 
 def write_reports(plan: OutputPlan, outcomes: list[Any], failed_inputs: list[Any]) -> None:

@@ -160,7 +160,9 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
         # Every row of a file: read a chunk at a time, so a CSV of millions of
         # rows takes the memory of a chunk (statistics come from --train).
         streamed = _streamed_rows(source, stats, options.get("target") or stats.target)
-        return Job(streamed, task, name_of=lambda row: f"{name} row {row.index}")
+        return Job(
+            streamed, task, name_of=lambda row: f"{name} row {row.index}", content_of=row_content
+        )
     frame = read_table(source, as_text=True)
     target = options.get("target") or stats.target
     if target is not None and target in frame.columns:
@@ -173,7 +175,13 @@ def prepare_tabular(settings: Settings, options: dict[str, Any]) -> Job:
         else TableRow(index, result)
         for index, result in zip(indices, convert_rows(frame, stats, indices, name))
     ]
-    return Job(rows, task, name_of=lambda row: f"{name} row {row.index}")
+    return Job(rows, task, name_of=lambda row: f"{name} row {row.index}", content_of=row_content)
+
+
+def row_content(row: TableRow) -> bytes | None:
+    """A row's typed values as bytes, for the ``--resume`` ledger's digest (None: the
+    row could not be read, so it is never in an output)."""
+    return None if row.values is None else repr(row.values).encode("utf-8", "surrogatepass")
 
 
 def _onnx_settings(settings: Settings, output: str | None) -> Settings:

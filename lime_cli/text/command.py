@@ -127,7 +127,15 @@ def prepare_text(settings: Settings, options: dict[str, Any]) -> Job:
         show_progress=not settings.quiet and one,
         reading=tuple(reading.items()),
     )
-    return Job(documents, task, name_of=lambda d: d.name)
+    return Job(documents, task, name_of=lambda d: d.name, content_of=document_content)
+
+
+def document_content(document: Document) -> bytes | None:
+    """A document's text as bytes, for the ``--resume`` ledger's digest (undecodable
+    bytes kept as ``--decode-errors`` left them)."""
+    if document.text is None:
+        return None
+    return document.text.encode("utf-8", "surrogatepass")
 
 
 def skipped_files(sources: list[str]) -> list[str]:
