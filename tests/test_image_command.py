@@ -297,3 +297,38 @@ def test_pick_and_compare_run_on_images(tmp_path, corner_model):
     report = json.loads(compared.stdout)
     assert len(report["inputs"]) == 2
     assert report["only_a"] == [] and report["only_b"] == []
+
+
+def test_resume_refuses_a_picture_redrawn_since_it_was_explained(
+    tmp_path, corner_model, monkeypatch
+):
+    """The ledger keeps each picture's digest (its file's bytes): a picture redrawn
+    under the same name after it was explained stops --resume with exit 2 and the
+    files as they were; put back, the stopped run finishes as an uninterrupted one."""
+    from lime_cli.run import executor, loop
+
+    pictures = [corner_picture(tmp_path / f"{name}.png", seed=k) for k, name in enumerate("abc")]
+    whole, out = tmp_path / "whole.jsonl", tmp_path / "part.jsonl"
+    assert run(corner_args(corner_model, *pictures, "-q", "--out", whole)).exit_code == 0
+    real = executor.run_pairs
+
+    def stopped_after_one(*a, **k):
+        for done, pair in enumerate(real(*a, **k)):
+            if done == 1:
+                raise KeyboardInterrupt
+            yield pair
+
+    monkeypatch.setattr(loop.executor, "run_pairs", stopped_after_one)
+    assert run(corner_args(corner_model, *pictures, "-q", "--out", out)).exit_code == 130
+    monkeypatch.setattr(loop.executor, "run_pairs", real)
+    before = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
+    kept = (tmp_path / "a.png").read_bytes()
+    corner_picture(tmp_path / "a.png", seed=9)  # a, explained, drawn again
+    refused = run(corner_args(corner_model, *pictures, "-q", "--out", out, "--resume"))
+    assert refused.exit_code == 2
+    assert f"{pictures[0]} has changed since {out} explained it" in refused.stderr
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
+    (tmp_path / "a.png").write_bytes(kept)
+    finished = run(corner_args(corner_model, *pictures, "-q", "--out", out, "--resume"))
+    assert finished.exit_code == 0, finished.output
+    assert out.read_bytes() == whole.read_bytes()
