@@ -234,6 +234,26 @@ def test_a_ledger_of_names_only_still_resumes(tmp_path):
     assert not done.unmatched
 
 
+def stopped_copy(
+    data: dict[str, str], tmp_path: Path, monkeypatch: Any, *more: str, select: str = "--all"
+) -> tuple[list[str], Path, Path]:
+    """A copy of the rows (rows.csv) explained whole into whole.jsonl, then by a run
+    into part.jsonl stopped after 50: the stopped run's arguments, the copy, the
+    output. ``select`` ``--all`` streams the CSV; ``--rows 0:320`` reads it whole."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text(Path(data["rows.csv"]).read_text(encoding="utf-8"), encoding="utf-8")
+    argv = args(data, tmp_path / "whole.jsonl", *more)
+    at = argv.index("--all")
+    argv[at : at + 2] = [*select.split(), str(rows)]
+    assert run(*argv).exit_code == 0
+    out = tmp_path / "part.jsonl"
+    argv[argv.index("--out") + 1] = str(out)
+    stopping_after(50, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+    return argv, rows, out
+
+
 def edit_row(csv: Path, row: int) -> str:
     """Change data row ``row``'s first value in ``csv``; returns the original text."""
     text = csv.read_text(encoding="utf-8")
@@ -247,7 +267,7 @@ def edit_row(csv: Path, row: int) -> str:
 
 @pytest.mark.parametrize(
     "select, more",
-    [(["--all"], []), (["--all"], ["--jobs", "2"]), (["--rows", "0:320"], [])],
+    [("--all", []), ("--all", ["--jobs", "2"]), ("--rows 0:320", [])],
     ids=["stream", "jobs2", "list"],
 )
 def test_resume_refuses_an_input_edited_since_it_was_explained(
@@ -257,17 +277,7 @@ def test_resume_refuses_an_input_edited_since_it_was_explained(
     as they were and the ledger kept (the output's line explains the row as it was;
     the resume used to skip it and finish a file that said so silently). A row not
     yet explained may change: restored, the run resumes to the whole file's bytes."""
-    rows = tmp_path / "rows.csv"
-    rows.write_text(Path(data["rows.csv"]).read_text(encoding="utf-8"), encoding="utf-8")
-    argv = args(data, tmp_path / "whole.jsonl", "--seed", "4", *more)
-    at = argv.index("--all")
-    argv[at : at + 2] = [*select, str(rows)]  # --all streams the CSV; --rows reads it whole
-    assert run(*argv).exit_code == 0
-    out = tmp_path / "part.jsonl"
-    argv[argv.index("--out") + 1] = str(out)
-    stopping_after(50, monkeypatch)
-    assert run(*argv).exit_code == 130
-    monkeypatch.undo()
+    argv, rows, out = stopped_copy(data, tmp_path, monkeypatch, "--seed", "4", *more, select=select)
     before = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
     original = edit_row(rows, 10)
     refused = run(*argv, "--resume")
@@ -284,19 +294,13 @@ def test_resume_refuses_an_input_edited_since_it_was_explained(
 
 
 def test_a_row_edited_before_it_was_explained_is_explained_as_it_is(data, tmp_path, monkeypatch):
-    rows = tmp_path / "rows.csv"
-    rows.write_text(Path(data["rows.csv"]).read_text(encoding="utf-8"), encoding="utf-8")
-    argv = args(data, tmp_path / "part.jsonl", "--seed", "4")
-    argv[argv.index("--all") + 1] = str(rows)
-    stopping_after(50, monkeypatch)
-    assert run(*argv).exit_code == 130
-    monkeypatch.undo()
+    argv, rows, out = stopped_copy(data, tmp_path, monkeypatch, "--seed", "4")
     edit_row(rows, 200)
     assert run(*argv, "--resume").exit_code == 0
     whole = tmp_path / "whole.jsonl"
     argv[argv.index("--out") + 1] = str(whole)
     assert run(*argv).exit_code == 0  # over the edited file
-    assert (tmp_path / "part.jsonl").read_bytes() == whole.read_bytes()
+    assert out.read_bytes() == whole.read_bytes()
 
 
 def test_a_ledger_cut_short_keeps_only_the_lines_it_vouches_for(tmp_path):
@@ -536,17 +540,8 @@ def test_a_resume_given_other_inputs_keeps_the_ledger(data, tmp_path, monkeypatc
     """Inputs of the stopped run not met again (its CSV cut short since): exit 2 and
     the ledger kept, so the right inputs still finish the run (it used to warn,
     remove the ledger and then call the stopped run complete)."""
-    rows = tmp_path / "rows.csv"
-    full = Path(data["rows.csv"]).read_text(encoding="utf-8")
-    rows.write_text(full, encoding="utf-8")
-    argv = args(data, tmp_path / "whole.jsonl", "--seed", "2")
-    argv[argv.index("--all") + 1] = str(rows)
-    assert run(*argv).exit_code == 0
-    out = tmp_path / "part.jsonl"
-    argv[argv.index("--out") + 1] = str(out)
-    stopping_after(50, monkeypatch)
-    assert run(*argv).exit_code == 130
-    monkeypatch.undo()
+    argv, rows, out = stopped_copy(data, tmp_path, monkeypatch, "--seed", "2")
+    full = rows.read_text(encoding="utf-8")
     rows.write_text("\n".join(full.splitlines()[:11]) + "\n", encoding="utf-8")  # 10 rows
     wrong = run(*argv, "--resume")
     assert wrong.exit_code == 2 and "not given this time" in wrong.stderr

@@ -8,6 +8,7 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -363,11 +364,13 @@ def test_a_malformed_csv_line_stops_the_run_after_every_row_read_before_it(
     assert out.read_bytes() == whole.read_bytes().replace(b"good.csv", b"rows40.csv")
 
 
-def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(
-    text_model, tmp_path, monkeypatch
-):
+def stopped_lines_run(
+    text_model: str, tmp_path: Path, monkeypatch: Any, lines: list[str]
+) -> tuple[Path, Path, Path]:
+    """``lines`` in docs.txt, explained whole into whole.jsonl, then read in 50-byte
+    chunks (a stream) by a run into part.jsonl stopped after 70: the three paths."""
     doc = tmp_path / "docs.txt"
-    doc.write_text("\n".join(many_lines(120)), encoding="utf-8")
+    doc.write_text("\n".join(lines), encoding="utf-8")
     whole = tmp_path / "whole.jsonl"
     assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
     monkeypatch.setattr(reading, "CHUNK_BYTES", 50)
@@ -376,6 +379,13 @@ def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(
     stopping_after(70, monkeypatch)
     assert text_run(text_model, str(doc), "--out", str(out)).exit_code == 130
     monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
+    return doc, whole, out
+
+
+def test_resume_of_streamed_lines_finishes_the_file_byte_for_byte(
+    text_model, tmp_path, monkeypatch
+):
+    doc, whole, out = stopped_lines_run(text_model, tmp_path, monkeypatch, many_lines(120))
     assert len(out.read_text().splitlines()) == 70
     resumed = text_run(text_model, str(doc), "--out", str(out), "--resume")
     assert resumed.exit_code == 0, resumed.stderr
@@ -412,17 +422,8 @@ def test_resume_of_lines_one_of_which_was_edited_adds_nothing(text_model, tmp_pa
     """Line 60 of 70 explained is edited before --resume, the input read in small
     chunks: the files stay as they were, whatever the resumed run did before it
     met the line, and the ledger stays; the line restored, the run finishes."""
-    doc = tmp_path / "docs.txt"
     lines = many_lines(120)
-    doc.write_text("\n".join(lines), encoding="utf-8")
-    whole = tmp_path / "whole.jsonl"
-    assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
-    monkeypatch.setattr(reading, "CHUNK_BYTES", 50)
-    monkeypatch.setattr(text_command, "HEAD_CHARACTERS", 100)
-    out = tmp_path / "part.jsonl"
-    stopping_after(70, monkeypatch)
-    assert text_run(text_model, str(doc), "--out", str(out)).exit_code == 130
-    monkeypatch.setattr(loop.executor, "run_pairs", executor_run_pairs)
+    doc, whole, out = stopped_lines_run(text_model, tmp_path, monkeypatch, lines)
     before = (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes())
     doc.write_text("\n".join(lines[:59] + [lines[59] + " and more"] + lines[60:]), "utf-8")
     resumed = text_run(text_model, str(doc), "--out", str(out), "--resume")
