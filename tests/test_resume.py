@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from sklearn.linear_model import LogisticRegression
 
 from lime_cli.cli import cli
+from lime_cli.errors import UsageError
 from lime_cli.run import executor, loop, resume
 
 TESTS = Path(__file__).resolve().parent
@@ -155,20 +156,19 @@ def test_a_run_resumed_twice_finishes_byte_for_byte(data, tmp_path, monkeypatch)
 
 
 def write_stopped_run(
-    out: Path, segments: list[list[str]], key: str = "k", version: int = 1
+    out: Path, segments: list[list[str]], key: str = "k", digests: bool = False
 ) -> None:
     """A ledger of runs that wrote ``segments`` (the first run's, each resumed run's),
-    and the output lines they vouch for plus a half-written one. Version 2 records
-    carry the digest of the name's bytes as the input's content."""
-    header = {"lime_explain_resume": version, "settings": key, "seed": 1}
+    and the output lines they vouch for plus a half-written one. With ``digests``,
+    each record's content digest is that of its name's bytes."""
+    header = {"lime_explain_resume": resume.LEDGER_VERSION, "settings": key, "seed": 1}
     lines = [json.dumps(header)]
     for k, names in enumerate(segments):
         lines += ([json.dumps(resume.RESUMED)] if k else []) + [
             json.dumps(
-                {"input": name}
-                if version == 1
-                else {"input": name, "content": resume.content_digest(name.encode())},
-                ensure_ascii=False,
+                {"input": name, "content": resume.content_digest(name.encode())}
+                if digests
+                else {"input": name}
             )
             for name in names
         ]
@@ -212,26 +212,42 @@ def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
 )
 def test_resume_checks_each_input_against_the_digest_of_what_was_explained(tmp_path, names):
     out = tmp_path / "x.jsonl"
-    write_stopped_run(out, [names[:2], names[2:3]], version=2)
+    write_stopped_run(out, [names[:2], names[2:3]], digests=True)
     done = resume.continue_from(str(out), "k").done
-    digest = resume.content_digest
-    assert done.skips(names[0], digest(names[0].encode()))
-    assert done.skips(names[1], None)  # an input without content is not checked
+    asked: list[str] = []
+
+    def digest_of(name: str, data: bytes | None) -> Any:
+        return lambda: asked.append(name) or resume.content_digest(data)
+
+    assert done.skips(names[0], digest_of(names[0], names[0].encode()))
+    with pytest.raises(resume.ChangedInputError, match="has changed"):  # no longer reads
+        done.skips(names[1], digest_of(names[1], None))
     with pytest.raises(resume.ChangedInputError, match="has changed"):
-        done.skips(names[2], digest(b"edited since"))
-    assert not done.skips(names[3], digest(names[3].encode()))  # never explained: no record
+        done.skips(names[2], digest_of(names[2], b"edited since"))
+    assert not done.skips(names[3], digest_of(names[3], names[3].encode()))  # never explained
+    assert asked == names[:3]  # the digest is computed only for an input the output has
     done.close()
 
 
-def test_a_ledger_of_names_only_still_resumes(tmp_path):
-    """A ledger of version 1 (before records had digests) is resumed, unchecked."""
+def test_records_without_digests_are_not_checked(tmp_path):
+    """A modality whose inputs have no content writes names only; they still resume."""
     out = tmp_path / "x.jsonl"
     write_stopped_run(out, [["a", 'q"uote'], ["b"]])
     done = resume.continue_from(str(out), "k").done
-    assert [done.skips(n, resume.content_digest(b"any")) for n in ["a", 'q"uote', "b"]] == [
-        True
-    ] * 3
+    digest = resume.content_digest
+    assert [done.skips(n, lambda: digest(b"any")) for n in ["a", 'q"uote', "b"]] == [True] * 3
     assert not done.unmatched
+
+
+def test_a_ledger_of_an_older_version_is_refused_by_name(tmp_path):
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a"]])
+    ledger = Path(resume.ledger_path(str(out)))
+    ledger.write_text(
+        ledger.read_text().replace('"lime_explain_resume": 2', '"lime_explain_resume": 1')
+    )
+    with pytest.raises(UsageError, match=r"written by an older lime-explain \(ledger version 1\)"):
+        resume.continue_from(str(out), "k")
 
 
 def stopped_copy(
@@ -301,6 +317,67 @@ def test_a_row_edited_before_it_was_explained_is_explained_as_it_is(data, tmp_pa
     argv[argv.index("--out") + 1] = str(whole)
     assert run(*argv).exit_code == 0  # over the edited file
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_what_a_resume_wrote_before_it_met_an_edited_row_is_cut_back(data, tmp_path, monkeypatch):
+    """Row 5 failed in the stopped run (a value that does not read) and is fixed
+    since; row 10 was explained and is edited since. The resume explains row 5,
+    writes it (with the mark that starts its records in the ledger), then meets
+    row 10: exit 2, and both files are cut back to what they were."""
+    rows = tmp_path / "rows.csv"
+    lines = Path(data["rows.csv"]).read_text(encoding="utf-8").splitlines()
+    broken = lines[:6] + ["not a number," + lines[6].split(",", 1)[1]] + lines[7:]
+    rows.write_text("\n".join(broken) + "\n", encoding="utf-8")
+    out = tmp_path / "part.jsonl"
+    argv = args(data, out, "--seed", "4")
+    argv[argv.index("--all") + 1] = str(rows)
+    stopping_after(50, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 49  # row 5 failed
+    before = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
+    rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    edit_row(rows, 10)
+    written: list[str] = []
+    real = resume.LineWriter.write
+
+    def noting(self: Any, line: str, name: str, content: Any = None) -> None:
+        written.append(name)
+        real(self, line, name, content)
+
+    monkeypatch.setattr(resume.LineWriter, "write", noting)
+    refused = run(*argv, "--resume")
+    assert refused.exit_code == 2 and f"{rows} row 10 has changed since" in refused.stderr
+    assert written == [f"{rows} row 5"]  # written, then cut back
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
+
+
+def test_a_row_that_no_longer_reads_counts_as_changed(data, tmp_path, monkeypatch):
+    argv, rows, out = stopped_copy(data, tmp_path, monkeypatch, "--seed", "4")
+    lines = rows.read_text(encoding="utf-8").splitlines()
+    lines[11] = "not a number," + lines[11].split(",", 1)[1]  # data row 10
+    rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    refused = run(*argv, "--resume")
+    assert refused.exit_code == 2 and f"{rows} row 10 has changed since" in refused.stderr
+
+
+def test_resume_after_the_training_data_changed_is_refused(data, tmp_path, monkeypatch):
+    train = tmp_path / "train.csv"
+    text = Path(data["rows.csv"]).read_text(encoding="utf-8")
+    train.write_text(text, encoding="utf-8")
+    out = tmp_path / "part.jsonl"
+    argv = args(data, out, "--seed", "4")
+    argv[argv.index("--train") + 1] = str(train)
+    stopping_after(50, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+    train.write_text(text + text.splitlines()[1] + "\n", encoding="utf-8")  # one row more
+    refused = run(*argv, "--resume")
+    assert refused.exit_code == 2 and "written with other settings (model, training data" in (
+        refused.stderr
+    )
+    train.write_text(text, encoding="utf-8")  # the same bytes, but a new time: still refused
+    assert run(*argv, "--resume").exit_code == 2
 
 
 def test_a_ledger_cut_short_keeps_only_the_lines_it_vouches_for(tmp_path):

@@ -40,12 +40,12 @@ def make_command(modality: Modality) -> click.Command:
             plan = OutputPlan.build(options, modality.formats)
             progress = None
             if resume:
-                settings, progress = _resuming(modality.name, settings, plan, options, given_seed)
+                settings, progress = _resuming(modality, settings, plan, options, given_seed)
                 if progress.finished:
                     return replay_finished(settings, plan)
             else:
                 _refuse_to_overwrite_a_stopped_run(plan)
-            key = settings_key(modality.name, settings, options)
+            key = settings_key(modality.name, settings, options, modality.shaping_files)
             job = modality.prepare(settings, options)
             return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
 
@@ -84,7 +84,11 @@ def _refuse_to_overwrite_a_stopped_run(plan: OutputPlan) -> None:
 
 
 def _resuming(
-    name: str, settings: Settings, plan: OutputPlan, options: dict[str, Any], seed: int | None
+    modality: Modality,
+    settings: Settings,
+    plan: OutputPlan,
+    options: dict[str, Any],
+    seed: int | None,
 ) -> tuple[Settings, Progress]:
     """The settings to go on with (the stopped run's seed unless --seed is given) and
     what is done already; exit 2 without exactly one JSON Lines --out."""
@@ -103,9 +107,10 @@ def _resuming(
     if seed is None and saved is not None:
         params = dataclasses.replace(settings.params, seed=saved)
         settings = dataclasses.replace(settings, params=params)
-    progress = continue_from(path, settings_key(name, settings, options))
+    key = settings_key(modality.name, settings, options, modality.shaping_files)
+    progress = continue_from(path, key)
     if progress.finished:  # said even with --quiet: the only sign nothing was done
-        count = check_finished(path, name, settings, seed_given=seed is not None)
+        count = check_finished(path, modality.name, settings, seed_given=seed is not None)
         click.echo(
             # Only the missing ledger says the run ended: its lines are not counted
             # against the inputs (a ledger removed by hand looks the same).

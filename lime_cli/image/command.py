@@ -441,6 +441,7 @@ MODALITY = Modality(
     epilog=EPILOG,
     inputs=image_inputs,
     prepare=prepare_image,
+    shaping_files=("preprocess_file", "class_names_file"),
     num_samples=DEFAULT_NUM_SAMPLES,
     min_samples=choices.MIN_SAMPLES,
     max_samples=choices.MAX_SAMPLES,

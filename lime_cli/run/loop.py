@@ -100,7 +100,7 @@ def run_job(
         done, name_of, content_of = resumed.done, job.name_of, job.content_of
 
         def new(item: Any) -> bool:
-            return not done.skips(name_of(item), content_digest(content_of(item)))
+            return not done.skips(name_of(item), lambda: content_digest(content_of(item)))
 
         if isinstance(items, Sequence):
             try:

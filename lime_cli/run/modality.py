@@ -42,6 +42,10 @@ class Modality:
     formats: tuple[OutputFormat, ...] = ()
     #: Help texts of shared options that mean something particular here.
     option_help: Mapping[str, str] = field(default_factory=dict)
+    #: Options naming files whose content shapes the explanations besides the
+    #: model's (training data, a tokenizer): ``--resume`` refuses to go on once
+    #: one has changed (their size and time join the settings' hash).
+    shaping_files: tuple[str, ...] = ()
 
     def lime_defaults(self) -> dict[str, int]:
         """This modality's defaults of the LIME options (for ``lime_options``)."""

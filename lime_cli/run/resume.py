@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -41,9 +41,8 @@ from lime_cli.errors import OutputError, UsageError
 #: The ledger's name: the output's path plus this.
 LEDGER_SUFFIX = ".resume"
 #: The ledger format's version (its header's ``lime_explain_resume``): 2 added
-#: each record's ``content``. Ledgers of version 1 are still resumed, unchecked.
+#: each record's ``content`` (and the settings' hash the training data's stamp).
 LEDGER_VERSION = 2
-_READABLE_VERSIONS = (1, LEDGER_VERSION)
 #: Bytes of a record's content digest (BLAKE2b): 64 bits, so an edited input
 #: passes for the one explained with odds of 1 in 1.8e19, in 16 characters a
 #: record (a ledger of 10 million rows grows by 300 MB, beside an output
@@ -55,25 +54,37 @@ def ledger_path(path: str) -> str:
     return path + LEDGER_SUFFIX
 
 
-def settings_key(modality: str, settings: Any, options: dict[str, Any]) -> str:
+def settings_key(
+    modality: str, settings: Any, options: dict[str, Any], files: Sequence[str] = ()
+) -> str:
     """A hash of what shapes the explanations: modality, model (and its file's size and
-    time), LIME settings with the seed, labels, checks, and the modality's options.
+    time), LIME settings with the seed, labels, checks, the modality's options, and
+    the size and time of the files the options named in ``files`` give (training
+    data, say: the modality's ``shaping_files``).
 
     ``jobs``, ``quiet``, ``debug`` and where the results go are left out: they
     do not change an explanation.
     """
     spec = settings.spec
-    try:
-        stat = os.stat(spec.path)
-        model_file: tuple[Any, ...] = (stat.st_size, stat.st_mtime_ns)
-    except OSError:  # a URL, say
-        model_file = ()
     skipped = {"debug", "quiet", "resume", "scheduler", "jobs"}
     rest = sorted((k, repr(v)) for k, v in options.items() if k not in skipped)
+    named = [(name, _file_stamp(options.get(name))) for name in files]
     text = repr(
-        (modality, spec, model_file, settings.params, settings.labels, settings.rules, rest)
-    )
+        (modality, spec, _file_stamp(spec.path), settings.params, settings.labels,
+         settings.rules, rest, named)
+    )  # fmt: skip
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _file_stamp(path: Any) -> tuple[int, ...]:
+    """A file's size and modification time; empty for no file (a URL, an option not given)."""
+    if not isinstance(path, str):
+        return ()
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ()
+    return (stat.st_size, stat.st_mtime_ns)
 
 
 def content_digest(content: bytes | None) -> str | None:
@@ -127,16 +138,18 @@ class Done:
     def __len__(self) -> int:
         return self.count
 
-    def skips(self, name: str, content: str | None = None) -> bool:
-        """Whether the next input, ``name`` with ``content`` (its :func:`content_digest`),
-        is in the output already (then it is passed).
+    def skips(self, name: str, content: Callable[[], str | None] | None = None) -> bool:
+        """Whether the next input, ``name``, is in the output already (then it is passed).
 
-        Raises :class:`ChangedInputError` when the output has ``name`` with other
-        content (records without a digest, of version 1, are not checked).
+        ``content`` gives the input's :func:`content_digest`, asked for only when
+        the output has ``name``. Raises :class:`ChangedInputError` when the output
+        has ``name`` with a digest and the input's is another, or None (it no
+        longer reads). Records without a digest (a modality whose inputs have
+        no content) are not checked.
         """
         for k, (head, digest, book, end) in enumerate(self._heads):
             if head == name:
-                if digest is not None and content is not None and digest != content:
+                if digest is not None and content is not None and content() != digest:
                     raise ChangedInputError(name)
                 del self._heads[k]
                 self._advance(book, end)
@@ -201,13 +214,19 @@ def continue_from(path: str, key: str) -> Progress:
     ledger = ledger_path(path)
     if not os.path.exists(ledger):
         return Progress(Done(), finished=os.path.exists(path))
-    header = _header(ledger)
-    if header is None or header.get("lime_explain_resume") not in _READABLE_VERSIONS:
+    header = _header(ledger) or {}
+    version = header.get("lime_explain_resume")
+    if isinstance(version, int) and 0 < version < LEDGER_VERSION:
+        raise UsageError(
+            f"{ledger} was written by an older lime-explain (ledger version {version}): finish "
+            f"the run with that version, or remove {path} and {ledger} to start over"
+        )
+    if version != LEDGER_VERSION:
         raise UsageError(f"{ledger} is not a lime-explain ledger; remove it to start over")
     if header.get("settings") != key:
         raise UsageError(
-            f"{path} was written with other settings (model, options, inputs or seed); "
-            "give the same ones, or remove it and its .resume file to start over"
+            f"{path} was written with other settings (model, training data, options, inputs "
+            "or seed); give the same ones, or remove it and its .resume file to start over"
         )
     records = _count_records(ledger)
     kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
@@ -334,7 +353,7 @@ def _parse_record(raw: bytes) -> tuple[str, str | None] | None:
         if raw[-_DIGEST_TAIL:].startswith(_CONTENT_MARK):
             name = raw[len(_RECORD_START) : -_DIGEST_TAIL].decode("utf-8")
             return name, raw[-2 * DIGEST_BYTES - len(_RECORD_END) : -len(_RECORD_END)].decode()
-        if b'"' not in raw[len(_RECORD_START) : -len(_RECORD_END)]:  # version 1: a name only
+        if b'"' not in raw[len(_RECORD_START) : -len(_RECORD_END)]:  # a name without content
             return raw[len(_RECORD_START) : -len(_RECORD_END)].decode("utf-8"), None
     record = json.loads(raw)  # escaped characters, or the mark of a resumed run
     name, content = record.get("input"), record.get("content")

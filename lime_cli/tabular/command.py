@@ -777,4 +777,5 @@ MODALITY = Modality(
     "be loaded or fail on the samples.",
     inputs=tabular_inputs,
     prepare=prepare_tabular,
+    shaping_files=("train_path",),
 )

@@ -363,4 +363,5 @@ MODALITY = Modality(
     "  lime-explain text --model model.onnx --tokenizer tokenizer.json post.txt",
     inputs=text_inputs,
     prepare=prepare_text,
+    shaping_files=("tokenizer", "class_names_file"),
 )
