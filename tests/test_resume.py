@@ -50,6 +50,24 @@ class SlowLogistic:
         return self.model.predict_proba(x)
 
 
+class GatedLogistic(SlowLogistic):
+    """A logistic model that, once ``out`` has a line, waits while the file ``gate``
+    exists (60 s at most): a run that is surely still going while a test looks at it."""
+
+    def __init__(self, model: Any, gate: str, out: str) -> None:
+        super().__init__(model)
+        self.gate, self.out = gate, out
+
+    def predict_proba(self, x: Any) -> Any:
+        deadline = time.monotonic() + 60
+        while os.path.exists(self.gate) and time.monotonic() < deadline:
+            if os.path.exists(self.out) and os.path.getsize(self.out) > 0:
+                time.sleep(0.05)
+            else:
+                break
+        return self.model.predict_proba(x)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, str]:
     return build_data(tmp_path_factory.mktemp("resume"))
@@ -673,3 +691,50 @@ def test_nothing_to_resume_is_not_said_before_a_refusal(data, tmp_path):
     result = run(*argv)
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1 and "nothing to resume" not in result.stderr
+
+
+def test_a_run_still_going_is_not_resumed_nor_overwritten(data, tmp_path):
+    """A second command on the output of a run still going (its ledger locked) is
+    refused, with or without --resume: resuming it used to write the file from two
+    processes (lines twice, one cut in two, then exit 5 when the first removed the
+    ledger). Once the run is stopped, --resume finishes it."""
+    gate, out = tmp_path / "gate", tmp_path / "live.jsonl"
+    gate.touch()
+    model = tmp_path / "gated.joblib"
+    joblib.dump(GatedLogistic(joblib.load(data["fast.joblib"]), str(gate), str(out)), model)
+    rows = tmp_path / "rows.csv"  # more rows than a batch: lines come before the last call
+    header, *body = Path(data["rows.csv"]).read_text(encoding="utf-8").splitlines()
+    rows.write_text("\n".join([header] + body * 4) + "\n", encoding="utf-8")
+    argv = [
+        "tabular", "--model", str(model), "--trust-module", "test_resume", "--train",
+        data["rows.csv"], "--all", str(rows), "--num-samples", "100", "--seed", "11",
+        "-q", "--out", str(out), "--fresh-samples",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
+    live = subprocess.Popen(  # held at its first line's next model call while the gate is there
+        [sys.executable, "-m", "lime_cli", *argv], env=env, cwd=str(TESTS),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while lines_in(out) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lines_in(out) >= 1, "the run wrote nothing"
+        for more in (["--resume"], []):
+            refused = run(*argv, *more)
+            assert refused.exit_code == 2, refused.stderr
+            assert refused.stderr == (
+                f"lime-explain: usage error: {out} is being written by a lime-explain that is "
+                f"still running (it holds {out}.resume): wait for it to end, or stop it and "
+                "then --resume\n"
+            )
+        assert live.poll() is None  # still going: the refusals met a live run
+    finally:
+        live.send_signal(signal.SIGINT)
+        live.communicate(timeout=120)
+    assert live.returncode == 130
+    gate.unlink()
+    finished = run(*argv, "--resume")
+    assert finished.exit_code == 0, finished.stderr
+    names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
+    assert names == [f"{rows} row {i}" for i in range(1280)]

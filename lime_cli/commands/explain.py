@@ -73,10 +73,11 @@ def _refuse_to_overwrite_a_stopped_run(plan: OutputPlan) -> None:
     import os
 
     from lime_cli.errors import UsageError
-    from lime_cli.run.resume import ledger_path
+    from lime_cli.run.resume import ledger_path, refuse_if_running
 
     for path in plan.streamed():
         if os.path.exists(ledger_path(path)):
+            refuse_if_running(path)
             raise UsageError(
                 f"{path} holds a stopped run ({ledger_path(path)} is beside it): add --resume "
                 "to go on with it, or remove both files to start over"

@@ -38,6 +38,11 @@ from typing import IO, Any
 
 from lime_cli.errors import OutputError, UsageError
 
+try:
+    import fcntl
+except ImportError:  # not on POSIX: runs are not locked
+    fcntl = None  # type: ignore[assignment]
+
 #: The ledger's name: the output's path plus this.
 LEDGER_SUFFIX = ".resume"
 #: The ledger format's version (its header's ``lime_explain_resume``): 2 added
@@ -204,6 +209,49 @@ class Progress:
             raise OutputError(f"{path}: cannot cut back: {exc.strerror or exc}") from None
 
 
+def refuse_if_running(path: str) -> None:
+    """Exit 2 when a lime-explain that is still running writes ``path``.
+
+    A run holds an exclusive lock (``flock``) on its ledger from the moment it
+    makes it until it ends (the system drops it when the process dies, however
+    it dies), so a second command never takes a live run for a stopped one:
+    resuming it, both would write the file (lines twice, a line cut in two).
+    """
+    ledger = ledger_path(path)
+    if fcntl is None:
+        return
+    try:
+        handle = open(ledger, "rb")  # noqa: SIM115 - closed below
+    except OSError:
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                f"{path} is being written by a lime-explain that is still running (it holds "
+                f"{ledger}): wait for it to end, or stop it and then --resume"
+            ) from None
+        except OSError:  # a file system without locks
+            return
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _hold(ledger: IO[str], path: str) -> None:
+    """Lock the open ``ledger`` of ``path`` for this run (see :func:`refuse_if_running`)."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(ledger, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise UsageError(
+            f"{path} is being written by a lime-explain that is still running (it holds "
+            f"{ledger_path(path)}): wait for it to end, or stop it and then --resume"
+        ) from None
+    except OSError:  # a file system without locks
+        pass
+
+
 def continue_from(path: str, key: str) -> Progress:
     """Make ``path`` and its ledger agree and return the inputs they hold.
 
@@ -214,6 +262,7 @@ def continue_from(path: str, key: str) -> Progress:
     ledger = ledger_path(path)
     if not os.path.exists(ledger):
         return Progress(Done(), finished=os.path.exists(path))
+    refuse_if_running(path)
     header = _header(ledger) or {}
     version = header.get("lime_explain_resume")
     if isinstance(version, int) and 0 < version < LEDGER_VERSION:
@@ -222,7 +271,9 @@ def continue_from(path: str, key: str) -> Progress:
             f"the run with that version, or remove {path} and {ledger} to start over"
         )
     if version != LEDGER_VERSION:
-        raise UsageError(f"{ledger} is not a lime-explain ledger; remove it to start over")
+        raise UsageError(
+            f"{ledger} is not a lime-explain ledger; remove {path} and {ledger} to start over"
+        )
     if header.get("settings") != key:
         raise UsageError(
             f"{path} was written with other settings (model, training data, options, inputs "
@@ -434,11 +485,21 @@ class LineWriter:
             self._ledger.flush()
 
     def _open(self) -> None:
-        mode = "a" if self.append else "w"
         try:
-            self._out = open(self.path, mode, encoding="utf-8", newline="\n")
             if self.key is not None:
-                self._ledger = open(ledger_path(self.path), mode, encoding="utf-8", newline="\n")
+                # Opened without truncating, and locked for the run, before either file
+                # is cut: a run still going that holds it is refused, not overwritten.
+                ledger = open(ledger_path(self.path), "a", encoding="utf-8", newline="\n")  # noqa: SIM115
+                try:
+                    _hold(ledger, self.path)
+                except UsageError:
+                    ledger.close()
+                    raise
+                if not self.append:
+                    ledger.truncate(0)
+                self._ledger = ledger
+            self._out = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="\n")
+            if self._ledger is not None:
                 if self.append:  # this run's records: a segment of their own (see Done)
                     self._ledger.write(json.dumps(RESUMED) + "\n")
                 else:
