@@ -96,6 +96,13 @@ def run(*argv: str):
     return CliRunner().invoke(cli, list(argv), env=CLEAN_ENV)
 
 
+def stopped(argv: list[str], monkeypatch, count: int = 50) -> None:
+    """Run ``argv``, stopped (as by Ctrl-C) after ``count`` outcomes."""
+    stopping_after(count, monkeypatch)
+    assert run(*argv).exit_code == 130
+    monkeypatch.undo()
+
+
 def stopping_after(count: int, monkeypatch) -> None:
     """The next run stops (KeyboardInterrupt, as Ctrl-C) after ``count`` outcomes."""
     real = executor.run_pairs
@@ -282,9 +289,7 @@ def stopped_copy(
     assert run(*argv).exit_code == 0
     out = tmp_path / "part.jsonl"
     argv[argv.index("--out") + 1] = str(out)
-    stopping_after(50, monkeypatch)
-    assert run(*argv).exit_code == 130
-    monkeypatch.undo()
+    stopped(argv, monkeypatch)
     return argv, rows, out
 
 
@@ -349,9 +354,7 @@ def test_what_a_resume_wrote_before_it_met_an_edited_row_is_cut_back(data, tmp_p
     out = tmp_path / "part.jsonl"
     argv = args(data, out, "--seed", "4")
     argv[argv.index("--all") + 1] = str(rows)
-    stopping_after(50, monkeypatch)
-    assert run(*argv).exit_code == 130
-    monkeypatch.undo()
+    stopped(argv, monkeypatch)
     assert len(out.read_text(encoding="utf-8").splitlines()) == 49  # row 5 failed
     before = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
     rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -386,9 +389,7 @@ def test_resume_after_the_training_data_changed_is_refused(data, tmp_path, monke
     out = tmp_path / "part.jsonl"
     argv = args(data, out, "--seed", "4")
     argv[argv.index("--train") + 1] = str(train)
-    stopping_after(50, monkeypatch)
-    assert run(*argv).exit_code == 130
-    monkeypatch.undo()
+    stopped(argv, monkeypatch)
     train.write_text(text + text.splitlines()[1] + "\n", encoding="utf-8")  # one row more
     refused = run(*argv, "--resume")
     assert refused.exit_code == 2 and "written with other settings (model, training data" in (

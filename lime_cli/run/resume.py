@@ -217,39 +217,32 @@ def refuse_if_running(path: str) -> None:
     it dies), so a second command never takes a live run for a stopped one:
     resuming it, both would write the file (lines twice, a line cut in two).
     """
-    ledger = ledger_path(path)
-    if fcntl is None:
-        return
     try:
-        handle = open(ledger, "rb")  # noqa: SIM115 - closed below
+        handle = open(ledger_path(path), "rb")  # noqa: SIM115 - closed below
     except OSError:
         return
     with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                f"{path} is being written by a lime-explain that is still running (it holds "
-                f"{ledger}): wait for it to end, or stop it and then --resume"
-            ) from None
-        except OSError:  # a file system without locks
-            return
-        fcntl.flock(handle, fcntl.LOCK_UN)
+        if _lock(handle, path, shared=True):
+            assert fcntl is not None
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _hold(ledger: IO[str], path: str) -> None:
-    """Lock the open ``ledger`` of ``path`` for this run (see :func:`refuse_if_running`)."""
+def _lock(ledger: IO[Any], path: str, *, shared: bool = False) -> bool:
+    """Lock ``path``'s open ``ledger`` (exclusive: this run's, held until it is
+    closed; shared: only to look). Exit 2 when a running lime-explain holds it;
+    False where files cannot be locked (not POSIX, a file system without locks)."""
     if fcntl is None:
-        return
+        return False
     try:
-        fcntl.flock(ledger, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(ledger, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except BlockingIOError:
         raise UsageError(
             f"{path} is being written by a lime-explain that is still running (it holds "
             f"{ledger_path(path)}): wait for it to end, or stop it and then --resume"
         ) from None
-    except OSError:  # a file system without locks
-        pass
+    except OSError:
+        return False
+    return True
 
 
 def continue_from(path: str, key: str) -> Progress:
@@ -491,7 +484,7 @@ class LineWriter:
                 # is cut: a run still going that holds it is refused, not overwritten.
                 ledger = open(ledger_path(self.path), "a", encoding="utf-8", newline="\n")  # noqa: SIM115
                 try:
-                    _hold(ledger, self.path)
+                    _lock(ledger, self.path)
                 except UsageError:
                     ledger.close()
                     raise
