@@ -4,15 +4,18 @@ What a resumable output looks like: ``OUT.jsonl`` holds one explanation per
 line, in input order, exactly as an uninterrupted run writes it (nothing is
 added to the lines, so ``--format json`` and the file stay the same bytes).
 Beside it, while the run is under way, ``OUT.jsonl.resume`` (the *ledger*)
-holds a header line ``{"lime_explain_resume": 1, "settings": KEY, "seed": N}``
+holds a header line ``{"lime_explain_resume": 2, "settings": KEY, "seed": N}``
 and then one line ``{"input": ID, "content": DIGEST}`` per explanation
 written, in the same order. ``KEY`` is a hash of everything that shapes an
-explanation (model file, options, seed); ``ID`` is the input's name
-(``rows.csv row 17``, ``notes.txt:3``) and ``DIGEST`` a hash of the input
-itself (a row's values, a document's text, an image file's bytes), so an
-input edited since is not taken for the one explained; a resumed run's
-records start with a line ``{"resumed": true}``. The ledger is removed when the run ends; one left
-behind means the run was stopped and can be resumed.
+explanation (model file, the modality's shaping files such as ``--train``,
+options, seed); ``ID`` is the input's name (``rows.csv row 17``,
+``notes.txt:3``) and ``DIGEST`` a hash of the input itself (a row's values,
+a document's text, an image file's bytes), so an input edited since is not
+taken for the one explained; a resumed run's records start with a line
+``{"resumed": true}``. The ledger is removed when the run ends; one left
+behind means the run was stopped and can be resumed. While a run writes, it
+holds the ledger locked, so a run still going is never taken for a stopped
+one (:func:`refuse_if_running`).
 
 ``--resume`` keeps the lines the ledger vouches for (a half-written last
 line, or a line written just before the ledger's, is cut off), refuses a
@@ -22,9 +25,9 @@ against the ledger in order as they are read (see :class:`Done`: memory does
 not grow with the inputs done). An input met under a name the ledger holds
 but with other content stops the run (:class:`ChangedInputError`): its line
 in the file explains what it was, and no run could make the file right by
-appending. Since each input's random stream depends on
-the seed and the input alone, the finished file is byte for byte the file of
-an uninterrupted run.
+appending. Since each input's random stream depends on the seed and the
+input alone, the finished file is byte for byte the file of an uninterrupted
+run.
 """
 
 from __future__ import annotations
