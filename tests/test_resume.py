@@ -249,9 +249,48 @@ def test_resume_checks_each_input_against_the_digest_of_what_was_explained(tmp_p
         done.skips(names[1], digest_of(names[1], None))
     with pytest.raises(resume.ChangedInputError, match="has changed"):
         done.skips(names[2], digest_of(names[2], b"edited since"))
-    assert not done.skips(names[3], digest_of(names[3], names[3].encode()))  # never explained
     assert asked == names[:3]  # the digest is computed only for an input the output has
     done.close()
+
+
+def ledger_of(out: Path, *records: Any) -> resume.Done:
+    """The Done of a stopped run whose ledger holds ``records`` (a name: explained;
+    ``("failed", name)``, ``("unread", name)``, or ``"resumed"``)."""
+    header = {"lime_explain_resume": resume.LEDGER_VERSION, "settings": "k", "seed": 1}
+    lines, written = [json.dumps(header)], 0
+    for record in records:
+        if record == "resumed":
+            lines.append(json.dumps(resume.RESUMED))
+        elif isinstance(record, tuple):
+            kind, name = record
+            lines.append(
+                json.dumps({"failed": name, **({"unread": True} if kind == "unread" else {})})
+            )
+        else:
+            lines.append(json.dumps({"input": record}))
+            written += 1
+    Path(resume.ledger_path(str(out))).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out.write_text("{}\n" * written, encoding="utf-8")
+    return resume.continue_from(str(out), "k").done
+
+
+def test_resume_knows_the_inputs_that_failed_and_refuses_one_never_met(tmp_path):
+    out = tmp_path / "x.jsonl"
+    # b failed in the first run, and was explained by a resumed one after c: passed.
+    done = ledger_of(out, "a", ("failed", "b"), "c", "resumed", "b", "d")
+    assert [done.skips(name) for name in "abcde"] == [True, True, True, True, False]
+    # b failed and was not explained since: tried again; the rest goes on.
+    done = ledger_of(out, "a", ("failed", "b"), "c")
+    assert [done.skips(name) for name in "abcd"] == [True, False, True, False]
+    # x between a and b: the stopped run went past its place without meeting it.
+    done = ledger_of(out, "a", ("failed", "b"), "c")
+    assert done.skips("a")
+    with pytest.raises(resume.MisplacedInputError):
+        done.skips("x")
+    done.close()
+    # A source failed part way: its rest was never met, so nothing is misplaced.
+    done = ledger_of(out, "a", ("unread", "src"), "c")
+    assert [done.skips(name) for name in ["a", "src:2", "c"]] == [True, False, True]
 
 
 def test_records_without_digests_are_not_checked(tmp_path):

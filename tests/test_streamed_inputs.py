@@ -406,11 +406,12 @@ def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, 
     resumed = text_run(text_model, str(folder), "--out", str(out), "--resume")
     assert resumed.exit_code == 2, resumed.stderr
     assert resumed.stderr.splitlines() == [
-        f"lime-explain: usage error: {out} holds explanations of inputs not given this time, "
-        f"or given in another order: nothing was added; resume with the stopped run's inputs "
-        f"({out}.resume is kept; remove it to keep the file as it is)"
+        f"lime-explain: usage error: {folder / 'c.txt'}:1 was not among the inputs the stopped "
+        "run met there: inputs were added, removed or reordered since; nothing was added; "
+        f"resume with the stopped run's inputs, or remove {out} and {out}.resume to start over"
     ]
-    # c and z were explained, then cut off again: lines of z would never match.
+    # Refused at c, where the stopped run had met b: before any work (it used to
+    # explain c and z, then find b never met and cut them off again).
     assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
     (folder / "z.txt").rename(folder / "b.txt")  # the stopped run's inputs finish it
     assert text_run(text_model, str(folder), "--out", str(out), "--resume").exit_code == 0
@@ -433,3 +434,45 @@ def test_resume_of_lines_one_of_which_was_edited_adds_nothing(text_model, tmp_pa
     doc.write_text("\n".join(lines), encoding="utf-8")
     assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_resume_refuses_a_line_new_among_those_explained(text_model, tmp_path, monkeypatch):
+    """Line 4 was blank (no input) when the run stopped after 70 lines, and has text
+    since: it would be explained after line 120, out of input order. Refused with
+    the files as they were; blank again, the run finishes byte for byte."""
+    lines = many_lines(120)
+    lines[3] = ""
+    doc, whole, out = stopped_lines_run(text_model, tmp_path, monkeypatch, lines)
+    before = (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes())
+    doc.write_text("\n".join(lines[:3] + ["now a line about the election"] + lines[4:]), "utf-8")
+    refused = text_run(text_model, str(doc), "--out", str(out), "--resume")
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(
+        f"lime-explain: usage error: {doc}:4 was not among the inputs the stopped run met there"
+    )
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
+    doc.write_text("\n".join(lines), encoding="utf-8")
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_a_file_failed_part_way_before_another_resumes_once_fixed(
+    text_model, tmp_path, monkeypatch
+):
+    """The rest of the first file was never met, the second file was explained: the
+    ledger says a source's rest is unread, so its lines are not taken for new ones
+    slipped in among the explained (the resume explains them after the second's)."""
+    good = ("\n".join(many_lines(40)) + "\n").encode("utf-8")
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_bytes(good + b"the team \xff won\nafter it\n")
+    second.write_text("\n".join(many_lines(5)) + "\n", encoding="utf-8")
+    monkeypatch.setattr(reading, "CHUNK_BYTES", 400)  # the bad byte in the third chunk
+    out = tmp_path / "out.jsonl"
+    failed = text_run(text_model, str(first), str(second), "--out", str(out))
+    assert failed.exit_code == 3 and len(out.read_text().splitlines()) == 45
+    first.write_bytes(good + b"the team won\nafter it\n")
+    resumed = text_run(text_model, str(first), str(second), "--out", str(out), "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
+    expected = [f"{first}:{i}" for i in range(1, 41)] + [f"{second}:{i}" for i in range(1, 6)]
+    assert names == expected + [f"{first}:41", f"{first}:42"]

@@ -26,7 +26,13 @@ from lime_cli.run.encoded import LineEncodingTask, line_of
 from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import printing, progress_bar
-from lime_cli.run.resume import ChangedInputError, LineWriter, Progress, content_digest
+from lime_cli.run.resume import (
+    ChangedInputError,
+    LineWriter,
+    MisplacedInputError,
+    Progress,
+    content_digest,
+)
 from lime_cli.run.settings import Settings, check_labels
 
 
@@ -105,9 +111,9 @@ def run_job(
         if isinstance(items, Sequence):
             try:
                 items = [item for item in items if new(item)]
-            except ChangedInputError as exc:  # nothing written yet
+            except (ChangedInputError, MisplacedInputError) as exc:  # nothing written yet
                 done.close()
-                raise _changed(exc, plan.streamed()[0]) from None
+                raise _refusal(exc, plan.streamed()[0]) from None
         else:
             items = (item for item in items if new(item))
         if done and not settings.quiet:
@@ -146,7 +152,8 @@ def run_job(
             codes.add(_run_checks(settings, kept, outcomes_all, reporting))
     finished = False
     unread = False  # a source failed part way: its later inputs were never read
-    changed: ChangedInputError | None = None  # met an input edited since it was explained
+    # An input edited since it was explained, or one the stopped run never met there.
+    refused: ChangedInputError | MisplacedInputError | None = None
     try:
         with progress_bar("inputs", show_bar) as progress:
             for count, (item, (explanation, error)) in enumerate(pairs, start=1):
@@ -168,6 +175,10 @@ def run_job(
                         codes.add(named.exit_code)
                         if keep:
                             result.failures.append((job.name_of(item), named))
+                        for writer in writers:  # the run met it (or a source's rest: unread)
+                            writer.write_failure(
+                                job.name_of(item), isinstance(named, UnreadInputError)
+                            )
                         if report_failures:
                             report_error(named)
                             if reporting:
@@ -186,8 +197,8 @@ def run_job(
                 if progress is not None:
                     progress(count, total)
         finished = True
-    except ChangedInputError as exc:  # from the stream of inputs, while skipping
-        changed = exc
+    except (ChangedInputError, MisplacedInputError) as exc:  # from the stream, while skipping
+        refused = exc
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
         for writer in writers:
@@ -196,11 +207,12 @@ def run_job(
             writer.close(finished and not unmatched and not unread)
         if resumed is not None:
             resumed.done.close()
-    if changed is not None:
-        # The file explains the input as it was: no appending makes it right.
+    if refused is not None:
+        # The file explains the input as it was, or lines would come out of input
+        # order: no appending makes it right.
         assert resumed is not None
         resumed.cut_back(plan.streamed()[0])
-        raise _changed(changed, plan.streamed()[0])
+        raise _refusal(refused, plan.streamed()[0])
     if finished and unmatched:
         # Lines of inputs the stopped run did not have would never be matched again:
         # the files go back to what they were, and the stopped run can still finish.
@@ -219,8 +231,15 @@ def run_job(
     return result
 
 
-def _changed(error: ChangedInputError, path: str) -> UsageError:
-    """Exit 2 for an input edited since ``path`` explained it (nothing was added)."""
+def _refusal(error: ChangedInputError | MisplacedInputError, path: str) -> UsageError:
+    """Exit 2 for an input edited since ``path`` explained it, or one the stopped run
+    never met where it had gone past (nothing was added either way)."""
+    if isinstance(error, MisplacedInputError):
+        return UsageError(
+            f"{error.name} was not among the inputs the stopped run met there: inputs were "
+            f"added, removed or reordered since; nothing was added; resume with the stopped "
+            f"run's inputs, or remove {path} and {path}.resume to start over"
+        )
     return UsageError(
         f"{error.name} has changed since {path} explained it: nothing was added; restore the "
         f"input to resume, or remove {path} and {path}.resume to start over"

@@ -6,7 +6,9 @@ added to the lines, so ``--format json`` and the file stay the same bytes).
 Beside it, while the run is under way, ``OUT.jsonl.resume`` (the *ledger*)
 holds a header line ``{"lime_explain_resume": 2, "settings": KEY, "seed": N}``
 and then one line ``{"input": ID, "content": DIGEST}`` per explanation
-written, in the same order. ``KEY`` is a hash of everything that shapes an
+written, in the same order, and ``{"failed": ID}`` per input that failed
+(no line in the output; ``"unread": true`` when the failure was a source's
+rest, never read). ``KEY`` is a hash of everything that shapes an
 explanation (model file, the modality's shaping files such as ``--train``,
 options, seed); ``ID`` is the input's name (``rows.csv row 17``,
 ``notes.txt:3``) and ``DIGEST`` a hash of the input itself (a row's values,
@@ -25,7 +27,9 @@ against the ledger in order as they are read (see :class:`Done`: memory does
 not grow with the inputs done). An input met under a name the ledger holds
 but with other content stops the run (:class:`ChangedInputError`): its line
 in the file explains what it was, and no run could make the file right by
-appending. Since each input's random stream depends on the seed and the
+appending. So does an input the stopped run never met where it had gone past
+(:class:`MisplacedInputError`: inputs added, removed or reordered since), at
+once rather than after the work. Since each input's random stream depends on the seed and the
 input alone, the finished file is byte for byte the file of an uninterrupted
 run.
 """
@@ -110,6 +114,15 @@ class ChangedInputError(UsageError):
         self.name = name
 
 
+class MisplacedInputError(UsageError):
+    """An input the stopped run never met, where it had gone past: inputs were added,
+    removed or reordered since (its lines would not be in input order)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not where the stopped run met its inputs")
+        self.name = name
+
+
 def saved_seed(path: str) -> int | None:
     """The seed recorded in ``path``'s ledger, if a stopped run left one."""
     header = _header(ledger_path(path))
@@ -127,16 +140,28 @@ class Done:
     inputs in order against the head of every segment tells exactly which
     were written, reading the ledger as the inputs go by: memory is a record
     per segment, not one per input (a stopped run of millions of rows would
-    otherwise hold millions of names). Inputs given in another order than
-    the stopped run's are explained again (resume with the same inputs).
+    otherwise hold millions of names). Every input a run met is in its
+    segment, explained or failed, so an input that matches no head while a
+    segment still has heads is one the stopped run never met where it had
+    gone past: it is refused (:class:`MisplacedInputError`), since its line
+    would come out of input order.
     """
 
     def __init__(
-        self, ledger: str | None = None, segments: Sequence[tuple[int, int]] = (), count: int = 0
+        self,
+        ledger: str | None = None,
+        segments: Sequence[tuple[int, int]] = (),
+        count: int = 0,
+        *,
+        placed: bool = True,
     ) -> None:
         self.count = count
-        #: (name, content digest or None, file, end offset) of each segment's next input
-        self._heads: list[tuple[str, str | None, IO[bytes], int]] = []
+        #: Whether every input the stopped runs met is in the ledger (False when a
+        #: source failed part way: its rest was never met, so no input is misplaced).
+        self.placed = placed
+        #: (name, content digest or None, failed, file, end offset) of each segment's
+        #: next input
+        self._heads: list[tuple[str, str | None, bool, IO[bytes], int]] = []
         for start, end in segments:
             if ledger is not None and end > start:
                 book = open(ledger, "rb")  # noqa: SIM115 - closed when the segment is used up
@@ -152,17 +177,26 @@ class Done:
         ``content`` gives the input's :func:`content_digest`, asked for only when
         the output has ``name``. Raises :class:`ChangedInputError` when the output
         has ``name`` with a digest and the input's is another, or None (it no
-        longer reads). Records without a digest (a modality whose inputs have
-        no content) are not checked.
+        longer reads); records without a digest (a modality whose inputs have
+        no content) are not checked. An input that failed in a stopped run is
+        not passed (it is tried again), and one no head matches while heads
+        are left raises :class:`MisplacedInputError`.
         """
-        for k, (head, digest, book, end) in enumerate(self._heads):
-            if head == name:
+        matched = [head for head in self._heads if head[0] == name]
+        if not matched:
+            if self._heads and self.placed:
+                raise MisplacedInputError(name)
+            return False
+        explained = False
+        for head in matched:
+            _, digest, failed, book, end = head
+            if not failed:
                 if digest is not None and content is not None and content() != digest:
                     raise ChangedInputError(name)
-                del self._heads[k]
-                self._advance(book, end)
-                return True
-        return False
+                explained = True
+            self._heads.remove(head)
+            self._advance(book, end)
+        return explained
 
     def _advance(self, book: IO[bytes], end: int) -> None:
         """Put the segment's next input at the head (or close it, used up)."""
@@ -179,7 +213,7 @@ class Done:
         return bool(self._heads)
 
     def close(self) -> None:
-        for _, _, book, _ in self._heads:
+        for *_, book, _ in self._heads:
             book.close()
         self._heads = []
 
@@ -277,7 +311,7 @@ def continue_from(path: str, key: str) -> Progress:
         )
     records = _count_records(ledger)
     kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
-    segments, ledger_end = _segments(ledger, kept)
+    segments, ledger_end, placed = _segments(ledger, kept)
     try:
         if os.path.exists(path):
             with open(path, "ab") as out:
@@ -286,7 +320,7 @@ def continue_from(path: str, key: str) -> Progress:
             book.truncate(ledger_end)
     except OSError as exc:
         raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
-    return Progress(Done(ledger, segments, kept), sizes=(out_end, ledger_end))
+    return Progress(Done(ledger, segments, kept, placed=placed), sizes=(out_end, ledger_end))
 
 
 def check_finished(path: str, modality: str, settings: Any, seed_given: bool) -> int:
@@ -360,15 +394,21 @@ def _header(ledger: str) -> dict[str, Any] | None:
     return header if isinstance(header, dict) else None
 
 
-def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, bool]]:
-    """The ledger's complete, readable lines after its header, each with whether it
-    is an input's record (not the mark that starts a resumed run's records); stops
-    at the first half-written or foreign line."""
+#: What a ledger line after the header is: an explained input's record (it
+#: vouches for a line of the output), a failed input's, a source's unread rest,
+#: or the mark of a resumed run.
+_EXPLAINED, _FAILED, _UNREAD, _MARK = "explained", "failed", "unread", "mark"
+
+
+def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, str]]:
+    """The ledger's complete, readable lines after its header, each with its kind
+    (``_EXPLAINED``, ``_FAILED``, ``_MARK``); stops at the first half-written or
+    foreign line."""
     with open(ledger, "rb") as book:
         book.readline()
         for raw in book:
             if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END):
-                yield raw, True  # as LineWriter writes them: no need to parse millions
+                yield raw, _EXPLAINED  # as LineWriter writes them: no need to parse millions
                 continue
             if not raw.endswith(b"\n"):
                 return
@@ -377,9 +417,11 @@ def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, bool]]:
             except ValueError:
                 return
             if isinstance(record, dict) and isinstance(record.get("input"), str):
-                yield raw, True
+                yield raw, _EXPLAINED
+            elif isinstance(record, dict) and isinstance(record.get("failed"), str):
+                yield raw, _UNREAD if record.get("unread") else _FAILED
             elif record == RESUMED:
-                yield raw, False
+                yield raw, _MARK
             else:
                 return
 
@@ -392,45 +434,54 @@ _CONTENT_MARK = b'", "content": "'
 _DIGEST_TAIL = len(_CONTENT_MARK) + 2 * DIGEST_BYTES + len(_RECORD_END)
 
 
-def _parse_record(raw: bytes) -> tuple[str, str | None] | None:
-    """An input's (name, content digest or None) from one ledger line; None for the
-    mark of a resumed run. Lines as :class:`LineWriter` writes them are cut, not
-    parsed (a ledger holds a line per input: millions)."""
+def _parse_record(raw: bytes) -> tuple[str, str | None, bool] | None:
+    """An input's (name, content digest or None, whether it failed) from one ledger
+    line; None for the mark of a resumed run. Lines as :class:`LineWriter` writes
+    them are cut, not parsed (a ledger holds a line per input: millions)."""
     if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END) and b"\\" not in raw:
         if raw[-_DIGEST_TAIL:].startswith(_CONTENT_MARK):
             name = raw[len(_RECORD_START) : -_DIGEST_TAIL].decode("utf-8")
-            return name, raw[-2 * DIGEST_BYTES - len(_RECORD_END) : -len(_RECORD_END)].decode()
+            digest = raw[-2 * DIGEST_BYTES - len(_RECORD_END) : -len(_RECORD_END)].decode()
+            return name, digest, False
         if b'"' not in raw[len(_RECORD_START) : -len(_RECORD_END)]:  # a name without content
-            return raw[len(_RECORD_START) : -len(_RECORD_END)].decode("utf-8"), None
-    record = json.loads(raw)  # escaped characters, or the mark of a resumed run
+            return raw[len(_RECORD_START) : -len(_RECORD_END)].decode("utf-8"), None, False
+    record = json.loads(raw)  # escaped characters, a failed input, or the mark of a resumed run
+    if isinstance(record.get("failed"), str):
+        # A source's unread rest is no input: never a head (Done.placed says so instead).
+        return None if record.get("unread") else (record["failed"], None, True)
     name, content = record.get("input"), record.get("content")
     if name is None:
         return None
-    return name, content if isinstance(content, str) else None
+    return name, content if isinstance(content, str) else None, False
 
 
 def _count_records(ledger: str) -> int:
-    return sum(1 for _, record in _ledger_lines(ledger) if record)
+    """The explained inputs' records: one per line of the output they vouch for."""
+    return sum(1 for _, kind in _ledger_lines(ledger) if kind == _EXPLAINED)
 
 
-def _segments(ledger: str, kept: int) -> tuple[list[tuple[int, int]], int]:
-    """The byte ranges of the ledger's segments holding its first ``kept`` records,
-    and the offset after the ``kept``-th record (where the ledger is cut)."""
+def _segments(ledger: str, kept: int) -> tuple[list[tuple[int, int]], int, bool]:
+    """The byte ranges of the ledger's segments holding its first ``kept`` explained
+    inputs' records (and the failed inputs' among them), and the offset after the
+    ``kept``-th (where the ledger is cut); and whether no source failed part way
+    among them (see :attr:`Done.placed`)."""
     with open(ledger, "rb") as book:
         offset = len(book.readline())
     segments = [(offset, offset)]
     count = 0
+    placed = True
     if kept:
-        for raw, record in _ledger_lines(ledger):
-            if not record:
+        for raw, kind in _ledger_lines(ledger):
+            placed = placed and kind != _UNREAD
+            if kind == _MARK:
                 segments.append((offset + len(raw), offset + len(raw)))
             offset += len(raw)
-            if record:
+            if kind == _EXPLAINED:
                 count += 1
                 segments[-1] = (segments[-1][0], offset)
                 if count == kept:
                     break
-    return [s for s in segments if s[1] > s[0]], offset
+    return [s for s in segments if s[1] > s[0]], offset, placed
 
 
 def _complete_lines(path: str, most: int) -> tuple[int, int]:
@@ -446,6 +497,8 @@ def _complete_lines(path: str, most: int) -> tuple[int, int]:
     return count, offset
 
 
+#: Failed inputs held before a run's first explanation opens its files, at most.
+_HELD_FAILURES = 10_000
 #: The ledger record that starts the records of a resumed run.
 RESUMED = {"resumed": True}
 
@@ -466,6 +519,7 @@ class LineWriter:
         self.append = append
         self._out: IO[str] | None = None
         self._ledger: IO[str] | None = None
+        self._failed: list[dict[str, Any]] = []  # failed inputs' records, until files open
 
     def write(self, line: str, name: str, content: str | None = None) -> None:
         """Write one explanation's ``line``, then its input's record: ``name`` and
@@ -477,6 +531,21 @@ class LineWriter:
         self._out.flush()
         if self._ledger is not None:
             record = {"input": name} if content is None else {"input": name, "content": content}
+            self._ledger.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._ledger.flush()
+
+    def write_failure(self, name: str, unread: bool = False) -> None:
+        """Record that input ``name`` failed (no line in the output), so a resume knows
+        the run met it; ``unread``: the failure is a source's rest, never read. Held
+        until the first explanation opens the files (a run that explains nothing
+        leaves none), unless many pile up."""
+        record = {"failed": name, "unread": True} if unread else {"failed": name}
+        if self._ledger is None and self.key is not None:
+            self._failed.append(record)
+            if len(self._failed) >= _HELD_FAILURES:
+                self._open()  # writes the held names, this one the last
+            return
+        if self._ledger is not None:
             self._ledger.write(json.dumps(record, ensure_ascii=False) + "\n")
             self._ledger.flush()
 
@@ -505,6 +574,9 @@ class LineWriter:
                         "seed": self.seed,
                     }
                     self._ledger.write(json.dumps(header) + "\n")
+                held, self._failed = self._failed, []
+                for failure in held:
+                    self._ledger.write(json.dumps(failure, ensure_ascii=False) + "\n")
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
