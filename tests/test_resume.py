@@ -291,6 +291,26 @@ def test_resume_knows_the_inputs_that_failed_and_refuses_one_never_met(tmp_path)
     # A source failed part way: its rest was never met, so nothing is misplaced.
     done = ledger_of(out, "a", ("unread", "src"), "c")
     assert [done.skips(name) for name in ["a", "src:2", "c"]] == [True, False, True]
+    # b failed and has been removed since: it had no line, so c, d go on.
+    done = ledger_of(out, "a", ("failed", "b"), ("failed", "b2"), "c")
+    assert [done.skips(name) for name in "acd"] == [True, True, False]
+    # An input that does not read now is not refused here: it fails on its own.
+    done = ledger_of(out, "a", "b")
+    assert done.skips("a") and not done.skips("broken", lambda: None) and done.skips("b")
+
+
+def test_a_name_given_twice_is_matched_to_each_runs_record_in_turn(tmp_path):
+    """a, b, a, c: the first run wrote a and b, a resumed one the second a (and c
+    in the second case). Each a takes one record: the first run's, then the
+    resumed run's (both used to be taken by the first a)."""
+    out = tmp_path / "x.jsonl"
+    done = ledger_of(out, "a", "b", "resumed", "a")
+    assert [done.skips(name) for name in "abac"] == [True, True, True, False]
+    done = ledger_of(out, "a", "b", "resumed", "a", "c")
+    assert [done.skips(name) for name in "abac"] == [True, True, True, True]
+    # b failed in the first run; the resumed run wrote it, then the second a.
+    done = ledger_of(out, "a", ("failed", "b"), "resumed", "b", "a")
+    assert [done.skips(name) for name in "abac"] == [True, True, True, False]
 
 
 def test_records_without_digests_are_not_checked(tmp_path):
@@ -308,7 +328,9 @@ def test_a_ledger_of_an_older_version_is_refused_by_name(tmp_path):
     write_stopped_run(out, [["a"]])
     ledger = Path(resume.ledger_path(str(out)))
     ledger.write_text(
-        ledger.read_text().replace('"lime_explain_resume": 2', '"lime_explain_resume": 1')
+        ledger.read_text().replace(
+            f'"lime_explain_resume": {resume.LEDGER_VERSION}', '"lime_explain_resume": 1'
+        )
     )
     with pytest.raises(UsageError, match=r"written by an older lime-explain \(ledger version 1\)"):
         resume.continue_from(str(out), "k")

@@ -53,8 +53,10 @@ except ImportError:  # not on POSIX: runs are not locked
 #: The ledger's name: the output's path plus this.
 LEDGER_SUFFIX = ".resume"
 #: The ledger format's version (its header's ``lime_explain_resume``): 2 added
-#: each record's ``content`` (and the settings' hash the training data's stamp).
-LEDGER_VERSION = 2
+#: each record's ``content`` (and the settings' hash the training data's stamp),
+#: 3 the failed inputs' records (a ledger without them cannot tell an input the
+#: stopped run never met from one that failed).
+LEDGER_VERSION = 3
 #: Bytes of a record's content digest (BLAKE2b): 64 bits, so an edited input
 #: passes for the one explained with odds of 1 in 1.8e19, in 16 characters a
 #: record (a ledger of 10 million rows grows by 300 MB, beside an output
@@ -159,14 +161,14 @@ class Done:
         #: Whether every input the stopped runs met is in the ledger (False when a
         #: source failed part way: its rest was never met, so no input is misplaced).
         self.placed = placed
-        #: (name, content digest or None, failed, file, end offset) of each segment's
-        #: next input
-        self._heads: list[tuple[str, str | None, bool, IO[bytes], int]] = []
-        for start, end in segments:
+        #: (name, content digest or None, failed, segment, file, end offset) of each
+        #: segment's next input; segments are numbered in the ledger's order
+        self._heads: list[tuple[str, str | None, bool, int, IO[bytes], int]] = []
+        for segment, (start, end) in enumerate(segments):
             if ledger is not None and end > start:
                 book = open(ledger, "rb")  # noqa: SIM115 - closed when the segment is used up
                 book.seek(start)
-                self._advance(book, end)
+                self._advance(segment, book, end)
 
     def __len__(self) -> int:
         return self.count
@@ -179,31 +181,44 @@ class Done:
         has ``name`` with a digest and the input's is another, or None (it no
         longer reads); records without a digest (a modality whose inputs have
         no content) are not checked. An input that failed in a stopped run is
-        not passed (it is tried again), and one no head matches while heads
-        are left raises :class:`MisplacedInputError`.
+        not passed (it is tried again; one removed since is passed over), and
+        one no head matches while heads are left raises
+        :class:`MisplacedInputError`, unless it does not read (it fails with
+        its own message, without a line).
         """
         matched = [head for head in self._heads if head[0] == name]
-        if not matched:
-            if self._heads and self.placed:
+        if not matched and self._heads and self.placed:
+            if content is not None and content() is None:
+                return False
+            # Failed inputs removed since had no line: passing them over loses nothing.
+            for head in [head for head in self._heads if head[2]]:
+                self._heads.remove(head)
+                self._advance(*head[3:], failed_too=False)
+            matched = [head for head in self._heads if head[0] == name]
+            if not matched and self._heads:
                 raise MisplacedInputError(name)
-            return False
-        explained = False
-        for head in matched:
-            _, digest, failed, book, end = head
-            if not failed:
-                if digest is not None and content is not None and content() != digest:
-                    raise ChangedInputError(name)
-                explained = True
+        # The same name in several segments: one explained record is this input's
+        # (the earliest run's; a name given twice has one in each run that wrote
+        # it), and so are the failed ones of the runs before it.
+        explained = [head for head in matched if not head[2]]
+        first = min(explained, key=lambda head: head[3]) if explained else None
+        if first is not None:
+            digest = first[1]
+            if digest is not None and content is not None and content() != digest:
+                raise ChangedInputError(name)
+        used = [head for head in matched if head[2] and (first is None or head[3] < first[3])]
+        for head in [*used, *([first] if first is not None else [])]:
             self._heads.remove(head)
-            self._advance(book, end)
-        return explained
+            self._advance(*head[3:])
+        return first is not None
 
-    def _advance(self, book: IO[bytes], end: int) -> None:
-        """Put the segment's next input at the head (or close it, used up)."""
+    def _advance(self, segment: int, book: IO[bytes], end: int, *, failed_too: bool = True) -> None:
+        """Put the segment's next input at the head (or close it, used up);
+        ``failed_too=False`` passes over failed inputs' records."""
         while book.tell() < end:
             record = _parse_record(book.readline())
-            if record is not None:
-                self._heads.append((*record, book, end))
+            if record is not None and (failed_too or not record[2]):
+                self._heads.append((*record, segment, book, end))
                 return
         book.close()
 
@@ -214,7 +229,7 @@ class Done:
 
     def close(self) -> None:
         for *_, book, _ in self._heads:
-            book.close()
+            book.close()  # (a segment's file is held by its one head)
         self._heads = []
 
 
