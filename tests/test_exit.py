@@ -162,3 +162,44 @@ def test_a_reader_that_leaves_early_costs_nothing_when_stdout_had_nothing(tmp_pa
         code = run.wait(timeout=120)
     assert (code, stderr) == (0, b"")
     assert len(out.read_text(encoding="utf-8").splitlines()) == 20
+
+
+def test_ctrl_c_landing_in_a_finalizer_stops_the_run_with_one_line(capsys, monkeypatch):
+    """A Ctrl-C whose KeyboardInterrupt lands in a ``__del__`` (a Dask future's, once)
+    cannot be raised there: Python printed "Exception ignored in ..." and its
+    traceback before the command's line. Now only the line, exit 130; other errors
+    in finalizers still reach the hook that was there before."""
+    import gc
+    import signal
+
+    from lime_cli.run import guard
+
+    seen: list[type] = []
+
+    def hook(unraisable: object) -> None:
+        seen.append(type(unraisable.exc_value))  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
+
+    class Interrupted:
+        def __del__(self) -> None:
+            guard.interrupt_once(signal.SIGINT, None)  # as the handler runs, inside __del__
+
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("a bug in a finalizer")
+
+    def body() -> int:
+        Broken()
+        Interrupted()
+        gc.collect()
+        return 0  # the run would go on: the interrupt was remembered
+
+    previous = signal.getsignal(signal.SIGINT)
+    with pytest.raises(SystemExit) as done:
+        guard.guarded(False, body)
+    assert done.value.code == 130
+    assert capsys.readouterr().err == "lime-explain: interrupted\n"
+    assert seen == [ValueError]  # KeyboardInterrupt dropped, the rest passed on
+    assert sys.unraisablehook is hook  # the hook before is back
+    assert signal.getsignal(signal.SIGINT) == previous

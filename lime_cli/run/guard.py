@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -128,6 +131,8 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
     global _interrupted
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, interrupt_once) if main else None
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_quiet_interrupt, previous_hook)
     _interrupted = False
     try:
         code = body()
@@ -156,6 +161,18 @@ def guarded(debug: bool, body: Callable[[], int]) -> None:
         )
         code = EXIT_INTERNAL
     finally:
+        sys.unraisablehook = previous_hook
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     raise SystemExit(code)
+
+
+def _quiet_interrupt(others: Callable[[Any], object], unraisable: Any) -> None:
+    """``sys.unraisablehook`` while a command runs: a KeyboardInterrupt raised where
+    Python cannot raise it (a finalizer, such as a Dask future's ``__del__`` run
+    when the Ctrl-C lands) is dropped without the "Exception ignored" traceback;
+    :func:`interrupt_once` remembered it, so the run still stops there. Others go
+    to ``others``, the hook before."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    others(unraisable)
