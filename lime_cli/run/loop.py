@@ -26,13 +26,7 @@ from lime_cli.run.encoded import LineEncodingTask, line_of
 from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import printing, progress_bar
-from lime_cli.run.resume import (
-    ChangedInputError,
-    LineWriter,
-    MisplacedInputError,
-    Progress,
-    content_digest,
-)
+from lime_cli.run.resume import LineWriter, Progress, ResumeRefusal, content_digest
 from lime_cli.run.settings import Settings, check_labels
 
 
@@ -111,9 +105,9 @@ def run_job(
         if isinstance(items, Sequence):
             try:
                 items = [item for item in items if new(item)]
-            except (ChangedInputError, MisplacedInputError) as exc:  # nothing written yet
+            except ResumeRefusal as exc:  # nothing written yet
                 done.close()
-                raise _refusal(exc, plan.streamed()[0]) from None
+                raise exc.for_output(plan.streamed()[0]) from None
         else:
             items = (item for item in items if new(item))
         if done and not settings.quiet:
@@ -153,7 +147,7 @@ def run_job(
     finished = False
     unread = False  # a source failed part way: its later inputs were never read
     # An input edited since it was explained, or one the stopped run never met there.
-    refused: ChangedInputError | MisplacedInputError | None = None
+    refused: ResumeRefusal | None = None
     try:
         with progress_bar("inputs", show_bar) as progress:
             for count, (item, (explanation, error)) in enumerate(pairs, start=1):
@@ -197,7 +191,7 @@ def run_job(
                 if progress is not None:
                     progress(count, total)
         finished = True
-    except (ChangedInputError, MisplacedInputError) as exc:  # from the stream, while skipping
+    except ResumeRefusal as exc:  # from the stream of inputs, while skipping
         refused = exc
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
@@ -212,7 +206,7 @@ def run_job(
         # order: no appending makes it right.
         assert resumed is not None
         resumed.cut_back(plan.streamed()[0])
-        raise _refusal(refused, plan.streamed()[0])
+        raise refused.for_output(plan.streamed()[0])
     if finished and unmatched:
         # Lines of inputs the stopped run did not have would never be matched again:
         # the files go back to what they were, and the stopped run can still finish.
@@ -229,21 +223,6 @@ def run_job(
     write_reports(plan, outcomes_all, failed_inputs)
     result.code = worst_exit_code(sorted(codes))
     return result
-
-
-def _refusal(error: ChangedInputError | MisplacedInputError, path: str) -> UsageError:
-    """Exit 2 for an input edited since ``path`` explained it, or one the stopped run
-    never met where it had gone past (nothing was added either way)."""
-    if isinstance(error, MisplacedInputError):
-        return UsageError(
-            f"{error.name} was not among the inputs the stopped run met there: inputs were "
-            f"added, removed or reordered since; nothing was added; resume with the stopped "
-            f"run's inputs, or remove {path} and {path}.resume to start over"
-        )
-    return UsageError(
-        f"{error.name} has changed since {path} explained it: nothing was added; restore the "
-        f"input to resume, or remove {path} and {path}.resume to start over"
-    )
 
 
 def write_reports(plan: OutputPlan, outcomes: list[Any], failed_inputs: list[Any]) -> None:

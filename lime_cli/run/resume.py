@@ -4,7 +4,7 @@ What a resumable output looks like: ``OUT.jsonl`` holds one explanation per
 line, in input order, exactly as an uninterrupted run writes it (nothing is
 added to the lines, so ``--format json`` and the file stay the same bytes).
 Beside it, while the run is under way, ``OUT.jsonl.resume`` (the *ledger*)
-holds a header line ``{"lime_explain_resume": 2, "settings": KEY, "seed": N}``
+holds a header line ``{"lime_explain_resume": 3, "settings": KEY, "seed": N}``
 and then one line ``{"input": ID, "content": DIGEST}`` per explanation
 written, in the same order, and ``{"failed": ID}`` per input that failed
 (no line in the output; ``"unread": true`` when the failure was a source's
@@ -28,10 +28,10 @@ not grow with the inputs done). An input met under a name the ledger holds
 but with other content stops the run (:class:`ChangedInputError`): its line
 in the file explains what it was, and no run could make the file right by
 appending. So does an input the stopped run never met where it had gone past
-(:class:`MisplacedInputError`: inputs added, removed or reordered since), at
-once rather than after the work. Since each input's random stream depends on the seed and the
-input alone, the finished file is byte for byte the file of an uninterrupted
-run.
+(:class:`MisplacedInputError`: inputs added, removed or reordered since),
+before anything is added. Since each input's random stream depends on the
+seed and the input alone, the finished file is byte for byte the file of an
+uninterrupted run.
 """
 
 from __future__ import annotations
@@ -108,21 +108,44 @@ def content_digest(content: bytes | None) -> str | None:
     return hashlib.blake2b(content, digest_size=DIGEST_BYTES).hexdigest()
 
 
-class ChangedInputError(UsageError):
+class ResumeRefusal(UsageError):
+    """An input that stops ``--resume`` (exit 2): no appending would make the output right."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+    def for_output(self, path: str) -> UsageError:
+        """The line the user reads, once ``path``'s files are cut back (nothing added)."""
+        raise NotImplementedError
+
+
+class ChangedInputError(ResumeRefusal):
     """An input met under the name of one in the output, with other content."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"{name} has changed since it was explained")
-        self.name = name
+        super().__init__(name, f"{name} has changed since it was explained")
+
+    def for_output(self, path: str) -> UsageError:
+        return UsageError(
+            f"{self.name} has changed since {path} explained it: nothing was added; restore "
+            f"the input to resume, or remove {path} and {path}.resume to start over"
+        )
 
 
-class MisplacedInputError(UsageError):
+class MisplacedInputError(ResumeRefusal):
     """An input the stopped run never met, where it had gone past: inputs were added,
     removed or reordered since (its lines would not be in input order)."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(f"{name} is not where the stopped run met its inputs")
-        self.name = name
+        super().__init__(name, f"{name} is not where the stopped run met its inputs")
+
+    def for_output(self, path: str) -> UsageError:
+        return UsageError(
+            f"{self.name} was not among the inputs the stopped run met there: inputs were "
+            f"added, removed or reordered since; nothing was added; resume with the stopped "
+            f"run's inputs, or remove {path} and {path}.resume to start over"
+        )
 
 
 def saved_seed(path: str) -> int | None:
@@ -186,9 +209,16 @@ class Done:
         :class:`MisplacedInputError`, unless it does not read (it fails with
         its own message, without a line).
         """
+        digests: list[str | None] = []  # the content's digest, once asked for
+
+        def digest_now() -> str | None:
+            if not digests:
+                digests.append(content() if content is not None else None)
+            return digests[0]
+
         matched = [head for head in self._heads if head[0] == name]
         if not matched and self._heads and self.placed:
-            if content is not None and content() is None:
+            if content is not None and digest_now() is None:
                 return False
             # Failed inputs removed since had no line: passing them over loses nothing.
             for head in [head for head in self._heads if head[2]]:
@@ -204,7 +234,7 @@ class Done:
         first = min(explained, key=lambda head: head[3]) if explained else None
         if first is not None:
             digest = first[1]
-            if digest is not None and content is not None and content() != digest:
+            if digest is not None and content is not None and digest_now() != digest:
                 raise ChangedInputError(name)
         used = [head for head in matched if head[2] and (first is None or head[3] < first[3])]
         for head in [*used, *([first] if first is not None else [])]:
@@ -417,8 +447,8 @@ _EXPLAINED, _FAILED, _UNREAD, _MARK = "explained", "failed", "unread", "mark"
 
 def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, str]]:
     """The ledger's complete, readable lines after its header, each with its kind
-    (``_EXPLAINED``, ``_FAILED``, ``_MARK``); stops at the first half-written or
-    foreign line."""
+    (``_EXPLAINED``, ``_FAILED``, ``_UNREAD``, ``_MARK``); stops at the first
+    half-written or foreign line."""
     with open(ledger, "rb") as book:
         book.readline()
         for raw in book:
@@ -544,10 +574,7 @@ class LineWriter:
         assert self._out is not None
         self._out.write(line + "\n")
         self._out.flush()
-        if self._ledger is not None:
-            record = {"input": name} if content is None else {"input": name, "content": content}
-            self._ledger.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._ledger.flush()
+        self._record({"input": name} if content is None else {"input": name, "content": content})
 
     def write_failure(self, name: str, unread: bool = False) -> None:
         """Record that input ``name`` failed (no line in the output), so a resume knows
@@ -560,9 +587,14 @@ class LineWriter:
             if len(self._failed) >= _HELD_FAILURES:
                 self._open()  # writes the held names, this one the last
             return
+        self._record(record)
+
+    def _record(self, record: dict[str, Any], flush: bool = True) -> None:
+        """One ledger line (none without a ledger)."""
         if self._ledger is not None:
             self._ledger.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._ledger.flush()
+            if flush:
+                self._ledger.flush()
 
     def _open(self) -> None:
         try:
@@ -581,17 +613,17 @@ class LineWriter:
             self._out = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="\n")
             if self._ledger is not None:
                 if self.append:  # this run's records: a segment of their own (see Done)
-                    self._ledger.write(json.dumps(RESUMED) + "\n")
+                    self._record(RESUMED, flush=False)
                 else:
                     header = {
                         "lime_explain_resume": LEDGER_VERSION,
                         "settings": self.key,
                         "seed": self.seed,
                     }
-                    self._ledger.write(json.dumps(header) + "\n")
+                    self._record(header, flush=False)
                 held, self._failed = self._failed, []
                 for failure in held:
-                    self._ledger.write(json.dumps(failure, ensure_ascii=False) + "\n")
+                    self._record(failure, flush=False)
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
