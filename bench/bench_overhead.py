@@ -40,11 +40,19 @@ The steps' sum per row leaves out what no step covers (each row's random
 stream and domain, the loop, the progress bar). So each case also runs with
 ``--marginal`` (5) times as many rows: the difference of the two runs, per
 extra row, is what one more row costs end to end, and its share outside the
-model the figure issue 14 asks about (``--marginal 0`` skips it). Run:
+model the figure issue 14 asks about (``--marginal 0`` skips it).
+
+With ``--lime N``, lime 0.2.0.1's own loop (``explain_instance`` per input, in
+a fresh process) explains the case's first ``N`` inputs with the same model
+and sample count, its model's ``predict_proba`` timed the same way: what one
+input costs lime outside the model puts ours beside the only other figure of
+its kind (lime fits no intervals, ties or stability; ours does). Tables go to
+lime as numbers (the pipeline's city label-encoded and decoded around each
+call, which counts as outside, as our "model input" does). Run:
 
     .venv/bin/python bench/bench_overhead.py [--case tabular] [--case tabular-fresh] [--case text]
         [--rows 200] [--num-samples 5000] [--docs 40] [--text-samples 5000] [--repeat 1]
-        [--marginal 5]
+        [--marginal 5] [--lime 0]
 """
 
 from __future__ import annotations
@@ -175,6 +183,63 @@ def child(args: argparse.Namespace) -> None:
     leave(SystemExit(0))  # ends as the console entry point does
 
 
+def lime_forest(train: str, rows: str, count: int, samples: int) -> tuple[float, float]:
+    """lime's loop over the forest's first ``count`` rows: its seconds and those in
+    ``predict_proba`` (the forest takes the 30 numbers as they are)."""
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from lime.lime_tabular import LimeTabularExplainer
+
+    forest = joblib.load(ROOT / "sample_models" / "breast_cancer_rf.joblib")
+    training = pd.read_csv(train).drop(columns=["diagnosis"])
+    spent = [0.0]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        started = time.perf_counter()
+        answers = forest.predict_proba(x)
+        spent[0] += time.perf_counter() - started
+        return np.asarray(answers)
+
+    explainer = LimeTabularExplainer(
+        training.to_numpy(dtype=float), feature_names=list(training.columns), random_state=0
+    )
+    table = pd.read_csv(rows).drop(columns=["diagnosis"]).head(count).to_numpy(dtype=float)
+    started = time.perf_counter()
+    for row in table:
+        explainer.explain_instance(row, predict, num_samples=samples)
+    return time.perf_counter() - started, spent[0]
+
+
+def lime_child(args: argparse.Namespace) -> None:
+    """lime's loop for one case in this process; prints its seconds as JSON."""
+    from bench_scale import lime_tabular, lime_text
+
+    kind, *rest = json.loads(args.argv)
+    if kind == "tabular-wide":
+        loop, model = lime_forest(rest[0], rest[1], int(rest[2]), int(rest[3]))
+    elif kind.startswith("tabular"):
+        loop, model = lime_tabular(rest[0], rest[1], rest[2], int(rest[3]), int(rest[4]))
+    else:
+        loop, model = lime_text(rest[0], rest[1], int(rest[2]), int(rest[3]))
+    print(json.dumps({"loop": loop, "model": model}), flush=True)
+
+
+def report_lime(argv: list[str], count: int, unit: str) -> None:
+    """Run lime's loop (``argv`` for :func:`lime_child`) and print what one input cost it."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--lime-child", "--argv", json.dumps(argv)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"lime: failed\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    each, model = result["loop"] / count, result["model"] / count
+    print(f"  lime's loop ({count} {unit}s, the same samples): {1000 * each:.2f} ms per {unit}, "
+          f"{1000 * model:.2f} ms in the model, {1000 * (each - model):.2f} ms "
+          f"({(each - model) / each:.1%}) outside the model", flush=True)  # fmt: skip
+
+
 def run_case(case: str, argv: list[str], count: int, repeat: int) -> dict[str, Any]:
     """The case's breakdown (the fastest of ``repeat`` runs) and its wall-clock time."""
     env = {
@@ -239,6 +304,7 @@ def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
     counts = [args.rows if case.startswith("tabular") else args.docs]
     if args.marginal > 1:
         counts.append(counts[0] * args.marginal)
+    lime_count = min(args.lime, counts[0])  # inputs for lime's loop (0: none)
     if case == "tabular-wide":
         forest = ROOT / "sample_models" / "breast_cancer_rf.joblib"
         if not forest.exists():
@@ -255,6 +321,9 @@ def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
         ]  # fmt: skip
         name = f"{case}: random forest, 30 columns, each row's own samples, {counts[0]} rows, "
         name, unit = name + f"{args.num_samples} samples", "row"
+        lime = ["tabular-wide", str(tables / "breast_cancer_train.csv"),
+                repeated_rows(tables / "breast_cancer_test.csv", folder, max(1, lime_count)),
+                lime_count, args.num_samples]  # fmt: skip
     elif case.startswith("tabular"):
         fresh = case == "tabular-fresh"
         paths = make_tabular(folder, counts)
@@ -264,6 +333,8 @@ def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
              "1", "--out", out, *(["--fresh-samples"] if fresh else [])]
             for n in counts
         ]  # fmt: skip
+        lime = [case, paths["model"], paths["train"], paths[str(counts[0])], lime_count,
+                args.num_samples]  # fmt: skip
         drawn = "each row's own samples" if fresh else "shared draws"
         name = f"{case}: GradientBoosting pipeline, {drawn}, {counts[0]} rows, "
         name, unit = name + f"{args.num_samples} samples", "row"
@@ -279,10 +350,13 @@ def measure(case: str, args: argparse.Namespace, folder: Path) -> None:
         ]  # fmt: skip
         name = f"text: BBC random forest, {counts[0]} articles, {args.text_samples} samples"
         unit = "doc"
+        lime = ["text", str(bbc), make_text(folder, counts[0]), lime_count, args.text_samples]
     results = [run_case(case, argv, n, args.repeat) for argv, n in zip(argvs, counts)]
     report(name, results[0], unit)
     if len(results) > 1:
         report_marginal(results[0], results[1], unit)
+    if lime_count > 0:
+        report_lime([str(a) for a in lime], lime_count, unit)
 
 
 def repeated_rows(source: Path, folder: Path, count: int) -> str:
@@ -304,13 +378,19 @@ def main() -> None:
     parser.add_argument(
         "--marginal", type=int, default=5, help="also run N times the inputs (below 2: skip)"
     )
+    parser.add_argument("--lime", type=int, default=0,
+                        help="also lime's loop over the first N inputs (0: skip)")  # fmt: skip
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
+    parser.add_argument("--lime-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--argv", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
     if args.child:
         child(args)
         return
-    sys.path.insert(0, str(ROOT / "bench"))
+    if args.lime_child:
+        lime_child(args)
+        return
     print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}; --jobs 1")
     with tempfile.TemporaryDirectory(prefix="lime-bench-overhead-") as tmp:
         for case in args.case or CASES:
