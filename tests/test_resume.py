@@ -573,6 +573,54 @@ def test_no_file_when_nothing_was_explained(data, tmp_path):
     assert not out.exists() and not (tmp_path / "none.jsonl.resume").exists()
 
 
+def unreadable_rows(data: dict[str, str], folder: Path) -> str:
+    """The rows with a word in column a: every row fails on its own (exit 3)."""
+    frame = pd.read_csv(data["rows.csv"]).astype({"a": object})
+    frame["a"] = "abc"
+    path = folder / "unreadable.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def failing_args(data: dict[str, str], out: Path, rows: str) -> list[str]:
+    """The usual command (trained on the good rows) over ``rows``."""
+    argv = args(data, out)
+    argv[argv.index("--all") + 1] = rows
+    return argv
+
+
+def test_no_file_when_failures_alone_opened_the_files(data, tmp_path, monkeypatch):
+    """Past _HELD_FAILURES failed inputs the files open before any explanation; a run
+    that then explains nothing still leaves none, as with fewer failures."""
+    monkeypatch.setattr(resume, "_HELD_FAILURES", 5)
+    opened = []
+    real = resume.LineWriter._open
+
+    def noting(self: Any) -> None:
+        opened.append(self.path)
+        real(self)
+
+    monkeypatch.setattr(resume.LineWriter, "_open", noting)
+    out = tmp_path / "none.jsonl"
+    result = run(*failing_args(data, out, unreadable_rows(data, tmp_path)))
+    assert result.exit_code == 3 and opened == [str(out)]
+    assert result.stderr.count("cannot read 'abc'") == 320
+    assert not out.exists() and not (tmp_path / "none.jsonl.resume").exists()
+
+
+def test_a_stopped_run_of_failures_alone_keeps_its_ledger(data, tmp_path, monkeypatch):
+    """Stopped after the failures opened the files: the empty output and its ledger
+    stay (the run is resumable), only a finished run removes them."""
+    monkeypatch.setattr(resume, "_HELD_FAILURES", 5)
+    out = tmp_path / "none.jsonl"
+    stopping_after(20, monkeypatch)
+    result = run(*failing_args(data, out, unreadable_rows(data, tmp_path)))
+    assert result.exit_code == 130
+    assert out.read_bytes() == b""
+    records = (tmp_path / "none.jsonl.resume").read_text().splitlines()
+    assert len(records) == 1 + 20 and all('"failed"' in r for r in records[1:])
+
+
 # -- Ctrl-C to a real process ---------------------------------------------------------
 
 

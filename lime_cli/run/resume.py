@@ -36,6 +36,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -552,9 +553,11 @@ class LineWriter:
     """Writes one explanation per line to ``path`` as each arrives, with its ledger.
 
     The files are opened at the first explanation (a run that explains
-    nothing leaves no file); ``append`` continues a resumed file. Each line
-    is flushed before its ledger record, so the ledger never vouches for a
-    line that is not there. ``key`` None: no ledger (not resumable).
+    nothing leaves no file: one whose failures opened them, see
+    :data:`_HELD_FAILURES`, removes them when it finishes); ``append``
+    continues a resumed file. Each line is flushed before its ledger record,
+    so the ledger never vouches for a line that is not there. ``key`` None: no
+    ledger (not resumable).
     """
 
     def __init__(self, path: str, key: str | None, seed: int | None, append: bool) -> None:
@@ -565,6 +568,7 @@ class LineWriter:
         self._out: IO[str] | None = None
         self._ledger: IO[str] | None = None
         self._failed: list[dict[str, Any]] = []  # failed inputs' records, until files open
+        self._lines = 0  # explanations this run wrote
 
     def write(self, line: str, name: str, content: str | None = None) -> None:
         """Write one explanation's ``line``, then its input's record: ``name`` and
@@ -574,6 +578,7 @@ class LineWriter:
         assert self._out is not None
         self._out.write(line + "\n")
         self._out.flush()
+        self._lines += 1
         self._record({"input": name} if content is None else {"input": name, "content": content})
 
     def write_failure(self, name: str, unread: bool = False) -> None:
@@ -628,10 +633,16 @@ class LineWriter:
             raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
     def close(self, finished: bool) -> None:
-        """Close the files; a finished run's ledger is removed (nothing to resume)."""
+        """Close the files; a finished run's ledger is removed (nothing to resume),
+        and so is an output it made and wrote nothing to (its inputs all failed,
+        more of them than :data:`_HELD_FAILURES`): as when there were fewer."""
         for handle in (self._out, self._ledger):
             if handle is not None:
                 handle.close()
+        made_empty = self._out is not None and not self.append and not self._lines
+        if finished and made_empty and os.path.isfile(self.path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
         if finished and self._ledger is not None:
             os.unlink(ledger_path(self.path))
         elif finished and self.key is not None and self.append:
