@@ -756,6 +756,37 @@ def test_a_resume_given_other_inputs_keeps_the_ledger(data, tmp_path, monkeypatc
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
 
 
+def test_an_output_named_through_a_link_shares_the_files_ledger_and_lock(
+    data, tmp_path, monkeypatch
+):
+    """A symlink to the output is the same output: a run through the link is refused
+    while the file's run holds its ledger (before, the link had a ledger of its own:
+    the second run overwrote the first one's file while it was being written, and
+    both exited 0), and --resume through the link finishes the stopped run."""
+    import fcntl
+
+    argv, _, out = stopped_copy(data, tmp_path, monkeypatch, "--seed", "3")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(out.name)
+    through_link = [str(link) if a == str(out) else a for a in argv]
+    before = out.read_bytes()
+    with open(f"{out}.resume", "rb") as held:  # as the file's own run holds it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        for more in ((), ("--resume",)):
+            refused = run(*through_link, *more)
+            assert refused.exit_code == 2
+            assert refused.stderr == (
+                f"lime-explain: usage error: {link} is being written by a lime-explain that "
+                f"is still running (it holds {out}.resume): wait for it to end, or stop it "
+                "and then --resume\n"
+            )
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert out.read_bytes() == before and not (tmp_path / "link.jsonl.resume").exists()
+    assert run(*through_link, "--resume").exit_code == 0
+    assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    assert not (tmp_path / "part.jsonl.resume").exists()
+
+
 def test_resume_with_nothing_to_resume_says_so_and_names_the_seed(data, tmp_path):
     out = tmp_path / "new.jsonl"
     result = run(*args(data, out, "--resume"))

@@ -23,6 +23,7 @@ from lime_cli.run.resume import (
     Progress,
     check_finished,
     continue_from,
+    ledger_path,
     saved_seed,
     settings_key,
 )
@@ -73,7 +74,7 @@ def _refuse_to_overwrite_a_stopped_run(plan: OutputPlan) -> None:
     import os
 
     from lime_cli.errors import UsageError
-    from lime_cli.run.resume import ledger_path, refuse_if_running
+    from lime_cli.run.resume import refuse_if_running
 
     for path in plan.streamed():
         if os.path.exists(ledger_path(path)):
@@ -116,7 +117,7 @@ def _resuming(
             # Only the missing ledger says the run ended: its lines are not counted
             # against the inputs (a ledger removed by hand looks the same).
             f"lime-explain: {path} has {count} explanation{'s' * (count != 1)} and no "
-            f"{path}.resume, so the run that wrote it ended: nothing to do",
+            f"{ledger_path(path)}, so the run that wrote it ended: nothing to do",
             err=True,
         )
     return settings, progress

@@ -26,7 +26,13 @@ from lime_cli.run.encoded import LineEncodingTask, line_of
 from lime_cli.run.guard import report_error, stop_if_interrupted
 from lime_cli.run.outputs import OutputPlan, RunResult
 from lime_cli.run.progress import printing, progress_bar
-from lime_cli.run.resume import LineWriter, Progress, ResumeRefusal, content_digest
+from lime_cli.run.resume import (
+    LineWriter,
+    Progress,
+    ResumeRefusal,
+    content_digest,
+    ledger_path,
+)
 from lime_cli.run.settings import Settings, check_labels
 
 
@@ -93,7 +99,7 @@ def run_job(
             # not even the seed; said even with --quiet, as 'nothing to do' is.
             path = plan.streamed()[0]
             click.echo(
-                f"lime-explain: {path}: nothing to resume (no output, no {path}.resume): "
+                f"lime-explain: {path}: nothing to resume (no output, no {ledger_path(path)}): "
                 f"a new run, --seed {settings.params.seed}",
                 err=True,
             )
@@ -215,7 +221,7 @@ def run_job(
         resumed.cut_back(path)
         raise UsageError(
             f"{path} holds explanations of inputs not given this time, or given in another "
-            f"order: nothing was added; resume with the stopped run's inputs ({path}.resume "
+            f"order: nothing was added; resume with the stopped run's inputs ({ledger_path(path)} "
             "is kept; remove it to keep the file as it is)"
         )
     if result.explanations and plan.written_at_end():

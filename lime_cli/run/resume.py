@@ -66,6 +66,11 @@ DIGEST_BYTES = 8
 
 
 def ledger_path(path: str) -> str:
+    """The ledger of output ``path``: beside the file itself. An output given as a
+    symlink has its target's ledger (and lock), so a run through a link and a run
+    through the file's own name cannot both write it unawares."""
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     return path + LEDGER_SUFFIX
 
 
@@ -130,7 +135,7 @@ class ChangedInputError(ResumeRefusal):
     def for_output(self, path: str) -> UsageError:
         return UsageError(
             f"{self.name} has changed since {path} explained it: nothing was added; restore "
-            f"the input to resume, or remove {path} and {path}.resume to start over"
+            f"the input to resume, or remove {path} and {ledger_path(path)} to start over"
         )
 
 
@@ -145,7 +150,7 @@ class MisplacedInputError(ResumeRefusal):
         return UsageError(
             f"{self.name} was not among the inputs the stopped run met there: inputs were "
             f"added, removed or reordered since; nothing was added; resume with the stopped "
-            f"run's inputs, or remove {path} and {path}.resume to start over"
+            f"run's inputs, or remove {path} and {ledger_path(path)} to start over"
         )
 
 
