@@ -787,6 +787,52 @@ def test_an_output_named_through_a_link_shares_the_files_ledger_and_lock(
     assert not (tmp_path / "part.jsonl.resume").exists()
 
 
+def limited_to(size: int) -> Any:
+    """A preexec function: files the process writes are cut at ``size`` bytes (a
+    full disk's EFBIG; Python ignores SIGXFSZ, so writes fail instead)."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+def test_a_full_disk_says_so_in_one_line_and_the_run_resumes(data, tmp_path):
+    """A write that fails (here a file size limit; ENOSPC alike) was an internal error,
+    exit 5; now exit 3, one line, and --resume finishes the file byte for byte."""
+    whole = tmp_path / "whole.jsonl"
+    assert run(*args(data, whole, "--seed", "4")).exit_code == 0
+    out = tmp_path / "full.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "lime_cli", *args(data, out, "--seed", "4")]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=limited_to(40_000))  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert done.stderr == (
+        f"lime-explain: output error: {out}: cannot write: File too large; the explanations "
+        "written before are kept, and the same command with --resume goes on from them\n"
+    )
+    kept = out.read_bytes()
+    assert 0 < len(kept) <= 40_000 and whole.read_bytes().startswith(kept[: kept.rfind(b"\n")])
+    resumed = subprocess.run([*argv, "--resume"], env=env, capture_output=True, timeout=300)
+    assert resumed.returncode == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
+def test_an_output_that_is_a_full_device_gets_one_line_and_no_ledger(data, tmp_path):
+    """/dev/full behind a link: exit 3 and one line (was exit 5), and no ledger beside
+    the device (an output that is not a regular file cannot be resumed)."""
+    link = tmp_path / "full.jsonl"
+    link.symlink_to("/dev/full")
+    had = os.path.exists("/dev/full.resume")
+    result = run(*args(data, link, "--seed", "4"))
+    assert result.exit_code == 3
+    assert result.stderr == (
+        f"lime-explain: output error: {link}: cannot write: No space left on device\n"
+    )
+    assert (
+        os.path.exists("/dev/full.resume") == had and not (tmp_path / "full.jsonl.resume").exists()
+    )
+
+
 def test_resume_with_nothing_to_resume_says_so_and_names_the_seed(data, tmp_path):
     out = tmp_path / "new.jsonl"
     result = run(*args(data, out, "--resume"))

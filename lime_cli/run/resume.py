@@ -567,13 +567,16 @@ class LineWriter:
 
     def __init__(self, path: str, key: str | None, seed: int | None, append: bool) -> None:
         self.path = path
-        self.key = key
+        # A device or a pipe (/dev/full, a named pipe, or a link to one) cannot be
+        # resumed: it gets no ledger (which would land beside the device).
+        self.key = key if not os.path.exists(path) or os.path.isfile(path) else None
         self.seed = seed
         self.append = append
         self._out: IO[str] | None = None
         self._ledger: IO[str] | None = None
         self._failed: list[dict[str, Any]] = []  # failed inputs' records, until files open
         self._lines = 0  # explanations this run wrote
+        self._broken = False  # a write failed (said once; closing may fail the same way)
 
     def write(self, line: str, name: str, content: str | None = None) -> None:
         """Write one explanation's ``line``, then its input's record: ``name`` and
@@ -581,8 +584,11 @@ class LineWriter:
         if self._out is None:
             self._open()
         assert self._out is not None
-        self._out.write(line + "\n")
-        self._out.flush()
+        try:
+            self._out.write(line + "\n")
+            self._out.flush()
+        except OSError as exc:
+            raise self._cannot_write(exc) from None
         self._lines += 1
         self._record({"input": name} if content is None else {"input": name, "content": content})
 
@@ -602,9 +608,26 @@ class LineWriter:
     def _record(self, record: dict[str, Any], flush: bool = True) -> None:
         """One ledger line (none without a ledger)."""
         if self._ledger is not None:
-            self._ledger.write(json.dumps(record, ensure_ascii=False) + "\n")
-            if flush:
-                self._ledger.flush()
+            try:
+                self._ledger.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if flush:
+                    self._ledger.flush()
+            except OSError as exc:
+                raise self._cannot_write(exc, ledger_path(self.path)) from None
+
+    def _cannot_write(self, exc: OSError, path: str | None = None) -> OutputError:
+        """The error for a write that failed (a full disk, a file size limit): exit 3,
+        the lines before it kept for ``--resume`` when there is a ledger. The
+        files' buffers are dropped, so closing them does not fail again."""
+        self._broken = True
+        where = path or self.path
+        reason = exc.strerror or str(exc)
+        if self.key is None:
+            return OutputError(f"{where}: cannot write: {reason}")
+        return OutputError(
+            f"{where}: cannot write: {reason}; the explanations written before are kept, "
+            "and the same command with --resume goes on from them"
+        )
 
     def _open(self) -> None:
         try:
@@ -643,7 +666,11 @@ class LineWriter:
         more of them than :data:`_HELD_FAILURES`): as when there were fewer."""
         for handle in (self._out, self._ledger):
             if handle is not None:
-                handle.close()
+                try:
+                    handle.close()
+                except OSError as exc:
+                    if not self._broken:  # else already said: the same failure again
+                        raise self._cannot_write(exc) from None
         made_empty = self._out is not None and not self.append and not self._lines
         if finished and made_empty and os.path.isfile(self.path):
             with contextlib.suppress(FileNotFoundError):
