@@ -833,6 +833,62 @@ def test_an_output_that_is_a_full_device_gets_one_line_and_no_ledger(data, tmp_p
     )
 
 
+def test_a_run_that_ended_with_failed_inputs_keeps_its_ledger_to_try_them_again(data, tmp_path):
+    """Row 7 does not read: the run ends (exit 3) keeping its ledger, so --resume
+    tries row 7 again: exit 3 while it fails, then, fixed, its line at the end and
+    the ledger gone. Before, the ledger was removed and --resume said 'nothing to
+    do' with exit 0: a CI gate that always adds --resume passed with a row missing."""
+    rows = tmp_path / "rows.csv"
+    good = Path(data["rows.csv"]).read_text(encoding="utf-8")
+    lines = good.splitlines()
+    bad_row = 7
+    cells = lines[bad_row + 1].split(",")
+    lines[bad_row + 1] = ",".join(["abc", *cells[1:]])
+    rows.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, ledger = tmp_path / "o.jsonl", tmp_path / "o.jsonl.resume"
+    argv = args(data, out, "--seed", "6")
+    argv[argv.index("--all") + 1] = str(rows)
+    failed = f"lime-explain: input error: {rows} row {bad_row}: cannot read 'abc' in column 'a' as a number\n"
+    kept = f"lime-explain: {ledger} is kept: 1 input failed; the same command with --resume tries it again\n"
+    first = run(*argv)
+    assert first.exit_code == 3 and first.stderr == failed + kept
+    assert json.loads(ledger.read_text(encoding="utf-8").splitlines()[-1]) == {
+        "ended": True,
+        "failed": 1,
+    }
+    before = out.read_bytes()
+    again = run(*argv, "--resume")
+    assert again.exit_code == 3 and again.stderr.endswith(failed + kept)
+    assert out.read_bytes() == before and ledger.exists()
+    rows.write_text(good, encoding="utf-8")
+    fixed = run(*argv, "--resume")
+    assert fixed.exit_code == 0 and not ledger.exists()
+    whole = tmp_path / "whole.jsonl"
+    assert run(*[str(whole) if a == str(out) else a for a in argv]).exit_code == 0
+    expected = whole.read_bytes().splitlines(keepends=True)
+    # Row 7's line comes at the end (the others were written in order before).
+    assert out.read_bytes() == b"".join(
+        expected[:bad_row] + expected[bad_row + 1 :] + [expected[bad_row]]
+    )
+
+
+def test_a_run_without_resume_starts_over_on_a_run_that_ended_with_failures(data, tmp_path):
+    """Only a stopped run's ledger stops a run without --resume: one that ended with
+    failures holds nothing a new run would not write again."""
+    rows = tmp_path / "rows.csv"
+    good = Path(data["rows.csv"]).read_text(encoding="utf-8")
+    rows.write_text(good.replace("\n", "\nabc,1,2\n", 1), encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    argv = args(data, out, "--seed", "6")
+    argv[argv.index("--all") + 1] = str(rows)
+    assert run(*argv).exit_code == 3 and (tmp_path / "o.jsonl.resume").exists()
+    rows.write_text(good, encoding="utf-8")
+    assert run(*argv).exit_code == 0 and not (tmp_path / "o.jsonl.resume").exists()
+    whole = tmp_path / "whole.jsonl"
+    assert run(*[str(whole) if a == str(out) else a for a in argv]).exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()
+
+
 def test_resume_with_nothing_to_resume_says_so_and_names_the_seed(data, tmp_path):
     out = tmp_path / "new.jsonl"
     result = run(*args(data, out, "--resume"))

@@ -224,6 +224,15 @@ def run_job(
             f"order: nothing was added; resume with the stopped run's inputs ({ledger_path(path)} "
             "is kept; remove it to keep the file as it is)"
         )
+    for writer in writers:
+        if writer.kept_for_failures:  # said even with --quiet: it explains the file left
+            count = writer.failures
+            click.echo(
+                f"lime-explain: {ledger_path(writer.path)} is kept: {count} input"
+                f"{'s' * (count != 1)} failed; the same command with --resume tries "
+                f"{'them' if count != 1 else 'it'} again",
+                err=True,
+            )
     if result.explanations and plan.written_at_end():
         plan.write_files(result.explanations)
     write_reports(plan, outcomes_all, failed_inputs)

@@ -15,7 +15,11 @@ options, seed); ``ID`` is the input's name (``rows.csv row 17``,
 a document's text, an image file's bytes), so an input edited since is not
 taken for the one explained; a resumed run's records start with a line
 ``{"resumed": true}``. The ledger is removed when the run ends; one left
-behind means the run was stopped and can be resumed. While a run writes, it
+behind means the run was stopped and can be resumed, or (its last line
+``{"ended": true, "failed": N}``) that it ended with inputs that failed, which
+``--resume`` tries again (a run without ``--resume`` starts over on top of
+such an output: nothing of it is lost that a new run would not write again).
+While a run writes, it
 holds the ledger locked, so a run still going is never taken for a stopped
 one (:func:`refuse_if_running`).
 
@@ -447,13 +451,13 @@ def _header(ledger: str) -> dict[str, Any] | None:
 
 #: What a ledger line after the header is: an explained input's record (it
 #: vouches for a line of the output), a failed input's, a source's unread rest,
-#: or the mark of a resumed run.
-_EXPLAINED, _FAILED, _UNREAD, _MARK = "explained", "failed", "unread", "mark"
+#: the mark of a resumed run, or the mark of a run that ended with failed inputs.
+_EXPLAINED, _FAILED, _UNREAD, _MARK, _ENDED = "explained", "failed", "unread", "mark", "ended"
 
 
 def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, str]]:
     """The ledger's complete, readable lines after its header, each with its kind
-    (``_EXPLAINED``, ``_FAILED``, ``_UNREAD``, ``_MARK``); stops at the first
+    (``_EXPLAINED``, ``_FAILED``, ``_UNREAD``, ``_MARK``, ``_ENDED``); stops at the first
     half-written or foreign line."""
     with open(ledger, "rb") as book:
         book.readline()
@@ -473,6 +477,8 @@ def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, str]]:
                 yield raw, _UNREAD if record.get("unread") else _FAILED
             elif record == RESUMED:
                 yield raw, _MARK
+            elif isinstance(record, dict) and record.get("ended") is True:
+                yield raw, _ENDED
             else:
                 return
 
@@ -554,6 +560,24 @@ _HELD_FAILURES = 10_000
 RESUMED = {"resumed": True}
 
 
+def ended_with_failures(path: str) -> int | None:
+    """How many inputs failed in the run that wrote ``path``, when it ended and kept
+    its ledger for them (the ledger's last line says so); None when its ledger is
+    a stopped run's (or there is none). Reads the ledger's last bytes only."""
+    try:
+        with open(ledger_path(path), "rb") as book:
+            book.seek(0, os.SEEK_END)
+            book.seek(max(0, book.tell() - 256))
+            last = book.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        record = json.loads(last)
+    except (OSError, ValueError):
+        return None
+    if isinstance(record, dict) and record.get("ended") is True:
+        failed = record.get("failed")
+        return failed if isinstance(failed, int) else 0
+    return None
+
+
 class LineWriter:
     """Writes one explanation per line to ``path`` as each arrives, with its ledger.
 
@@ -577,6 +601,8 @@ class LineWriter:
         self._failed: list[dict[str, Any]] = []  # failed inputs' records, until files open
         self._lines = 0  # explanations this run wrote
         self._broken = False  # a write failed (said once; closing may fail the same way)
+        self.failures = 0  # inputs that failed in this run
+        self.kept_for_failures = False  # closed finished, its ledger kept for them
 
     def write(self, line: str, name: str, content: str | None = None) -> None:
         """Write one explanation's ``line``, then its input's record: ``name`` and
@@ -598,6 +624,7 @@ class LineWriter:
         until the first explanation opens the files (a run that explains nothing
         leaves none), unless many pile up."""
         record = {"failed": name, "unread": True} if unread else {"failed": name}
+        self.failures += 1
         if self._ledger is None and self.key is not None:
             self._failed.append(record)
             if len(self._failed) >= _HELD_FAILURES:
@@ -663,7 +690,19 @@ class LineWriter:
     def close(self, finished: bool) -> None:
         """Close the files; a finished run's ledger is removed (nothing to resume),
         and so is an output it made and wrote nothing to (its inputs all failed,
-        more of them than :data:`_HELD_FAILURES`): as when there were fewer."""
+        more of them than :data:`_HELD_FAILURES`): as when there were fewer.
+
+        A finished run whose inputs failed keeps its ledger, ended by
+        ``{"ended": true, "failed": N}``: ``--resume`` then tries exactly those
+        inputs again (explained at the end of the file if they read now), as
+        after a stop; without the ledger it could only call the file done.
+        """
+        if finished and self.failures and self.key is not None and (self._lines or self.append):
+            if self._ledger is None:  # a resumed run that only met failures again
+                self._open()
+            self._record({"ended": True, "failed": self.failures})
+            self.kept_for_failures = True
+            finished = False  # the ledger stays
         for handle in (self._out, self._ledger):
             if handle is not None:
                 try:
