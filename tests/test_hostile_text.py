@@ -219,8 +219,11 @@ def test_undecodable_file_names_are_reported_and_written_without_crashing(model,
                     "--forbid", "nothing", "--junit", str(junit))  # fmt: skip
     assert result.exit_code == 3, result.stderr
     assert "Traceback" not in result.stderr
-    (line,) = result.stderr.splitlines()  # the bad file, its newline flattened
+    line, kept = result.stderr.splitlines()  # the bad file, its newline flattened
     assert "bad\ufffd name.txt: not valid UTF-8" in line
+    assert kept == f"lime-explain: {out}.resume is kept: 1 input failed; the same command " + (
+        "with --resume tries it again"
+    )
     (written,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert written["input"]["name"] == str(tmp_path / "good\ufffdname.txt")
     assert "good\ufffd" in result.stdout  # the terminal table, on a strict UTF-8 stdout

@@ -453,8 +453,10 @@ def test_resume_after_the_training_data_changed_is_refused(data, tmp_path, monke
     stopped(argv, monkeypatch)
     train.write_text(text + text.splitlines()[1] + "\n", encoding="utf-8")  # one row more
     refused = run(*argv, "--resume")
-    assert refused.exit_code == 2 and "written with other settings (model, training data" in (
-        refused.stderr
+    assert (
+        refused.exit_code == 2
+        and "written with other settings (the --train file's size or time differs)"
+        in (refused.stderr)
     )
     train.write_text(text, encoding="utf-8")  # the same bytes, but a new time: still refused
     assert run(*argv, "--resume").exit_code == 2
@@ -478,8 +480,39 @@ def test_resume_with_other_settings_is_refused(data, tmp_path, monkeypatch):
     before = out.read_bytes()
     result = run(*args(data, out, "--seed", "3", "--resume", "--num-features", "2"))
     assert result.exit_code == 2
-    assert "other settings" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert result.stderr == (
+        f"lime-explain: usage error: {out} was written with other settings (--num-features "
+        "differs); give the same ones, or remove it and its .resume file to start over\n"
+    )
     assert out.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "other, named",
+    [
+        (("--seed", "4"), "--seed differs"),
+        (("--fresh-samples",), "--fresh-samples differs"),
+        (
+            ("--num-samples", "50", "--ignore-columns", "c"),
+            "--num-samples, --ignore-columns differ",
+        ),
+        (("--train",), "the --train file's size or time differs"),
+    ],
+)
+def test_a_refused_resume_names_what_differs(data, tmp_path, monkeypatch, other, named):
+    """The ledger keeps a hash of each setting, so a refusal names the ones that
+    differ (it used to list 'model, training data, options, inputs or seed')."""
+    train = tmp_path / "train.csv"
+    train.write_bytes(Path(data["rows.csv"]).read_bytes())
+    argv = args(data, tmp_path / "part.jsonl", "--seed", "3")
+    argv[argv.index("--train") + 1] = str(train)
+    stopped(argv, monkeypatch, count=10)
+    if other == ("--train",):
+        os.utime(train, ns=(0, 0))  # the same bytes, another time: the stamp differs
+        other = ()
+    result = run(*argv, "--resume", *other)  # a second --seed wins over the first
+    assert result.exit_code == 2
+    assert f"written with other settings ({named}); give the same ones" in result.stderr
 
 
 def test_a_stopped_run_is_not_overwritten_without_resume(data, tmp_path, monkeypatch):
@@ -848,8 +881,14 @@ def test_a_run_that_ended_with_failed_inputs_keeps_its_ledger_to_try_them_again(
     out, ledger = tmp_path / "o.jsonl", tmp_path / "o.jsonl.resume"
     argv = args(data, out, "--seed", "6")
     argv[argv.index("--all") + 1] = str(rows)
-    failed = f"lime-explain: input error: {rows} row {bad_row}: cannot read 'abc' in column 'a' as a number\n"
-    kept = f"lime-explain: {ledger} is kept: 1 input failed; the same command with --resume tries it again\n"
+    failed = (
+        f"lime-explain: input error: {rows} row {bad_row}: cannot read 'abc' in column 'a' "
+        "as a number\n"
+    )
+    kept = (
+        f"lime-explain: {ledger} is kept: 1 input failed; the same command with --resume "
+        "tries it again\n"
+    )
     first = run(*argv)
     assert first.exit_code == 3 and first.stderr == failed + kept
     assert json.loads(ledger.read_text(encoding="utf-8").splitlines()[-1]) == {

@@ -41,6 +41,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -78,9 +79,22 @@ def ledger_path(path: str) -> str:
     return path + LEDGER_SUFFIX
 
 
+class SettingsKey(str):
+    """The settings' hash (the string a ledger's header keeps and compares), with the
+    hash of each part it was made of (:attr:`parts`, by option name), kept in the
+    header too, so a refusal names what differs instead of listing what might."""
+
+    parts: dict[str, str]
+
+    def __new__(cls, digest: str, parts: dict[str, str]) -> SettingsKey:
+        key = super().__new__(cls, digest)
+        key.parts = parts
+        return key
+
+
 def settings_key(
     modality: str, settings: Any, options: dict[str, Any], files: Sequence[str] = ()
-) -> str:
+) -> SettingsKey:
     """A hash of what shapes the explanations: modality, model (and its file's size and
     time), LIME settings with the seed, labels, checks, the modality's options, and
     the size and time of the files the options named in ``files`` give (training
@@ -97,7 +111,49 @@ def settings_key(
         (modality, spec, _file_stamp(spec.path), settings.params, settings.labels,
          settings.rules, rest, named)
     )  # fmt: skip
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    parts = {
+        "the modality": modality,
+        "--model": _short(repr(spec)),
+        "the model file's size or time": _short(repr(_file_stamp(spec.path))),
+        **{_option(f.name): _short(repr(getattr(settings.params, f.name)))
+           for f in dataclasses.fields(settings.params)},
+        "--labels": _short(repr(settings.labels)),
+        "the checks": _short(repr(settings.rules)),
+        **{_option(k): _short(v) for k, v in rest},
+        **{f"the {_option(k)} file's size or time": _short(repr(stamp))
+           for k, stamp in named},
+    }  # fmt: skip
+    return SettingsKey(hashlib.sha256(text.encode("utf-8")).hexdigest()[:32], parts)
+
+
+def _option(name: str) -> str:
+    """An option's name as typed: the running command's flag for parameter ``name``
+    (``train_path`` -> ``--train``), else made from the name (``--fresh-samples``)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    for param in context.command.params if context is not None else ():
+        flags = [opt for opt in param.opts if opt.startswith("--")]
+        if param.name == name and flags:
+            return flags[0]
+    return "--" + name.replace("_", "-")
+
+
+def _short(text: str) -> str:
+    """A part's hash: 8 hex digits (only to tell parts apart, not to vouch for them)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+def _differences(header: dict[str, Any], key: str) -> str:
+    """What differs between a ledger's settings and this command's, by name ("--seed,
+    --num-samples"), or what might when the ledger has no parts."""
+    theirs, ours = header.get("parts"), getattr(key, "parts", None)
+    if isinstance(theirs, dict) and ours is not None:
+        names = [n for n in {**theirs, **ours} if theirs.get(n) != ours.get(n)]
+        if names:
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            return f"{shown} differ{'s' * (len(names) == 1)}"
+    return "model, training data, options, inputs or seed"
 
 
 def _file_stamp(path: Any) -> tuple[int, ...]:
@@ -361,8 +417,8 @@ def continue_from(path: str, key: str) -> Progress:
         )
     if header.get("settings") != key:
         raise UsageError(
-            f"{path} was written with other settings (model, training data, options, inputs "
-            "or seed); give the same ones, or remove it and its .resume file to start over"
+            f"{path} was written with other settings ({_differences(header, key)}); give the "
+            "same ones, or remove it and its .resume file to start over"
         )
     records = _count_records(ledger)
     kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
@@ -679,6 +735,7 @@ class LineWriter:
                         "lime_explain_resume": LEDGER_VERSION,
                         "settings": self.key,
                         "seed": self.seed,
+                        **({"parts": self.key.parts} if isinstance(self.key, SettingsKey) else {}),
                     }
                     self._record(header, flush=False)
                 held, self._failed = self._failed, []
