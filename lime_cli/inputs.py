@@ -52,21 +52,21 @@ def open_input(
     source: str, *, max_bytes: int | None = None, limit_name: str = ""
 ) -> Iterator[BinaryIO]:
     """A file (or stdin for ``-``) open for reading bytes, after the checks of
-    :func:`read_bytes`: it exists, is not a directory, a device or a socket, and
-    (a regular file with ``max_bytes``) is not larger than that. Reading it in
-    pieces is up to the caller (``text --lines`` streams a file of any size)."""
+    :func:`read_bytes`: it exists, is not a directory, a device or a socket (nor a
+    named pipe a folder held, see :class:`FolderEntry`), and (a regular file with
+    ``max_bytes``) is not larger than that. Reading it in pieces is up to the
+    caller (``text --lines`` streams a file of any size)."""
     if source == STDIN:
         yield sys.stdin.buffer
         return
     name = display_name(source)
     if not os.path.exists(source):
-        raise InputError(f"{name}: no such file")
+        raise _missing(source, name)
     if os.path.isdir(source):
         raise InputError(f"{name}: is a directory, not a file")
     try:
         mode = os.stat(source).st_mode
-        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
-            raise InputError(f"{name}: not a regular file (a device or a socket)")
+        _refuse_special(source, name, mode)
         if stat.S_ISREG(mode) and max_bytes is not None:
             size = os.path.getsize(source)
             if size > max_bytes:
@@ -78,6 +78,36 @@ def open_input(
         raise InputError(f"{name}: cannot read ({exc.strerror or exc})") from None
     with handle:
         yield handle
+
+
+def _missing(source: str, name: str) -> InputError:
+    """The error for a path that leads to no file, saying so when it is a link whose
+    target is missing: a DVC or git-annex folder's links stay broken until their
+    data is pulled, and "no such file" alone would point at the link itself."""
+    try:
+        target = display_name(os.readlink(source))
+    except OSError:  # not a link
+        return InputError(f"{name}: no such file")
+    try:
+        os.stat(source)
+    except FileNotFoundError:
+        return InputError(f"{name}: no such file (a link to a missing file: {target})")
+    except OSError as exc:  # a loop of links, a path through a file, a folder out of reach
+        return InputError(f"{name}: cannot follow the link to {target} ({exc.strerror or exc})")
+    return InputError(f"{name}: no such file")  # the target appeared since
+
+
+def _refuse_special(source: str, name: str, mode: int) -> None:
+    """Refuse what is not read as a file: devices (``/dev/zero`` never ends), sockets,
+    and a named pipe found in a folder, which would wait for a writer nobody
+    started (a pipe named on the command line is read: ``<(...)`` gives one)."""
+    if stat.S_ISFIFO(mode) and isinstance(source, FolderEntry):
+        raise InputError(
+            f"{name}: is a named pipe, not a regular file (a folder's pipes are not read: "
+            "reading one waits for a writer; name it on the command line to read it)"
+        )
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        raise InputError(f"{name}: not a regular file (a device or a socket)")
 
 
 def _read_limited(fh: BinaryIO, name: str, max_bytes: int | None, limit_name: str) -> bytes:
@@ -177,21 +207,58 @@ def is_bytewise(codec: str) -> bool:
         return False
 
 
-def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) -> list[str]:
-    """Files as given; a directory stands for its files (sorted, hidden ones skipped).
+class FolderEntry(str):
+    """A path found by listing a folder, not one the user named.
 
-    ``suffixes`` filters a directory's files by extension (case-insensitive).
+    The type is the mark :func:`open_input` goes by: a named pipe the user
+    names is read (process substitution gives one), one a folder holds is not.
+    A ``str`` so every function that takes a path takes it unchanged; it
+    pickles as itself, so ``--jobs``' workers see the mark too. A path built
+    from it (``os.path.join``) is a plain ``str`` again, without the mark.
     """
+
+    __slots__ = ()
+
+
+def expand_sources(sources: Sequence[str], *, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Files as given; a directory stands for its entries (see :func:`folder_entries`)."""
     out: list[str] = []
     for source in sources:
-        if source != "-" and os.path.isdir(source):
-            names = sorted(n for n in os.listdir(source) if not n.startswith("."))
-            for name in names:
-                path = os.path.join(source, name)
-                if os.path.isfile(path) and (
-                    not suffixes or os.path.splitext(name)[1].lower() in suffixes
-                ):
-                    out.append(path)
+        if source != STDIN and os.path.isdir(source):
+            out.extend(folder_entries(source, suffixes))
         else:
             out.append(source)
     return out
+
+
+def folder_entries(folder: str, suffixes: tuple[str, ...] = ()) -> list[FolderEntry]:
+    """The inputs a folder gives: its entries whose extension is one of
+    ``suffixes`` (case-insensitive; every entry when there are none), sorted,
+    so a run's inputs and ``--resume``'s order are the same each time.
+
+    An entry so named is an input whatever it is: a broken link, a named pipe,
+    a folder named ``x.txt`` fails as one, with its own line and exit 3, rather
+    than vanishing from the run unsaid (links in DVC and git-annex folders are
+    broken until their data is pulled). A folder whose name has no extension is
+    not one (``old/`` beside the documents): folders are not searched.
+    """
+    return [
+        FolderEntry(os.path.join(folder, name))
+        for name in folder_names(folder)
+        if _named_as_input(folder, name, suffixes)
+    ]
+
+
+def folder_names(folder: str) -> list[str]:
+    """A folder's entries' names, sorted, hidden (dot) ones left out: the names
+    :func:`folder_entries` picks from, and a warning about the others names."""
+    return sorted(name for name in os.listdir(folder) if not name.startswith("."))
+
+
+def _named_as_input(folder: str, name: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether entry ``name`` of ``folder`` is an input by its name (see
+    :func:`folder_entries`); only a folder without an extension is looked at."""
+    extension = os.path.splitext(name)[1].lower()
+    if suffixes and extension not in suffixes:
+        return False
+    return bool(extension) or not os.path.isdir(os.path.join(folder, name))

@@ -247,10 +247,12 @@ def image_content(source: ImageSource) -> bytes | None:
         return source.data
     if source.path is None:
         return None
-    try:
-        with open(source.path, "rb") as handle:
-            return handle.read()
-    except OSError:
+    from lime_cli.errors import InputError
+    from lime_cli.inputs import read_bytes
+
+    try:  # with the inputs' own checks: a named pipe a folder holds is never opened
+        return read_bytes(source.path)
+    except (OSError, InputError):
         return None
 
 

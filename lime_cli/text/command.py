@@ -139,10 +139,16 @@ def document_content(document: Document) -> bytes | None:
 
 
 def skipped_files(sources: list[str]) -> list[str]:
-    """A line for each directory whose files were not all taken as documents."""
+    """A line for each directory whose files were not all taken as documents.
+
+    Only files (and links to them) are named: an entry with a document's name
+    is a document whatever it is (it fails as one, see
+    :func:`lime_cli.inputs.folder_entries`), and a broken link, pipe or folder
+    with another name is no document anyone missed.
+    """
     import os
 
-    from lime_cli.inputs import display_name
+    from lime_cli.inputs import display_name, folder_names
 
     lines = []
     for folder in sources:
@@ -150,9 +156,8 @@ def skipped_files(sources: list[str]) -> list[str]:
             continue
         skipped = [
             name
-            for name in sorted(os.listdir(folder))
-            if not name.startswith(".")
-            and os.path.isfile(os.path.join(folder, name))
+            for name in folder_names(folder)
+            if os.path.isfile(os.path.join(folder, name))
             and os.path.splitext(name)[1].lower() not in TEXT_SUFFIXES
         ]
         if skipped:
