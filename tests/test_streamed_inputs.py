@@ -356,6 +356,10 @@ def test_a_malformed_csv_line_stops_the_run_after_every_row_read_before_it(
     failed = run(bad, out)
     assert failed.exit_code == 3
     assert "not a readable CSV file" in failed.stderr and len(failed.stderr.splitlines()) == 1
+    # The line says the rows before are kept and --resume goes on (as for a bad byte).
+    assert failed.stderr.endswith(
+        f"; {out} keeps what came before, and --resume explains the rest once it is fixed\n"
+    )
     assert len(out.read_text().splitlines()) == 21  # the three chunks before the bad line's
     assert (tmp_path / "out.jsonl.resume").exists()
     bad.write_text(good.read_text())

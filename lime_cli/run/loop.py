@@ -13,6 +13,7 @@ import click
 from lime_cli.errors import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
+    InputError,
     InternalError,
     LimeCliError,
     OutputError,
@@ -199,6 +200,13 @@ def run_job(
         finished = True
     except ResumeRefusal as exc:  # from the stream of inputs, while skipping
         refused = exc
+    except InputError as exc:  # the stream of inputs failed part way (a malformed CSV line)
+        if isinstance(exc, OutputError) or not any(w.holds_lines for w in writers):
+            raise
+        raise type(exc)(
+            f"{exc.message}; {plan.streamed()[0]} keeps what came before, and --resume "
+            "explains the rest once it is fixed"
+        ) from None
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
         for writer in writers:

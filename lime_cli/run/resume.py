@@ -660,6 +660,11 @@ class LineWriter:
         self.failures = 0  # inputs that failed in this run
         self.kept_for_failures = False  # closed finished, its ledger kept for them
 
+    @property
+    def holds_lines(self) -> bool:
+        """Whether the output has explanations (this run's, or a resumed run's)."""
+        return bool(self._lines) or (self.append and self.key is not None)
+
     def write(self, line: str, name: str, content: str | None = None) -> None:
         """Write one explanation's ``line``, then its input's record: ``name`` and
         ``content``, its :func:`content_digest` (None: the record has none)."""
