@@ -581,7 +581,26 @@ def test_resume_refuses_an_output_that_is_not_lime_explain_json_lines(data, tmp_
     assert out.read_text(encoding="utf-8") == "not json\n"
 
 
-@pytest.mark.parametrize("outs", [(), ("x.json",), ("x.jsonl", "y.jsonl")])
+def test_two_json_lines_outputs_are_resumed_each_on_its_own(data, tmp_path, monkeypatch):
+    """A run may write two JSON Lines files; stopped, each has its own ledger, and
+    --resume says to resume each alone (it said it needs one --out), which works."""
+    argv = args(data, tmp_path / "a.jsonl", "--seed", "8", "--out", str(tmp_path / "b.jsonl"))
+    stopped(argv, monkeypatch, count=20)
+    both = run(*argv, "--resume")
+    assert both.exit_code == 2
+    assert both.stderr == (
+        "lime-explain: usage error: --resume goes on with one --out FILE.jsonl at a time: "
+        f"resume {tmp_path / 'a.jsonl'} and {tmp_path / 'b.jsonl'} each with a command of "
+        "its own\n"
+    )
+    whole = tmp_path / "whole.jsonl"
+    assert run(*args(data, whole, "--seed", "8")).exit_code == 0
+    for name in ("a.jsonl", "b.jsonl"):
+        assert run(*args(data, tmp_path / name, "--seed", "8", "--resume")).exit_code == 0
+        assert (tmp_path / name).read_bytes() == whole.read_bytes()
+
+
+@pytest.mark.parametrize("outs", [(), ("x.json",)])
 def test_resume_needs_one_json_lines_output(data, tmp_path, outs):
     argv = args(data, tmp_path / "unused.jsonl", "--resume")
     at = argv.index("--out")

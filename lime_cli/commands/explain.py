@@ -102,6 +102,11 @@ def _resuming(
     from lime_cli.errors import UsageError
 
     streamed = plan.streamed()
+    if len(streamed) > 1:  # each has a ledger of its own: each goes on by itself
+        raise UsageError(
+            "--resume goes on with one --out FILE.jsonl at a time: resume "
+            f"{' and '.join(streamed)} each with a command of its own"
+        )
     if len(streamed) != 1:
         raise UsageError("--resume needs one --out FILE.jsonl (the output to go on with)")
     path = streamed[0]
