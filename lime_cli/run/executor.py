@@ -223,9 +223,16 @@ class BatchesUntilFailure:
             raise StopIteration from None
 
     def raise_held(self) -> None:
-        """Raise the stream's error, if it failed."""
-        if self.error is not None:
-            raise self.error
+        """Raise the stream's error, if it failed: an input error as an
+        :class:`~lime_cli.errors.UnreadInputError` (the inputs after it were
+        never read, so the run is not finished by it)."""
+        from lime_cli.errors import InputError, UnreadInputError
+
+        error = self.error
+        if isinstance(error, InputError) and not isinstance(error, UnreadInputError):
+            raise UnreadInputError(error.message) from None
+        if error is not None:
+            raise error
 
 
 def run(

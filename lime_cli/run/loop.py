@@ -13,7 +13,6 @@ import click
 from lime_cli.errors import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
-    InputError,
     InternalError,
     LimeCliError,
     OutputError,
@@ -200,10 +199,10 @@ def run_job(
         finished = True
     except ResumeRefusal as exc:  # from the stream of inputs, while skipping
         refused = exc
-    except InputError as exc:  # the stream of inputs failed part way (a malformed CSV line)
-        if isinstance(exc, OutputError) or not any(w.holds_lines for w in writers):
+    except UnreadInputError as exc:  # the stream of inputs failed part way (a malformed CSV line)
+        if not any(w.holds_lines for w in writers):
             raise
-        raise type(exc)(
+        raise UnreadInputError(
             f"{exc.message}; {plan.streamed()[0]} keeps what came before, and --resume "
             "explains the rest once it is fixed"
         ) from None
