@@ -10,13 +10,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -553,3 +557,258 @@ def test_a_text_models_relative_tokenizer_is_the_clients_whatever_the_workers_fo
     assert runs["one"].count(b"\n") == 2
     assert runs["one"].count(b'"tokenizer": "vocab/words.json"') == 2
     assert runs["one"].count(b'"classes": ["sport", "business"]') == 2
+
+
+@contextlib.contextmanager
+def not_a_scheduler(answer: bytes | None) -> Iterator[int]:
+    """A TCP server on a free port of 127.0.0.1 that is not a Dask scheduler: it
+    accepts connections and never answers (``answer`` None, like an HTTP server
+    waiting for the end of a request that never comes), or reads what comes and
+    answers ``answer`` (an HTTP error, say). Yields its port; stopped after."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # timed out: look at stop again
+                continue
+            held.append(conn)
+            if answer is not None:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+        for conn in held:
+            conn.close()
+
+
+def loop_threads() -> set[threading.Thread]:
+    """Dask's event loop threads alive now (one per client or cluster started)."""
+    return {t for t in threading.enumerate() if t.name == "IO loop" and t.is_alive()}
+
+
+def test_a_port_that_accepts_but_never_answers_is_one_line_within_10_s(data, tmp_path):
+    """An HTTP server (or the dashboard's port, given for the scheduler's) accepts the
+    connection and waits for a request: Dask's handshake had no timeout, and the
+    command waited forever in silence. Now: one line naming what is likely wrong,
+    exit 3, within the README's 10 s (and the process ends: nothing keeps it)."""
+    with not_a_scheduler(None) as port:
+        address = f"tcp://127.0.0.1:{port}"
+        argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--scheduler", address)
+        started = time.monotonic()
+        job = cli_process(argv)
+        try:
+            _, err = job.communicate(timeout=45)
+        finally:
+            if job.poll() is None:
+                job.kill()
+                job.wait(timeout=30)
+        took = time.monotonic() - started
+    assert job.returncode == 3, err
+    assert err.decode().splitlines() == [
+        f"lime-explain: input error: --scheduler {address}: something accepts connections "
+        "there but does not answer as a Dask scheduler (no answer within 10 s): another "
+        "server's port, such as the dashboard's (8787 by default; the scheduler's is 8786)?"
+    ]
+    assert took < 25  # 10 s, and the start of two Python processes on a busy machine
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "answer, says",
+    [
+        (None, "does not answer as a Dask scheduler (no answer within 3 s)"),
+        (b"HTTP/1.0 400 Bad request\r\n\r\n", "answers there, but not as a Dask scheduler"),
+    ],
+)
+def test_what_is_not_a_scheduler_is_said_and_leaves_no_event_loop(
+    data, tmp_path, monkeypatch, answer, says
+):
+    """A server that answers at once in another protocol made Dask allocate a
+    3 EiB buffer (an internal error, exit 5); one that never answers is given up
+    after REACH_SECONDS (shortened here). Either way: exit 3, one line naming
+    where the address came from, and no Dask event loop thread left running."""
+    from lime_cli.run import dask_backend
+
+    # Without the bound (before it was made), a server that never answers would
+    # hold this test forever: then the missing setting fails it at once.
+    monkeypatch.setattr(dask_backend, "REACH_SECONDS", 3.0, raising=answer is None)
+    monkeypatch.setattr(dask_backend, "HANDSHAKE_SECONDS", 1.0, raising=answer is None)
+    before = loop_threads()
+    with not_a_scheduler(answer) as port:
+        env = {**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": f"tcp://127.0.0.1:{port}"}
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            cli, tabular(data, "fast.joblib", tmp_path / "o.jsonl"), env=env
+        )
+        took = time.monotonic() - started
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith(
+        f"lime-explain: input error: DASK_SCHEDULER_ADDRESS tcp://127.0.0.1:{port}: something "
+    ), result.stderr
+    assert says in result.stderr and len(result.stderr.splitlines()) == 1
+    assert took < 15
+    assert loop_threads() <= before
+
+
+def test_host_port_without_a_scheme_is_tcp_and_garbage_is_still_refused(data, tmp_path):
+    """Dask takes HOST:PORT as tcp://HOST:PORT (DASK_SCHEDULER_ADDRESS=localhost:8786
+    is common); it was refused (exit 2). Malformed addresses are still exit 2, now
+    with a scheme too (tcp://nowhere was an internal error, exit 5)."""
+    from lime_cli.errors import UsageError
+    from lime_cli.run.dask_backend import check_address
+
+    for given, taken in [
+        ("localhost:8786", "tcp://localhost:8786"),
+        ("10.0.0.7:8786", "tcp://10.0.0.7:8786"),
+        ("[::1]:8786", "tcp://[::1]:8786"),
+        ("dask-scheduler.default.svc:8786", "tcp://dask-scheduler.default.svc:8786"),
+        ("tcp://host:8786", "tcp://host:8786"),
+        ("tls://host:8786", "tls://host:8786"),
+        ("inproc://10.0.0.7/1234/1", "inproc://10.0.0.7/1234/1"),
+        ("local:2", "local:2"),
+    ]:
+        assert check_address(given) == taken
+    garbage = ["nowhere", "host:", ":8786", "host:0", "host:99999", "host:x", "a b:1",
+               "::1:8786", "tcp://nowhere", "tcp://host:x", "tcp://", "://host:1"]  # fmt: skip
+    for address in garbage:
+        with pytest.raises(UsageError):
+            check_address(address)
+    for address in ["tcp://nowhere", "foo://host:1"]:  # foo: a scheme Dask does not know
+        out = tmp_path / "o.jsonl"
+        result = CliRunner().invoke(
+            cli, tabular(data, "fast.joblib", out, "--scheduler", address), env=CLEAN_ENV
+        )
+        assert result.exit_code == 2, (address, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and not out.exists()
+
+
+def test_host_port_in_the_environment_is_used_as_tcp(data, tmp_path, monkeypatch):
+    """DASK_SCHEDULER_ADDRESS=127.0.0.1:PORT is the scheduler's address (nothing
+    listens there: exit 3, cannot reach it), not a usage error naming the variable."""
+    from lime_cli.run import dask_backend
+
+    monkeypatch.setattr(dask_backend, "REACH_SECONDS", 3.0, raising=False)
+    port = free_port()
+    env = {**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": f"127.0.0.1:{port}"}
+    result = CliRunner().invoke(cli, tabular(data, "fast.joblib", tmp_path / "o.jsonl"), env=env)
+    assert result.exit_code == 3, result.stderr
+    assert result.stderr.startswith(
+        f"lime-explain: input error: DASK_SCHEDULER_ADDRESS tcp://127.0.0.1:{port}: cannot reach "
+        "the Dask scheduler"
+    ), result.stderr
+
+
+class FakeClient:
+    """What WorkerWatch asks of a client: its status and the scheduler's worker count."""
+
+    def __init__(self) -> None:
+        self.status = "running"
+        self.workers = 0
+
+    def scheduler_info(self, n_workers: int = -1) -> dict[str, int]:
+        return {"n_workers": self.workers}
+
+
+def test_no_worker_is_said_once_a_wait_lasts_and_again_only_after_they_came_back(capsys):
+    from lime_cli.run.dask_backend import WORKERLESS_SECONDS, WorkerWatch
+
+    now = [0.0]
+    client = FakeClient()
+    watch = WorkerWatch(client, "tcp://h:8786", clock=lambda: now[0])
+    line = "lime-explain: waiting for workers: the scheduler at tcp://h:8786 has none\n"
+
+    def wait(seconds: float) -> str:
+        """``seconds`` of waiting, looked at each second: what stderr got."""
+        for _ in range(int(seconds)):
+            watch.waiting()
+            now[0] += 1
+        return capsys.readouterr().err
+
+    assert wait(WORKERLESS_SECONDS) == ""  # workers may be starting
+    assert wait(2) == line
+    assert wait(60) == ""  # said once, not every second
+    client.workers = 2
+    assert wait(3) == ""
+    client.workers = 0  # all stopped mid-run, and the wait goes on
+    assert wait(WORKERLESS_SECONDS + 2) == line
+    watch.progress()  # a batch came back meanwhile: news again next time
+    assert wait(WORKERLESS_SECONDS + 2) == line
+    client.status = "connecting"  # the scheduler itself is lost: the run says so
+    watch.progress()
+    assert wait(20) == ""
+
+
+def test_a_scheduler_without_workers_says_so_once_and_ctrl_c_ends_the_wait(data, tmp_path):
+    """A real scheduler with no worker: the run waits (workers may join late) but says
+    so in one line after a few seconds, even with -q and no terminal; Ctrl-C then
+    ends it with one more line, exit 130 and no traceback."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                       str(port), "--dashboard-address", "127.0.0.1:0"])  # fmt: skip
+    job = None
+    try:
+        with socket.socket() as probe:  # the scheduler listens (it takes a few seconds)
+            deadline = time.monotonic() + 30
+            while probe.connect_ex(("127.0.0.1", port)) != 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        job = cli_process(tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--scheduler",
+                                  address))  # fmt: skip
+        lines: queue.Queue[bytes] = queue.Queue()
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in job.stderr], daemon=True)
+        reader.start()
+        first = lines.get(timeout=40)
+        assert first.decode() == (
+            f"lime-explain: waiting for workers: the scheduler at {address} has none\n"
+        )
+        time.sleep(3)  # three more looks at the cluster: not said again
+        job.send_signal(signal.SIGINT)
+        assert job.wait(timeout=30) == 130
+        reader.join(timeout=10)
+        rest = b"".join(lines.queue).decode()
+        assert rest == "lime-explain: interrupted\n"
+    finally:
+        if job is not None and job.poll() is None:
+            job.kill()
+            job.wait(timeout=30)
+        stop(scheduler)
+
+
+@pytest.mark.slow
+def test_a_local_cluster_is_silent_when_the_dashboards_port_is_taken(data, tmp_path):
+    """Dask's scheduler hosts an HTTP server even without a dashboard, on 8787 unless
+    told: with 8787 taken, a local cluster printed Dask's four-line UserWarning.
+    Now it takes a free port, and the run's stderr is empty."""
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:  # something else holds it already: the same situation
+        pass
+    try:
+        argv = tabular(data, "fast.joblib", tmp_path / "o.jsonl", "--scheduler", "local:2")
+        done = subprocess.run(
+            [sys.executable, "-m", "lime_cli", *argv], env=ENV, cwd=str(TESTS),
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+    finally:
+        holder.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert lines_in(tmp_path / "o.jsonl") == 320

@@ -12,18 +12,28 @@ each batch (and every one before it) is done, so JSON Lines outputs grow as
 they arrive. A worker that dies has its batches run again elsewhere by the
 scheduler; per-input seeds make them come out the same.
 
+Reaching the scheduler is bounded as a whole (Dask's own timeout covers
+only the TCP connection, not its handshake, so a port that accepts
+connections but is not a scheduler's waited forever), and a cluster that has
+no worker while a batch is awaited is said once on stderr (it waited in
+silence): the run goes on waiting, as workers may join late.
+
 Needs the ``dask`` extra: ``pip install 'lime-explain[dask]'``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
+import time
+import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from lime_cli.errors import InputError, UsageError
@@ -33,20 +43,57 @@ PREFIX = "dask:"
 #: Batches in flight per worker thread (enough to keep each busy, few enough
 #: that results wait in memory only briefly).
 AHEAD_PER_WORKER = 4
+#: Seconds to reach the scheduler, all told: the TCP connection, Dask's
+#: handshake and the client's registration (the README's "within 10 s").
+REACH_SECONDS = 10.0
+#: Of those, the seconds left for the handshake and registration however long
+#: the TCP connection took (a scheduler answers in milliseconds): the TCP part
+#: gives up first, so running out of the whole means the connection was
+#: accepted and nothing answered as a Dask scheduler.
+HANDSHAKE_SECONDS = 2.0
+#: Seconds without a worker, while a batch is awaited, before saying so.
+WORKERLESS_SECONDS = 5.0
+#: Seconds between looks at the cluster while a batch is awaited.
+POLL_SECONDS = 1.0
+
+#: Schemes whose location is HOST:PORT (others, such as inproc:// or ucx://,
+#: are left for Dask to check).
+_HOST_PORT_SCHEMES = ("tcp", "tls", "ws", "wss")
+#: What an address that answers, but not as a Dask scheduler, most likely is.
+_OTHER_SERVER = (
+    "another server's port, such as the dashboard's (8787 by default; the scheduler's is 8786)?"
+)
+#: HOST:PORT: a name or IPv4 address, or an IPv6 address in brackets.
+_HOST_PORT = re.compile(r"(?:[\w.-]+|\[[0-9A-Fa-f:.]+(?:%\w+)?\]):([0-9]{1,5})")
 
 
 def check_address(address: str) -> str:
-    """``tcp://HOST:PORT`` (or any Dask address with a scheme) or ``local:N``; exit 2 otherwise."""
+    """The address in Dask's form: ``tcp://HOST:PORT`` (or any Dask address with a
+    scheme) or ``local:N``; exit 2 otherwise.
+
+    A bare ``HOST:PORT`` is taken as ``tcp://HOST:PORT``, as Dask itself takes it
+    (``DASK_SCHEDULER_ADDRESS=localhost:8786`` is common), and is given back in
+    that form, so that every message names the address the same way.
+    """
     if address.startswith("local:"):
         count = address.removeprefix("local:")
         if not count.isdigit() or int(count) < 1:
             raise UsageError(f"--scheduler {address}: local:N needs a worker count N >= 1")
         return address
-    if "://" not in address:
+    scheme, sep, location = address.partition("://")
+    if not sep:
+        scheme, location = "tcp", address
+    if scheme in _HOST_PORT_SCHEMES:
+        port = _HOST_PORT.fullmatch(location)
+        if port is None or not 1 <= int(port.group(1)) <= 65535:
+            raise UsageError(
+                f"--scheduler {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N"
+            )
+    elif not scheme or not location:
         raise UsageError(
             f"--scheduler {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N"
         )
-    return address
+    return f"{scheme}://{location}"
 
 
 def run(
@@ -72,6 +119,7 @@ def run(
     client = cluster = None
     try:
         client, cluster = _connect(address, verbose)
+        watch = WorkerWatch(client, address)
         _load_on_workers(client, task.model)
         threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
         threads = max(1, threads)
@@ -94,7 +142,7 @@ def run(
         fill()
         while futures:
             group, future = futures.popleft()
-            outcomes = future.result()
+            outcomes = _result(future, watch)
             fill()
             yield from zip(group, outcomes)
         groups.raise_held()
@@ -111,6 +159,75 @@ def run(
         raise
     finally:
         _close(client, cluster)
+
+
+def _result(future: Any, watch: WorkerWatch) -> Any:
+    """The batch's outcomes, awaited a second at a time so that ``watch`` can say
+    when the cluster has no worker (Ctrl-C ends the wait as before)."""
+    while True:
+        try:
+            outcomes = future.result(timeout=POLL_SECONDS)
+        except asyncio.TimeoutError:  # Dask's (asyncio's: not the builtin before 3.11)
+            if future.done():  # done meanwhile, or the batch's own TimeoutError
+                return future.result()
+            watch.waiting()
+            continue
+        watch.progress()
+        return outcomes
+
+
+class WorkerWatch:
+    """Says once on stderr that the scheduler has no worker when a wait goes on
+    without one (a scheduler whose workers are not started yet, or all stopped).
+
+    Waiting is right (workers may join late, and the run goes on when they
+    do), but in silence it looks like a hang: without a terminal (or with
+    ``--quiet``) there is no progress bar. So after :data:`WORKERLESS_SECONDS`
+    without a worker, one line, even with ``--quiet`` (like the other lines
+    that explain why nothing happens); said again only if workers came back
+    (or a batch did) and then went again. Written to ``sys.stderr``, which a
+    progress bar redirects above itself.
+    """
+
+    def __init__(
+        self, client: Any, address: str, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._client = client
+        self._address = address
+        self._clock = clock
+        self._since: float | None = None  # when no worker was first seen
+        self._said = False
+
+    def progress(self) -> None:
+        """Workers are there (a batch came back): their absence later is news again."""
+        self._since = None
+        self._said = False
+
+    def waiting(self) -> None:
+        """A batch is still awaited: look at the cluster, and say it has no worker
+        once that has lasted :data:`WORKERLESS_SECONDS`."""
+        if not _connected(self._client):  # the scheduler itself went: the run says so
+            return
+        if _worker_count(self._client) > 0:
+            self.progress()
+            return
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        elif not self._said and now - self._since >= WORKERLESS_SECONDS:
+            self._said = True
+            sys.stderr.write(
+                f"lime-explain: waiting for workers: the scheduler at {self._address} has none\n"
+            )
+            sys.stderr.flush()
+
+
+def _worker_count(client: Any) -> int:
+    """The workers the scheduler has now (asked for the count only, not each
+    worker's details: cheap on a cluster of thousands; Dask before 2025 has no
+    count and sends them all)."""
+    info = client.scheduler_info(n_workers=0)
+    return int(info.get("n_workers", len(info.get("workers", ()))))
 
 
 def _connection_lost(exc: BaseException, client: Any) -> bool:
@@ -176,7 +293,11 @@ def _connect(address: str, verbose: bool = False) -> tuple[Any, Any]:
                     n_workers=int(address.removeprefix("local:")),
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=None,  # no dashboard: nothing here reads it
+                    # Dask's scheduler hosts an HTTP server all the same (its health
+                    # and metrics pages), on 8787 unless told: when 8787 was taken,
+                    # Dask warned in four lines. A free port on this machine instead.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.WARNING if verbose else logging.CRITICAL,
                 )
                 client = dask.Client(cluster)
@@ -184,12 +305,82 @@ def _connect(address: str, verbose: bool = False) -> tuple[Any, Any]:
             _close(client, cluster)
             raise
         return client, cluster
+    return _reach(dask, address), None
+
+
+def _reach(dask: Any, address: str) -> Any:
+    """A client of the scheduler at ``address``, reached within :data:`REACH_SECONDS`
+    or one line (exit 3; exit 2 for an address scheme Dask does not know).
+
+    Dask's own timeout (``Client(timeout=...)``, ``distributed.comm.timeouts.connect``)
+    bounds only the TCP connection: ``distributed.comm.core.connect`` retries
+    it under that timeout, then writes its handshake and reads the peer's with
+    no timeout at all (dask/distributed#8071). Something that accepts
+    connections but never answers in Dask's protocol (an HTTP server such as
+    the dashboard's port, 8787, given for the scheduler's, 8786) kept the
+    command waiting forever. The whole start is bounded here instead (see
+    :func:`_bounded_client`); and what such a server answers, if anything, is
+    read by Dask as a message whose length is garbage (a 3 EiB buffer, a
+    struct error): any error once connected means "not a Dask scheduler".
+    """
+    source = f"{_source_of_scheduler()} {address}"
+    scheme = address.partition("://")[0]
     try:
-        return dask.Client(address, timeout="10s"), None
-    except (OSError, TimeoutError) as exc:
+        from distributed.comm import registry
+
+        registry.get_backend(scheme)
+    except ValueError as exc:  # unknown address scheme 'foo' (known schemes: ...)
+        raise UsageError(f"{source}: {exc}") from None
+    try:
+        return _bounded_client(dask)(address, timeout=REACH_SECONDS)
+    except asyncio.TimeoutError:  # before OSError: the builtin TimeoutError is one since 3.11
         raise InputError(
-            f"{_source_of_scheduler()} {address}: cannot reach the Dask scheduler ({exc})"
+            f"{source}: something accepts connections there but does not answer as a Dask "
+            f"scheduler (no answer within {REACH_SECONDS:g} s): {_OTHER_SERVER}"
         ) from None
+    except ImportError as exc:  # the scheduler's refusal (Dask's versions differ)
+        raise InputError(f"{source}: the Dask scheduler refused this client: {exc}") from None
+    except OSError as exc:
+        if _comm_closed(exc):  # accepted, then closed while Dask waited for an answer
+            raise InputError(
+                f"{source}: something accepts connections there but closes them without "
+                f"answering as a Dask scheduler: {_OTHER_SERVER}"
+            ) from None
+        raise InputError(f"{source}: cannot reach the Dask scheduler ({exc})") from None
+    except Exception as exc:  # its answer is not Dask's protocol
+        raise InputError(
+            f"{source}: something answers there, but not as a Dask scheduler "
+            f"({type(exc).__name__}): {_OTHER_SERVER}"
+        ) from exc
+
+
+def _bounded_client(dask: Any) -> Any:
+    """Dask's Client class, with its start bounded as a whole (see :func:`_reach`).
+
+    ``Client.__init__`` starts the client through ``Client.start``, which runs
+    the connection in Dask's event loop thread through ``distributed.utils.sync``:
+    that takes a ``callback_timeout`` for the whole coroutine, which Dask never
+    passes here. A start that fails leaves no thread behind: Dask closes a
+    client whose start failed, but keeps the event loop thread it started for it
+    running (a daemon, so it cannot keep the process alive; in a test's process
+    they piled up).
+    """
+
+    class _BoundedStart(dask.Client):  # type: ignore[misc]  # Dask is optional: Any
+        def start(self, **kwargs: Any) -> None:
+            # The TCP part gives up first (Dask says why: refused, unknown host).
+            kwargs["timeout"] = REACH_SECONDS - HANDSHAKE_SECONDS
+            try:
+                super().start(callback_timeout=REACH_SECONDS, **kwargs)
+            except BaseException:
+                _close(self, None)
+                runner = getattr(self, "_loop_runner", None)
+                if runner is not None:
+                    with contextlib.suppress(Exception):
+                        runner.stop()
+                raise
+
+    return _BoundedStart
 
 
 @contextlib.contextmanager
@@ -225,11 +416,13 @@ def _ctrl_c_held() -> Iterator[None]:
 def _quiet_logs() -> None:
     """One line per error, ours: Dask's own loggers print nothing (a lost scheduler
     made ``distributed.client``, whose level Dask's configuration sets apart from
-    its parent's, print two tracebacks before our line)."""
+    its parent's, print two tracebacks before our line), nor do its warnings
+    (Python's, not its loggers': a version mismatch, a port taken)."""
     loggers = logging.root.manager.loggerDict
     for name in ["distributed", "tornado", *loggers]:
         if name.split(".")[0] in ("distributed", "tornado"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", module=r"(distributed|dask)(\.|$)")
 
 
 def _quiet_resource_tracker() -> None:
@@ -259,6 +452,7 @@ def _source_of_scheduler() -> str:
 
 
 def _close(client: Any, cluster: Any) -> None:
+    """Close what was opened (either may be None), ignoring what is already gone."""
     for closing in (client, cluster):
         if closing is not None:
             try:
