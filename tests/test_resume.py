@@ -492,16 +492,22 @@ def test_resume_with_other_settings_is_refused(data, tmp_path, monkeypatch):
     [
         (("--seed", "4"), "--seed differs"),
         (("--fresh-samples",), "--fresh-samples differs"),
+        (("--num-samples", "auto"), "--num-samples differs"),
+        (("--top-labels", "1"), "--top-labels differs"),
+        (("--within", "7"), "--within differs"),
         (
             ("--num-samples", "50", "--ignore-columns", "c"),
-            "--num-samples, --ignore-columns differ",
+            "--ignore-columns, --num-samples differ",
         ),
         (("--train",), "the --train file's size or time differs"),
+        # The seed not given: the ledger's is taken, and only what differs is named.
+        (("--no-seed", "--num-features", "2"), "--num-features differs"),
     ],
 )
 def test_a_refused_resume_names_what_differs(data, tmp_path, monkeypatch, other, named):
     """The ledger keeps a hash of each setting, so a refusal names the ones that
-    differ (it used to list 'model, training data, options, inputs or seed')."""
+    differ, as typed (it used to list 'model, training data, options, inputs or
+    seed'; a first version named inner fields: --adaptive, --labels)."""
     train = tmp_path / "train.csv"
     train.write_bytes(Path(data["rows.csv"]).read_bytes())
     argv = args(data, tmp_path / "part.jsonl", "--seed", "3")
@@ -510,6 +516,8 @@ def test_a_refused_resume_names_what_differs(data, tmp_path, monkeypatch, other,
     if other == ("--train",):
         os.utime(train, ns=(0, 0))  # the same bytes, another time: the stamp differs
         other = ()
+    if other[:1] == ("--no-seed",):
+        argv, other = argv[: argv.index("--seed")] + argv[argv.index("--seed") + 2 :], other[1:]
     result = run(*argv, "--resume", *other)  # a second --seed wins over the first
     assert result.exit_code == 2
     assert f"written with other settings ({named}); give the same ones" in result.stderr
@@ -945,6 +953,98 @@ def test_a_run_without_resume_starts_over_on_a_run_that_ended_with_failures(data
     whole = tmp_path / "whole.jsonl"
     assert run(*[str(whole) if a == str(out) else a for a in argv]).exit_code == 0
     assert out.read_bytes() == whole.read_bytes()
+
+
+def bad_rows(data: dict[str, str], folder: Path, row: int = 7) -> Path:
+    """The rows with data row ``row`` unreadable ('abc' in column a)."""
+    lines = Path(data["rows.csv"]).read_text(encoding="utf-8").splitlines()
+    cells = lines[row + 1].split(",")
+    lines[row + 1] = ",".join(["abc", *cells[1:]])
+    path = folder / "bad.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_first_run_with_resume_writes_a_ledger_that_resume_takes(data, tmp_path):
+    """--resume with nothing to resume is a new run: its ledger has a header (it had
+    none, only the resumed mark, so the next --resume called it 'not a ledger')."""
+    out = tmp_path / "o.jsonl"
+    argv = args(data, out, "--seed", "6", "--resume")
+    argv[argv.index("--all") + 1] = str(bad_rows(data, tmp_path))
+    first = run(*argv)
+    assert first.exit_code == 3 and "is kept: 1 input failed" in first.stderr
+    header = json.loads(Path(f"{out}.resume").read_text(encoding="utf-8").splitlines()[0])
+    assert header["lime_explain_resume"] == resume.LEDGER_VERSION
+    again = run(*argv)
+    assert again.exit_code == 3 and "is kept: 1 input failed" in again.stderr
+
+
+def test_a_refused_resume_of_an_ended_run_keeps_it_ended(data, tmp_path):
+    """The resume cuts the ledger after its last explained input (the ended mark and
+    failed inputs after it), and a refusal puts them back: the file stays one that
+    ended (a run without --resume may start over), not a stopped one."""
+    out = tmp_path / "o.jsonl"
+    rows = bad_rows(data, tmp_path, row=319)  # its record comes after the last line's
+    argv = args(data, out, "--seed", "6")
+    argv[argv.index("--all") + 1] = str(rows)
+    assert run(*argv).exit_code == 3
+    ledger = Path(f"{out}.resume")
+    before = ledger.read_bytes()
+    assert before.endswith(b'{"ended": true, "failed": 1}\n')
+    edit_row(rows, 3)  # an explained row edited: the resume is refused
+    refused = run(*argv, "--resume")
+    assert refused.exit_code == 2 and "has changed since" in refused.stderr
+    assert ledger.read_bytes() == before
+    assert resume.ended_with_failures(str(out)) == 1
+
+
+def test_an_all_failing_run_through_a_symlink_leaves_the_link_and_no_ledger(
+    data, tmp_path, monkeypatch
+):
+    """Past _HELD_FAILURES failures the files open: at the end the output made empty
+    was removed through the link and the ledger then looked for beside the link
+    (exit 5, a stopped run's ledger left). Now: exit 3, the link kept, no ledger."""
+    monkeypatch.setattr(resume, "_HELD_FAILURES", 5)
+    target, link = tmp_path / "t.jsonl", tmp_path / "l.jsonl"
+    link.symlink_to(target.name)
+    result = run(*failing_args(data, link, unreadable_rows(data, tmp_path)))
+    assert result.exit_code == 3
+    assert link.is_symlink() and not Path(f"{target}.resume").exists()
+    assert not Path(f"{link}.resume").exists()
+
+
+@pytest.mark.parametrize("limit, failing", [(1_000, "z.jsonl.resume"), (1_600, "z.jsonl")])
+def test_a_first_line_that_cannot_be_written_leaves_no_files(data, tmp_path, limit, failing):
+    """Nothing written: no ledger that would ask for a --resume with nothing to go
+    on from (its header was not even on disk: --resume then said 'not a ledger',
+    and a run without it 'add --resume'). 1,000 bytes: the ledger's header (about
+    1.3 kB) fails; 1,600: the first line (about 2 kB)."""
+    out = tmp_path / "z.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    argv = [sys.executable, "-m", "lime_cli", *args(data, out, "--seed", "4")]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=limited_to(limit))  # fmt: skip
+    assert done.returncode == 3
+    named = tmp_path / failing
+    assert done.stderr == f"lime-explain: output error: {named}: cannot write: File too large\n"
+    assert not out.exists() and not Path(f"{out}.resume").exists()
+    assert subprocess.run(argv, env=env, capture_output=True, timeout=300).returncode == 0
+
+
+def test_the_kept_ledger_line_names_its_output_when_there_are_two(data, tmp_path):
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    argv = args(data, a, "--seed", "6", "--out", str(b))
+    argv[argv.index("--all") + 1] = str(bad_rows(data, tmp_path))
+    result = run(*argv)
+    assert result.exit_code == 3
+    for out in (a, b):
+        assert (
+            f"lime-explain: {out}.resume is kept: 1 input failed; the same command with "
+            f"--resume and only --out {out} tries it again"
+        ) in result.stderr.splitlines()
+    alone = args(data, a, "--seed", "6", "--resume")
+    alone[alone.index("--all") + 1] = str(tmp_path / "bad.csv")
+    assert run(*alone).exit_code == 3  # as the line says: taken, the row fails again
 
 
 def test_resume_with_nothing_to_resume_says_so_and_names_the_seed(data, tmp_path):

@@ -226,10 +226,10 @@ class BatchesUntilFailure:
         """Raise the stream's error, if it failed: an input error as an
         :class:`~lime_cli.errors.UnreadInputError` (the inputs after it were
         never read, so the run is not finished by it)."""
-        from lime_cli.errors import InputError, UnreadInputError
+        from lime_cli.errors import InputError, OutputError, UnreadInputError
 
         error = self.error
-        if isinstance(error, InputError) and not isinstance(error, UnreadInputError):
+        if isinstance(error, InputError) and not isinstance(error, (UnreadInputError, OutputError)):
             raise UnreadInputError(error.message) from None
         if error is not None:
             raise error

@@ -122,10 +122,9 @@ def run_job(
                 f"lime-explain: resuming: {len(done)} inputs already explained{left}", err=True
             )
     keeping = keep or bool(plan.written_at_end())
-    writers = [
-        LineWriter(path, key, settings.params.seed, append=resumed is not None)
-        for path in plan.streamed()
-    ]
+    # A resume with nothing to resume writes its files as a new run does (with a header).
+    append = resumed is not None and not resumed.fresh
+    writers = [LineWriter(path, key, settings.params.seed, append) for path in plan.streamed()]
     result = RunResult()
     codes: set[int] = set()  # the distinct exit codes seen (memory: not one per input)
     # Kept for the reports written at the end only (memory: a run of millions of rows
@@ -234,9 +233,14 @@ def run_job(
     for writer in writers:
         if writer.kept_for_failures:  # said even with --quiet: it explains the file left
             count = writer.failures
+            command = (  # --resume goes on with one JSON Lines output at a time
+                "the same command with --resume"
+                if len(writers) == 1
+                else f"the same command with --resume and only --out {writer.path}"
+            )
             click.echo(
                 f"lime-explain: {ledger_path(writer.path)} is kept: {count} input"
-                f"{'s' * (count != 1)} failed; the same command with --resume tries "
+                f"{'s' * (count != 1)} failed; {command} tries "
                 f"{'them' if count != 1 else 'it'} again",
                 err=True,
             )

@@ -41,7 +41,6 @@ uninterrupted run.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import os
@@ -111,19 +110,37 @@ def settings_key(
         (modality, spec, _file_stamp(spec.path), settings.params, settings.labels,
          settings.rules, rest, named)
     )  # fmt: skip
+    # For naming what differs only (the hash above vouches for all of it): the
+    # command's parameters as typed (the LIME settings, labels and checks are
+    # made from them), the seed as resolved (a resume's, from the ledger), the
+    # modality and the files' stamps.
     parts = {
         "the modality": modality,
-        "--model": _short(repr(spec)),
         "the model file's size or time": _short(repr(_file_stamp(spec.path))),
-        **{_option(f.name): _short(repr(getattr(settings.params, f.name)))
-           for f in dataclasses.fields(settings.params)},
-        "--labels": _short(repr(settings.labels)),
-        "the checks": _short(repr(settings.rules)),
-        **{_option(k): _short(v) for k, v in rest},
+        **{_option(k): _short(repr(v)) for k, v in _typed_parameters(options).items()},
+        "--seed": _short(repr(settings.params.seed)),
         **{f"the {_option(k)} file's size or time": _short(repr(stamp))
            for k, stamp in named},
     }  # fmt: skip
     return SettingsKey(hashlib.sha256(text.encode("utf-8")).hexdigest()[:32], parts)
+
+
+#: Parameters that do not shape an explanation (where the results go, how the
+#: run is carried out): never named as a difference.
+_NOT_SETTINGS = frozenset({
+    "debug", "quiet", "resume", "scheduler", "jobs", "seed", "outs", "fmt", "junit_path",
+    "annotations", "save_stats_path",
+})  # fmt: skip
+
+
+def _typed_parameters(options: dict[str, Any]) -> dict[str, Any]:
+    """The running command's parameters as typed, those in :data:`_NOT_SETTINGS`
+    left out; the modality's ``options`` alone outside a command (a test)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    typed = dict(context.params) if context is not None else dict(options)
+    return {k: v for k, v in sorted(typed.items()) if k not in _NOT_SETTINGS}
 
 
 def _option(name: str) -> str:
@@ -133,8 +150,12 @@ def _option(name: str) -> str:
 
     context = click.get_current_context(silent=True)
     for param in context.command.params if context is not None else ():
+        if param.name != name:
+            continue
+        if isinstance(param, click.Argument):  # a positional: the inputs given
+            return f"the {param.human_readable_name.strip('[]. ')} argument"
         flags = [opt for opt in param.opts if opt.startswith("--")]
-        if param.name == name and flags:
+        if flags:
             return flags[0]
     return "--" + name.replace("_", "-")
 
@@ -339,6 +360,8 @@ class Progress:
     #: Sizes of the output and its ledger once made to agree (what a resume that
     #: meets other inputs is cut back to); None when neither is there yet.
     sizes: tuple[int, int] | None = None
+    #: The ledger's records cut off after its last explained input's (see ``_tail``).
+    ledger_tail: bytes = b""
 
     @property
     def fresh(self) -> bool:
@@ -353,6 +376,9 @@ class Progress:
             for name, size in zip((path, ledger_path(path)), self.sizes):
                 with open(name, "ab") as handle:
                     handle.truncate(size)
+            if self.ledger_tail:  # the records the resume cut off, the ended mark among them
+                with open(ledger_path(path), "ab") as book:
+                    book.write(self.ledger_tail)
         except OSError as exc:
             raise OutputError(f"{path}: cannot cut back: {exc.strerror or exc}") from None
 
@@ -423,6 +449,7 @@ def continue_from(path: str, key: str) -> Progress:
     records = _count_records(ledger)
     kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
     segments, ledger_end, placed = _segments(ledger, kept)
+    tail = _tail(ledger, ledger_end, path)
     try:
         if os.path.exists(path):
             with open(path, "ab") as out:
@@ -431,7 +458,29 @@ def continue_from(path: str, key: str) -> Progress:
             book.truncate(ledger_end)
     except OSError as exc:
         raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
-    return Progress(Done(ledger, segments, kept, placed=placed), sizes=(out_end, ledger_end))
+    done = Done(ledger, segments, kept, placed=placed)
+    return Progress(done, sizes=(out_end, ledger_end), ledger_tail=tail)
+
+
+#: Most bytes of a ledger's records after its last explained input (failed inputs'
+#: records, the ended mark) kept in memory to put back if the resume is refused.
+_TAIL_KEPT = 1 << 20
+
+
+def _tail(ledger: str, end: int, path: str) -> bytes:
+    """The ledger's bytes from ``end`` on, which the resume cuts off (records of
+    inputs after the last explained one: they are met again), for
+    :meth:`Progress.cut_back` to put back; when longer than :data:`_TAIL_KEPT`,
+    only its ended mark (what tells a run that ended from a stopped one)."""
+    with open(ledger, "rb") as book:
+        book.seek(end)
+        tail = book.read(_TAIL_KEPT + 1)
+    if len(tail) <= _TAIL_KEPT:
+        return tail
+    failed = ended_with_failures(path)
+    if failed is None:
+        return b""
+    return (json.dumps({"ended": True, "failed": failed}) + "\n").encode()
 
 
 def check_finished(path: str, modality: str, settings: Any, seed_given: bool) -> int:
@@ -650,6 +699,9 @@ class LineWriter:
         # A device or a pipe (/dev/full, a named pipe, or a link to one) cannot be
         # resumed: it gets no ledger (which would land beside the device).
         self.key = key if not os.path.exists(path) or os.path.isfile(path) else None
+        # Resolved once: a symlinked output's ledger is its target's (see ledger_path),
+        # also after the link itself was removed.
+        self._ledger_path = ledger_path(path)
         self.seed = seed
         self.append = append
         self._out: IO[str] | None = None
@@ -701,7 +753,7 @@ class LineWriter:
                 if flush:
                     self._ledger.flush()
             except OSError as exc:
-                raise self._cannot_write(exc, ledger_path(self.path)) from None
+                raise self._cannot_write(exc, self._ledger_path) from None
 
     def _cannot_write(self, exc: OSError, path: str | None = None) -> OutputError:
         """The error for a write that failed (a full disk, a file size limit): exit 3,
@@ -710,6 +762,9 @@ class LineWriter:
         self._broken = True
         where = path or self.path
         reason = exc.strerror or str(exc)
+        if not self._lines and not self.append:
+            self._discard()  # nothing kept: no files that ask for a --resume
+            return OutputError(f"{where}: cannot write: {reason}")
         if self.key is None:
             return OutputError(f"{where}: cannot write: {reason}")
         return OutputError(
@@ -717,12 +772,25 @@ class LineWriter:
             "and the same command with --resume goes on from them"
         )
 
+    def _discard(self) -> None:
+        """Close and remove the files this run made before it wrote a line (a write
+        failed): a ledger with no line to vouch for would only ask for a --resume
+        that has nothing to go on from."""
+        for handle in (self._out, self._ledger):
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
+        for name in (self.path, self._ledger_path):
+            if os.path.isfile(name) and not os.path.islink(name):
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
+
     def _open(self) -> None:
         try:
             if self.key is not None:
                 # Opened without truncating, and locked for the run, before either file
                 # is cut: a run still going that holds it is refused, not overwritten.
-                ledger = open(ledger_path(self.path), "a", encoding="utf-8", newline="\n")  # noqa: SIM115
+                ledger = open(self._ledger_path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
                 try:
                     _lock(ledger, self.path)
                 except UsageError:
@@ -746,6 +814,12 @@ class LineWriter:
                 held, self._failed = self._failed, []
                 for failure in held:
                     self._record(failure, flush=False)
+                # On disk before the first line: a line that cannot be written
+                # must not leave a ledger without its header.
+                try:
+                    self._ledger.flush()
+                except OSError as exc:
+                    raise self._cannot_write(exc, self._ledger_path) from None
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
@@ -773,14 +847,14 @@ class LineWriter:
                     if not self._broken:  # else already said: the same failure again
                         raise self._cannot_write(exc) from None
         made_empty = self._out is not None and not self.append and not self._lines
-        if finished and made_empty and os.path.isfile(self.path):
+        if finished and made_empty and os.path.isfile(self.path) and not os.path.islink(self.path):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
         if finished and self._ledger is not None:
-            os.unlink(ledger_path(self.path))
+            os.unlink(self._ledger_path)
         elif finished and self.key is not None and self.append:
             # resumed with nothing left to write: the ledger is done with too
             try:
-                os.unlink(ledger_path(self.path))
+                os.unlink(self._ledger_path)
             except FileNotFoundError:
                 pass
