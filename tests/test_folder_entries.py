@@ -216,3 +216,20 @@ def test_resume_never_opens_a_pipe_put_in_the_place_of_an_explained_picture(pict
     resumed = lime_explain(*args, "--resume")
     assert resumed.returncode == 2
     assert f"{folder / 'zero.png'} has changed since {out} explained it" in resumed.stderr
+
+
+def test_a_dask_worker_never_opens_a_pipe_of_a_folder_named_relative(pictures, tmp_path):
+    """Workers find a relative input from the command's folder (ModelSpec.located):
+    the joined path kept no mark, so a worker opened the folder's pipe and waited."""
+    model, source = pictures
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "zero.png").write_bytes((source / "zero.png").read_bytes())
+    os.mkfifo(folder / "pipe.jpg")
+    argv = [sys.executable, "-m", "lime_cli", "image", "--model", model, *IMAGE_FAST,
+            "--scheduler", "local:1", "pics"]  # fmt: skip
+    env = {**ENV, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, env=env,
+                            cwd=tmp_path)  # fmt: skip
+    assert errors(result) == [f"pics/pipe.jpg: is a named pipe, not a regular file {PIPE_REASON}"]
+    assert names(result) == ["pics/zero.png"]

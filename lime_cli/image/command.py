@@ -247,7 +247,6 @@ def image_content(source: ImageSource) -> bytes | None:
         return source.data
     if source.path is None:
         return None
-    from lime_cli.errors import InputError
     from lime_cli.inputs import read_bytes
 
     try:  # with the inputs' own checks: a named pipe a folder holds is never opened
@@ -367,7 +366,7 @@ class ImageTask(PerItemTask):
         from lime_cli.image.photo import encode_photo
         from lime_cli.image.preprocess import LUMA, apply_geometry, geometry_of
         from lime_cli.image.reading import max_file_bytes, read_image_bytes
-        from lime_cli.inputs import read_bytes
+        from lime_cli.inputs import display_name, read_bytes
 
         if source.error is not None:
             raise source.error
@@ -376,9 +375,16 @@ class ImageTask(PerItemTask):
         else:
             # From the client's folder on a Dask worker (the model's spec says where);
             # named as given, wherever it is read.
-            path = self.model.located(source.path or source.name)
-            data = read_bytes(path, max_bytes=max_file_bytes(self.max_pixels),
-                              limit_name="--max-pixels")  # fmt: skip
+            given = source.path or source.name
+            path = self.model.located(given)
+            try:
+                data = read_bytes(path, max_bytes=max_file_bytes(self.max_pixels),
+                                  limit_name="--max-pixels")  # fmt: skip
+            except InputError as exc:  # named as given, not as the worker found it
+                if path == given:
+                    raise
+                message = exc.message.replace(display_name(path), display_name(given), 1)
+                raise type(exc)(message) from None
         loaded = read_image_bytes(data, source.name, max_pixels=self.max_pixels)
         picture = apply_geometry(loaded.image, preprocessing, loaded.name)
         encoder = preprocessing.encoder_for(picture.size, model.input_spec, loaded.name)

@@ -129,7 +129,9 @@ class ModelSpec:
 
         if os.path.isabs(name) or model_source(name) is not None:
             return name
-        return os.path.join(self.where, name)
+        # type(name): a folder's entry keeps its mark (inputs.FolderEntry: its named
+        # pipes are never opened), here on a Dask worker too.
+        return type(name)(os.path.join(self.where, name))
 
 
 #: Model options that name files (text models' tokenizer and class names).
