@@ -99,20 +99,6 @@ def text_run(text_model: str, documents: Path) -> subprocess.CompletedProcess[st
     return lime_explain("text", "--model", text_model, *TEXT_FAST, documents)
 
 
-def test_a_broken_link_in_a_folder_fails_naming_its_missing_target(text_run, documents):
-    link, target = documents / "broken.txt", cached(documents)
-    assert f"{link}: no such file (a link to a missing file: {target})" in errors(text_run)
-
-
-def test_a_folder_named_like_a_document_fails_as_a_directory(text_run, documents):
-    assert f"{documents / 'dir.txt'}: is a directory, not a file" in errors(text_run)
-
-
-def test_a_named_pipe_in_a_folder_fails_without_being_opened(text_run, documents):
-    line = f"{documents / 'pipe.txt'}: is a named pipe, not a regular file {PIPE_REASON}"
-    assert line in errors(text_run)
-
-
 def test_a_socket_in_a_folder_fails_as_not_a_regular_file(text_run, documents):
     line = f"{documents / 'socket.txt'}: not a regular file (a device or a socket)"
     assert line in errors(text_run)
@@ -179,19 +165,43 @@ def image_run(pictures: tuple[str, Path]) -> subprocess.CompletedProcess[str]:
     return lime_explain("image", "--model", model, *IMAGE_FAST, folder)
 
 
-def test_a_broken_link_among_pictures_fails_naming_its_missing_target(image_run, pictures):
-    folder = pictures[1]
-    link, target = folder / "broken.jpg", cached(folder)
-    assert f"{link}: no such file (a link to a missing file: {target})" in errors(image_run)
+# -- both ------------------------------------------------------------------------
 
 
-def test_a_folder_named_like_a_picture_fails_as_a_directory(image_run, pictures):
-    assert f"{pictures[1] / 'dir.jpg'}: is a directory, not a file" in errors(image_run)
+@pytest.fixture(params=["text", "image"])
+def odd_run(request: pytest.FixtureRequest) -> tuple[list[str], Path, str]:
+    """A run's input errors over a folder with the odd entries, the folder, and
+    the extension they were named with: text documents, then pictures."""
+    if request.param == "text":
+        return (
+            errors(request.getfixturevalue("text_run")),
+            request.getfixturevalue("documents"),
+            ".txt",
+        )
+    return (
+        errors(request.getfixturevalue("image_run")),
+        request.getfixturevalue("pictures")[1],
+        ".jpg",
+    )
 
 
-def test_a_named_pipe_among_pictures_fails_without_being_opened(image_run, pictures):
-    line = f"{pictures[1] / 'pipe.jpg'}: is a named pipe, not a regular file {PIPE_REASON}"
-    assert line in errors(image_run)
+def test_a_broken_link_fails_naming_its_missing_target(odd_run):
+    failed, folder, extension = odd_run
+    link, target = folder / f"broken{extension}", cached(folder)
+    assert f"{link}: no such file (a link to a missing file: {target})" in failed
+
+
+def test_a_folder_named_like_an_input_fails_as_a_directory(odd_run):
+    failed, folder, extension = odd_run
+    assert f"{folder / f'dir{extension}'}: is a directory, not a file" in failed
+
+
+def test_a_named_pipe_fails_without_being_opened(odd_run):
+    failed, folder, extension = odd_run
+    assert (
+        f"{folder / f'pipe{extension}'}: is a named pipe, not a regular file {PIPE_REASON}"
+        in failed
+    )
 
 
 def test_the_other_pictures_are_explained_and_the_run_exits_3(image_run, pictures):
