@@ -185,3 +185,20 @@ def test_full_disk_while_writing_a_png_is_exit_3(tmp_path, full_disk, grey_model
     assert result.exit_code == 3, (result.exit_code, result.stderr)
     assert f"{out}: cannot write: no space left on device" in result.stderr
     assert files_in(folder) == []
+
+
+@pytest.mark.parametrize("second", ["./a.jsonl", "link.jsonl"])
+def test_one_file_given_twice_as_out_is_refused_before_the_work(
+    tmp_path, monkeypatch, text_model, doc, second
+):
+    """a.jsonl and ./a.jsonl (or a link to it) are one file: the run wrote it twice
+    over; a JSON Lines output's lock then refused the run's own second name, after
+    its first line (exit 2, 'still running', a line and a ledger left)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "link.jsonl").symlink_to("a.jsonl")
+    result = text(text_model, doc, "--out", "a.jsonl", "--out", second)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"lime-explain: usage error: a.jsonl and {second} are the same file: give it once\n"
+    )
+    assert not (tmp_path / "a.jsonl").exists() and not (tmp_path / "a.jsonl.resume").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,8 +65,15 @@ class OutputPlan:
         (missing or read-only folder, a file where a folder should be)."""
         from lime_cli.output import check_writable
 
+        seen: dict[str, str] = {}
         for path in self.paths():
             check_writable(path)
+            # Two names of one file (a.jsonl and ./a.jsonl, or a link to it): the run
+            # would write it twice over (a JSON Lines output's lock refused itself).
+            real = os.path.realpath(path)
+            if real in seen:
+                raise UsageError(f"{seen[real]} and {path} are the same file: give it once")
+            seen[real] = path
 
     def paths(self) -> list[str]:
         return [path for path, _, _ in self.files] + ([self.junit] if self.junit else [])
