@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 #: Predictions beyond this magnitude would overflow the surrogate's sums of squares.
 _LARGEST_PREDICTION = 1e150
 
-#: Below this many features (or samples) surrogate fits use a single BLAS thread.
-_SMALL_PROBLEM = 1000
-
-#: Up to this many features the BLAS thread count is not touched at all.
-_FEW_COLUMNS = 8
+#: Up to this many cells (samples x features) a fit's BLAS thread count is not
+#: touched: OpenBLAS runs such products on one thread by itself (tables of a few
+#: columns at the default 5000 samples), and setting the limit (11 us) would
+#: cost more than the fit.
+_UNSPLIT_CELLS = 50_000
 
 #: Progress callback: (samples predicted so far, total samples).
 Progress = Callable[[int, int], None]
@@ -231,16 +231,16 @@ def explain_predictions(
         raise UsageError(
             f"kernel width {width:g} is too small: every perturbed sample gets weight 0"
         )
-    # Typical surrogate problems are small: one BLAS thread is faster than
-    # several spinning on a busy machine (and right when inputs run in
-    # parallel). Large ones (thousands of words) get every thread. A table of
-    # a few columns is left alone: its products are too small for threads to
-    # matter (measured no slower without the limit), and setting the limit
-    # costs more than such a fit (and 15 ms once per process to find the
-    # libraries to limit).
-    small = min(z.shape) < _SMALL_PROBLEM
-    few = z.shape[1] <= _FEW_COLUMNS
-    limit = contextlib.nullcontext() if few else _blas_limit(1 if small else None)
+    # One BLAS thread for every fit BLAS would split: OpenBLAS's sums depend on
+    # its thread count (weights moved by 3e-15 at 20,000 samples), and an
+    # explanation must not depend on --jobs (workers run one thread each), on
+    # the backend or on a Dask worker's cores. Typical surrogate problems are
+    # small, where one thread is also the faster; a tiny one is left alone
+    # (see _UNSPLIT_CELLS; and 15 ms once per process to find the libraries).
+    # Large ones (thousands of words) used to get every thread: 1230 words at
+    # 5000 samples took 5.4-6.2 s end to end with them, about as long with one.
+    tiny = z.shape[0] * z.shape[1] <= _UNSPLIT_CELLS
+    limit = contextlib.nullcontext() if tiny else _blas_limit(1)
     with limit:
         design = WeightedDesign(z, weights)
         results = [
