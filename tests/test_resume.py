@@ -998,6 +998,24 @@ def test_a_refused_resume_of_an_ended_run_keeps_it_ended(data, tmp_path):
     assert resume.ended_with_failures(str(out)) == 1
 
 
+def test_a_resume_stopped_before_its_first_record_leaves_the_ledger_as_it_was(
+    data, tmp_path, monkeypatch
+):
+    """The resume cuts the records after the last explained input; stopped before it
+    wrote one (Ctrl-C here; a Dask scheduler out of reach alike) it used to leave
+    them cut, the ended mark with them: the file then looked stopped."""
+    out = tmp_path / "o.jsonl"
+    rows = bad_rows(data, tmp_path, row=319)
+    argv = args(data, out, "--seed", "6")
+    argv[argv.index("--all") + 1] = str(rows)
+    assert run(*argv).exit_code == 3
+    ledger = Path(f"{out}.resume")
+    before = ledger.read_bytes()
+    stopping_after(0, monkeypatch)
+    assert run(*argv, "--resume").exit_code == 130
+    assert ledger.read_bytes() == before
+
+
 def test_an_all_failing_run_through_a_symlink_leaves_the_link_and_no_ledger(
     data, tmp_path, monkeypatch
 ):

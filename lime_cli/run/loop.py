@@ -213,6 +213,8 @@ def run_job(
             writer.close(finished and not unmatched and not unread)
         if resumed is not None:
             resumed.done.close()
+            if not finished and refused is None:  # stopped (an error, Ctrl-C)
+                resumed.put_back_tail(plan.streamed()[0])
     if refused is not None:
         # The file explains the input as it was, or lines would come out of input
         # order: no appending makes it right.

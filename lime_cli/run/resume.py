@@ -368,6 +368,18 @@ class Progress:
         """Nothing to resume: neither the output nor its ledger is there."""
         return not self.finished and self.sizes is None
 
+    def put_back_tail(self, path: str) -> None:
+        """Put back the ledger's records the resume cut off (see ``_tail``) if this
+        run added none: a resume stopped before its first record (its Dask
+        scheduler out of reach, Ctrl-C) leaves the ledger as it found it, an
+        ended run's mark included."""
+        if not self.ledger_tail or self.sizes is None:
+            return
+        with contextlib.suppress(OSError):
+            if os.path.getsize(ledger_path(path)) == self.sizes[1]:
+                with open(ledger_path(path), "ab") as book:
+                    book.write(self.ledger_tail)
+
     def cut_back(self, path: str) -> None:
         """Make ``path`` and its ledger what they were before this run wrote to them."""
         if self.sizes is None:
