@@ -80,7 +80,7 @@ def _refuse_to_overwrite_a_stopped_run(plan: OutputPlan) -> None:
         if os.path.exists(ledger_path(path)):
             refuse_if_running(path)
             if ended_with_failures(path) is not None:
-                continue  # a run that ended: starting over loses nothing a run would not redo
+                continue  # a run that ended: overwritten, as a finished run's output is
             raise UsageError(
                 f"{path} holds a stopped run ({ledger_path(path)} is beside it): add --resume "
                 "to go on with it, or remove both files to start over"

@@ -17,8 +17,8 @@ taken for the one explained; a resumed run's records start with a line
 ``{"resumed": true}``. The ledger is removed when the run ends; one left
 behind means the run was stopped and can be resumed, or (its last line
 ``{"ended": true, "failed": N}``) that it ended with inputs that failed, which
-``--resume`` tries again (a run without ``--resume`` starts over on top of
-such an output: nothing of it is lost that a new run would not write again).
+``--resume`` tries again (a run without ``--resume`` overwrites such an
+output, as it does a finished run's).
 While a run writes, it
 holds the ledger locked, so a run still going is never taken for a stopped
 one (:func:`refuse_if_running`).
@@ -377,8 +377,12 @@ class Progress:
             return
         with contextlib.suppress(OSError):
             if os.path.getsize(ledger_path(path)) == self.sizes[1]:
-                with open(ledger_path(path), "ab") as book:
-                    book.write(self.ledger_tail)
+                self._append_tail(path)
+
+    def _append_tail(self, path: str) -> None:
+        if self.ledger_tail:
+            with open(ledger_path(path), "ab") as book:
+                book.write(self.ledger_tail)
 
     def cut_back(self, path: str) -> None:
         """Make ``path`` and its ledger what they were before this run wrote to them."""
@@ -388,9 +392,7 @@ class Progress:
             for name, size in zip((path, ledger_path(path)), self.sizes):
                 with open(name, "ab") as handle:
                     handle.truncate(size)
-            if self.ledger_tail:  # the records the resume cut off, the ended mark among them
-                with open(ledger_path(path), "ab") as book:
-                    book.write(self.ledger_tail)
+            self._append_tail(path)  # the records the resume cut off, the ended mark among them
         except OSError as exc:
             raise OutputError(f"{path}: cannot cut back: {exc.strerror or exc}") from None
 
@@ -776,8 +778,7 @@ class LineWriter:
         reason = exc.strerror or str(exc)
         if not self._lines and not self.append:
             self._discard()  # nothing kept: no files that ask for a --resume
-            return OutputError(f"{where}: cannot write: {reason}")
-        if self.key is None:
+        if self.key is None or not self.holds_lines:
             return OutputError(f"{where}: cannot write: {reason}")
         return OutputError(
             f"{where}: cannot write: {reason}; the explanations written before are kept, "
@@ -845,7 +846,7 @@ class LineWriter:
         inputs again (explained at the end of the file if they read now), as
         after a stop; without the ledger it could only call the file done.
         """
-        if finished and self.failures and self.key is not None and (self._lines or self.append):
+        if finished and self.failures and self.key is not None and self.holds_lines:
             if self._ledger is None:  # a resumed run that only met failures again
                 self._open()
             self._record({"ended": True, "failed": self.failures})
