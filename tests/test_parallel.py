@@ -25,13 +25,17 @@ class Toy:
 
     ``die_on``: a worker (not the parent ``home``) that gets this item exits
     at once, as a killed worker would; with ``died`` (a path), one that gets
-    this item or any later one, having created that file first.
+    this item or any later one, having created that file first. ``joined`` (a
+    path): a worker creates that file, and from then on items are fast here
+    too, so a long job waits as long as a worker may take to start on a
+    loaded machine but ends soon after it has joined.
     """
 
     home: int
     seconds: float = 0.05
     die_on: int | None = None
     died: str | None = None
+    joined: str | None = None
 
     @property
     def model(self) -> Any:
@@ -55,7 +59,10 @@ class Toy:
                     open(self.died, "w").close()  # noqa: SIM115 - proof that a worker died
                 os._exit(1)
         here = os.getpid() == self.home
-        time.sleep((self.seconds if here else 0.001) * len(items))
+        if self.joined is not None and not here:
+            open(self.joined, "a").close()  # noqa: SIM115 - a worker has joined
+        slow = here and not (self.joined is not None and os.path.exists(self.joined))
+        time.sleep((self.seconds if slow else 0.001) * len(items))
         return [((item, os.getpid()), None) for item in items]
 
 
@@ -69,10 +76,12 @@ def idle_machine(monkeypatch):
     monkeypatch.setattr(executor, "_idle_cores", lambda: 2.0)
 
 
-def test_workers_share_the_work_once_ready_and_order_is_kept(monkeypatch):
+def test_workers_share_the_work_once_ready_and_order_is_kept(monkeypatch, tmp_path):
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
-    results = outcomes(Toy(os.getpid()), 400, 2)
-    assert [item for item, _ in results] == list(range(400))
+    # Up to 100 s of work here before a worker joins (one took over 20 s to
+    # start in a CI run once); a few seconds in all once one has.
+    results = outcomes(Toy(os.getpid(), joined=str(tmp_path / "joined")), 2000, 2)
+    assert [item for item, _ in results] == list(range(2000))
     pids = {pid for _, pid in results}
     assert os.getpid() in pids and len(pids) == 2  # this process and one worker
 
