@@ -103,6 +103,13 @@ def stopped(argv: list[str], monkeypatch, count: int = 50) -> None:
     monkeypatch.undo()
 
 
+def ended_cleanly(ledger: Path) -> bool:
+    """Whether ``ledger`` is kept by a run given --resume that ended with no input
+    failed (its last line says so), for a later --resume to check."""
+    last = ledger.read_text(encoding="utf-8").splitlines()[-1]
+    return json.loads(last) == {"ended": True, "failed": 0}
+
+
 def stopping_after(count: int, monkeypatch) -> None:
     """The next run stops (KeyboardInterrupt, as Ctrl-C) after ``count`` outcomes."""
     real = executor.run_pairs
@@ -143,7 +150,7 @@ def test_ctrl_c_keeps_the_lines_written_and_resume_finishes_them(data, tmp_path,
         half.write('{"schema_version": 1, "modali')  # killed in the middle of a line
     resumed = run(*args(data, out, "--resume", "--jobs", "2"))
     assert resumed.exit_code == 0, resumed.stderr
-    assert not (tmp_path / "part.jsonl.resume").exists()
+    assert ended_cleanly(tmp_path / "part.jsonl.resume")  # kept for a later --resume
     again = tmp_path / "again.jsonl"
     assert run(*args(data, again, "--seed", str(header["seed"]))).exit_code == 0
     assert out.read_bytes() == again.read_bytes()
@@ -546,7 +553,8 @@ def test_resume_of_a_finished_run_does_nothing(data, tmp_path):
     assert result.exit_code == 0
     assert result.stderr == (
         f"lime-explain: {out} has {len(before.splitlines())} explanations and no "
-        f"{out}.resume, so the run that wrote it ended: nothing to do\n"
+        f"{out}.resume, so the run that wrote it ended: nothing to do (inputs added "
+        "since are not looked for: a run given --resume keeps its ledger for that)\n"
     )
     assert out.read_bytes() == before
 
@@ -770,6 +778,44 @@ def failed_checks(stderr: str) -> list[str]:
     return sorted(line for line in stderr.splitlines() if "check failed" in line)
 
 
+def test_a_run_given_resume_keeps_its_ledger_so_rows_added_later_are_explained(data, tmp_path):
+    """A CI gate that always adds --resume over a CSV that grows: the ledger stays
+    when the run ends, so the next run explains the rows added (not 'nothing to
+    do' with rows missing) and still checks every setting; a run without
+    --resume removes it, as before."""
+    rows = pd.read_csv(data["rows.csv"])
+    csv = tmp_path / "rows.csv"
+    out, ledger = tmp_path / "gate.jsonl", tmp_path / "gate.jsonl.resume"
+
+    def explain(into: Path, *more: str):
+        return run(
+            "tabular", "--model", data["fast.joblib"], "--train", data["rows.csv"], "--all",
+            str(csv), "--num-samples", "100", "-q", "--seed", "4", "--out", str(into), *more,
+        )  # fmt: skip
+
+    rows.head(30).to_csv(csv, index=False)
+    first = explain(out, "--resume")
+    assert first.exit_code == 0, first.stderr
+    assert ended_cleanly(ledger)
+    lines, kept = out.read_bytes(), ledger.read_bytes()
+    again = explain(out, "--resume")  # nothing added: both files as they were
+    assert again.exit_code == 0 and out.read_bytes() == lines and ledger.read_bytes() == kept
+    other = explain(out, "--resume", "--confidence", "0.9")
+    assert other.exit_code == 2
+    assert "written with other settings (--confidence differs)" in other.stderr
+    rows.head(45).to_csv(csv, index=False)  # the CSV grew
+    grown = explain(out, "--resume")
+    assert grown.exit_code == 0, grown.stderr
+    assert len(out.read_bytes().splitlines()) == 45 and ended_cleanly(ledger)
+    whole = tmp_path / "whole.jsonl"
+    assert explain(whole).exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()
+    assert not (tmp_path / "whole.jsonl.resume").exists()  # not given --resume: none kept
+    plain = explain(out)
+    assert plain.exit_code == 0 and out.read_bytes() == whole.read_bytes()
+    assert not ledger.exists()
+
+
 def junit_counts(path: Path) -> tuple[str, str]:
     import xml.etree.ElementTree as ET
 
@@ -794,9 +840,9 @@ def test_a_resumed_run_reports_the_stopped_runs_failed_checks(data, tmp_path, mo
     assert failed_checks(resumed.stderr) == failed_checks(whole.stderr)
     assert junit_counts(tmp_path / "r.xml") == junit_counts(tmp_path / "w.xml")
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
-    # --resume of the finished file: nothing to do, but its checks still fail the gate.
+    # --resume of the finished file: nothing to add, but its checks still fail the gate.
     again = run(*args(data, out, *checks, "--resume", "--junit", str(tmp_path / "f.xml")))
-    assert again.exit_code == 1 and "nothing to do" in again.stderr
+    assert again.exit_code == 1 and out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
     assert failed_checks(again.stderr) == failed_checks(whole.stderr)
     assert junit_counts(tmp_path / "f.xml") == junit_counts(tmp_path / "w.xml")
 
@@ -844,7 +890,8 @@ def test_an_output_named_through_a_link_shares_the_files_ledger_and_lock(
     assert out.read_bytes() == before and not (tmp_path / "link.jsonl.resume").exists()
     assert run(*through_link, "--resume").exit_code == 0
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
-    assert not (tmp_path / "part.jsonl.resume").exists()
+    assert ended_cleanly(tmp_path / "part.jsonl.resume")
+    assert not (tmp_path / "link.jsonl.resume").exists()
 
 
 def limited_to(size: int) -> Any:
@@ -928,7 +975,7 @@ def test_a_run_that_ended_with_failed_inputs_keeps_its_ledger_to_try_them_again(
     assert out.read_bytes() == before and ledger.exists()
     rows.write_text(good, encoding="utf-8")
     fixed = run(*argv, "--resume")
-    assert fixed.exit_code == 0 and not ledger.exists()
+    assert fixed.exit_code == 0 and ended_cleanly(ledger)
     whole = tmp_path / "whole.jsonl"
     assert run(*[str(whole) if a == str(out) else a for a in argv]).exit_code == 0
     expected = whole.read_bytes().splitlines(keepends=True)

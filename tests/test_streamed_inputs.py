@@ -16,7 +16,7 @@ import pytest
 from _fakes import text_classifier
 from click.testing import CliRunner
 from test_parallel import Toy
-from test_resume import build_data, stopping_after
+from test_resume import build_data, ended_cleanly, stopping_after
 
 from lime_cli.cli import cli
 from lime_cli.errors import InputError
@@ -323,7 +323,7 @@ def test_a_bad_byte_in_a_later_chunk_keeps_the_ledger_and_resume_finishes_the_fi
     source.write_bytes(fixed.read_bytes())
     resumed = text_run(text_model, str(source), "--out", str(out), "--resume", "--jobs", jobs)
     assert resumed.exit_code == 0, resumed.stderr
-    assert not (tmp_path / "out.jsonl.resume").exists()
+    assert ended_cleanly(tmp_path / "out.jsonl.resume")
     assert out.read_bytes() == whole.read_bytes().replace(str(fixed).encode(), str(source).encode())
 
 

@@ -124,7 +124,8 @@ def _resuming(
             # Only the missing ledger says the run ended: its lines are not counted
             # against the inputs (a ledger removed by hand looks the same).
             f"lime-explain: {path} has {count} explanation{'s' * (count != 1)} and no "
-            f"{ledger_path(path)}, so the run that wrote it ended: nothing to do",
+            f"{ledger_path(path)}, so the run that wrote it ended: nothing to do (inputs "
+            "added since are not looked for: a run given --resume keeps its ledger for that)",
             err=True,
         )
     return settings, progress

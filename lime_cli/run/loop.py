@@ -124,7 +124,11 @@ def run_job(
     keeping = keep or bool(plan.written_at_end())
     # A resume with nothing to resume writes its files as a new run does (with a header).
     append = resumed is not None and not resumed.fresh
-    writers = [LineWriter(path, key, settings.params.seed, append) for path in plan.streamed()]
+    # Given --resume, a run keeps its ledger when it ends: the next --resume checks it.
+    writers = [
+        LineWriter(path, key, settings.params.seed, append, keep_ledger=resumed is not None)
+        for path in plan.streamed()
+    ]
     result = RunResult()
     codes: set[int] = set()  # the distinct exit codes seen (memory: not one per input)
     # Kept for the reports written at the end only (memory: a run of millions of rows

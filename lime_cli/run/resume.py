@@ -17,8 +17,10 @@ taken for the one explained; a resumed run's records start with a line
 ``{"resumed": true}``. The ledger is removed when the run ends; one left
 behind means the run was stopped and can be resumed, or (its last line
 ``{"ended": true, "failed": N}``) that it ended with inputs that failed, which
-``--resume`` tries again (a run without ``--resume`` overwrites such an
-output, as it does a finished run's).
+``--resume`` tries again, or (``N`` 0) that it was given ``--resume`` and ended:
+the next ``--resume`` checks its settings and explains inputs added since
+(a run without ``--resume`` overwrites such an output, as it does a finished
+run's).
 While a run writes, it
 holds the ledger locked, so a run still going is never taken for a stopped
 one (:func:`refuse_if_running`).
@@ -705,10 +707,15 @@ class LineWriter:
     :data:`_HELD_FAILURES`, removes them when it finishes); ``append``
     continues a resumed file. Each line is flushed before its ledger record,
     so the ledger never vouches for a line that is not there. ``key`` None: no
-    ledger (not resumable).
+    ledger (not resumable). ``keep_ledger`` (the command was given ``--resume``):
+    a finished run keeps its ledger too, ended by ``{"ended": true, "failed": 0}``,
+    so that a later ``--resume`` checks every setting and explains the inputs
+    added since (a CSV that grew) instead of calling the file done.
     """
 
-    def __init__(self, path: str, key: str | None, seed: int | None, append: bool) -> None:
+    def __init__(
+        self, path: str, key: str | None, seed: int | None, append: bool, keep_ledger: bool = False
+    ) -> None:
         self.path = path
         # A device or a pipe (/dev/full, a named pipe, or a link to one) cannot be
         # resumed: it gets no ledger (which would land beside the device).
@@ -718,6 +725,7 @@ class LineWriter:
         self._ledger_path = ledger_path(path)
         self.seed = seed
         self.append = append
+        self.keep_ledger = keep_ledger
         self._out: IO[str] | None = None
         self._ledger: IO[str] | None = None
         self._failed: list[dict[str, Any]] = []  # failed inputs' records, until files open
@@ -798,7 +806,9 @@ class LineWriter:
                 with contextlib.suppress(OSError):
                     os.unlink(name)
 
-    def _open(self) -> None:
+    def _open(self, mark_resumed: bool = True) -> None:
+        """Open (and lock) the files; ``mark_resumed=False``: a resumed run that
+        adds only its ended mark writes no ``{"resumed": true}`` before it."""
         try:
             if self.key is not None:
                 # Opened without truncating, and locked for the run, before either file
@@ -815,7 +825,8 @@ class LineWriter:
             self._out = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="\n")
             if self._ledger is not None:
                 if self.append:  # this run's records: a segment of their own (see Done)
-                    self._record(RESUMED, flush=False)
+                    if mark_resumed:
+                        self._record(RESUMED, flush=False)
                 else:
                     header = {
                         "lime_explain_resume": LEDGER_VERSION,
@@ -844,13 +855,16 @@ class LineWriter:
         A finished run whose inputs failed keeps its ledger, ended by
         ``{"ended": true, "failed": N}``: ``--resume`` then tries exactly those
         inputs again (explained at the end of the file if they read now), as
-        after a stop; without the ledger it could only call the file done.
+        after a stop; without the ledger it could only call the file done. So
+        does one given ``keep_ledger`` (``N`` 0), for inputs added later.
         """
-        if finished and self.failures and self.key is not None and self.holds_lines:
-            if self._ledger is None:  # a resumed run that only met failures again
-                self._open()
+        keeps = self.failures or self.keep_ledger
+        if finished and keeps and self.key is not None and self.holds_lines:
+            if self._ledger is None:  # a resumed run that added no line
+                # Its failures follow a mark of their own; an ended mark alone, none.
+                self._open(mark_resumed=bool(self.failures))
             self._record({"ended": True, "failed": self.failures})
-            self.kept_for_failures = True
+            self.kept_for_failures = bool(self.failures)
             finished = False  # the ledger stays
         for handle in (self._out, self._ledger):
             if handle is not None:
