@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import locale
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +270,11 @@ def test_a_missing_string_normaliser_locale_is_one_line_saying_so(tmp_path):
     doc.write_text("goal")
     line = one_error_line(run("text", "--model", path, doc), 4)
     assert "en_US.UTF-8 locale" in line and "locale-gen" in line
+    # In a process of its own: onnxruntime logs to the process's stderr (not
+    # click's), and its coloured log line used to come before this one.
+    cli = [sys.executable, "-m", "lime_cli", "text", "--model", str(path), str(doc)]
+    real = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert real.returncode == 4 and real.stderr == line + "\n"
     with pytest.raises(ModelError, match="C.UTF-8"):
         load_model(str(path), purpose="text")
 

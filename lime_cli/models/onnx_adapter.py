@@ -252,7 +252,9 @@ def open_session(path: str, threads: int | None = None) -> Any:
     except ImportError:  # pragma: no cover - onnxruntime is a declared dependency
         raise ModelError("reading .onnx files needs the onnxruntime package") from None
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    # Fatal only: onnxruntime's own log line (coloured, timestamped, on the process's
+    # stderr) would come before the one line below for a file that does not load.
+    options.log_severity_level = 4
     if threads:
         options.intra_op_num_threads = threads
     try:
