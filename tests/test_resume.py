@@ -213,12 +213,26 @@ def test_resume_matches_the_inputs_against_each_runs_records_in_order(tmp_path):
     # The first run wrote a, c, d (b failed); a resumed run wrote b (it worked then) and e.
     out = tmp_path / "x.jsonl"
     write_stopped_run(out, [["a", "c", "d"], ["b", "e"]])
+    before = out.read_bytes()
     progress = resume.continue_from(str(out), "k")
     assert len(progress.done) == 5 and not progress.finished
     assert [progress.done.skips(name) for name in "abcdef"] == [True] * 5 + [False]
     assert not progress.done.unmatched
-    assert out.read_text(encoding="utf-8").count("\n") == 5  # the half line is cut off
+    assert out.read_bytes() == before  # nothing is cut until the run writes
+    first_write(out, progress)
+    assert out.read_text(encoding="utf-8").splitlines()[4:] == ['{"line": 4}', '{"new": 1}']
     progress.done.close()
+
+
+def first_write(out: Path, progress: resume.Progress) -> None:
+    """What a resumed run's writer does with one new line: cut the files where
+    ``progress`` says they agree, append the line and its record, close."""
+    writer = resume.LineWriter(
+        str(out), "k", 0, append=True, cut=progress.sizes, locked=progress.lock is not None
+    )
+    writer.write('{"new": 1}', "new input")
+    writer.close(finished=False)
+    progress.release()
 
 
 def test_resume_holds_a_record_per_run_not_one_per_input(tmp_path):
@@ -474,9 +488,15 @@ def test_a_ledger_cut_short_keeps_only_the_lines_it_vouches_for(tmp_path):
     write_stopped_run(out, [["a", "b", "c"]])
     with out.open("a", encoding="utf-8") as extra:  # a whole line the ledger has no record of
         extra.write('ne": 3}\n')
-    done = resume.continue_from(str(out), "k").done
-    assert len(done) == 3 and out.read_text(encoding="utf-8").count("\n") == 3
-    assert [done.skips(name) for name in "abcd"] == [True, True, True, False]
+    progress = resume.continue_from(str(out), "k")
+    done = progress.done
+    assert len(done) == 3 and [done.skips(name) for name in "abcd"] == [True, True, True, False]
+    first_write(out, progress)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines == ['{"line": 0}', '{"line": 1}', '{"line": 2}', '{"new": 1}']
+    ledger = Path(resume.ledger_path(str(out))).read_text(encoding="utf-8").splitlines()
+    assert json.loads(ledger[-2]) == {"resumed": True}
+    assert json.loads(ledger[-1]) == {"input": "new input"}
 
 
 def test_resume_with_other_settings_is_refused(data, tmp_path, monkeypatch):

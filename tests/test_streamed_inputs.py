@@ -20,7 +20,7 @@ from test_resume import build_data, ended_cleanly, stopping_after
 
 from lime_cli.cli import cli
 from lime_cli.errors import InputError
-from lime_cli.run import executor, loop
+from lime_cli.run import executor, loop, resume
 from lime_cli.tabular import data as tabular_data
 from lime_cli.text import command as text_command
 from lime_cli.text import reading
@@ -480,3 +480,55 @@ def test_a_file_failed_part_way_before_another_resumes_once_fixed(
     names = [json.loads(line)["input"]["name"] for line in out.read_text().splitlines()]
     expected = [f"{first}:{i}" for i in range(1, 41)] + [f"{second}:{i}" for i in range(1, 6)]
     assert names == expected + [f"{first}:41", f"{first}:42"]
+
+
+def test_a_refused_resume_of_a_kept_ledger_leaves_both_files_as_they_were(text_model, tmp_path):
+    """A text file edited under an ended run given --resume: the refusal used to cut
+    the ledger's ended mark, and a run without --resume then took the output for
+    a stopped run's and refused it."""
+    doc, out = tmp_path / "lines.txt", tmp_path / "o.jsonl"
+    ledger = tmp_path / "o.jsonl.resume"
+    doc.write_text("\n".join(many_lines(6)) + "\n", encoding="utf-8")
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    files = out.read_bytes(), ledger.read_bytes()
+    lines = doc.read_text(encoding="utf-8").splitlines()
+    doc.write_text("\n".join([lines[0], "edited since", *lines[2:]]) + "\n", encoding="utf-8")
+    refused = text_run(text_model, str(doc), "--out", str(out), "--resume")
+    assert refused.exit_code == 2 and "has changed since" in refused.stderr
+    assert (out.read_bytes(), ledger.read_bytes()) == files
+    assert text_run(text_model, str(doc), "--out", str(out)).exit_code == 0  # starts over
+    assert not ledger.exists()
+
+
+def test_a_resume_that_adds_nothing_does_not_touch_the_files(text_model, tmp_path):
+    """Not even their times: a CI job watching the output sees no change."""
+    doc, out = tmp_path / "lines.txt", tmp_path / "o.jsonl"
+    ledger = tmp_path / "o.jsonl.resume"
+    doc.write_text("\n".join(many_lines(5)) + "\n", encoding="utf-8")
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    for path in (out, ledger):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    again = text_run(text_model, str(doc), "--out", str(out), "--resume")
+    assert again.exit_code == 0, again.stderr
+    assert [os.stat(p).st_mtime_ns for p in (out, ledger)] == [1_000_000_000] * 2
+
+
+def test_a_second_resume_is_refused_while_the_first_holds_the_ledger(text_model, tmp_path):
+    """The lock is held from the moment a resume reads the ledger, not from its first
+    write: two --resume runs started together both used to append the new lines."""
+    doc, out = tmp_path / "lines.txt", tmp_path / "o.jsonl"
+    doc.write_text("\n".join(many_lines(4)) + "\n", encoding="utf-8")
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    with doc.open("a", encoding="utf-8") as more:
+        more.write("\n".join(many_lines(8)[4:]) + "\n")
+    header = json.loads((tmp_path / "o.jsonl.resume").read_text(encoding="utf-8").splitlines()[0])
+    first = resume.continue_from(str(out), header["settings"])  # as a resume that runs on
+    try:
+        second = text_run(text_model, str(doc), "--out", str(out), "--resume")
+        assert second.exit_code == 2
+        assert "is being written by a lime-explain that is still running" in second.stderr
+    finally:
+        first.done.close()
+        first.release()
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 8

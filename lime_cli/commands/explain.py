@@ -46,9 +46,13 @@ def make_command(modality: Modality) -> click.Command:
                     return replay_finished(settings, plan)
             else:
                 _refuse_to_overwrite_a_stopped_run(plan)
-            key = settings_key(modality.name, settings, options, modality.shaping_files)
-            job = modality.prepare(settings, options)
-            return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
+            try:
+                key = settings_key(modality.name, settings, options, modality.shaping_files)
+                job = modality.prepare(settings, options)
+                return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
+            finally:
+                if progress is not None:
+                    progress.release()  # the ledger's lock, held since _resuming
 
         guarded(bool(options.get("debug")), body)
 

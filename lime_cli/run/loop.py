@@ -126,7 +126,15 @@ def run_job(
     append = resumed is not None and not resumed.fresh
     # Given --resume, a run keeps its ledger when it ends: the next --resume checks it.
     writers = [
-        LineWriter(path, key, settings.params.seed, append, keep_ledger=resumed is not None)
+        LineWriter(
+            path,
+            key,
+            settings.params.seed,
+            append,
+            keep_ledger=resumed is not None,
+            cut=resumed.sizes if append and resumed is not None else None,
+            locked=resumed is not None and resumed.lock is not None,
+        )  # fmt: skip
         for path in plan.streamed()
     ]
     result = RunResult()
@@ -217,20 +225,20 @@ def run_job(
             writer.close(finished and not unmatched and not unread)
         if resumed is not None:
             resumed.done.close()
-            if not finished and refused is None:  # stopped (an error, Ctrl-C)
-                resumed.put_back_tail(plan.streamed()[0])
     if refused is not None:
         # The file explains the input as it was, or lines would come out of input
         # order: no appending makes it right.
         assert resumed is not None
-        resumed.cut_back(plan.streamed()[0])
+        if any(w.opened for w in writers):
+            resumed.cut_back(plan.streamed()[0])
         raise refused.for_output(plan.streamed()[0])
     if finished and unmatched:
         # Lines of inputs the stopped run did not have would never be matched again:
         # the files go back to what they were, and the stopped run can still finish.
         path = plan.streamed()[0]
         assert resumed is not None
-        resumed.cut_back(path)
+        if any(w.opened for w in writers):
+            resumed.cut_back(path)
         raise UsageError(
             f"{path} holds explanations of inputs not given this time, or given in another "
             f"order: nothing was added; resume with the stopped run's inputs ({ledger_path(path)} "

@@ -359,42 +359,39 @@ class Progress:
     done: Done
     #: True when the output exists without a ledger: a run that finished.
     finished: bool = False
-    #: Sizes of the output and its ledger once made to agree (what a resume that
-    #: meets other inputs is cut back to); None when neither is there yet.
+    #: Where the output and its ledger agree (after the last line the ledger vouches
+    #: for, and after that line's record): the writer cuts them there when it first
+    #: writes, and a resume that meets other inputs cuts back to it. None when
+    #: neither file is there yet.
     sizes: tuple[int, int] | None = None
-    #: The ledger's records cut off after its last explained input's (see ``_tail``).
+    #: The ledger's records after ``sizes[1]`` (see ``_tail``): put back by ``cut_back``.
     ledger_tail: bytes = b""
+    #: The ledger, open and locked for this run from :func:`continue_from` on (None:
+    #: no ledger yet); :meth:`release` ends the lock.
+    lock: IO[bytes] | None = None
 
     @property
     def fresh(self) -> bool:
         """Nothing to resume: neither the output nor its ledger is there."""
         return not self.finished and self.sizes is None
 
-    def put_back_tail(self, path: str) -> None:
-        """Put back the ledger's records the resume cut off (see ``_tail``) if this
-        run added none: a resume stopped before its first record (its Dask
-        scheduler out of reach, Ctrl-C) leaves the ledger as it found it, an
-        ended run's mark included."""
-        if not self.ledger_tail or self.sizes is None:
-            return
-        with contextlib.suppress(OSError):
-            if os.path.getsize(ledger_path(path)) == self.sizes[1]:
-                self._append_tail(path)
-
-    def _append_tail(self, path: str) -> None:
-        if self.ledger_tail:
-            with open(ledger_path(path), "ab") as book:
-                book.write(self.ledger_tail)
+    def release(self) -> None:
+        """Let other runs at the ledger (the run is over: its files are closed)."""
+        if self.lock is not None:
+            self.lock.close()
 
     def cut_back(self, path: str) -> None:
-        """Make ``path`` and its ledger what they were before this run wrote to them."""
+        """Make ``path`` and its ledger what they were before this run wrote to them
+        (only a run that wrote cut them: see :class:`LineWriter`)."""
         if self.sizes is None:
             return
         try:
             for name, size in zip((path, ledger_path(path)), self.sizes):
                 with open(name, "ab") as handle:
                     handle.truncate(size)
-            self._append_tail(path)  # the records the resume cut off, the ended mark among them
+            if self.ledger_tail:  # the records cut off, the ended mark among them
+                with open(ledger_path(path), "ab") as book:
+                    book.write(self.ledger_tail)
         except OSError as exc:
             raise OutputError(f"{path}: cannot cut back: {exc.strerror or exc}") from None
 
@@ -445,7 +442,24 @@ def continue_from(path: str, key: str) -> Progress:
     ledger = ledger_path(path)
     if not os.path.exists(ledger):
         return Progress(Done(), finished=os.path.exists(path))
-    refuse_if_running(path)
+    try:
+        lock = open(ledger, "rb")  # noqa: SIM115 - held by the Progress until release()
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
+    try:
+        # Locked from here to the run's end: a second --resume started meanwhile is
+        # refused, not let to read the same ledger and append the same inputs.
+        _lock(lock, path)
+        return _progress(path, ledger, key, lock)
+    except BaseException:
+        lock.close()
+        raise
+
+
+def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
+    """:func:`continue_from` once ``ledger`` is locked (``lock``): nothing is cut
+    yet (the writer cuts the files when it first writes, so a run that adds
+    nothing leaves both as they were)."""
     header = _header(ledger) or {}
     version = header.get("lime_explain_resume")
     if isinstance(version, int) and 0 < version < LEDGER_VERSION:
@@ -466,16 +480,8 @@ def continue_from(path: str, key: str) -> Progress:
     kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
     segments, ledger_end, placed = _segments(ledger, kept)
     tail = _tail(ledger, ledger_end, path)
-    try:
-        if os.path.exists(path):
-            with open(path, "ab") as out:
-                out.truncate(out_end)
-        with open(ledger, "ab") as book:
-            book.truncate(ledger_end)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
     done = Done(ledger, segments, kept, placed=placed)
-    return Progress(done, sizes=(out_end, ledger_end), ledger_tail=tail)
+    return Progress(done, sizes=(out_end, ledger_end), ledger_tail=tail, lock=lock)
 
 
 #: Most bytes of a ledger's records after its last explained input (failed inputs'
@@ -714,7 +720,14 @@ class LineWriter:
     """
 
     def __init__(
-        self, path: str, key: str | None, seed: int | None, append: bool, keep_ledger: bool = False
+        self,
+        path: str,
+        key: str | None,
+        seed: int | None,
+        append: bool,
+        keep_ledger: bool = False,
+        cut: tuple[int, int] | None = None,
+        locked: bool = False,
     ) -> None:
         self.path = path
         # A device or a pipe (/dev/full, a named pipe, or a link to one) cannot be
@@ -726,6 +739,8 @@ class LineWriter:
         self.seed = seed
         self.append = append
         self.keep_ledger = keep_ledger
+        self.cut = cut
+        self.locked = locked
         self._out: IO[str] | None = None
         self._ledger: IO[str] | None = None
         self._failed: list[dict[str, Any]] = []  # failed inputs' records, until files open
@@ -733,6 +748,11 @@ class LineWriter:
         self._broken = False  # a write failed (said once; closing may fail the same way)
         self.failures = 0  # inputs that failed in this run
         self.kept_for_failures = False  # closed finished, its ledger kept for them
+
+    @property
+    def opened(self) -> bool:
+        """Whether this run opened (and so may have cut and written) the files."""
+        return self._out is not None or self._ledger is not None
 
     @property
     def holds_lines(self) -> bool:
@@ -815,12 +835,15 @@ class LineWriter:
                 # is cut: a run still going that holds it is refused, not overwritten.
                 ledger = open(self._ledger_path, "a", encoding="utf-8", newline="\n")  # noqa: SIM115
                 try:
-                    _lock(ledger, self.path)
+                    if not self.locked:  # (a resume holds the lock from its start)
+                        _lock(ledger, self.path)
                 except UsageError:
                     ledger.close()
                     raise
                 if not self.append:
                     ledger.truncate(0)
+                elif self.cut is not None:
+                    self._cut_to(self.cut, ledger)
                 self._ledger = ledger
             self._out = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="\n")
             if self._ledger is not None:
@@ -847,6 +870,16 @@ class LineWriter:
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
+    def _cut_to(self, sizes: tuple[int, int], ledger: IO[str]) -> None:
+        """A resumed run's first write: the output cut after the last line its
+        ledger vouches for (a half-written line goes), the ledger after that
+        line's record (the failed inputs after it are met again, the ended mark
+        goes). Not before: a resume that adds nothing changes neither file."""
+        if os.path.exists(self.path) and os.path.getsize(self.path) != sizes[0]:
+            os.truncate(self.path, sizes[0])
+        if os.path.getsize(self._ledger_path) != sizes[1]:
+            ledger.truncate(sizes[1])
+
     def close(self, finished: bool) -> None:
         """Close the files; a finished run's ledger is removed (nothing to resume),
         and so is an output it made and wrote nothing to (its inputs all failed,
@@ -860,10 +893,14 @@ class LineWriter:
         """
         keeps = self.failures or self.keep_ledger
         if finished and keeps and self.key is not None and self.holds_lines:
-            if self._ledger is None:  # a resumed run that added no line
-                # Its failures follow a mark of their own; an ended mark alone, none.
-                self._open(mark_resumed=bool(self.failures))
-            self._record({"ended": True, "failed": self.failures})
+            # A resumed run that added nothing to a ledger already ended so: both
+            # files stay as they were, times and all.
+            untouched = self._ledger is None and not self.failures
+            if not (untouched and ended_with_failures(self.path) == 0):
+                if self._ledger is None:  # a resumed run that added no line
+                    # Its failures follow a mark of their own; an ended mark alone, none.
+                    self._open(mark_resumed=bool(self.failures))
+                self._record({"ended": True, "failed": self.failures})
             self.kept_for_failures = bool(self.failures)
             finished = False  # the ledger stays
         for handle in (self._out, self._ledger):
