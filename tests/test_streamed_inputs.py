@@ -532,3 +532,24 @@ def test_a_second_resume_is_refused_while_the_first_holds_the_ledger(text_model,
         first.release()
     assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 8
+
+
+def test_a_bad_byte_appended_under_a_kept_ledger_is_the_input_error_alone(text_model, tmp_path):
+    """The file no longer decodes, so none of its lines is met: that is the input
+    error (exit 3, one line), not 'inputs not given this time' (exit 2); once the
+    byte is fixed, --resume adds the new line."""
+    doc, out = tmp_path / "lines.txt", tmp_path / "o.jsonl"
+    doc.write_text("\n".join(many_lines(3)) + "\n", encoding="utf-8")
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    files = out.read_bytes(), (tmp_path / "o.jsonl.resume").read_bytes()
+    with doc.open("ab") as more:
+        more.write(b"a new line with a bad byte \xff here\n")
+    bad = text_run(text_model, str(doc), "--out", str(out), "--resume")
+    assert bad.exit_code == 3 and len(bad.stderr.splitlines()) == 1
+    assert "not valid UTF-8" in bad.stderr
+    assert (out.read_bytes(), (tmp_path / "o.jsonl.resume").read_bytes()) == files
+    doc.write_bytes(doc.read_bytes().replace(b"\xff", b"x"))
+    assert text_run(text_model, str(doc), "--out", str(out), "--resume").exit_code == 0
+    whole = tmp_path / "whole.jsonl"
+    assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
+    assert out.read_bytes() == whole.read_bytes()

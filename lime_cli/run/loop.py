@@ -232,9 +232,11 @@ def run_job(
         if any(w.opened for w in writers):
             resumed.cut_back(plan.streamed()[0])
         raise refused.for_output(plan.streamed()[0])
-    if finished and unmatched:
+    if finished and unmatched and not any(w.failures for w in writers):
         # Lines of inputs the stopped run did not have would never be matched again:
         # the files go back to what they were, and the stopped run can still finish.
+        # (With inputs that failed, a source that did not read, say, that failure is
+        # the run's message and exit code: the ledger stays for a --resume once fixed.)
         path = plan.streamed()[0]
         assert resumed is not None
         if any(w.opened for w in writers):
