@@ -332,3 +332,32 @@ def test_resume_refuses_a_picture_redrawn_since_it_was_explained(
     finished = run(corner_args(corner_model, *pictures, "-q", "--out", out, "--resume"))
     assert finished.exit_code == 0, finished.output
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_resume_refuses_a_preprocessing_json_or_class_names_changed_beside_the_model(tmp_path):
+    """Read without being named, they shape every explanation: their content joins
+    the settings' hash (an edited mean used to be resumed, mixing two preprocessings
+    in one file), while the same bytes under a new time go on."""
+    import shutil
+
+    for name in ("efficientnet_lite0.onnx", "efficientnet_lite0.json", "imagenet_classes.txt"):
+        shutil.copy(os.path.join(ROOT, "sample_models", name), tmp_path / name)
+    out = tmp_path / "o.jsonl"
+    argv = ["--model", tmp_path / "efficientnet_lite0.onnx", os.path.join(PHOTOS, "coffee.jpg"),
+            "--num-samples", 10, "--seed", 1, "-q", "--out", out, "--resume"]  # fmt: skip
+    assert run(argv).exit_code == 0
+    files = out.read_bytes(), (tmp_path / "o.jsonl.resume").read_bytes()
+    for name, old, new in [
+        ("efficientnet_lite0.json", "127.0", "100.0"),
+        ("imagenet_classes.txt", "espresso", "ESPRESSO"),
+    ]:
+        edited = tmp_path / name
+        saved = edited.read_bytes()
+        edited.write_bytes(saved.replace(old.encode(), new.encode()))
+        refused = run(argv)
+        assert refused.exit_code == 2
+        assert f"written with other settings (the content of {name} differs)" in refused.stderr
+        edited.write_bytes(saved)
+        os.utime(edited, ns=(0, 0))
+    assert run(argv).exit_code == 0
+    assert (out.read_bytes(), (tmp_path / "o.jsonl.resume").read_bytes()) == files

@@ -328,3 +328,25 @@ def test_worker_processes_load_the_model_with_its_tokenizer_options(folder: Path
     assert [d["prediction"] for d in outputs[0]] == [d["prediction"] for d in outputs[1]]
     assert [d["explanations"] for d in outputs[0]] == [d["explanations"] for d in outputs[1]]
     assert outputs[1][0]["model"]["max_length"] == 16
+
+
+def test_resume_refuses_a_tokenizer_or_sidecar_changed_beside_the_model(folder: Path, tmp_path):
+    """The tokenizer and MODEL.json found beside the model shape every explanation:
+    their content joins the settings' hash, as --tokenizer's does."""
+    import shutil
+
+    for name in ("model.onnx", "tokenizer.json", "model.json", "doc.txt"):
+        shutil.copy(folder / name, tmp_path / name)
+    out = tmp_path / "o.jsonl"
+    argv = ["text", "--model", tmp_path / "model.onnx", tmp_path / "doc.txt", *FAST,
+            "-q", "--out", out, "--resume"]  # fmt: skip
+    assert run(*argv).exit_code == 0
+    for name in ("tokenizer.json", "model.json"):
+        edited = tmp_path / name
+        saved = edited.read_bytes()
+        edited.write_bytes(saved + b"\n")  # the same settings, other bytes
+        refused = run(*argv)
+        assert refused.exit_code == 2
+        assert f"written with other settings (the content of {name} differs)" in refused.stderr
+        edited.write_bytes(saved)
+    assert run(*argv).exit_code == 0

@@ -47,7 +47,10 @@ def make_command(modality: Modality) -> click.Command:
             else:
                 _refuse_to_overwrite_a_stopped_run(plan)
             try:
-                key = settings_key(modality.name, settings, options, modality.shaping_files)
+                key = settings_key(
+                modality.name, settings, options, modality.shaping_files,
+                modality.files_implied(options, settings.spec.path),
+            )  # fmt: skip
                 job = modality.prepare(settings, options)
                 return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
             finally:
@@ -120,7 +123,10 @@ def _resuming(
     if seed is None and saved is not None:
         params = dataclasses.replace(settings.params, seed=saved)
         settings = dataclasses.replace(settings, params=params)
-    key = settings_key(modality.name, settings, options, modality.shaping_files)
+    key = settings_key(
+                modality.name, settings, options, modality.shaping_files,
+                modality.files_implied(options, settings.spec.path),
+            )  # fmt: skip
     progress = continue_from(path, key)
     if progress.finished:  # said even with --quiet: the only sign nothing was done
         count = check_finished(path, modality.name, settings, seed_given=seed is not None)

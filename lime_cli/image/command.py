@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from lime_cli.errors import InputError, ModelError, UsageError
+from lime_cli.errors import InputError, LimeCliError, ModelError, UsageError
 from lime_cli.image import choices
 from lime_cli.inputs import DEFAULT_MAX_PIXELS, expand_sources
 from lime_cli.render.registry import OutputFormat
@@ -436,6 +436,30 @@ HEATMAP = OutputFormat(
     writer="lime_cli.image.writers:write_heatmap",
 )
 
+
+def implied_files(options: dict[str, Any], model: str) -> list[str]:
+    """The files an image run reads without being named: an ONNX model's
+    preprocessing JSON beside it (``MODEL.json``) and the class names file a
+    preprocessing JSON names (relative to it), when no option gives the names.
+    Unreadable ones are left to the run to report."""
+    from lime_cli.image.preprocess import beside, read_settings_file
+
+    found: list[str] = []
+    settings_file = options.get("preprocess_file")
+    if settings_file is None and model.lower().endswith(".onnx"):
+        settings_file = beside(model)
+        if settings_file is not None:
+            found.append(settings_file)
+    if settings_file and not (options.get("class_names") or options.get("class_names_file")):
+        try:
+            names = read_settings_file(settings_file).get("class_names_file")
+        except LimeCliError:
+            names = None
+        if isinstance(names, str):
+            found.append(os.path.join(os.path.dirname(settings_file), names))
+    return found
+
+
 MODALITY = Modality(
     name="image",
     help="""Explain an image classifier's prediction for each image.
@@ -450,6 +474,7 @@ MODALITY = Modality(
     inputs=image_inputs,
     prepare=prepare_image,
     shaping_files=("preprocess_file", "class_names_file"),
+    implied_files=implied_files,
     num_samples=DEFAULT_NUM_SAMPLES,
     min_samples=choices.MIN_SAMPLES,
     max_samples=choices.MAX_SAMPLES,

@@ -44,8 +44,16 @@ class Modality:
     option_help: Mapping[str, str] = field(default_factory=dict)
     #: Options naming files whose content shapes the explanations besides the
     #: model's (training data, a tokenizer): ``--resume`` refuses to go on once
-    #: one has changed (their size and time join the settings' hash).
+    #: one has changed (their content joins the settings' hash).
     shaping_files: tuple[str, ...] = ()
+    #: The files read without being named (a preprocessing JSON beside an ONNX
+    #: model, the class names file it names), given the command's options and
+    #: the model's path or URL: their content joins the settings' hash too.
+    implied_files: Callable[[dict[str, Any], str], list[str]] | None = None
+
+    def files_implied(self, options: dict[str, Any], model: str) -> list[str]:
+        """:attr:`implied_files` for this command (none when the modality has none)."""
+        return self.implied_files(options, model) if self.implied_files is not None else []
 
     def lime_defaults(self) -> dict[str, int]:
         """This modality's defaults of the LIME options (for ``lime_options``)."""

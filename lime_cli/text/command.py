@@ -353,6 +353,35 @@ class TextTask(PerItemTask):
         return explanation
 
 
+def implied_files(options: dict[str, Any], model: str) -> list[str]:
+    """The files a text run reads without being named, for an ONNX model: its
+    sidecar (``MODEL.json``), a Hugging Face ``config.json`` beside it, the
+    tokenizer found beside it or named by the sidecar (without ``--tokenizer``)
+    and the class names file the sidecar names (without class name options).
+    Unreadable ones are left to the run to report."""
+    import os
+
+    from lime_cli.errors import LimeCliError
+    from lime_cli.models.onnx_text import find_tokenizer, read_sidecar, sidecar_path
+
+    if not model.lower().endswith(".onnx"):
+        return []
+    config = os.path.join(os.path.dirname(os.path.abspath(model)), "config.json")
+    found = [path for path in (sidecar_path(model), config) if os.path.isfile(path)]
+    try:
+        sidecar = read_sidecar(model)
+    except (LimeCliError, OSError, ValueError):
+        return found
+    tokenizer = None if options.get("tokenizer") else find_tokenizer(model, None, sidecar)
+    names = sidecar.get("class_names_file")
+    given_names = options.get("class_names") or options.get("class_names_file")
+    return found + [
+        path
+        for path in (tokenizer, None if given_names else names)
+        if isinstance(path, str) and os.path.isfile(path)
+    ]
+
+
 MODALITY = Modality(
     name="text",
     help="""Explain a text classifier's prediction for each document.
@@ -369,4 +398,5 @@ MODALITY = Modality(
     inputs=text_inputs,
     prepare=prepare_text,
     shaping_files=("tokenizer", "class_names_file"),
+    implied_files=implied_files,
 )
