@@ -876,9 +876,11 @@ def test_a_resume_given_other_inputs_keeps_the_ledger(data, tmp_path, monkeypatc
     argv, rows, out = stopped_copy(data, tmp_path, monkeypatch, "--seed", "2")
     full = rows.read_text(encoding="utf-8")
     rows.write_text("\n".join(full.splitlines()[:11]) + "\n", encoding="utf-8")  # 10 rows
+    before = out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()
     wrong = run(*argv, "--resume")
     assert wrong.exit_code == 2 and "not given this time" in wrong.stderr
-    assert (tmp_path / "part.jsonl.resume").exists()
+    assert f"(the first not met: {rows} row 10)" in wrong.stderr  # named
+    assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
     rows.write_text(full, encoding="utf-8")
     assert run(*argv, "--resume").exit_code == 0
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()

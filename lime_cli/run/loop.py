@@ -219,6 +219,7 @@ def run_job(
         ) from None
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
+        unmet = resumed.done.first_unmet if resumed is not None else None  # (closed below)
         for writer in writers:
             # Inputs of the stopped run not met, or a source's rest never read: the
             # ledger stays, to resume it properly.
@@ -243,8 +244,9 @@ def run_job(
             resumed.cut_back(path)
         raise UsageError(
             f"{path} holds explanations of inputs not given this time, or given in another "
-            f"order: nothing was added; resume with the stopped run's inputs ({ledger_path(path)} "
-            "is kept; remove it to keep the file as it is)"
+            f"order (the first not met: {unmet}): nothing was added; resume "
+            f"with the inputs of the runs that wrote it ({ledger_path(path)} is kept; remove it "
+            "to keep the file as it is)"
         )
     for writer in writers:
         if writer.kept_for_failures:  # said even with --quiet: it explains the file left

@@ -268,9 +268,9 @@ class MisplacedInputError(ResumeRefusal):
 
     def for_output(self, path: str) -> UsageError:
         return UsageError(
-            f"{self.name} was not among the inputs the stopped run met there: inputs were "
-            f"added, removed or reordered since; nothing was added; resume with the stopped "
-            f"run's inputs, or remove {path} and {ledger_path(path)} to start over"
+            f"{self.name} was not among the inputs the runs that wrote {path} met there: "
+            "inputs were added, removed or reordered since; nothing was added; resume with "
+            f"their inputs, or remove {path} and {ledger_path(path)} to start over"
         )
 
 
@@ -382,6 +382,11 @@ class Done:
     def unmatched(self) -> bool:
         """Whether some inputs in the output were not met (inputs changed, or reordered)."""
         return bool(self._heads)
+
+    @property
+    def first_unmet(self) -> str | None:
+        """The name of the earliest run's next input not met, if any (for messages)."""
+        return min(self._heads, key=lambda head: head[3])[0] if self._heads else None
 
     def close(self) -> None:
         for *_, book, _ in self._heads:
