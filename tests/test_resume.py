@@ -245,6 +245,23 @@ def test_resume_holds_a_record_per_run_not_one_per_input(tmp_path):
     assert not done.unmatched and not done._heads and not done.skips(names[4000])
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_a_ledger_of_many_runs_is_read_through_one_file(tmp_path):
+    """A CI job that resumes daily adds a segment a day to its kept ledger: each
+    segment used to hold a file open, and at about a thousand the run died
+    (Too many open files, exit 5)."""
+    out = tmp_path / "x.jsonl"
+    names = [f"rows.csv row {i}" for i in range(3000)]
+    write_stopped_run(out, [[name] for name in names])
+    before = len(os.listdir("/proc/self/fd"))
+    progress = resume.continue_from(str(out), "k")
+    assert len(os.listdir("/proc/self/fd")) - before <= 2  # the lock and the reader
+    assert len(progress.done) == 3000 and all(progress.done.skips(name) for name in names)
+    assert not progress.done.unmatched
+    progress.done.close()
+    progress.release()
+
+
 def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
     out = tmp_path / "x.jsonl"
     names = ['say "hi".txt:1', "C:\\docs\\a.txt:2", "café\ttab.txt:3", "plain.txt:4"]

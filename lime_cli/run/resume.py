@@ -310,14 +310,18 @@ class Done:
         #: Whether every input the stopped runs met is in the ledger (False when a
         #: source failed part way: its rest was never met, so no input is misplaced).
         self.placed = placed
-        #: (name, content digest or None, failed, segment, file, end offset) of each
-        #: segment's next input; segments are numbered in the ledger's order
-        self._heads: list[tuple[str, str | None, bool, int, IO[bytes], int]] = []
+        #: (name, content digest or None, failed, segment, offset after its record,
+        #: segment's end offset) of each segment's next input; segments are numbered
+        #: in the ledger's order. One file for all of them: a ledger kept by a CI
+        #: job that resumes daily has a segment per day (a file each would run
+        #: out of file descriptors after about a thousand).
+        self._heads: list[tuple[str, str | None, bool, int, int, int]] = []
+        self._book: IO[bytes] | None = None
+        if ledger is not None and any(end > start for start, end in segments):
+            self._book = open(ledger, "rb")  # noqa: SIM115 - closed by close()
         for segment, (start, end) in enumerate(segments):
-            if ledger is not None and end > start:
-                book = open(ledger, "rb")  # noqa: SIM115 - closed when the segment is used up
-                book.seek(start)
-                self._advance(segment, book, end)
+            if end > start:
+                self._advance(segment, start, end)
 
     def __len__(self) -> int:
         return self.count
@@ -368,15 +372,22 @@ class Done:
             self._advance(*head[3:])
         return first is not None
 
-    def _advance(self, segment: int, book: IO[bytes], end: int, *, failed_too: bool = True) -> None:
-        """Put the segment's next input at the head (or close it, used up);
-        ``failed_too=False`` passes over failed inputs' records."""
-        while book.tell() < end:
-            record = _parse_record(book.readline())
-            if record is not None and (failed_too or not record[2]):
-                self._heads.append((*record, segment, book, end))
+    def _advance(self, segment: int, offset: int, end: int, *, failed_too: bool = True) -> None:
+        """Put the segment's next input after ``offset`` at the head (none: the
+        segment is used up); ``failed_too=False`` passes over failed inputs' records.
+        (A seek within the file's buffer costs no system call.)"""
+        book = self._book
+        assert book is not None
+        book.seek(offset)
+        while offset < end:
+            raw = book.readline()
+            if not raw:
                 return
-        book.close()
+            offset += len(raw)
+            record = _parse_record(raw)
+            if record is not None and (failed_too or not record[2]):
+                self._heads.append((*record, segment, offset, end))
+                return
 
     @property
     def unmatched(self) -> bool:
@@ -389,8 +400,8 @@ class Done:
         return min(self._heads, key=lambda head: head[3])[0] if self._heads else None
 
     def close(self) -> None:
-        for *_, book, _ in self._heads:
-            book.close()  # (a segment's file is held by its one head)
+        if self._book is not None:
+            self._book.close()
         self._heads = []
 
 
