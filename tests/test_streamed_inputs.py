@@ -554,3 +554,29 @@ def test_a_bad_byte_appended_under_a_kept_ledger_is_the_input_error_alone(text_m
     whole = tmp_path / "whole.jsonl"
     assert text_run(text_model, str(doc), "--out", str(whole)).exit_code == 0
     assert out.read_bytes() == whole.read_bytes()
+
+
+def test_a_failed_input_does_not_hide_inputs_missing_since(text_model, tmp_path):
+    """Only inputs of a source that failed to read go unmet for that reason: a
+    document removed since is still 'not given this time' (exit 2, nothing added),
+    whatever other input fails in the same run."""
+    folder, out = tmp_path / "docs", tmp_path / "o.jsonl"
+    folder.mkdir()
+    (folder / "a.txt").write_text(many_lines(1)[0], encoding="utf-8")
+    (folder / "f.txt").write_bytes(b"a bad byte \xff here")
+    (folder / "m.txt").write_text(many_lines(2)[1], encoding="utf-8")
+
+    def gate():
+        argv = ["text", "--model", text_model, "--num-samples", "30", "--num-features", "3",
+                "--seed", "4", "-q", str(folder), "--out", str(out), "--resume"]  # fmt: skip
+        return CliRunner().invoke(cli, argv, env=CLEAN_ENV)
+
+    assert gate().exit_code == 3  # f.txt does not read
+    files = out.read_bytes(), (tmp_path / "o.jsonl.resume").read_bytes()
+    (folder / "f.txt").write_text(many_lines(3)[2], encoding="utf-8")  # fixed
+    (folder / "m.txt").unlink()  # explained, then removed
+    (folder / "x.txt").write_bytes(b"another bad byte \xff")
+    refused = gate()
+    assert refused.exit_code == 2, refused.stderr
+    assert f"(the first not met: {folder / 'm.txt'})" in refused.stderr
+    assert (out.read_bytes(), (tmp_path / "o.jsonl.resume").read_bytes()) == files

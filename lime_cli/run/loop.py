@@ -57,6 +57,11 @@ class Job:
     extra_files: list[tuple[str, Any]] = field(default_factory=list)
 
 
+#: Failed inputs' names a resume holds, at most (to tell a source that no longer reads
+#: from inputs missing); past it, missing inputs stop the run as usual.
+_NAMES_HELD = 10_000
+
+
 def run_job(
     settings: Settings,
     job: Job,
@@ -163,6 +168,7 @@ def run_job(
             codes.add(_run_checks(settings, kept, outcomes_all, reporting))
     finished = False
     unread = False  # a source failed part way: its later inputs were never read
+    failed_sources: set[str] = set()  # failed inputs' names, the first _NAMES_HELD
     # An input edited since it was explained, or one the stopped run never met there.
     refused: ResumeRefusal | None = None
     try:
@@ -184,6 +190,8 @@ def run_job(
                                     "before, and --resume explains the rest once it is fixed"
                                 )
                         codes.add(named.exit_code)
+                        if resumed is not None and len(failed_sources) < _NAMES_HELD:
+                            failed_sources.add(job.name_of(item))
                         if keep:
                             result.failures.append((job.name_of(item), named))
                         for writer in writers:  # the run met it (or a source's rest: unread)
@@ -220,6 +228,12 @@ def run_job(
     finally:
         unmatched = resumed is not None and resumed.done.unmatched
         unmet = resumed.done.first_unmet if resumed is not None else None  # (closed below)
+        # Inputs not met because their source failed to read (a bad byte appended to a
+        # --lines file): that failure is the run's message and exit code, and the
+        # ledger stays for a --resume once it is fixed.
+        unread_source = (
+            unmatched and resumed is not None and resumed.done.unmet_within(failed_sources)
+        )
         for writer in writers:
             # Inputs of the stopped run not met, or a source's rest never read: the
             # ledger stays, to resume it properly.
@@ -233,11 +247,9 @@ def run_job(
         if any(w.opened for w in writers):
             resumed.cut_back(plan.streamed()[0])
         raise refused.for_output(plan.streamed()[0])
-    if finished and unmatched and not any(w.failures for w in writers):
+    if finished and unmatched and not unread_source:
         # Lines of inputs the stopped run did not have would never be matched again:
         # the files go back to what they were, and the stopped run can still finish.
-        # (With inputs that failed, a source that did not read, say, that failure is
-        # the run's message and exit code: the ledger stays for a --resume once fixed.)
         path = plan.streamed()[0]
         assert resumed is not None
         if any(w.opened for w in writers):

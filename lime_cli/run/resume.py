@@ -394,6 +394,15 @@ class Done:
         """Whether some inputs in the output were not met (inputs changed, or reordered)."""
         return bool(self._heads)
 
+    def unmet_within(self, sources: set[str]) -> bool:
+        """Whether every input not met is one of ``sources``' (failed inputs' names):
+        a source that no longer reads (``lines.txt``) was never split into its
+        inputs (``lines.txt:3``), so those went unmet for that reason alone."""
+        return all(
+            any(name == s or name.startswith((f"{s}:", f"{s} row ")) for s in sources)
+            for name, *_ in self._heads
+        )
+
     @property
     def first_unmet(self) -> str | None:
         """The name of the earliest run's next input not met, if any (for messages)."""
