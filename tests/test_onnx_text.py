@@ -350,3 +350,40 @@ def test_resume_refuses_a_tokenizer_or_sidecar_changed_beside_the_model(folder: 
         assert f"written with other settings (the content of {name} differs)" in refused.stderr
         edited.write_bytes(saved)
     assert run(*argv).exit_code == 0
+
+
+def test_files_beside_the_model_count_by_name_and_content_not_by_folder(
+    folder: Path, tmp_path, monkeypatch
+):
+    """A checkout moved elsewhere (relative paths) goes on; the sidecar of an ONNX
+    model named without .onnx is read, so it counts too; a class names file the
+    sidecar names does not count when --class-names is given (it is not read)."""
+    import shutil
+
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copy(folder / "model.onnx", first / "m.onnx")
+    shutil.copy(folder / "tokenizer.json", first / "m.tokenizer.json")
+    (first / "m.json").write_text(json.dumps({"class_names_file": "names.txt"}))
+    (first / "names.txt").write_text("\n".join(CLASSES) + "\n")
+    shutil.copy(folder / "doc.txt", first / "doc.txt")
+
+    def gate(model: str, out: str, *more: str):
+        return run("text", "--model", model, "doc.txt", *FAST, "-q", "--out", out, "--resume",
+                   *more)  # fmt: skip
+
+    monkeypatch.chdir(first)
+    assert gate("m.onnx", "o.jsonl").exit_code == 0
+    moved = tmp_path / "moved"
+    first.rename(moved)
+    monkeypatch.chdir(moved)
+    assert gate("m.onnx", "o.jsonl").exit_code == 0  # the same files elsewhere
+    (moved / "m.onnx").rename(moved / "m.bin")  # ONNX by --model-format: m.json is its sidecar
+    assert gate("m.bin", "b.jsonl", "--model-format", "onnx").exit_code == 0
+    (moved / "m.json").write_text(json.dumps({"class_names_file": "names.txt", "max_length": 16}))
+    refused = gate("m.bin", "b.jsonl", "--model-format", "onnx")
+    assert refused.exit_code == 2 and "(the content of m.json differs)" in refused.stderr
+    named = ("--model-format", "onnx", "--class-names", ",".join(CLASSES))
+    assert gate("m.bin", "n.jsonl", *named).exit_code == 0
+    (moved / "names.txt").write_text("\n".join(c.upper() for c in CLASSES) + "\n")  # not read
+    assert gate("m.bin", "n.jsonl", *named).exit_code == 0

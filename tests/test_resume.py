@@ -262,6 +262,28 @@ def test_a_ledger_of_many_runs_is_read_through_one_file(tmp_path):
     progress.release()
 
 
+def test_a_ledger_removed_while_a_resume_waited_for_its_lock_is_looked_for_again(
+    tmp_path, monkeypatch
+):
+    """A run that ends removes its ledger after unlocking it: a resume that opened
+    it just before must not go on with the removed file (it read 'not a
+    lime-explain ledger', or its writer made the ledger again full of zeros)."""
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a", "b"]])
+    real = resume._lock
+    calls: list[int] = []
+
+    def ended_meanwhile(handle: Any, path: str, *, shared: bool = False) -> bool:
+        if not calls:
+            os.unlink(resume.ledger_path(path))  # the other run ended just now
+        calls.append(1)
+        return real(handle, path, shared=shared)
+
+    monkeypatch.setattr(resume, "_lock", ended_meanwhile)
+    progress = resume.continue_from(str(out), "k")
+    assert progress.finished and progress.lock is None  # a finished run's output now
+
+
 def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
     out = tmp_path / "x.jsonl"
     names = ['say "hi".txt:1', "C:\\docs\\a.txt:2", "café\ttab.txt:3", "plain.txt:4"]
@@ -879,7 +901,7 @@ def test_a_resumed_run_reports_the_stopped_runs_failed_checks(data, tmp_path, mo
     assert failed_checks(resumed.stderr) == failed_checks(whole.stderr)
     assert junit_counts(tmp_path / "r.xml") == junit_counts(tmp_path / "w.xml")
     assert out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
-    # --resume of the finished file: nothing to add, but its checks still fail the gate.
+    # --resume again (the ledger kept): nothing to add, but its checks still fail the gate.
     again = run(*args(data, out, *checks, "--resume", "--junit", str(tmp_path / "f.xml")))
     assert again.exit_code == 1 and out.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
     assert failed_checks(again.stderr) == failed_checks(whole.stderr)
@@ -1269,3 +1291,17 @@ def test_a_changed_rules_file_is_named_and_the_same_bytes_under_a_new_time_go_on
     resumed = run(*argv, "--resume")
     assert resumed.exit_code in (0, 1), resumed.stderr  # 1: a check failed, as it may
     assert "written with other settings" not in resumed.stderr
+
+
+def test_only_a_run_with_a_ledger_reads_files_for_its_settings_hash(data, tmp_path, monkeypatch):
+    """Hashing a multi-gigabyte model or training CSV is for the ledger: a run
+    without a JSON Lines output does not read them for it."""
+    hashed: list[str] = []
+    real = resume._file_content
+    monkeypatch.setattr(resume, "_file_content", lambda path: hashed.append(path) or real(path))
+    base = ["tabular", "--model", data["fast.joblib"], "--train", data["rows.csv"], "--row", "0",
+            data["rows.csv"], "--num-samples", "100", "-q"]  # fmt: skip
+    assert run(*base, "--format", "json", "--out", str(tmp_path / "x.json")).exit_code == 0
+    assert hashed == []
+    assert run(*base, "--out", str(tmp_path / "x.jsonl")).exit_code == 0
+    assert data["fast.joblib"] in hashed

@@ -21,6 +21,7 @@ from lime_cli.run.options import (
 from lime_cli.run.outputs import OutputPlan
 from lime_cli.run.resume import (
     Progress,
+    SettingsKey,
     check_finished,
     continue_from,
     ledger_path,
@@ -47,10 +48,9 @@ def make_command(modality: Modality) -> click.Command:
             else:
                 _refuse_to_overwrite_a_stopped_run(plan)
             try:
-                key = settings_key(
-                modality.name, settings, options, modality.shaping_files,
-                modality.files_implied(options, settings.spec.path),
-            )  # fmt: skip
+                # Only a JSON Lines output has a ledger to keep the key in (the key
+                # reads every file that shapes the explanations).
+                key = _key(modality, settings, options) if plan.streamed() else None
                 job = modality.prepare(settings, options)
                 return run_job(settings, job, plan, key=key, resumed=progress, keep=False).code
             finally:
@@ -123,10 +123,7 @@ def _resuming(
     if seed is None and saved is not None:
         params = dataclasses.replace(settings.params, seed=saved)
         settings = dataclasses.replace(settings, params=params)
-    key = settings_key(
-                modality.name, settings, options, modality.shaping_files,
-                modality.files_implied(options, settings.spec.path),
-            )  # fmt: skip
+    key = _key(modality, settings, options)
     progress = continue_from(path, key)
     if progress.finished:  # said even with --quiet: the only sign nothing was done
         count = check_finished(path, modality.name, settings, seed_given=seed is not None)
@@ -139,3 +136,11 @@ def _resuming(
             err=True,
         )
     return settings, progress
+
+
+def _key(modality: Modality, settings: Settings, options: dict[str, Any]) -> SettingsKey:
+    """The settings' hash of this command (see :func:`~lime_cli.run.resume.settings_key`)."""
+    return settings_key(
+        modality.name, settings, options, modality.shaping_files,
+        modality.files_implied(options, settings.spec),
+    )  # fmt: skip

@@ -15,10 +15,10 @@ from lime_cli.inputs import DEFAULT_MAX_PIXELS, expand_sources
 from lime_cli.render.registry import OutputFormat
 from lime_cli.run.executor import PerItemTask
 from lime_cli.run.loop import Job
-from lime_cli.run.modality import Modality
+from lime_cli.run.modality import Modality, is_onnx
 from lime_cli.run.options import F, FiniteFloat
 from lime_cli.run.progress import progress_bar
-from lime_cli.run.settings import Settings
+from lime_cli.run.settings import ModelSpec, Settings
 
 DEFAULT_NUM_SAMPLES = choices.NUM_SAMPLES
 #: Superpixels shown in the PNG and the terminal table (lime's get_image_and_mask default).
@@ -437,20 +437,20 @@ HEATMAP = OutputFormat(
 )
 
 
-def implied_files(options: dict[str, Any], model: str) -> list[str]:
+def implied_files(options: dict[str, Any], model: ModelSpec) -> list[str]:
     """The files an image run reads without being named: an ONNX model's
     preprocessing JSON beside it (``MODEL.json``) and the class names file a
-    preprocessing JSON names (relative to it), when no option gives the names.
+    preprocessing JSON names (relative to it), unless class names are given.
     Unreadable ones are left to the run to report."""
     from lime_cli.image.preprocess import beside, read_settings_file
 
     found: list[str] = []
     settings_file = options.get("preprocess_file")
-    if settings_file is None and model.lower().endswith(".onnx"):
-        settings_file = beside(model)
+    if settings_file is None and is_onnx(model):
+        settings_file = beside(model.path)
         if settings_file is not None:
             found.append(settings_file)
-    if settings_file and not (options.get("class_names") or options.get("class_names_file")):
+    if settings_file and model.class_names is None:
         try:
             names = read_settings_file(settings_file).get("class_names_file")
         except LimeCliError:

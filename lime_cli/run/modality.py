@@ -9,7 +9,7 @@ from typing import Any
 from lime_cli import defaults
 from lime_cli.render.registry import OutputFormat
 from lime_cli.run.loop import Job
-from lime_cli.run.settings import Settings
+from lime_cli.run.settings import ModelSpec, Settings
 
 #: A click decorator adding the modality's arguments and options to a command.
 InputsDecorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -48,10 +48,10 @@ class Modality:
     shaping_files: tuple[str, ...] = ()
     #: The files read without being named (a preprocessing JSON beside an ONNX
     #: model, the class names file it names), given the command's options and
-    #: the model's path or URL: their content joins the settings' hash too.
-    implied_files: Callable[[dict[str, Any], str], list[str]] | None = None
+    #: its model: their content joins the settings' hash too.
+    implied_files: Callable[[dict[str, Any], ModelSpec], list[str]] | None = None
 
-    def files_implied(self, options: dict[str, Any], model: str) -> list[str]:
+    def files_implied(self, options: dict[str, Any], model: ModelSpec) -> list[str]:
         """:attr:`implied_files` for this command (none when the modality has none)."""
         return self.implied_files(options, model) if self.implied_files is not None else []
 
@@ -63,3 +63,15 @@ class Modality:
             "min_samples": self.min_samples,
             "max_samples": self.max_samples,
         }
+
+
+def is_onnx(model: ModelSpec) -> bool:
+    """Whether the run will read ``model`` as ONNX (``--model-format``, else its
+    extension or first bytes); False for what cannot be told (the run says why)."""
+    from lime_cli.errors import LimeCliError
+    from lime_cli.models.loading import detect_format
+
+    try:
+        return (model.fmt or detect_format(model.path)) == "onnx"
+    except (LimeCliError, OSError):
+        return False

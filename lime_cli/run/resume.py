@@ -4,7 +4,7 @@ What a resumable output looks like: ``OUT.jsonl`` holds one explanation per
 line, in input order, exactly as an uninterrupted run writes it (nothing is
 added to the lines, so ``--format json`` and the file stay the same bytes).
 Beside it, while the run is under way, ``OUT.jsonl.resume`` (the *ledger*)
-holds a header line ``{"lime_explain_resume": 3, "settings": KEY, "seed": N}``
+holds a header line ``{"lime_explain_resume": 4, "settings": KEY, "seed": N}``
 and then one line ``{"input": ID, "content": DIGEST}`` per explanation
 written, in the same order, and ``{"failed": ID}`` per input that failed
 (no line in the output; ``"unread": true`` when the failure was a source's
@@ -123,7 +123,8 @@ def settings_key(
     rules_file = _typed_parameters(options).get("rules_file")
     if rules_file:
         named.append(("rules_file", _file_content(rules_file)))
-    besides = [(path, _file_content(path)) for path in implied]
+    # By name, not path: the same files in a checkout moved elsewhere are the same.
+    besides = sorted((os.path.basename(path), _file_content(path)) for path in implied)
     model = _file_content(spec.path)
     text = repr(
         (modality, spec, model, settings.params, settings.labels, settings.rules, rest, named,
@@ -139,8 +140,7 @@ def settings_key(
         **{_option(k): _short(repr(v)) for k, v in _typed_parameters(options).items()},
         "--seed": _short(repr(settings.params.seed)),
         **{f"the {_option(k)} file's content": _short(repr(digest)) for k, digest in named},
-        **{f"the content of {os.path.basename(path)}": _short(repr(digest))
-           for path, digest in besides},
+        **{f"the content of {name}": _short(repr(digest)) for name, digest in besides},
     }  # fmt: skip
     return SettingsKey(hashlib.sha256(text.encode("utf-8")).hexdigest()[:32], parts)
 
@@ -495,27 +495,42 @@ def _lock(ledger: IO[Any], path: str, *, shared: bool = False) -> bool:
 
 
 def continue_from(path: str, key: str) -> Progress:
-    """Make ``path`` and its ledger agree and return the inputs they hold.
+    """The inputs ``path`` and its ledger hold, where they agree, with the ledger
+    locked for this run (nothing is cut here: see :class:`LineWriter`).
 
     Exit 2 if the ledger was written with other settings. Without an output
     the run starts afresh; an output without a ledger is a finished run. The
     files are read a line at a time, whatever their size.
     """
     ledger = ledger_path(path)
-    if not os.path.exists(ledger):
-        return Progress(Done(), finished=os.path.exists(path))
+    for _ in range(3):
+        if not os.path.exists(ledger):
+            return Progress(Done(), finished=os.path.exists(path))
+        try:
+            lock = open(ledger, "rb")  # noqa: SIM115 - held by the Progress until release()
+        except FileNotFoundError:
+            continue  # removed meanwhile (a run that ended): look again
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
+        try:
+            # Locked from here to the run's end: a second --resume started meanwhile is
+            # refused, not let to read the same ledger and append the same inputs.
+            _lock(lock, path)
+            if _same_file_as(lock, ledger):
+                return _progress(path, ledger, key, lock)
+        except BaseException:
+            lock.close()
+            raise
+        lock.close()  # the run that held it ended and removed or replaced it: look again
+    raise OutputError(f"{path}: cannot resume: its ledger keeps changing; try again")
+
+
+def _same_file_as(handle: IO[bytes], path: str) -> bool:
+    """Whether ``handle`` is open on the file ``path`` names now."""
     try:
-        lock = open(ledger, "rb")  # noqa: SIM115 - held by the Progress until release()
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot resume: {exc.strerror or exc}") from None
-    try:
-        # Locked from here to the run's end: a second --resume started meanwhile is
-        # refused, not let to read the same ledger and append the same inputs.
-        _lock(lock, path)
-        return _progress(path, ledger, key, lock)
-    except BaseException:
-        lock.close()
-        raise
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except OSError:
+        return False
 
 
 def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
@@ -937,7 +952,11 @@ class LineWriter:
         ledger vouches for (a half-written line goes), the ledger after that
         line's record (the failed inputs after it are met again, the ended mark
         goes). Not before: a resume that adds nothing changes neither file."""
-        if os.path.exists(self.path) and os.path.getsize(self.path) != sizes[0]:
+        out_size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
+        if out_size < sizes[0] or os.path.getsize(self._ledger_path) < sizes[1]:
+            # Shorter than when this run read them: cut by hand meanwhile.
+            raise OutputError(f"{self.path}: changed while this run read it; --resume again")
+        if out_size != sizes[0]:
             os.truncate(self.path, sizes[0])
         if os.path.getsize(self._ledger_path) != sizes[1]:
             ledger.truncate(sizes[1])

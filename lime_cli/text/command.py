@@ -16,7 +16,7 @@ from lime_cli.errors import ModelError, UsageError
 from lime_cli.inputs import expand_sources
 from lime_cli.run.executor import Outcome, PerItemTask
 from lime_cli.run.loop import Job
-from lime_cli.run.modality import Modality
+from lime_cli.run.modality import Modality, is_onnx
 from lime_cli.run.options import F
 from lime_cli.run.progress import progress_bar
 from lime_cli.run.settings import ModelSpec, Settings
@@ -353,33 +353,28 @@ class TextTask(PerItemTask):
         return explanation
 
 
-def implied_files(options: dict[str, Any], model: str) -> list[str]:
+def implied_files(options: dict[str, Any], model: ModelSpec) -> list[str]:
     """The files a text run reads without being named, for an ONNX model: its
     sidecar (``MODEL.json``), a Hugging Face ``config.json`` beside it, the
     tokenizer found beside it or named by the sidecar (without ``--tokenizer``)
-    and the class names file the sidecar names (without class name options).
+    and the class names file the sidecar names (unless class names are given).
     Unreadable ones are left to the run to report."""
     import os
 
     from lime_cli.errors import LimeCliError
     from lime_cli.models.onnx_text import find_tokenizer, read_sidecar, sidecar_path
 
-    if not model.lower().endswith(".onnx"):
+    if not is_onnx(model):
         return []
-    config = os.path.join(os.path.dirname(os.path.abspath(model)), "config.json")
-    found = [path for path in (sidecar_path(model), config) if os.path.isfile(path)]
+    config = os.path.join(os.path.dirname(os.path.abspath(model.path)), "config.json")
+    found = [path for path in (sidecar_path(model.path), config) if os.path.isfile(path)]
     try:
-        sidecar = read_sidecar(model)
+        sidecar = read_sidecar(model.path)
     except (LimeCliError, OSError, ValueError):
         return found
-    tokenizer = None if options.get("tokenizer") else find_tokenizer(model, None, sidecar)
-    names = sidecar.get("class_names_file")
-    given_names = options.get("class_names") or options.get("class_names_file")
-    return found + [
-        path
-        for path in (tokenizer, None if given_names else names)
-        if isinstance(path, str) and os.path.isfile(path)
-    ]
+    tokenizer = None if options.get("tokenizer") else find_tokenizer(model.path, None, sidecar)
+    names = None if model.class_names is not None else sidecar.get("class_names_file")
+    return found + [p for p in (tokenizer, names) if isinstance(p, str) and os.path.isfile(p)]
 
 
 MODALITY = Modality(
