@@ -284,6 +284,26 @@ def test_a_ledger_removed_while_a_resume_waited_for_its_lock_is_looked_for_again
     assert progress.finished and progress.lock is None  # a finished run's output now
 
 
+def test_a_refused_resume_puts_back_any_number_of_failed_inputs_records(tmp_path):
+    """Failed inputs' records after the last explained one stay where they are, so
+    a resume refused after it wrote (an explained row edited further on) leaves the
+    ledger byte for byte as it was, however many there are (past 1 MiB only the
+    ended mark used to come back)."""
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a"]])
+    ledger = Path(resume.ledger_path(str(out)))
+    with ledger.open("a", encoding="utf-8") as book:
+        book.writelines(json.dumps({"failed": f"row {i}"}) + "\n" for i in range(60_000))
+        book.write(json.dumps({"ended": True, "failed": 60_000}) + "\n")
+    assert ledger.stat().st_size > 1 << 20
+    before = ledger.read_bytes()
+    progress = resume.continue_from(str(out), "k")
+    first_write(out, progress)  # a line added, then the run is refused:
+    progress.cut_back(str(out))
+    assert ledger.read_bytes() == before
+    assert out.read_text(encoding="utf-8").splitlines() == ['{"line": 0}']
+
+
 def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
     out = tmp_path / "x.jsonl"
     names = ['say "hi".txt:1', "C:\\docs\\a.txt:2", "café\ttab.txt:3", "plain.txt:4"]
@@ -1305,3 +1325,35 @@ def test_only_a_run_with_a_ledger_reads_files_for_its_settings_hash(data, tmp_pa
     assert hashed == []
     assert run(*base, "--out", str(tmp_path / "x.jsonl")).exit_code == 0
     assert data["fast.joblib"] in hashed
+
+
+def test_a_finished_run_removes_its_ledger_while_it_still_holds_the_lock(tmp_path, monkeypatch):
+    """Removed after the lock ended, a --resume starting in between could lock the
+    ledger, read it as a stopped run's and write beside a file about to vanish."""
+    out = tmp_path / "x.jsonl"
+    writer = resume.LineWriter(str(out), "k", 1, append=False)
+    writer.write('{"line": 0}', "a")
+    locked_when_removed: list[bool] = []
+    real = os.unlink
+
+    def unlink(path: Any) -> None:
+        if str(path).endswith(resume.LEDGER_SUFFIX):
+            try:
+                resume.refuse_if_running(str(out))
+                locked_when_removed.append(False)
+            except UsageError:
+                locked_when_removed.append(True)
+        real(path)
+
+    monkeypatch.setattr(resume.os, "unlink", unlink)
+    writer.close(finished=True)
+    assert locked_when_removed == [True] and not Path(f"{out}.resume").exists()
+
+
+def test_where_run_statistics_are_saved_is_no_setting(data, tmp_path, monkeypatch):
+    """--save-stats writes the training statistics somewhere and changes no line:
+    a dated path each day used to refuse the resume, unnamed."""
+    argv = args(data, tmp_path / "part.jsonl", "--seed", "3")
+    stopped([*argv, "--save-stats", str(tmp_path / "day1.json")], monkeypatch)
+    resumed = run(*argv, "--resume", "--save-stats", str(tmp_path / "day2.json"))
+    assert resumed.exit_code == 0, resumed.stderr

@@ -410,9 +410,10 @@ def test_resume_over_a_folder_whose_files_changed_says_so(text_model, tmp_path, 
     resumed = text_run(text_model, str(folder), "--out", str(out), "--resume")
     assert resumed.exit_code == 2, resumed.stderr
     assert resumed.stderr.splitlines() == [
-        f"lime-explain: usage error: {folder / 'c.txt'}:1 was not among the inputs the runs "
-        f"that wrote {out} met there: inputs were added, removed or reordered since; nothing "
-        f"was added; resume with their inputs, or remove {out} and {out}.resume to start over"
+        f"lime-explain: usage error: {folder / 'c.txt'}:1 is not the input the runs that wrote "
+        f"{out} met next there ({folder / 'b.txt'}:1): inputs were added, removed or reordered "
+        f"since; nothing was added; resume with their inputs, or remove {out} and {out}.resume "
+        "to start over"
     ]
     # Refused at c, where the stopped run had met b: before any work (it used to
     # explain c and z, then find b never met and cut them off again).
@@ -452,8 +453,8 @@ def test_resume_refuses_a_line_new_among_those_explained(text_model, tmp_path, m
     refused = text_run(text_model, str(doc), "--out", str(out), "--resume")
     assert refused.exit_code == 2
     assert refused.stderr.startswith(
-        f"lime-explain: usage error: {doc}:4 was not among the inputs the runs that wrote {out} "
-        "met there"
+        f"lime-explain: usage error: {doc}:4 is not the input the runs that wrote {out} met "
+        f"next there ({doc}:5)"
     )
     assert (out.read_bytes(), (tmp_path / "part.jsonl.resume").read_bytes()) == before
     doc.write_text("\n".join(lines), encoding="utf-8")

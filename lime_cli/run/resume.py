@@ -115,8 +115,9 @@ def settings_key(
     do not change an explanation.
     """
     spec = settings.spec
-    skipped = {"debug", "quiet", "resume", "scheduler", "jobs"}
-    rest = sorted((k, repr(v)) for k, v in options.items() if k not in skipped)
+    # Where results go and how the run is carried out change no explanation (the
+    # seed is in ``settings.params``): a dated --save-stats path must not refuse.
+    rest = sorted((k, repr(v)) for k, v in options.items() if k not in _NOT_SETTINGS)
     named = [(name, _file_content(options.get(name))) for name in files]
     # A --rules file's checks shape each explanation's JSON: it counts as such a file
     # (its option is the settings', no longer among ``options``).
@@ -263,14 +264,21 @@ class MisplacedInputError(ResumeRefusal):
     """An input the stopped run never met, where it had gone past: inputs were added,
     removed or reordered since (its lines would not be in input order)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, expected: str | None = None) -> None:
         super().__init__(name, f"{name} is not where the stopped run met its inputs")
+        #: The input the runs met next there (missing now, or moved after ``name``).
+        self.expected = expected
 
     def for_output(self, path: str) -> UsageError:
+        where = (
+            f"is not the input the runs that wrote {path} met next there ({self.expected})"
+            if self.expected
+            else f"was not among the inputs the runs that wrote {path} met there"
+        )
         return UsageError(
-            f"{self.name} was not among the inputs the runs that wrote {path} met there: "
-            "inputs were added, removed or reordered since; nothing was added; resume with "
-            f"their inputs, or remove {path} and {ledger_path(path)} to start over"
+            f"{self.name} {where}: inputs were added, removed or reordered since; nothing was "
+            f"added; resume with their inputs, or remove {path} and {ledger_path(path)} to start "
+            "over"
         )
 
 
@@ -356,7 +364,7 @@ class Done:
                 self._advance(*head[3:], failed_too=False)
             matched = [head for head in self._heads if head[0] == name]
             if not matched and self._heads:
-                raise MisplacedInputError(name)
+                raise MisplacedInputError(name, self.first_unmet)
         # The same name in several segments: one explained record is this input's
         # (the earliest run's; a name given twice has one in each run that wrote
         # it), and so are the failed ones of the runs before it.
@@ -556,9 +564,35 @@ def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
     records = _count_records(ledger)
     kept, out_end = _complete_lines(path, records) if os.path.exists(path) else (0, 0)
     segments, ledger_end, placed = _segments(ledger, kept)
-    tail = _tail(ledger, ledger_end, path)
     done = Done(ledger, segments, kept, placed=placed)
+    if _only_marks_after(ledger, ledger_end):
+        # Failed inputs' records and marks after the last line's record are left in
+        # place (outside every segment, so never read as this run's): nothing to
+        # put back however many there are, and a refusal leaves the ledger as it was.
+        return Progress(done, sizes=(out_end, os.path.getsize(ledger)), lock=lock)
+    tail = _tail(ledger, ledger_end, path)
     return Progress(done, sizes=(out_end, ledger_end), ledger_tail=tail, lock=lock)
+
+
+def _only_marks_after(ledger: str, offset: int) -> bool:
+    """Whether the ledger holds after ``offset`` only whole lines that vouch for no
+    line of the output: failed inputs' records, the marks of resumed and ended runs
+    (not a source's unread rest, which would make later resumes check less, nor a
+    half-written line, which the next record would join)."""
+    with open(ledger, "rb") as book:
+        book.seek(offset)
+        for raw in book:
+            if not raw.endswith(b"\n") or raw.startswith(_RECORD_START):
+                return False
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                return False
+            failed = isinstance(record, dict) and isinstance(record.get("failed"), str)
+            marks = record == RESUMED or (isinstance(record, dict) and record.get("ended") is True)
+            if not (failed and not record.get("unread")) and not marks:
+                return False
+    return True
 
 
 #: Most bytes of a ledger's records after its last explained input (failed inputs'
@@ -986,6 +1020,10 @@ class LineWriter:
             finished = False  # the ledger stays
         for handle in (self._out, self._ledger):
             if handle is not None:
+                if handle is self._ledger and finished:
+                    # Removed while still locked: a --resume that opened it meanwhile
+                    # finds, once it has the lock, that the file is gone.
+                    os.unlink(self._ledger_path)
                 try:
                     handle.close()
                 except OSError as exc:
@@ -995,9 +1033,7 @@ class LineWriter:
         if finished and made_empty and os.path.isfile(self.path) and not os.path.islink(self.path):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-        if finished and self._ledger is not None:
-            os.unlink(self._ledger_path)
-        elif finished and self.key is not None and self.append:
+        if finished and self._ledger is None and self.key is not None and self.append:
             # resumed with nothing left to write: the ledger is done with too
             try:
                 os.unlink(self._ledger_path)
