@@ -387,3 +387,20 @@ def test_files_beside_the_model_count_by_name_and_content_not_by_folder(
     assert gate("m.bin", "n.jsonl", *named).exit_code == 0
     (moved / "names.txt").write_text("\n".join(c.upper() for c in CLASSES) + "\n")  # not read
     assert gate("m.bin", "n.jsonl", *named).exit_code == 0
+
+
+def test_a_config_json_the_run_does_not_read_does_not_count(folder: Path, tmp_path):
+    """config.json gives class names only when the sidecar does not: beside a
+    sidecar with class names it is never read, so editing it refuses nothing."""
+    import shutil
+
+    for name in ("model.onnx", "tokenizer.json", "model.json", "doc.txt"):
+        shutil.copy(folder / name, tmp_path / name)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"id2label": {"0": "x", "1": "y", "2": "z"}}))
+    argv = ["text", "--model", tmp_path / "model.onnx", tmp_path / "doc.txt", *FAST, "-q",
+            "--out", tmp_path / "o.jsonl", "--resume"]  # fmt: skip
+    assert run(*argv).exit_code == 0
+    config.write_text(json.dumps({"id2label": {"0": "p", "1": "q", "2": "r"}}))
+    again = run(*argv)
+    assert again.exit_code == 0, again.stderr

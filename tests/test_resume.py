@@ -304,6 +304,21 @@ def test_a_refused_resume_puts_back_any_number_of_failed_inputs_records(tmp_path
     assert out.read_text(encoding="utf-8").splitlines() == ['{"line": 0}']
 
 
+def test_a_ledger_of_a_newer_version_is_named_so(tmp_path):
+    out = tmp_path / "x.jsonl"
+    write_stopped_run(out, [["a"]])
+    ledger = Path(resume.ledger_path(str(out)))
+    newer = f'"lime_explain_resume": {resume.LEDGER_VERSION + 1}'
+    ledger.write_text(
+        ledger.read_text(encoding="utf-8").replace(
+            f'"lime_explain_resume": {resume.LEDGER_VERSION}', newer
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(UsageError, match=r"written by a newer lime-explain \(ledger version"):
+        resume.continue_from(str(out), "k")
+
+
 def test_resume_reads_names_with_quotes_backslashes_and_accents(tmp_path):
     out = tmp_path / "x.jsonl"
     names = ['say "hi".txt:1', "C:\\docs\\a.txt:2", "café\ttab.txt:3", "plain.txt:4"]

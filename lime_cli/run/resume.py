@@ -547,6 +547,11 @@ def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
     nothing leaves both as they were)."""
     header = _header(ledger) or {}
     version = header.get("lime_explain_resume")
+    if isinstance(version, int) and version > LEDGER_VERSION:
+        raise UsageError(
+            f"{ledger} was written by a newer lime-explain (ledger version {version}): finish "
+            f"the run with that version, or remove {path} and {ledger} to start over"
+        )
     if isinstance(version, int) and 0 < version < LEDGER_VERSION:
         raise UsageError(
             f"{ledger} was written by an older lime-explain (ledger version {version}): finish "

@@ -359,19 +359,30 @@ def implied_files(options: dict[str, Any], model: ModelSpec) -> list[str]:
     tokenizer found beside it or named by the sidecar (without ``--tokenizer``)
     and the class names file the sidecar names (unless class names are given).
     Unreadable ones are left to the run to report."""
+    import json
     import os
+    from pathlib import Path
 
     from lime_cli.errors import LimeCliError
     from lime_cli.models.onnx_text import find_tokenizer, read_sidecar, sidecar_path
 
     if not is_onnx(model):
         return []
-    config = os.path.join(os.path.dirname(os.path.abspath(model.path)), "config.json")
-    found = [path for path in (sidecar_path(model.path), config) if os.path.isfile(path)]
+    own = sidecar_path(model.path)
+    found = [own] if os.path.isfile(own) else []
     try:
         sidecar = read_sidecar(model.path)
+        named = json.loads(Path(own).read_text(encoding="utf-8")) if found else {}
     except (LimeCliError, OSError, ValueError):
         return found
+    # config.json gives the class names only when nothing else does (read_sidecar).
+    config = os.path.join(os.path.dirname(os.path.abspath(model.path)), "config.json")
+    if (
+        model.class_names is None
+        and not {"class_names", "class_names_file"} & set(named if isinstance(named, dict) else {})
+        and os.path.isfile(config)
+    ):
+        found.append(config)
     tokenizer = None if options.get("tokenizer") else find_tokenizer(model.path, None, sidecar)
     names = None if model.class_names is not None else sidecar.get("class_names_file")
     return found + [p for p in (tokenizer, names) if isinstance(p, str) and os.path.isfile(p)]
