@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from lime_cli.engine.protocols import InputSpec
-from lime_cli.errors import ModelError, UsageError
+from lime_cli.errors import LimeCliError, ModelError, UsageError
 from lime_cli.models.onnx_adapter import (
     OnnxScores,
     _dims,
@@ -97,7 +97,7 @@ def read_sidecar(model_path: str) -> dict[str, Any]:
         if unknown:
             raise UsageError(f"{path}: unknown setting {unknown[0]!r}")
     config = os.path.join(base, "config.json")
-    if "class_names" not in found and "class_names_file" not in found and os.path.isfile(config):
+    if _names_from_config(found) and os.path.isfile(config):
         labels = _read_json(config).get("id2label")
         if isinstance(labels, dict) and labels:
             try:
@@ -105,6 +105,35 @@ def read_sidecar(model_path: str) -> dict[str, Any]:
             except (ValueError, TypeError):
                 pass
     return found
+
+
+def _names_from_config(sidecar: dict[str, Any]) -> bool:
+    """Whether class names come from a ``config.json`` beside the model: only when
+    the sidecar gives none."""
+    return "class_names" not in sidecar and "class_names_file" not in sidecar
+
+
+def files_read(model_path: str, tokenizer: str | None, names_given: bool) -> list[str]:
+    """The files a text run reads for an ONNX model without being told their names:
+    the sidecar, ``config.json`` (when it gives the class names), the tokenizer
+    found beside the model or named by the sidecar (``tokenizer``: the one given
+    instead), the class names file the sidecar names (``names_given``: the
+    command gives the names). Unreadable ones are left to loading to report."""
+    own = sidecar_path(model_path)
+    found = [own] if os.path.isfile(own) else []
+    try:
+        named = _read_json(own) if found else {}
+        sidecar = read_sidecar(model_path)
+    except (LimeCliError, OSError, ValueError):
+        return found
+    config = os.path.join(os.path.dirname(os.path.abspath(model_path)), "config.json")
+    if not names_given and _names_from_config(named) and os.path.isfile(config):
+        found.append(config)
+    more = [
+        None if tokenizer else find_tokenizer(model_path, None, sidecar),
+        None if names_given else sidecar.get("class_names_file"),
+    ]
+    return found + [p for p in more if isinstance(p, str) and os.path.isfile(p)]
 
 
 def find_tokenizer(model_path: str, given: str | None, sidecar: dict[str, Any]) -> str | None:

@@ -586,18 +586,7 @@ def _only_marks_after(ledger: str, offset: int) -> bool:
     half-written line, which the next record would join)."""
     with open(ledger, "rb") as book:
         book.seek(offset)
-        for raw in book:
-            if not raw.endswith(b"\n") or raw.startswith(_RECORD_START):
-                return False
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                return False
-            failed = isinstance(record, dict) and isinstance(record.get("failed"), str)
-            marks = record == RESUMED or (isinstance(record, dict) and record.get("ended") is True)
-            if not (failed and not record.get("unread")) and not marks:
-                return False
-    return True
+        return all(_kind(raw) in (_FAILED, _MARK, _ENDED) for raw in book)
 
 
 #: Most bytes of a ledger's records after its last explained input (failed inputs'
@@ -705,25 +694,32 @@ def _ledger_lines(ledger: str) -> Iterator[tuple[bytes, str]]:
     with open(ledger, "rb") as book:
         book.readline()
         for raw in book:
-            if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END):
-                yield raw, _EXPLAINED  # as LineWriter writes them: no need to parse millions
-                continue
-            if not raw.endswith(b"\n"):
+            kind = _kind(raw)
+            if kind is None:
                 return
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                return
-            if isinstance(record, dict) and isinstance(record.get("input"), str):
-                yield raw, _EXPLAINED
-            elif isinstance(record, dict) and isinstance(record.get("failed"), str):
-                yield raw, _UNREAD if record.get("unread") else _FAILED
-            elif record == RESUMED:
-                yield raw, _MARK
-            elif isinstance(record, dict) and record.get("ended") is True:
-                yield raw, _ENDED
-            else:
-                return
+            yield raw, kind
+
+
+def _kind(raw: bytes) -> str | None:
+    """What a ledger line is (see :func:`_ledger_lines`); None for a half-written or
+    foreign line."""
+    if raw.startswith(_RECORD_START) and raw.endswith(_RECORD_END):
+        return _EXPLAINED  # as LineWriter writes them: no need to parse millions
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(record, dict) and isinstance(record.get("input"), str):
+        return _EXPLAINED
+    if isinstance(record, dict) and isinstance(record.get("failed"), str):
+        return _UNREAD if record.get("unread") else _FAILED
+    if record == RESUMED:
+        return _MARK
+    if isinstance(record, dict) and record.get("ended") is True:
+        return _ENDED
+    return None
 
 
 #: How every input's record in a ledger starts and ends (json.dumps escapes a '"' in a
@@ -988,9 +984,10 @@ class LineWriter:
 
     def _cut_to(self, sizes: tuple[int, int], ledger: IO[str]) -> None:
         """A resumed run's first write: the output cut after the last line its
-        ledger vouches for (a half-written line goes), the ledger after that
-        line's record (the failed inputs after it are met again, the ended mark
-        goes). Not before: a resume that adds nothing changes neither file."""
+        ledger vouches for (a half-written line goes), the ledger where
+        :func:`continue_from` says (after that line's record, unless only failed
+        inputs' records and marks follow it). Not before: a resume that adds
+        nothing changes neither file."""
         out_size = os.path.getsize(self.path) if os.path.exists(self.path) else 0
         if out_size < sizes[0] or os.path.getsize(self._ledger_path) < sizes[1]:
             # Shorter than when this run read them: cut by hand meanwhile.

@@ -354,38 +354,13 @@ class TextTask(PerItemTask):
 
 
 def implied_files(options: dict[str, Any], model: ModelSpec) -> list[str]:
-    """The files a text run reads without being named, for an ONNX model: its
-    sidecar (``MODEL.json``), a Hugging Face ``config.json`` beside it, the
-    tokenizer found beside it or named by the sidecar (without ``--tokenizer``)
-    and the class names file the sidecar names (unless class names are given).
-    Unreadable ones are left to the run to report."""
-    import json
-    import os
-    from pathlib import Path
-
-    from lime_cli.errors import LimeCliError
-    from lime_cli.models.onnx_text import find_tokenizer, read_sidecar, sidecar_path
+    """The files a text run reads without being named: for an ONNX model, its
+    sidecar and what it leads to (see :func:`lime_cli.models.onnx_text.files_read`)."""
+    from lime_cli.models.onnx_text import files_read
 
     if not is_onnx(model):
         return []
-    own = sidecar_path(model.path)
-    found = [own] if os.path.isfile(own) else []
-    try:
-        sidecar = read_sidecar(model.path)
-        named = json.loads(Path(own).read_text(encoding="utf-8")) if found else {}
-    except (LimeCliError, OSError, ValueError):
-        return found
-    # config.json gives the class names only when nothing else does (read_sidecar).
-    config = os.path.join(os.path.dirname(os.path.abspath(model.path)), "config.json")
-    if (
-        model.class_names is None
-        and not {"class_names", "class_names_file"} & set(named if isinstance(named, dict) else {})
-        and os.path.isfile(config)
-    ):
-        found.append(config)
-    tokenizer = None if options.get("tokenizer") else find_tokenizer(model.path, None, sidecar)
-    names = None if model.class_names is not None else sidecar.get("class_names_file")
-    return found + [p for p in (tokenizer, names) if isinstance(p, str) and os.path.isfile(p)]
+    return files_read(model.path, options.get("tokenizer"), model.class_names is not None)
 
 
 MODALITY = Modality(
