@@ -78,6 +78,11 @@ def idle_machine(monkeypatch):
 
 def test_workers_share_the_work_once_ready_and_order_is_kept(monkeypatch, tmp_path):
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
+    # A pool of its own: one an earlier test left idle may be reused just as its
+    # worker ends (loky's 60 s idle timeout), and that warm-up never came back in
+    # two CI runs (the second waited the whole 100 s below).
+    for pool in list(executor._POOLS.values()):
+        executor._stop_workers(pool)
     # Up to 100 s of work here before a worker joins (one took over 20 s to
     # start in a CI run once); a few seconds in all once one has.
     results = outcomes(Toy(os.getpid(), joined=str(tmp_path / "joined")), 2000, 2)
