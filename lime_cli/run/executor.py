@@ -337,6 +337,14 @@ AHEAD_PER_WORKER = 2
 #: started only when the work left outweighs twice this.
 WORKER_START_SECONDS = 1.5
 
+#: How long this process explains alone, at most, to judge how many cores the model
+#: keeps busy, when its first batch says all of them. A short batch is no proof:
+#: threads that earlier work left spinning (BLAS and ONNX Runtime pools wait for
+#: their next task so, for tens of milliseconds) count as the model's there. A
+#: 50 ms batch run just after another test in one process measured two cores busy
+#: while it slept, and no worker was started.
+JUDGE_SECONDS = 0.25
+
 #: How many batches ahead this process reads to judge whether workers would pay
 #: (per job; a stream longer than that is taken to be long).
 LOOKAHEAD_PER_JOB = 64
@@ -350,16 +358,16 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
     not yet called here, on Linux: see :mod:`lime_cli.run.forked`), workers
     are forks, ready in milliseconds, and share the work from the first batch.
     Otherwise a worker is a new interpreter that imports and loads the model
-    (seconds for a large pipeline): this process explains the first batch and
-    times it, and workers are started only if the work left outweighs their
-    start-up and a core is left for them (a model that keeps every core busy
-    by itself gains nothing from more processes). Either way no worker is
-    started on a machine busy with other programs, this process goes on
-    explaining batches, and each worker gets batches only once it says it is
-    ready, so ``--jobs N`` is not meant to be slower than ``--jobs 1``. A batch whose
-    worker dies is explained here again (inputs' seeds make it come out the
-    same). Workers ignore Ctrl-C: this process stops them (no tracebacks
-    from half-started workers).
+    (seconds for a large pipeline): this process explains the first batch (or
+    the first :data:`JUDGE_SECONDS` of them) and times it, and workers are
+    started only if the work left outweighs their start-up and a core is left
+    for them (a model that keeps every core busy by itself gains nothing from
+    more processes). Either way no worker is started on a machine busy with
+    other programs, this process goes on explaining batches, and each worker
+    gets batches only once it says it is ready, so ``--jobs N`` is not meant to
+    be slower than ``--jobs 1``. A batch whose worker dies is explained here
+    again (inputs' seeds make it come out the same). Workers ignore Ctrl-C:
+    this process stops them (no tracebacks from half-started workers).
     """
     import os
     import time
@@ -388,26 +396,34 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
             yield from _with_workers(task, groups, jobs, pool, warmups, start=0)
             forked.stop(pool)
             return
-    started, cpu = time.perf_counter(), time.process_time()
-    first = _explain_batch(task, groups[0])
-    per_batch = max(time.perf_counter() - started, 1e-6)
     # Cores the model keeps busy on its own (a forest with n_jobs=-1 uses them all):
-    # workers would only compete with it for the same cores.
-    cores_used = max(1, round((time.process_time() - cpu) / per_batch))
-    yield from zip(groups[0], first)
-    groups.release(0)
-    needed = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
-    if (
-        cores_used * min(jobs, 2) > (os.cpu_count() or 1)
-        or _idle_cores() < IDLE_CORE_NEEDED
-        or not groups.has(needed)
-    ):
+    # workers would only compete with it for the same cores. Judged from the first
+    # batch, or from the first JUDGE_SECONDS of batches when the first says every
+    # core is busy: threads that earlier work left spinning count in a short batch.
+    wall = cpu = 0.0
+    judged = 0  # batches explained here while judging
+    while True:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        outcomes = _explain_batch(task, groups[judged])
+        wall += time.perf_counter() - started
+        cpu += time.process_time() - cpu_started
+        yield from zip(groups[judged], outcomes)
+        groups.release(judged)
+        judged += 1
+        cores_used = max(1, round(cpu / max(wall, 1e-6)))
+        no_core_left = cores_used * min(jobs, 2) > (os.cpu_count() or 1)
+        if not no_core_left or wall >= JUDGE_SECONDS or not groups.has(judged):
+            break
+    per_batch = max(wall / judged, 1e-6)
+    worth_it = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
+    needed = judged - 1 + worth_it  # the last batch that must exist for workers to pay
+    if no_core_left or _idle_cores() < IDLE_CORE_NEEDED or not groups.has(needed):
         # No core left for a worker (the model uses them, or other programs do),
         # or less work left than two workers' start-up: done sooner here alone.
-        yield from _alone(task, groups, start=1)
+        yield from _alone(task, groups, start=judged)
         return
     pool, warmups = _start_workers(task, jobs - 1)
-    yield from _with_workers(task, groups, jobs, pool, warmups, start=1)
+    yield from _with_workers(task, groups, jobs, pool, warmups, start=judged)
     if not any(w.done() for w in warmups):
         _stop_workers(pool)  # never used: do not wait for them at exit
 
