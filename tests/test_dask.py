@@ -327,6 +327,23 @@ def test_ctrl_c_on_a_local_cluster_leaves_one_line(data, tmp_path):
     assert err.decode() == "lime-explain: interrupted\n"
 
 
+def test_the_event_loops_warnings_are_quiet_too():
+    """A Ctrl-C on a local cluster once printed tornado's "coroutine
+    'Future._result' was never awaited" before our one line: warnings raised in
+    Dask's event loop (tornado) are silenced with Dask's own."""
+    import warnings
+
+    from lime_cli.run import dask_backend
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        dask_backend._quiet_logs()
+        for module in ("tornado.gen", "distributed.client", "dask"):
+            warnings.warn_explicit("stray", RuntimeWarning, "x.py", 1, module=module)
+        warnings.warn_explicit("ours", RuntimeWarning, "x.py", 1, module="lime_cli.x")
+    assert [str(w.message) for w in seen] == ["ours"]
+
+
 def children_of(pid: int) -> list[int]:
     """The processes whose parent is ``pid`` (from /proc)."""
     found = []

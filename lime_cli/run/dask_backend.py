@@ -417,12 +417,14 @@ def _quiet_logs() -> None:
     """One line per error, ours: Dask's own loggers print nothing (a lost scheduler
     made ``distributed.client``, whose level Dask's configuration sets apart from
     its parent's, print two tracebacks before our line), nor do its warnings
-    (Python's, not its loggers': a version mismatch, a port taken)."""
+    (Python's, not its loggers': a version mismatch, a port taken) or those of
+    tornado, its event loop (a Ctrl-C on a local cluster once printed tornado's
+    "coroutine 'Future._result' was never awaited" before our line)."""
     loggers = logging.root.manager.loggerDict
     for name in ["distributed", "tornado", *loggers]:
         if name.split(".")[0] in ("distributed", "tornado"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
-    warnings.filterwarnings("ignore", module=r"(distributed|dask)(\.|$)")
+    warnings.filterwarnings("ignore", module=r"(distributed|dask|tornado)(\.|$)")
 
 
 def _quiet_resource_tracker() -> None:
