@@ -641,6 +641,25 @@ def test_a_stopped_run_is_not_overwritten_without_resume(data, tmp_path, monkeyp
     assert (tmp_path / "part.jsonl.resume").read_bytes() == ledger
 
 
+@pytest.mark.parametrize("resume", [(), ("--resume",)])
+def test_a_file_beside_the_output_that_is_no_ledger_gets_the_same_advice_either_way(
+    data, tmp_path, resume
+):
+    """An empty .resume file (made by hand) is no run's: with or without --resume
+    the command says so and how to start over (without, it used to say 'add
+    --resume', which then said to remove both files)."""
+    out = tmp_path / "all.jsonl"
+    out.write_text("", encoding="utf-8")
+    (tmp_path / "all.jsonl.resume").write_text("", encoding="utf-8")
+    result = run(*args(data, out, "--seed", "1", *resume))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"lime-explain: usage error: {out}.resume is not a lime-explain ledger; "
+        f"remove {out} and {out}.resume to start over\n"
+    )
+    assert out.read_bytes() == b"" and (tmp_path / "all.jsonl.resume").read_bytes() == b""
+
+
 def test_resume_of_a_finished_run_does_nothing(data, tmp_path):
     out = tmp_path / "all.jsonl"
     assert run(*args(data, out, "--seed", "1")).exit_code == 0

@@ -81,13 +81,15 @@ def _refuse_to_overwrite_a_stopped_run(plan: OutputPlan) -> None:
     import os
 
     from lime_cli.errors import UsageError
-    from lime_cli.run.resume import ended_with_failures, refuse_if_running
+    from lime_cli.run.resume import ended_with_failures, is_ledger, not_a_ledger, refuse_if_running
 
     for path in plan.streamed():
         if os.path.exists(ledger_path(path)):
             refuse_if_running(path)
             if ended_with_failures(path) is not None:
                 continue  # a run that ended: overwritten, as a finished run's output is
+            if not is_ledger(path):
+                raise not_a_ledger(path)  # what --resume would say: not "add --resume"
             raise UsageError(
                 f"{path} holds a stopped run ({ledger_path(path)} is beside it): add --resume "
                 "to go on with it, or remove both files to start over"

@@ -558,9 +558,7 @@ def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
             f"the run with that version, or remove {path} and {ledger} to start over"
         )
     if version != LEDGER_VERSION:
-        raise UsageError(
-            f"{ledger} is not a lime-explain ledger; remove {path} and {ledger} to start over"
-        )
+        raise not_a_ledger(path)
     if header.get("settings") != key:
         raise UsageError(
             f"{path} was written with other settings ({_differences(header, key)}); give the "
@@ -669,6 +667,22 @@ def _same_file(a: Any, b: Any) -> bool:
         return os.path.samefile(str(a), str(b))
     except OSError:
         return False
+
+
+def is_ledger(path: str) -> bool:
+    """Whether the file beside ``path`` (its ledger) begins as a lime-explain ledger
+    of any version does: an empty or foreign file there is no run's."""
+    header = _header(ledger_path(path)) or {}
+    return isinstance(header.get("lime_explain_resume"), int)
+
+
+def not_a_ledger(path: str) -> UsageError:
+    """The refusal for a file beside ``path`` that is no ledger (an empty one, made
+    by hand): the same words whether the command was given --resume or not."""
+    ledger = ledger_path(path)
+    return UsageError(
+        f"{ledger} is not a lime-explain ledger; remove {path} and {ledger} to start over"
+    )
 
 
 def _header(ledger: str) -> dict[str, Any] | None:
