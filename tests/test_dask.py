@@ -715,6 +715,46 @@ def test_host_port_without_a_scheme_is_tcp_and_garbage_is_still_refused(data, tm
         assert len(result.stderr.splitlines()) == 1 and not out.exists()
 
 
+def test_what_a_script_may_pass_by_mistake_is_refused_not_run_here(data, tmp_path):
+    """An empty --scheduler (an unset $ADDR) ran on this machine, silently, even with
+    DASK_SCHEDULER_ADDRESS set; spaces around an address got Dask's message about
+    a scheme ' tcp'. Both are exit 2 now, with nothing written; TCP:// is tcp://."""
+    from lime_cli.run.dask_backend import check_address
+
+    assert check_address("TCP://host:8786") == "tcp://host:8786"
+    out = tmp_path / "o.jsonl"
+    for address, says in [
+        ("", "empty; give tcp://HOST:PORT or local:N"),
+        (" tcp://127.0.0.1:8786", "without spaces"),
+        ("tcp://127.0.0.1:8786 ", "without spaces"),
+    ]:
+        env = {**CLEAN_ENV, "DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:8786"}
+        result = CliRunner().invoke(
+            cli, tabular(data, "fast.joblib", out, "--scheduler", address), env=env
+        )
+        assert result.exit_code == 2, (address, result.stderr)
+        assert says in result.stderr and len(result.stderr.splitlines()) == 1
+        assert not out.exists()
+
+
+def test_an_encrypted_address_without_dasks_tls_settings_says_so_before_connecting(data, tmp_path):
+    """tls:// with no TLS settings failed inside Dask with a TypeError, reported as
+    'something answers there, but not as a Dask scheduler' although nothing was
+    contacted (a port nothing listens on, a host that does not exist)."""
+    out = tmp_path / "o.jsonl"
+    for address in ("tls://127.0.0.1:1", "tls://no-such-host.invalid:8786"):
+        result = CliRunner().invoke(
+            cli, tabular(data, "fast.joblib", out, "--scheduler", address), env=CLEAN_ENV
+        )
+        assert result.exit_code == 2, (address, result.stderr)
+        assert result.stderr == (
+            f"lime-explain: usage error: --scheduler {address}: an encrypted address needs "
+            "Dask's TLS settings (its configuration's distributed.comm.tls: the CA file, and "
+            "this client's certificate and key, e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE)\n"
+        )
+        assert not out.exists()
+
+
 def test_host_port_in_the_environment_is_used_as_tcp(data, tmp_path, monkeypatch):
     """DASK_SCHEDULER_ADDRESS=127.0.0.1:PORT is the scheduler's address (nothing
     listens there: exit 3, cannot reach it), not a usage error naming the variable."""

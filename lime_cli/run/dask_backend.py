@@ -80,7 +80,13 @@ def check_address(address: str) -> str:
         if not count.isdigit() or int(count) < 1:
             raise UsageError(f"--scheduler {address}: local:N needs a worker count N >= 1")
         return address
+    if address != address.strip() or not address.strip():
+        raise UsageError(
+            f"--scheduler {address!r}: expected tcp://HOST:PORT (a Dask scheduler) or local:N, "
+            "without spaces"
+        )
     scheme, sep, location = address.partition("://")
+    scheme = scheme.lower()  # TCP:// is tcp:// (schemes ignore case), as Dask would not
     if not sep:
         scheme, location = "tcp", address
     if scheme in _HOST_PORT_SCHEMES:
@@ -331,6 +337,13 @@ def _reach(dask: Any, address: str) -> Any:
         registry.get_backend(scheme)
     except ValueError as exc:  # unknown address scheme 'foo' (known schemes: ...)
         raise UsageError(f"{source}: {exc}") from None
+    if scheme in _TLS_SCHEMES and _tls_context_missing(dask):
+        # Dask would fail before connecting, with a TypeError read as "not a scheduler".
+        raise UsageError(
+            f"{source}: an encrypted address needs Dask's TLS settings (its configuration's "
+            "distributed.comm.tls: the CA file, and this client's certificate and key, "
+            "e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE)"
+        )
     try:
         return _bounded_client(dask)(address, timeout=REACH_SECONDS)
     except asyncio.TimeoutError:  # before OSError: the builtin TimeoutError is one since 3.11
@@ -352,6 +365,19 @@ def _reach(dask: Any, address: str) -> Any:
             f"{source}: something answers there, but not as a Dask scheduler "
             f"({type(exc).__name__}): {_OTHER_SERVER}"
         ) from exc
+
+
+#: Schemes whose connections are encrypted with TLS (Dask needs its TLS settings).
+_TLS_SCHEMES = ("tls", "wss")
+
+
+def _tls_context_missing(dask: Any) -> bool:
+    """Whether Dask's configuration gives no TLS context for a client."""
+    try:
+        args = dask.security.Security().get_connection_args("client")
+    except Exception:  # a configuration Dask cannot read: let the connection say so
+        return False
+    return args.get("ssl_context") is None
 
 
 def _bounded_client(dask: Any) -> Any:

@@ -188,6 +188,13 @@ def _choose_scheduler(ctx: click.Context, param: click.Parameter, value: str | N
     from lime_cli.errors import UsageError
     from lime_cli.run import executor
 
+    source = ctx.get_parameter_source("scheduler")
+    if value == "" and source == click.core.ParameterSource.COMMANDLINE:
+        # An empty $ADDR in a script: running here instead would hide it.
+        raise click.BadParameter(
+            "empty; give tcp://HOST:PORT or local:N (--jobs N runs on this machine, "
+            "whatever DASK_SCHEDULER_ADDRESS says)"
+        )
     if not value:
         executor.set_default_backend(None)
         return
@@ -196,7 +203,7 @@ def _choose_scheduler(ctx: click.Context, param: click.Parameter, value: str | N
     try:
         executor.set_default_backend("dask:" + check_address(value))
     except UsageError as exc:
-        if ctx.get_parameter_source("scheduler") == click.core.ParameterSource.ENVIRONMENT:
+        if source == click.core.ParameterSource.ENVIRONMENT:
             # Checked once the options are read: a typed --jobs overrides it.
             executor.set_default_backend("dask:" + value)
             return
