@@ -484,6 +484,38 @@ def test_a_file_failed_part_way_before_another_resumes_once_fixed(
     assert names == expected + [f"{first}:41", f"{first}:42"]
 
 
+@pytest.mark.parametrize("fault", ["missing", "bad byte"])
+def test_a_file_that_failed_whole_before_another_resumes_once_fixed(text_model, tmp_path, fault):
+    """The middle of three --lines files did not read at all (missing, or a bad byte
+    in its first chunk): the run said --resume would try it again, and --resume
+    refused its first line as misplaced (the third file's were explained after
+    it). Its lines are explained at the end, as a fresh run over the files in that
+    order would; a second resume adds nothing."""
+    first, middle, last = (tmp_path / f"{name}.txt" for name in "abc")
+    first.write_text("\n".join(many_lines(4)) + "\n", encoding="utf-8")
+    last.write_text("\n".join(many_lines(6)[3:]) + "\n", encoding="utf-8")
+    fixed = "the match ended in a draw\nshares fell on the news\n"
+    if fault == "bad byte":
+        middle.write_bytes(b"the match \xff ended\nshares fell\n")
+    out = tmp_path / "out.jsonl"
+    files = [str(first), str(middle), str(last)]
+    failed = text_run(text_model, *files, "--out", str(out))
+    assert failed.exit_code == 3
+    assert failed.stderr.splitlines()[-1].endswith("the same command with --resume tries it again")
+    assert len(out.read_text().splitlines()) == 7
+    middle.write_text(fixed, encoding="utf-8")
+    resumed = text_run(text_model, *files, "--out", str(out), "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    fresh = tmp_path / "fresh.jsonl"
+    assert (
+        text_run(text_model, str(first), str(last), str(middle), "--out", str(fresh)).exit_code == 0
+    )
+    assert out.read_bytes() == fresh.read_bytes()
+    again = text_run(text_model, *files, "--out", str(out), "--resume")
+    assert again.exit_code == 0, again.stderr
+    assert out.read_bytes() == fresh.read_bytes()
+
+
 def test_a_refused_resume_of_a_kept_ledger_leaves_both_files_as_they_were(text_model, tmp_path):
     """A text file edited under an ended run given --resume: the refusal used to cut
     the ledger's ended mark, and a run without --resume then took the output for

@@ -358,6 +358,10 @@ class Done:
         if not matched and self._heads and self.placed:
             if content is not None and digest_now() is None:
                 return False
+            if any(head[2] and part_of(name, head[0]) for head in self._heads):
+                # Its source failed whole there (a --lines file that did not read):
+                # its inputs were never met, so they are new, explained at the end.
+                return False
             # Failed inputs removed since had no line: passing them over loses nothing.
             for head in [head for head in self._heads if head[2]]:
                 self._heads.remove(head)
@@ -406,10 +410,7 @@ class Done:
         """Whether every input not met is one of ``sources``' (failed inputs' names):
         a source that no longer reads (``lines.txt``) was never split into its
         inputs (``lines.txt:3``), so those went unmet for that reason alone."""
-        return all(
-            any(name == s or name.startswith((f"{s}:", f"{s} row ")) for s in sources)
-            for name, *_ in self._heads
-        )
+        return all(any(part_of(name, source) for source in sources) for name, *_ in self._heads)
 
     @property
     def first_unmet(self) -> str | None:
@@ -420,6 +421,12 @@ class Done:
         if self._book is not None:
             self._book.close()
         self._heads = []
+
+
+def part_of(name: str, source: str) -> bool:
+    """Whether the input ``name`` is ``source`` or one of its inputs: a line of a
+    --lines file (``notes.txt:3``) or a row of a table (``rows.csv row 17``)."""
+    return name == source or name.startswith((f"{source}:", f"{source} row "))
 
 
 @dataclass(frozen=True)
