@@ -86,64 +86,59 @@ def test_workers_share_the_work_once_ready_and_order_is_kept(monkeypatch, tmp_pa
     assert os.getpid() in pids and len(pids) == 2  # this process and one worker
 
 
-def _spin_two_cores(seconds: float) -> list[Any]:
-    """Two threads that keep two cores busy for ``seconds`` (hashing releases the GIL),
-    as a BLAS or ONNX Runtime pool left spinning by earlier work would."""
-    import hashlib
-    import threading
-
-    block = bytes(1 << 20)
-
-    def spin() -> None:
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            hashlib.sha256(block).digest()
-
-    threads = [threading.Thread(target=spin) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    _SPINNING.extend(threads)
-    return threads
+#: (since, until): the span of perf_counter time during which the fake CPU clock
+#: of :func:`_busy_cores_clock` counts two cores busy.
+_BUSY: list[float] = [0.0, 0.0]
 
 
-#: Spinning threads started by Spun tasks, for the tests to wait for.
-_SPINNING: list[Any] = []
+def _busy_cores_clock() -> float:
+    """A process CPU clock by which two cores are busy during ``_BUSY`` and none
+    otherwise (the toy's own work is sleeping). Faked: threads that really spin
+    (hashing, which releases the GIL) kept two cores busy in a quiet process, but
+    only 1.2 of them while other tests ran, so the test would depend on the load."""
+    since, until = _BUSY
+    return 2.0 * max(0.0, min(time.perf_counter(), until) - since)
 
 
 @dataclass(frozen=True)
 class Spun(Toy):
     """A toy during whose first batch other threads of this process keep two cores
-    busy for ``spin`` seconds (from when that batch starts)."""
+    busy for ``spin`` seconds (from when that batch starts), by the CPU clock of
+    :func:`_busy_cores_clock`, which the test puts in place of the process's."""
 
     spin: float = 0.1
 
     def explain_batch(self, items: Sequence[int]) -> list[Any]:
         if 0 in items and os.getpid() == self.home:
-            _spin_two_cores(self.spin)
+            now = time.perf_counter()
+            _BUSY[:] = [now, now + self.spin]
         return super().explain_batch(items)
 
 
 def test_threads_left_spinning_by_earlier_work_do_not_keep_workers_away(monkeypatch, tmp_path):
     """A first batch of 50 ms during which other threads of this process keep both
     cores busy looks like a model that uses every core; a CI run once started no
-    worker so. Their 0.1 s of spinning must not decide it."""
+    worker so (threads of earlier tests still spinning). Their 0.1 s of spinning
+    must not decide it."""
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
+    _BUSY[:] = [0.0, 0.0]  # no core busy before the first batch
     results = outcomes(Spun(os.getpid(), joined=str(tmp_path / "joined")), 2000, 2)
     assert [item for item, _ in results] == list(range(2000))
     assert len({pid for _, pid in results}) == 2
 
 
 def test_a_model_that_keeps_every_core_busy_gets_no_workers(monkeypatch):
-    """The other side of that judgement: two cores busy for as long as this process
+    """The other side of that judgement: the cores busy for as long as this process
     explains (a forest with n_jobs=-1) leave no core for a worker."""
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    results = outcomes(Spun(os.getpid(), seconds=0.01, spin=2.0), 100, 2)
+    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
+    _BUSY[:] = [0.0, 0.0]  # no core busy before the first batch
+    results = outcomes(Spun(os.getpid(), seconds=0.01, spin=3600.0), 100, 2)
     assert [item for item, _ in results] == list(range(100))
     assert {pid for _, pid in results} == {os.getpid()}
-    while _SPINNING:  # they end before the next test
-        _SPINNING.pop().join()
 
 
 def test_a_short_job_starts_no_workers(monkeypatch):
