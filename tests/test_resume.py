@@ -642,22 +642,26 @@ def test_a_stopped_run_is_not_overwritten_without_resume(data, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("resume", [(), ("--resume",)])
+@pytest.mark.parametrize(
+    "ledger", ["", '{"lime_explain_resume": 0}\n', '{"lime_explain_resume": true}\n']
+)
 def test_a_file_beside_the_output_that_is_no_ledger_gets_the_same_advice_either_way(
-    data, tmp_path, resume
+    data, tmp_path, resume, ledger
 ):
-    """An empty .resume file (made by hand) is no run's: with or without --resume
-    the command says so and how to start over (without, it used to say 'add
-    --resume', which then said to remove both files)."""
+    """An empty .resume file (made by hand), or one of no version, is no run's: with
+    or without --resume the command says so and how to start over (without, it
+    used to say 'add --resume', which then said to remove both files)."""
     out = tmp_path / "all.jsonl"
     out.write_text("", encoding="utf-8")
-    (tmp_path / "all.jsonl.resume").write_text("", encoding="utf-8")
+    (tmp_path / "all.jsonl.resume").write_text(ledger, encoding="utf-8")
     result = run(*args(data, out, "--seed", "1", *resume))
     assert result.exit_code == 2
     assert result.stderr == (
         f"lime-explain: usage error: {out}.resume is not a lime-explain ledger; "
         f"remove {out} and {out}.resume to start over\n"
     )
-    assert out.read_bytes() == b"" and (tmp_path / "all.jsonl.resume").read_bytes() == b""
+    assert out.read_bytes() == b""
+    assert (tmp_path / "all.jsonl.resume").read_text(encoding="utf-8") == ledger
 
 
 def test_resume_of_a_finished_run_does_nothing(data, tmp_path):

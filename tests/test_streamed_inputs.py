@@ -516,6 +516,16 @@ def test_a_file_that_failed_whole_before_another_resumes_once_fixed(text_model, 
     assert out.read_bytes() == fresh.read_bytes()
 
 
+def test_the_inputs_of_a_source_are_named_by_it_and_a_number_only():
+    """A failed source b claims b:1 and b row 1, not the lines of a file named b:x
+    (those were explained again, then the run refused as missing b)."""
+    from lime_cli.run.resume import part_of
+
+    assert part_of("b", "b") and part_of("b:12", "b") and part_of("b row 3", "b")
+    assert not part_of("b:x:1", "b") and not part_of("b:", "b") and not part_of("bc:1", "b")
+    assert not part_of("b row x", "b")
+
+
 def test_a_refused_resume_of_a_kept_ledger_leaves_both_files_as_they_were(text_model, tmp_path):
     """A text file edited under an ended run given --resume: the refusal used to cut
     the ledger's ended mark, and a run without --resume then took the output for

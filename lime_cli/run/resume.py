@@ -35,9 +35,12 @@ but with other content stops the run (:class:`ChangedInputError`): its line
 in the file explains what it was, and no run could make the file right by
 appending. So does an input the stopped run never met where it had gone past
 (:class:`MisplacedInputError`: inputs added, removed or reordered since),
-before anything is added. Since each input's random stream depends on the
-seed and the input alone, the finished file is byte for byte the file of an
-uninterrupted run.
+before anything is added; the inputs of a source that failed whole there (a
+--lines file that did not read) are the exception: never met, they are tried
+again, as failed inputs are. Since each input's random stream depends on the
+seed and the input alone, the finished file of a stopped run is byte for byte
+the file of an uninterrupted run (inputs that failed and are explained later
+come where the run that explains them appends them).
 """
 
 from __future__ import annotations
@@ -303,7 +306,8 @@ class Done:
     segment, explained or failed, so an input that matches no head while a
     segment still has heads is one the stopped run never met where it had
     gone past: it is refused (:class:`MisplacedInputError`), since its line
-    would come out of input order.
+    would come out of input order, unless its source failed whole there (its
+    inputs are tried again, as a failed input is).
     """
 
     def __init__(
@@ -345,7 +349,9 @@ class Done:
         not passed (it is tried again; one removed since is passed over), and
         one no head matches while heads are left raises
         :class:`MisplacedInputError`, unless it does not read (it fails with
-        its own message, without a line).
+        its own message, without a line) or its source failed whole where a
+        head stands (a failed record of ``lines.txt`` for ``lines.txt:3``: it is
+        new, tried again).
         """
         digests: list[str | None] = []  # the content's digest, once asked for
 
@@ -360,7 +366,8 @@ class Done:
                 return False
             if any(head[2] and part_of(name, head[0]) for head in self._heads):
                 # Its source failed whole there (a --lines file that did not read):
-                # its inputs were never met, so they are new, explained at the end.
+                # its inputs were never met, so they are tried again as a failed
+                # input is, appended where this run has got to.
                 return False
             # Failed inputs removed since had no line: passing them over loses nothing.
             for head in [head for head in self._heads if head[2]]:
@@ -425,8 +432,14 @@ class Done:
 
 def part_of(name: str, source: str) -> bool:
     """Whether the input ``name`` is ``source`` or one of its inputs: a line of a
-    --lines file (``notes.txt:3``) or a row of a table (``rows.csv row 17``)."""
-    return name == source or name.startswith((f"{source}:", f"{source} row "))
+    --lines file (``notes.txt:3``) or a row of a table (``rows.csv row 17``); the
+    number must follow at once (``b:x:1`` is a line of ``b:x``, not of ``b``)."""
+    if name == source:
+        return True
+    for joint in (":", " row "):
+        if name.startswith(source + joint) and name[len(source) + len(joint) :].isdigit():
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -554,6 +567,8 @@ def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
     nothing leaves both as they were)."""
     header = _header(ledger) or {}
     version = header.get("lime_explain_resume")
+    if isinstance(version, bool):  # JSON true is no version (Python's bool is an int)
+        version = None
     if isinstance(version, int) and version > LEDGER_VERSION:
         raise UsageError(
             f"{ledger} was written by a newer lime-explain (ledger version {version}): finish "
@@ -679,8 +694,8 @@ def _same_file(a: Any, b: Any) -> bool:
 def is_ledger(path: str) -> bool:
     """Whether the file beside ``path`` (its ledger) begins as a lime-explain ledger
     of any version does: an empty or foreign file there is no run's."""
-    header = _header(ledger_path(path)) or {}
-    return isinstance(header.get("lime_explain_resume"), int)
+    version = (_header(ledger_path(path)) or {}).get("lime_explain_resume")
+    return isinstance(version, int) and not isinstance(version, bool) and version >= 1
 
 
 def not_a_ledger(path: str) -> UsageError:
