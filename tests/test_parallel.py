@@ -208,6 +208,18 @@ def test_working_alone_the_batches_are_those_of_one_job(monkeypatch, tmp_path):
     assert [int(line) for line in solo.read_text().split()] == [8, 8, 4]
 
 
+def test_on_one_core_the_first_batch_decides_and_the_rest_are_joined(monkeypatch, tmp_path):
+    """With one core, no judging makes room for a worker: the batches after the
+    first are joined as --jobs 1's (judging went on for 0.25 s of small batches)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
+    _BUSY[:] = [time.perf_counter(), float("inf")]
+    log = tmp_path / "batches"
+    results = outcomes(Batched(os.getpid(), seconds=0.0, log=str(log)), 20, 2)
+    assert [item for item, _ in results] == list(range(20))
+    assert [int(line) for line in log.read_text().split()] == [2, 8, 8, 2]
+
+
 # -- workers forked from this process (scikit-learn models on Linux) -----------------
 
 

@@ -398,8 +398,10 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
             return
     # Cores the model keeps busy on its own (a forest with n_jobs=-1 uses them all):
     # workers would only compete with it for the same cores. Judged from the first
-    # batch, or from the first JUDGE_SECONDS of batches when the first says every
-    # core is busy: threads that earlier work left spinning count in a short batch.
+    # batch, or from the first JUDGE_SECONDS of batches when the first leaves no
+    # core for a worker: threads that earlier work left spinning count in a short
+    # batch. Not where a core each is more than the machine has: no judging helps.
+    room_possible = (os.cpu_count() or 1) >= min(jobs, 2)
     wall = cpu = 0.0
     judged = 0  # batches explained here while judging
     while True:
@@ -412,7 +414,8 @@ def _shared(task: Task, groups: _Groups, jobs: int) -> Iterator[tuple[Any, Outco
         judged += 1
         cores_used = max(1, round(cpu / max(wall, 1e-6)))
         no_core_left = cores_used * min(jobs, 2) > (os.cpu_count() or 1)
-        if not no_core_left or wall >= JUDGE_SECONDS or not groups.has(judged):
+        judging = no_core_left and room_possible and wall < JUDGE_SECONDS
+        if not judging or not groups.has(judged):
             break
     per_batch = max(wall / judged, 1e-6)
     worth_it = min(math.ceil(WORKER_START_SECONDS * 2 / per_batch), LOOKAHEAD_PER_JOB * jobs)
