@@ -722,6 +722,7 @@ def test_what_a_script_may_pass_by_mistake_is_refused_not_run_here(data, tmp_pat
     from lime_cli.run.dask_backend import check_address
 
     assert check_address("TCP://host:8786") == "tcp://host:8786"
+    assert check_address("LOCAL:2") == "local:2"
     out = tmp_path / "o.jsonl"
     for address, says in [
         ("", "empty; give tcp://HOST:PORT or local:N"),

@@ -75,7 +75,8 @@ def check_address(address: str) -> str:
     (``DASK_SCHEDULER_ADDRESS=localhost:8786`` is common), and is given back in
     that form, so that every message names the address the same way.
     """
-    if address.startswith("local:"):
+    if address[:6].lower() == "local:":
+        address = "local:" + address[6:]  # LOCAL:2 is local:2, as TCP:// is tcp://
         count = address.removeprefix("local:")
         if not count.isdigit() or int(count) < 1:
             raise UsageError(f"--scheduler {address}: local:N needs a worker count N >= 1")
