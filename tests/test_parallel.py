@@ -100,6 +100,14 @@ def _busy_cores_clock() -> float:
     return 2.0 * max(0.0, min(time.perf_counter(), until) - since)
 
 
+@pytest.fixture
+def busy_cores(monkeypatch):
+    """The process's CPU clock replaced by :func:`_busy_cores_clock`, no core busy yet."""
+    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
+    _BUSY[:] = [0.0, 0.0]
+    return _BUSY
+
+
 @dataclass(frozen=True)
 class Spun(Toy):
     """A toy during whose first batch other threads of this process keep two cores
@@ -115,27 +123,25 @@ class Spun(Toy):
         return super().explain_batch(items)
 
 
-def test_threads_left_spinning_by_earlier_work_do_not_keep_workers_away(monkeypatch, tmp_path):
+def test_threads_left_spinning_by_earlier_work_do_not_keep_workers_away(
+    monkeypatch, tmp_path, busy_cores
+):
     """A first batch of 50 ms during which other threads of this process keep both
     cores busy looks like a model that uses every core; a CI run once started no
     worker so (threads of earlier tests still spinning). Their 0.1 s of spinning
     must not decide it."""
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
-    _BUSY[:] = [0.0, 0.0]  # no core busy before the first batch
     results = outcomes(Spun(os.getpid(), joined=str(tmp_path / "joined")), 2000, 2)
     assert [item for item, _ in results] == list(range(2000))
     assert len({pid for _, pid in results}) == 2
 
 
-def test_a_model_that_keeps_every_core_busy_gets_no_workers(monkeypatch):
+def test_a_model_that_keeps_every_core_busy_gets_no_workers(monkeypatch, busy_cores):
     """The other side of that judgement: the cores busy for as long as this process
     explains (a forest with n_jobs=-1) leave no core for a worker."""
     monkeypatch.setattr(executor, "WORKER_START_SECONDS", 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
-    _BUSY[:] = [0.0, 0.0]  # no core busy before the first batch
     results = outcomes(Spun(os.getpid(), seconds=0.01, spin=3600.0), 100, 2)
     assert [item for item, _ in results] == list(range(100))
     assert {pid for _, pid in results} == {os.getpid()}
@@ -208,12 +214,13 @@ def test_working_alone_the_batches_are_those_of_one_job(monkeypatch, tmp_path):
     assert [int(line) for line in solo.read_text().split()] == [8, 8, 4]
 
 
-def test_on_one_core_the_first_batch_decides_and_the_rest_are_joined(monkeypatch, tmp_path):
+def test_on_one_core_the_first_batch_decides_and_the_rest_are_joined(
+    monkeypatch, tmp_path, busy_cores
+):
     """With one core, no judging makes room for a worker: the batches after the
     first are joined as --jobs 1's (judging went on for 0.25 s of small batches)."""
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    monkeypatch.setattr(time, "process_time", _busy_cores_clock)
-    _BUSY[:] = [time.perf_counter(), float("inf")]
+    busy_cores[:] = [time.perf_counter(), float("inf")]
     log = tmp_path / "batches"
     results = outcomes(Batched(os.getpid(), seconds=0.0, log=str(log)), 20, 2)
     assert [item for item, _ in results] == list(range(20))

@@ -338,7 +338,7 @@ AHEAD_PER_WORKER = 2
 WORKER_START_SECONDS = 1.5
 
 #: How long this process explains alone, at most, to judge how many cores the model
-#: keeps busy, when its first batch says all of them. A short batch is no proof:
+#: keeps busy, when its first batch leaves no core for a worker. A short batch is no proof:
 #: threads that earlier work left spinning (BLAS and ONNX Runtime pools wait for
 #: their next task so, for tens of milliseconds) count as the model's there. A
 #: 50 ms batch run just after another test in one process measured two cores busy

@@ -566,15 +566,13 @@ def _progress(path: str, ledger: str, key: str, lock: IO[bytes]) -> Progress:
     yet (the writer cuts the files when it first writes, so a run that adds
     nothing leaves both as they were)."""
     header = _header(ledger) or {}
-    version = header.get("lime_explain_resume")
-    if isinstance(version, bool):  # JSON true is no version (Python's bool is an int)
-        version = None
-    if isinstance(version, int) and version > LEDGER_VERSION:
+    version = _version(header)
+    if version is not None and version > LEDGER_VERSION:
         raise UsageError(
             f"{ledger} was written by a newer lime-explain (ledger version {version}): finish "
             f"the run with that version, or remove {path} and {ledger} to start over"
         )
-    if isinstance(version, int) and 0 < version < LEDGER_VERSION:
+    if version is not None and version < LEDGER_VERSION:
         raise UsageError(
             f"{ledger} was written by an older lime-explain (ledger version {version}): finish "
             f"the run with that version, or remove {path} and {ledger} to start over"
@@ -694,8 +692,16 @@ def _same_file(a: Any, b: Any) -> bool:
 def is_ledger(path: str) -> bool:
     """Whether the file beside ``path`` (its ledger) begins as a lime-explain ledger
     of any version does: an empty or foreign file there is no run's."""
-    version = (_header(ledger_path(path)) or {}).get("lime_explain_resume")
-    return isinstance(version, int) and not isinstance(version, bool) and version >= 1
+    return _version(_header(ledger_path(path)) or {}) is not None
+
+
+def _version(header: dict[str, Any]) -> int | None:
+    """A ledger header's version (1 or more), or None where it has none (JSON true is
+    none, though Python's bool is an int)."""
+    version = header.get("lime_explain_resume")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        return None
+    return version
 
 
 def not_a_ledger(path: str) -> UsageError:
