@@ -2,27 +2,30 @@
 
 Issue 14 asks that a row's time outside the model stay <= 10%. For the
 GradientBoosting pipeline of ``bench_scale.py`` (imputer + one-hot encoder,
-3 columns) with each row's own 5000 samples, lime-explain spends 15-22% outside
+3 columns) with each row's own 5000 samples, lime-explain spends 20-27% outside
 (``bench_overhead.py --case tabular-fresh``). This script asks what the least
 possible is: it times, in one process and on the same samples, the model and
-a bare LIME written here for this one table, with nothing a general tool needs
-(no column types, missing values, settings, feature selection or output):
+a bare LIME written for this one table, with nothing a general tool needs (no
+column types, missing values, clipping, settings or feature selection):
 
-- model: the pipeline's ``predict_proba`` on the samples as a DataFrame, in
-  calls of 6 rows' samples (30,000; lime-explain's calls hold up to 32,768);
-- frame: building those DataFrames from the drawn arrays (the model's input);
-- draw: each row's samples, one uniform per cell: a quartile bin (or city)
-  by frequency, and a numeric value inside its bin from the bin's normal by
-  inverse CDF (not clipped, not rounded, no missing level); then whether each
-  cell is in the row's bin (LIME's 0/1 samples);
-- fit: the kernel on those 0/1 samples and one weighted least squares with an
-  intercept for the row's predicted class (LIME's surrogate; 3 features, so
-  no selection);
-- fit with intervals: the same ridge with part 7's HC3 sandwich, by the
-  engine's own ``influence`` and ``coefficient_errors`` (the ridge solved once
-  for both, as an explanation does; its weights are checked against the bare
-  fit's). This is what saying how sure a weight is costs at the least; ties,
-  the stability figure and the verdict add more.
+- model: the pipeline's ``predict_proba``, in calls of 6 rows' samples
+  (30,000; lime-explain's calls hold up to 32,768);
+- frame: the DataFrames of those calls, made from the arrays the draw wrote
+  into, the city as a pandas ``Categorical`` (the cheapest input this pipeline
+  answers the same as its strings: checked, the answers are equal);
+- draw: each row's samples, one uniform per cell: a quartile bin (or city) by
+  frequency and a numeric value inside its bin from the bin's normal by
+  inverse CDF, exact; and each sample's pattern, which columns share the row's
+  bin (LIME's 0/1 sample as a number 0..7);
+- fit with intervals: LIME's kernel, the weighted ridge with an intercept
+  and part 7's HC3 sandwich, exact, from three ``bincount`` calls over the
+  patterns: a sample's kernel weight, fitted value and leverage depend only on
+  its pattern, and three columns have 8 patterns, so every sum over samples
+  the fit needs is a sum over patterns of counts, sums of the answers and sums
+  of their squares (checked against the engine's ``exponential_kernel``,
+  ``influence`` and ``coefficient_errors`` on the 0/1 samples);
+- JSON: each row's result (label, intercept, three weights with intervals) as
+  a JSON line, written to memory.
 
 Each step is the fastest of ``--repeat`` passes over ``--rows`` rows, in ms per
 row; a share is the steps' sum over that sum plus the model's. Run:
@@ -33,6 +36,8 @@ row; a share is the steps' sum over that sum plus the model's. Run:
 from __future__ import annotations
 
 import argparse
+import io
+import json
 import sys
 import tempfile
 import time
@@ -45,11 +50,17 @@ from scipy.special import ndtr, ndtri
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
+from lime_cli.engine.kernels import euclidean_distance_to_first, exponential_kernel  # noqa: E402
 from lime_cli.engine.surrogate import WeightedDesign  # noqa: E402
 from lime_cli.engine.uncertainty import coefficient_errors, influence  # noqa: E402
 
-NUMERIC = ("age", "income")
+COLUMNS = ("age", "income", "city")
 ROWS_PER_CALL = 6
+WIDTH = 0.75 * np.sqrt(3)  # LIME's kernel width for 3 columns
+#: Pattern p's 0/1 sample (8, 3): column j shares the row's bin when bit j of p is set.
+PATTERNS = np.array([[(p >> j) & 1 for j in range(3)] for p in range(8)], dtype=np.float64)
+#: LIME's kernel weight of each pattern: the distance to the row is sqrt(columns unlike it).
+PATTERN_WEIGHTS = np.exp(-0.5 * (3 - PATTERNS.sum(axis=1)) / WIDTH**2)
 
 
 class BareTable:
@@ -60,7 +71,7 @@ class BareTable:
 
         assert isinstance(train, pd.DataFrame)
         self.edges, self.bin_cdf, self.tables = [], [], []
-        for name in NUMERIC:
+        for name in COLUMNS[:2]:
             values = train[name].to_numpy(dtype=np.float64)
             values = values[~np.isnan(values)]
             edges = np.quantile(values, [0.25, 0.5, 0.75])
@@ -87,23 +98,31 @@ class BareTable:
         return np.array([*bins, int(np.flatnonzero(self.cities == row[2])[0])])
 
     def draw(
-        self, n: int, rng: np.random.Generator, row: tuple[float, float, str], own: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Numeric values (2, n), city levels (n,) and the 0/1 samples (3, n) for ``row``
-        (its levels ``own``); sample 0 is the row itself."""
+        self,
+        rng: np.random.Generator,
+        row: tuple[float, float, str],
+        own: np.ndarray,
+        out: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ) -> None:
+        """Write ``row``'s samples (its levels ``own``) into ``out``: numeric values
+        (2, n), city levels (n,) and patterns (n,), all uint8 but the values;
+        sample 0 is the row itself."""
+        values, city, patterns = out
+        n = len(city)
         u = rng.random((3, n))
-        values = np.empty((2, n))
-        z = np.empty((3, n))  # column by column, as each is written whole
         passed = np.empty(n, dtype=bool)
+        bit = np.empty(n, dtype=np.uint8)
+        patterns.fill(0)
         for k in range(3):
-            cdf = self.bin_cdf[k] if k < 2 else self.city_cdf
-            level = np.zeros(n, dtype=np.uint8)
-            for edge in cdf:
+            level = city if k == 2 else np.empty(n, dtype=np.uint8)
+            level.fill(0)
+            for edge in self.city_cdf if k == 2 else self.bin_cdf[k]:
                 np.greater_equal(u[k], edge, out=passed)
                 level += passed.view(np.uint8)
-            np.equal(level, own[k], out=z[k])
+            np.equal(level, own[k], out=passed)
+            np.left_shift(passed.view(np.uint8), k, out=bit)
+            patterns |= bit
             if k == 2:
-                city = level
                 break
             g = self.tables[k].take(level, axis=1)
             p = np.subtract(u[k], g[0], out=g[0])
@@ -112,26 +131,47 @@ class BareTable:
             x = ndtri(p, out=values[k])
             x *= g[3]
             x += g[4]
-        values[:, 0], city[0], z[:, 0] = row[:2], own[2], 1.0
-        return values, city, z
+        values[:, 0], city[0], patterns[0] = row[:2], own[2], 7
 
 
-def bare_fit(z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """LIME's kernel (width 0.75 sqrt(d)) and weighted ridge with an intercept.
+def grouped_fit(patterns: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """LIME's weighted ridge (alpha 1, intercept not penalised) with its HC3 standard
+    errors, from each sample's pattern (n,) and answer (n,).
 
-    ``z``: 0/1 samples (d, n), sample 0 the row; ``y``: answers (n,). Returns
-    the intercept and d weights (d + 1,), and the kernel weights (n,).
+    Returns the weights (3,), the intercept and the standard errors (3,).
     """
-    d = len(z)
-    # sqrt(exp(-distance^2 / width^2)), the distance^2 being the columns unlike the row's
-    w = np.exp((z.sum(axis=0) - d) / (2 * 0.75**2 * d))
-    zw = z * w
-    a = np.empty((d + 1, d + 1))
-    a[0, 0] = w.sum()
-    a[0, 1:] = a[1:, 0] = zw.sum(axis=1)
-    a[1:, 1:] = zw @ z.T + np.eye(d)  # the ridge's penalty, not on the intercept
-    b = np.r_[w @ y, zw @ y]
-    return np.linalg.solve(a, b), w
+    count = np.bincount(patterns, minlength=8).astype(np.float64)
+    total = np.bincount(patterns, y, minlength=8)
+    squares = np.bincount(patterns, y * y, minlength=8)
+    kw = PATTERN_WEIGHTS
+    weight = count * kw
+    sw = weight.sum()
+    mean = weight @ PATTERNS / sw
+    xc = PATTERNS - mean
+    ybar = kw @ total / sw
+    a_inv = np.linalg.inv((xc.T * weight) @ xc + np.eye(3))
+    coef = a_inv @ (xc.T @ (kw * (total - count * ybar)))
+    fitted = ybar + xc @ coef
+    leverage = kw * np.einsum("pj,jk,pk->p", xc, a_inv, xc) + kw / sw
+    kept = 1.0 - np.minimum(leverage, 0.99)
+    residual_squares = squares - 2.0 * fitted * total + count * fitted * fitted
+    meat = (xc.T * (kw * kw * residual_squares / (kept * kept))) @ xc
+    cov = a_inv @ meat @ a_inv
+    return coef, float(ybar - mean @ coef), np.sqrt(np.diag(cov))
+
+
+def engine_gap(patterns: np.ndarray, y: np.ndarray) -> float:
+    """Largest difference, relative to each quantity's largest size, between
+    :func:`grouped_fit` and the engine on the same 0/1 samples."""
+    z = np.asfortranarray(PATTERNS[patterns])
+    w = exponential_kernel(euclidean_distance_to_first(z), WIDTH)
+    design = WeightedDesign(z, w)
+    errors = coefficient_errors(design, y, np.arange(3), 1.0, fitted=influence(
+        design, y, np.arange(3), 1.0))  # fmt: skip
+    coef, intercept, stderr = grouped_fit(patterns, y)
+    pairs = ((PATTERN_WEIGHTS[patterns], w), (coef, errors.coef), (stderr, errors.stderr),
+             (np.array([intercept]), np.array([errors.intercept])))  # fmt: skip
+    return max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in pairs)
 
 
 def fastest(step: Callable[[], object], repeat: int) -> float:
@@ -154,87 +194,95 @@ def main() -> None:
     import pandas as pd
     from bench_scale import make_tabular
 
+    rows_count = -(-args.rows // ROWS_PER_CALL) * ROWS_PER_CALL  # whole calls
     with tempfile.TemporaryDirectory() as folder:
-        paths = make_tabular(Path(folder), [args.rows])
+        paths = make_tabular(Path(folder), [rows_count])
         model = joblib.load(paths["model"])
         train = pd.read_csv(paths["train"])
-        rows = pd.read_csv(paths[str(args.rows)])
+        rows = pd.read_csv(paths[str(rows_count)])
     table = BareTable(train)
     rows["income"] = rows["income"].fillna(float(train["income"].mean()))
-    inputs = list(rows[["age", "income", "city"]].itertuples(index=False, name=None))
+    inputs = list(rows[list(COLUMNS)].itertuples(index=False, name=None))
     own = [table.levels(row) for row in inputs]
-    n = args.samples
-
-    drawn: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    n, calls = args.samples, rows_count // ROWS_PER_CALL
+    size = ROWS_PER_CALL * n
+    values = [np.empty((2, size)) for _ in range(calls)]
+    cities = [np.empty(size, dtype=np.uint8) for _ in range(calls)]
+    patterns = [np.empty(size, dtype=np.uint8) for _ in range(calls)]
 
     def draw() -> None:
-        drawn.clear()
         for i, (row, levels) in enumerate(zip(inputs, own)):
-            drawn.append(table.draw(n, np.random.default_rng(i), row, levels))
+            c, at = divmod(i, ROWS_PER_CALL)
+            part = slice(at * n, (at + 1) * n)
+            out = (values[c][:, part], cities[c][part], patterns[c][part])
+            table.draw(np.random.default_rng(i), row, levels, out)
 
-    def frames() -> list[pd.DataFrame]:
-        out = []
-        for s in range(0, len(drawn), ROWS_PER_CALL):
-            part = drawn[s : s + ROWS_PER_CALL]
-            out.append(pd.DataFrame({
-                "age": np.concatenate([v[0] for v, _, _ in part]),
-                "income": np.concatenate([v[1] for v, _, _ in part]),
-                "city": table.cities.take(np.concatenate([c for _, c, _ in part])),
-            }))  # fmt: skip
-        return out
-
-    built: list[pd.DataFrame] = []
-    answers: list[np.ndarray] = []
+    categories = pd.Index(table.cities, dtype="str")
+    frames: list[pd.DataFrame] = []
 
     def frame() -> None:
-        built[:] = frames()
+        frames[:] = [
+            pd.DataFrame(
+                {"age": v[0], "income": v[1], "city": pd.Categorical.from_codes(c, categories)}
+            )
+            for v, c in zip(values, cities)
+        ]
+
+    answers: list[np.ndarray] = []
 
     def predict() -> None:
-        answers[:] = [model.predict_proba(f) for f in built]
-
-    def labels() -> list[tuple[np.ndarray, np.ndarray]]:
-        every = np.concatenate(answers)
-        out = []
-        for i, (_, _, z) in enumerate(drawn):
-            y = every[i * n : (i + 1) * n]
-            out.append((z, y[:, int(np.argmax(y[0]))]))
-        return out
+        answers[:] = [model.predict_proba(f) for f in frames]
 
     draw(), frame(), predict()
-    problems = labels()
-    fits: list[np.ndarray] = []
+    strings = [f.assign(city=f["city"].astype(str)) for f in frames]
+    answer_gap = max(
+        float(np.abs(model.predict_proba(s) - a).max()) for s, a in zip(strings, answers)
+    )
+    every = np.concatenate(answers)
+    problems = []
+    for i in range(rows_count):
+        c, at = divmod(i, ROWS_PER_CALL)
+        y = every[i * n : (i + 1) * n]
+        label = int(np.argmax(y[0]))
+        problems.append((patterns[c][at * n : (at + 1) * n], y[:, label], label))
+    fits: list[tuple[np.ndarray, float, np.ndarray]] = []
 
     def fit() -> None:
-        fits[:] = [bare_fit(z, y)[1] for z, y in problems]
+        fits[:] = [grouped_fit(p, y) for p, y, _ in problems]
 
-    def fit_with_intervals() -> None:
-        features = np.arange(3)
-        for (z, y), w in zip(problems, fits):
-            design = WeightedDesign(z.T, w)  # (n, d) in column order, as the engine keeps it
-            fitted = influence(design, y, features, 1.0)
-            coefficient_errors(design, y, features, 1.0, fitted=fitted)
+    written = io.StringIO()
+
+    def to_json() -> None:
+        written.seek(0)
+        for (_, _, label), (coef, intercept, stderr) in zip(problems, fits):
+            weights = [
+                {"feature": name, "weight": float(w), "interval": [float(w - h), float(w + h)]}
+                for name, w, h in zip(COLUMNS, coef, 1.96 * stderr)
+            ]
+            record = {"label": label, "intercept": intercept, "weights": weights}
+            written.write(json.dumps(record) + "\n")
 
     fit()
-    engine = [influence(WeightedDesign(z.T, w), y, np.arange(3), 1.0).coef
-              for (z, y), w in zip(problems, fits)]  # fmt: skip
-    gap = max(float(np.abs(bare_fit(z, y)[0][1:] - e).max()) for (z, y), e in zip(problems, engine))
+    fit_gap = max(engine_gap(p, y) for p, y, _ in problems[:20])
     per_row = {}
-    for name, step in (("model", predict), ("frame", frame), ("draw", draw), ("fit", fit),
-                       ("fit with intervals", fit_with_intervals)):  # fmt: skip
-        per_row[name] = fastest(step, args.repeat) / len(own) * 1000
+    steps = (("model", predict), ("frame", frame), ("draw", draw), ("fit with intervals", fit),
+             ("JSON", to_json))  # fmt: skip
+    for name, step in steps:
+        per_row[name] = fastest(step, args.repeat) / rows_count * 1000
     model_ms = per_row["model"]
-    print(f"{len(own)} rows of {n} samples; ms per row, fastest of {args.repeat}")
-    print(f"bare fit against the engine's ridge: weights within {gap:.1e}")
+    print(f"{rows_count} rows of {n} samples; ms per row, fastest of {args.repeat}")
+    print(f"checks: the model's answers for the Categorical frames and the strings' differ by "
+          f"{answer_gap:.1e}; the grouped fit against the engine's kernel, weights, intercept "
+          f"and standard errors: within {fit_gap:.1e} of each's size")  # fmt: skip
     print("  ".join(f"{k} {v:.3f}" for k, v in per_row.items()))
     print(f"10% outside the model allows {model_ms / 9:.3f} ms a row")
     totals = (
-        ("bare LIME: draw + fit", ("draw", "fit")),
-        ("  + the model's DataFrame", ("draw", "fit", "frame")),
-        ("  the fit with intervals", ("draw", "frame", "fit with intervals")),
+        ("draw + frame + fit with intervals", ("draw", "frame", "fit with intervals")),
+        ("  and its JSON line", ("draw", "frame", "fit with intervals", "JSON")),
     )
-    for label, steps in totals:
-        ours = sum(per_row[s] for s in steps)
-        print(f"{label:27s} {ours:.3f} ms, {ours / (ours + model_ms):.1%} outside the model")
+    for label, parts in totals:
+        ours = sum(per_row[s] for s in parts)
+        print(f"{label:34s} {ours:.3f} ms, {ours / (ours + model_ms):.1%} outside the model")
 
 
 if __name__ == "__main__":
