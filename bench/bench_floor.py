@@ -11,8 +11,8 @@ column types, missing values, clipping, settings or feature selection):
 - model: the pipeline's ``predict_proba``, in calls of 6 rows' samples
   (30,000; lime-explain's calls hold up to 32,768);
 - frame: the DataFrames of those calls, made from the arrays the draw wrote
-  into, the city as a pandas ``Categorical`` (the cheapest input this pipeline
-  answers the same as its strings: checked, the answers are equal);
+  into, the city as a pandas ``Categorical`` (cheaper than strings, which
+  pandas converts and checks cell by cell, and answered the same: checked);
 - draw: each row's samples, one uniform per cell: a quartile bin (or city) by
   frequency and a numeric value inside its bin from the bin's normal by
   inverse CDF, exact; and each sample's pattern, which columns share the row's
