@@ -46,8 +46,6 @@ import io
 import json
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +53,8 @@ from scipy.special import ndtr, ndtri
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from bench_stacked_fit import fastest  # noqa: E402
 
 from lime_cli.engine.confidence import assess  # noqa: E402
 from lime_cli.engine.kernels import euclidean_distance_to_first, exponential_kernel  # noqa: E402
@@ -167,27 +167,26 @@ def grouped_fit(patterns: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float,
     return coef, float(ybar - mean @ coef), np.sqrt(np.diag(cov))
 
 
+def zero_one(patterns: np.ndarray) -> np.ndarray:
+    """The 0/1 samples (n, 3) of the patterns (n,), in column order as the engine keeps them."""
+    return np.asfortranarray(PATTERNS[patterns])
+
+
+def engine_design(z: np.ndarray) -> WeightedDesign:
+    """The engine's weighted design of the 0/1 samples ``z`` (n, 3), with LIME's kernel."""
+    return WeightedDesign(z, exponential_kernel(euclidean_distance_to_first(z), WIDTH))
+
+
 def engine_gap(patterns: np.ndarray, y: np.ndarray) -> float:
     """Largest difference, relative to each quantity's largest size, between
     :func:`grouped_fit` and the engine on the same 0/1 samples."""
-    z = np.asfortranarray(PATTERNS[patterns])
-    w = exponential_kernel(euclidean_distance_to_first(z), WIDTH)
-    design = WeightedDesign(z, w)
+    design = engine_design(zero_one(patterns))
     errors = coefficient_errors(design, y, np.arange(3), 1.0, fitted=influence(
         design, y, np.arange(3), 1.0))  # fmt: skip
     coef, intercept, stderr = grouped_fit(patterns, y)
-    pairs = ((PATTERN_WEIGHTS[patterns], w), (coef, errors.coef), (stderr, errors.stderr),
+    pairs = ((PATTERN_WEIGHTS[patterns], design.w), (coef, errors.coef), (stderr, errors.stderr),
              (np.array([intercept]), np.array([errors.intercept])))  # fmt: skip
     return max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in pairs)
-
-
-def fastest(step: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -271,13 +270,12 @@ def main() -> None:
 
     fit()
     fit_gap = max(engine_gap(p, y) for p, y, _ in problems[:20])
-    zero_one = [np.asfortranarray(PATTERNS[p]) for p, _, _ in problems]
+    samples = [zero_one(p) for p, _, _ in problems]  # as the engine is given them
 
     def engine() -> None:
         features = np.arange(3)
-        for z, (_, y, _) in zip(zero_one, problems):
-            w = exponential_kernel(euclidean_distance_to_first(z), WIDTH)
-            design = WeightedDesign(z, w)
+        for z, (_, y, _) in zip(samples, problems):
+            design = engine_design(z)
             fitted = influence(design, y, features, 1.0)
             assess(design, y, features, alpha=1.0, method="highest", k=10, level=0.95,
                    tol=0.05, plan=[n], seed=1, fitted=fitted)  # fmt: skip
