@@ -106,8 +106,10 @@ def cli() -> None:
 def main() -> None:
     """Console-script entry point: ends the process with the command's exit code (see
     :func:`leave`); a program that runs a command and goes on calls :data:`cli`."""
+    from lime_cli import lean_imports
     from lime_cli.run.guard import EXIT_PIPE_CLOSED, drop_closed_stdout, install_interrupt_handler
 
+    lean_imports.install()
     install_interrupt_handler()
     # File names that are not valid UTF-8 must not crash printing them.
     for stream in (sys.stdout, sys.stderr):

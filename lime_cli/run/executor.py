@@ -539,6 +539,9 @@ def _result(future: Any) -> list[Outcome] | None:
 
 def _warm(model: ModelSpec) -> bool:
     """In a worker: import the engine and load the model, so it is ready for batches."""
+    from lime_cli import lean_imports
+
+    lean_imports.install()  # a fresh interpreter: as quick to start as the command's own
     import lime_cli.engine  # noqa: F401
 
     try:
