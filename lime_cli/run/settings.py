@@ -228,13 +228,16 @@ def _choose_backend() -> None:
     """A typed --jobs wins over DASK_SCHEDULER_ADDRESS; else an address taken from
     the environment is checked now (exit 2 naming the variable when malformed)."""
     from lime_cli.run import executor
-    from lime_cli.run.dask_backend import PREFIX, check_address
 
     if _on_command_line("jobs"):
         executor.set_default_backend(None)
         return
     backend = executor.default_backend()
-    if backend is not None and backend.startswith(PREFIX):
+    if backend is None:
+        return  # no Dask: its module (asyncio and all, 15 ms) is not imported
+    from lime_cli.run.dask_backend import PREFIX, check_address
+
+    if backend.startswith(PREFIX):
         try:
             check_address(backend.removeprefix(PREFIX))
         except UsageError as exc:
