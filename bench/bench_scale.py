@@ -33,8 +33,8 @@ with ``--out``):
   cores that share one physical core and its caches it is below 2x ``--jobs 1``.
 
 ``--case tabular``, ``--case text`` (both text models) or ``--case image`` runs
-only those cases. ``--repeat N``
-runs each of our modes, lime's loop and the ceiling N times each and counts
+only those cases. ``--repeat N`` runs each of our modes (in turn, every other
+round in reverse order), lime's loop and the ceiling N times each and counts
 the fastest of each (a 200-row run lasts about a second, where one noisy run
 moves a ratio by 10%; lime's 200-row process varied by a fifth, 3.5-4.2 s, in
 three runs in a row: counting only our fastest against one lime run flattered
@@ -346,8 +346,10 @@ def main() -> None:
         print(header + f"{'2 vs 1':>8}{'1 vs lime':>10}{'2 vs lime':>10}")
         for name, count, cli, lime, samples, input_path in cases:
             seconds: dict[str, list[float]] = {mode: [] for mode in modes}
-            for _ in range(args.repeat):  # the modes in turn, so noise falls on all alike
-                for mode in modes:
+            # The modes in turn, so noise falls on all alike, and every other round in
+            # reverse: no mode always runs right after the same one.
+            for round_ in range(args.repeat):
+                for mode in modes if round_ % 2 == 0 else modes[::-1]:
                     seconds[mode].append(timed(ours(cli, mode, folder / "out.jsonl")))
             speeds = {mode: count / min(times) for mode, times in seconds.items()}
             nothing = float("nan")
