@@ -39,15 +39,16 @@ print(json.dumps({{
 """
 
 
-def probe(prelude: str) -> dict:
+def python(script: str) -> str:
+    """What ``script`` prints, run by a fresh interpreter from the checkout."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(prelude=prelude)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
     )
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def probe(prelude: str) -> dict:
+    return json.loads(python(PROBE.format(prelude=prelude)))
 
 
 def installed_decorator_is_known() -> bool:
@@ -122,10 +123,7 @@ def test_finders_after_it_still_find_what_the_path_finder_does_not() -> None:
         "import served\n"
         "print(served.ok)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert done.stdout.strip() == "True"
+    assert python(script).strip() == "True"
 
 
 def test_importing_the_package_changes_nothing() -> None:
@@ -185,10 +183,7 @@ def test_the_command_and_local_workers_start_with_it() -> None:
         "cli.cli = command\n"
         "cli.main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert done.stdout.split() == (
+    assert python(script).split() == (
         ["KeptDoc", "False"] if installed_decorator_is_known() else ["FunctionDoc", "True"]
     )
     worker = (
@@ -200,10 +195,7 @@ def test_the_command_and_local_workers_start_with_it() -> None:
         "print(executor._warm(Broken()))\n"
         "print([type(f).__name__ for f in sys.meta_path].count('_SwapOnImport'))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", worker], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    assert done.stdout.split() == ["False", "1"]
+    assert python(worker).split() == ["False", "1"]
 
 
 def test_a_failing_swap_does_not_fail_the_import() -> None:
