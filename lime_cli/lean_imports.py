@@ -47,17 +47,17 @@ TARGET = "scipy._lib._array_api"
 class KeptDoc:
     """Stands in for numpydoc's ``FunctionDoc`` in the decorator: no parsing.
 
-    Sections asked for are empty lists (what is appended to them is dropped);
-    ``str`` gives an empty first line (the decorator removes the first line:
-    numpydoc's signature) and then the function's docstring unchanged.
+    A section asked for is a new empty list (what is appended to it is
+    dropped); ``str`` gives an empty first line (the decorator removes the
+    first line: numpydoc's signature) and then the function's docstring
+    unchanged.
     """
 
     def __init__(self, function: Any, *args: Any, **kwargs: Any) -> None:
         self._doc = getattr(function, "__doc__", None) or ""
-        self._sections: dict[str, list[str]] = {}
 
     def __getitem__(self, section: str) -> list[str]:
-        return self._sections.setdefault(section, [])
+        return []
 
     def __str__(self) -> str:
         return "\n" + self._doc
@@ -137,10 +137,7 @@ def install() -> None:
         return
     if any(isinstance(finder, _SwapOnImport) for finder in sys.meta_path):
         return
-    finders = list(sys.meta_path)
-    place = (
-        finders.index(importlib.machinery.PathFinder)
-        if importlib.machinery.PathFinder in finders
-        else len(finders)
-    )
-    sys.meta_path.insert(place, _SwapOnImport())
+    finders = sys.meta_path
+    path_finder = importlib.machinery.PathFinder
+    place = finders.index(path_finder) if path_finder in finders else len(finders)
+    finders.insert(place, _SwapOnImport())
